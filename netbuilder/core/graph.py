@@ -1,0 +1,401 @@
+"""The network as a graph: nodes (a layer type, its parameters, a name, a position) and edges
+(an output port of one node to an input port of another).
+
+Every edit goes through ``Graph``'s methods. They refuse what can never be valid (an unknown layer
+type, a bad parameter value, a cycle, a second edge into a single-input port) with ``GraphError``,
+keep shapes and parameter counts up to date incrementally, and tell subscribers what changed.
+Views observe; they never mutate nodes behind the graph's back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from . import catalog
+from .catalog.base import CatalogError, ParamError
+
+BLOCK_TYPE = "Block"
+"""Node type of a block instance: a reusable subgraph or a nested model (``params["block"]``)."""
+
+
+class GraphError(Exception):
+    """An edit that can never be valid; ``str(err)`` says why."""
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A tensor from output ``src_port`` of node ``src`` to input ``dst_port`` of node ``dst``."""
+
+    src: str
+    dst: str
+    src_port: int = 0
+    dst_port: int = 0
+
+
+@dataclass
+class Node:
+    """One layer (or block instance). ``params`` holds every parameter, resolved and validated;
+    change them through ``Graph.set_param``."""
+
+    id: str
+    type: str
+    name: str
+    params: dict[str, Any]
+    trainable: bool = True
+    position: tuple[float, float] = (0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A change to the graph. ``kind`` is past tense: node_added, node_removed, edge_added,
+    edge_removed, param_changed, node_renamed, node_moved, trainable_changed, block_changed,
+    shapes_changed."""
+
+    kind: str
+    node: Node | None = None
+    edge: Edge | None = None
+    name: str | None = None
+    old: Any = None
+    new: Any = None
+    nodes: frozenset[str] = frozenset()
+
+
+@dataclass
+class Block:
+    """A named subgraph used as one node: a reusable block (``kind="function"``: its inputs take
+    whatever shapes arrive) or a nested Keras model (``kind="model"``: inputs must be compatible
+    with its Input layers, and it is one row in the summary, as in Keras).
+
+    ``inputs`` are the ids of the subgraph's Input nodes in call order; ``outputs`` the
+    (node id, port) pairs it returns.
+    """
+
+    name: str
+    graph: Graph
+    inputs: list[str]
+    outputs: list[tuple[str, int]]
+    kind: str = "function"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("function", "model"):
+            raise GraphError(f"block {self.name!r}: kind must be 'function' or 'model'")
+        for node_id in self.inputs:
+            node = self.graph.nodes.get(node_id)
+            if node is None or node.type != "Input":
+                raise GraphError(f"block {self.name!r}: input {node_id!r} is not an Input node")
+        for node_id, _port in self.outputs:
+            if node_id not in self.graph.nodes:
+                raise GraphError(f"block {self.name!r}: output node {node_id!r} does not exist")
+        if not self.outputs:
+            raise GraphError(f"block {self.name!r} has no outputs")
+
+
+def snake_case(name: str) -> str:
+    """Keras' default layer name for a class: Conv2D -> conv2d, BatchNormalization ->
+    batch_normalization."""
+    name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+Listener = Callable[[Event], None]
+
+
+class Graph:
+    """Nodes and edges of one network, with live shape and parameter inference."""
+
+    def __init__(self) -> None:
+        from .inference import InferenceEngine
+
+        self.nodes: dict[str, Node] = {}
+        self.blocks: dict[str, Block] = {}
+        self._in: dict[str, list[Edge]] = {}
+        self._out: dict[str, list[Edge]] = {}
+        self._listeners: list[Listener] = []
+        self._next_id = 1
+        self._order: list[str] | None = None
+        self._batch_depth = 0
+        self._pending: set[str] = set()
+        self.inference = InferenceEngine(self)
+
+    # -- observing ----------------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event)`` after every change; returns a function that unsubscribes."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _emit(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            listener(event)
+
+    def _reinfer(self, dirty: Iterable[str]) -> None:
+        if self._batch_depth:
+            self._pending.update(dirty)
+            return
+        changed = self.inference.update(dirty)
+        if changed:
+            self._emit(Event("shapes_changed", nodes=frozenset(changed)))
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group many edits: inference runs once, when the outermost batch ends."""
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+            if not self._batch_depth:
+                pending, self._pending = self._pending, set()
+                self._reinfer(n for n in pending if n in self.nodes)
+
+    # -- queries ------------------------------------------------------------------------------
+
+    @property
+    def edges(self) -> list[Edge]:
+        return [e for node_id in self.nodes for e in self._in[node_id]]
+
+    def node(self, node_id: str) -> Node:
+        try:
+            return self.nodes[node_id]
+        except KeyError:
+            raise GraphError(f"no node with id {node_id!r}") from None
+
+    def node_by_name(self, name: str) -> Node | None:
+        for node in self.nodes.values():
+            if node.name == name:
+                return node
+        return None
+
+    def in_edges(self, node_id: str) -> list[Edge]:
+        """Edges into ``node_id``, in input-port order."""
+        return self._in[node_id]
+
+    def out_edges(self, node_id: str) -> list[Edge]:
+        return self._out[node_id]
+
+    def inputs(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n.type == "Input"]
+
+    def outputs(self) -> list[Node]:
+        """Nodes whose outputs nothing consumes: the model's outputs, in order."""
+        return [n for n in self.nodes.values() if not self._out[n.id] and n.type != "Input"]
+
+    def topological_order(self) -> list[str]:
+        """Node ids, producers before consumers; ties keep insertion order."""
+        if self._order is None:
+            indegree = {nid: len({e.src for e in self._in[nid]}) for nid in self.nodes}
+            position = {nid: i for i, nid in enumerate(self.nodes)}
+            import heapq
+
+            ready = [(position[n], n) for n, d in indegree.items() if d == 0]
+            heapq.heapify(ready)
+            order: list[str] = []
+            while ready:
+                _, nid = heapq.heappop(ready)
+                order.append(nid)
+                for dst in dict.fromkeys(e.dst for e in self._out[nid]):
+                    indegree[dst] -= 1
+                    if indegree[dst] == 0:
+                        heapq.heappush(ready, (position[dst], dst))
+            self._order = order
+        return self._order
+
+    def _reaches(self, start: str, target: str) -> bool:
+        stack, seen = [start], {start}
+        while stack:
+            nid = stack.pop()
+            if nid == target:
+                return True
+            for e in self._out[nid]:
+                if e.dst not in seen:
+                    seen.add(e.dst)
+                    stack.append(e.dst)
+        return False
+
+    def unique_name(self, base: str) -> str:
+        """``base``, or ``base_1``, ``base_2``... whichever is free (Keras' naming)."""
+        taken = {n.name for n in self.nodes.values()}
+        if base not in taken:
+            return base
+        i = 1
+        while f"{base}_{i}" in taken:
+            i += 1
+        return f"{base}_{i}"
+
+    # -- edits --------------------------------------------------------------------------------
+
+    def _spec_params(self, layer_type: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        if layer_type == BLOCK_TYPE:
+            block = (params or {}).get("block")
+            if block not in self.blocks:
+                raise GraphError(f"no block named {block!r} in this project")
+            return {"block": block}
+        try:
+            return catalog.get(layer_type).resolve(params)
+        except CatalogError as err:
+            raise GraphError(str(err)) from None
+
+    def add_node(self, layer_type: str, params: Mapping[str, Any] | None = None, *,
+                 name: str | None = None, position: tuple[float, float] = (0.0, 0.0),
+                 trainable: bool = True, node_id: str | None = None) -> Node:
+        """Add a layer; ``name`` defaults to Keras' (``conv2d``, ``conv2d_1``...)."""
+        resolved = self._spec_params(layer_type, params)
+        if name is None:
+            base = resolved["block"] if layer_type == BLOCK_TYPE else (
+                "input_layer" if layer_type == "Input" else snake_case(layer_type))
+            name = self.unique_name(base)
+        self._check_name(name)
+        if node_id is None:
+            while f"n{self._next_id}" in self.nodes:
+                self._next_id += 1
+            node_id = f"n{self._next_id}"
+            self._next_id += 1
+        elif node_id in self.nodes:
+            raise GraphError(f"a node with id {node_id!r} exists already")
+        node = Node(node_id, layer_type, name, resolved, trainable,
+                    (float(position[0]), float(position[1])))
+        self.nodes[node_id] = node
+        self._in[node_id] = []
+        self._out[node_id] = []
+        self._order = None
+        self._emit(Event("node_added", node=node))
+        self._reinfer([node_id])
+        return node
+
+    def remove_node(self, node_id: str) -> list[Edge]:
+        """Remove a node and its edges; returns the removed edges (for undo)."""
+        node = self.node(node_id)
+        removed = list(self._in[node_id]) + list(self._out[node_id])
+        for edge in removed:
+            self._detach(edge)
+        del self.nodes[node_id], self._in[node_id], self._out[node_id]
+        self._order = None
+        self.inference.forget(node_id)
+        self._emit(Event("node_removed", node=node))
+        self._reinfer({e.dst for e in removed if e.dst != node_id})
+        return removed
+
+    def connect(self, src: str, dst: str, src_port: int = 0, dst_port: int | None = None) -> Edge:
+        """Connect output ``src_port`` of ``src`` to an input of ``dst`` (the next free input
+        port when ``dst_port`` is None)."""
+        self.node(src)
+        target = self.node(dst)
+        if src == dst:
+            raise GraphError(f"{target.name} cannot take its own output (that would be a cycle)")
+        max_inputs = self._max_inputs(target)
+        if max_inputs == 0:
+            raise GraphError(f"{target.name} ({target.type}) takes no inputs")
+        if self._reaches(dst, src):
+            raise GraphError(
+                f"connecting {self.nodes[src].name} to {target.name} would make a cycle: "
+                f"{target.name} already feeds {self.nodes[src].name}")
+        used = {e.dst_port for e in self._in[dst]}
+        if dst_port is None:
+            dst_port = next(i for i in range(len(used) + 1) if i not in used)
+        if dst_port in used or (max_inputs is not None and dst_port >= max_inputs):
+            if max_inputs == 1:
+                raise GraphError(
+                    f"{target.name} ({target.type}) takes one input and it is connected "
+                    "already; remove that connection first, or join the branches with a merge "
+                    "layer (Add, Concatenate)")
+            if dst_port in used:
+                raise GraphError(f"input {dst_port} of {target.name} is connected already")
+            raise GraphError(f"{target.name} ({target.type}) takes at most {max_inputs} inputs")
+        if dst_port < 0:
+            raise GraphError(f"{target.name} has no input port {dst_port}")
+        if src_port < 0:
+            raise GraphError(f"{self.nodes[src].name} has no output port {src_port}")
+        edge = Edge(src, dst, src_port, dst_port)
+        self._in[dst].append(edge)
+        self._in[dst].sort(key=lambda e: e.dst_port)
+        self._out[src].append(edge)
+        self._order = None
+        self._emit(Event("edge_added", edge=edge))
+        self._reinfer([dst])
+        return edge
+
+    def disconnect(self, edge: Edge) -> None:
+        if edge not in self._in.get(edge.dst, []):
+            raise GraphError(f"no such connection: {edge}")
+        self._detach(edge)
+        self._order = None
+        self._emit(Event("edge_removed", edge=edge))
+        self._reinfer([edge.dst])
+
+    def _detach(self, edge: Edge) -> None:
+        self._in[edge.dst].remove(edge)
+        self._out[edge.src].remove(edge)
+
+    def _max_inputs(self, node: Node) -> int | None:
+        if node.type == BLOCK_TYPE:
+            return len(self.blocks[node.params["block"]].inputs)
+        return catalog.get(node.type).max_inputs
+
+    def set_param(self, node_id: str, name: str, value: Any) -> None:
+        """Set one parameter; refuses values the layer can never take (``GraphError``)."""
+        node = self.node(node_id)
+        if node.type == BLOCK_TYPE:
+            if name != "block" or value not in self.blocks:
+                raise GraphError(f"{node.name}: no block named {value!r}")
+            new = value
+        else:
+            spec = catalog.get(node.type)
+            if not spec.has_param(name):
+                try:
+                    spec.resolve({name: value})
+                except ParamError as err:
+                    raise GraphError(f"{node.name}: {err}") from None
+            try:
+                new = spec.param(name).normalize(value)
+            except ParamError as err:
+                raise GraphError(f"{node.name}: {err}") from None
+        old = node.params.get(name)
+        if old == new:
+            return
+        node.params[name] = new
+        self._emit(Event("param_changed", node=node, name=name, old=old, new=new))
+        self._reinfer([node_id])
+
+    def rename(self, node_id: str, name: str) -> None:
+        node = self.node(node_id)
+        if node.name == name:
+            return
+        self._check_name(name)
+        old, node.name = node.name, name
+        self._emit(Event("node_renamed", node=node, old=old, new=name))
+        self.inference.rename(node_id)
+
+    def _check_name(self, name: str) -> None:
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise GraphError(f"invalid layer name {name!r}: use letters, digits, '_', '.' or '-'")
+        if self.node_by_name(name) is not None:
+            raise GraphError(f"a layer named {name!r} exists already; layer names are unique")
+
+    def move(self, node_id: str, position: tuple[float, float]) -> None:
+        node = self.node(node_id)
+        position = (float(position[0]), float(position[1]))
+        if node.position != position:
+            old, node.position = node.position, position
+            self._emit(Event("node_moved", node=node, old=old, new=position))
+
+    def set_trainable(self, node_id: str, trainable: bool) -> None:
+        node = self.node(node_id)
+        if node.trainable != trainable:
+            node.trainable = trainable
+            self._emit(Event("trainable_changed", node=node, old=not trainable, new=trainable))
+            self._reinfer([node_id])
+
+    def add_block(self, block: Block) -> None:
+        """Add or replace a block definition; every instance is re-inferred."""
+        self.blocks[block.name] = block
+        self.inference.forget_block(block.name)
+        self._emit(Event("block_changed", name=block.name))
+        self._reinfer(n.id for n in self.nodes.values()
+                      if n.type == BLOCK_TYPE and n.params["block"] == block.name)
+

@@ -1,0 +1,261 @@
+"""Shape and parameter inference over a graph, incremental: after an edit only the nodes
+downstream of the change are recomputed, and propagation stops where output shapes do not change.
+
+Pure arithmetic through the catalog's specs; no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from . import catalog
+from .catalog.base import CatalogError, LayerError, Shape, fmt_shape, numel
+
+if TYPE_CHECKING:
+    from .graph import Block, Graph, Node
+
+log = logging.getLogger(__name__)
+
+BYTES_PER_VALUE = 4  # activations estimated as float32
+
+
+@dataclass
+class NodeResult:
+    """What inference knows about one node.
+
+    A node is either valid (``outputs`` set), invalid itself (``error`` names the node, the shapes
+    and a ``fix``), or blocked by an invalid node upstream (``blocked_by`` is that node's id).
+    ``memory`` is the bytes of its outputs for one sample; ``flops`` the operations for one sample.
+    """
+
+    outputs: list[Shape] | None = None
+    trainable: int = 0
+    non_trainable: int = 0
+    flops: int = 0
+    memory: int = 0
+    error: str | None = None
+    fix: str | None = None
+    blocked_by: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.outputs is not None
+
+    @property
+    def params(self) -> int:
+        return self.trainable + self.non_trainable
+
+
+@dataclass
+class Totals:
+    trainable: int = 0
+    non_trainable: int = 0
+    flops: int = 0
+    memory: int = 0
+
+    @property
+    def params(self) -> int:
+        return self.trainable + self.non_trainable
+
+
+class InferenceEngine:
+    """Keeps a ``NodeResult`` for every node of a graph up to date."""
+
+    raise_internal_errors = False
+    """Tests set this so that a bug in a spec fails loudly instead of marking the node."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.results: dict[str, NodeResult] = {}
+        self._block_cache: dict[tuple[str, tuple[Shape, ...]], NodeResult] = {}
+        self._order_seen: list[str] | None = None
+        self._index: dict[str, int] = {}
+
+    # -- incremental updates (called by Graph) ------------------------------------------------
+
+    def update(self, dirty: Iterable[str]) -> set[str]:
+        """Recompute ``dirty`` nodes and whatever downstream depends on them; returns the ids
+        whose results changed."""
+        graph = self.graph
+        order = graph.topological_order()
+        if order is not self._order_seen:
+            self._order_seen = order
+            self._index = {nid: i for i, nid in enumerate(order)}
+        index = self._index
+        heap = [(index[n], n) for n in set(dirty) if n in index]
+        heapq.heapify(heap)
+        queued = {n for _, n in heap}
+        changed: set[str] = set()
+        while heap:
+            _, nid = heapq.heappop(heap)
+            new = self._compute(graph, graph.nodes[nid], self.results)
+            old = self.results.get(nid)
+            self.results[nid] = new
+            if old == new:
+                continue
+            changed.add(nid)
+            if old is not None and old.outputs == new.outputs and old.ok == new.ok:
+                continue  # consumers see the same shapes: stop here
+            for edge in graph.out_edges(nid):
+                if edge.dst not in queued:
+                    queued.add(edge.dst)
+                    heapq.heappush(heap, (index[edge.dst], edge.dst))
+        return changed
+
+    def forget(self, node_id: str) -> None:
+        self.results.pop(node_id, None)
+
+    def forget_block(self, name: str) -> None:
+        self._block_cache = {k: v for k, v in self._block_cache.items() if k[0] != name}
+
+    def rename(self, node_id: str) -> None:
+        """Error texts carry the node's name: recompute the node after a rename."""
+        self.results[node_id] = self._compute(self.graph, self.graph.nodes[node_id], self.results)
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def result(self, node_id: str) -> NodeResult:
+        return self.results[node_id]
+
+    def totals(self) -> Totals:
+        t = Totals()
+        for r in self.results.values():
+            t.trainable += r.trainable
+            t.non_trainable += r.non_trainable
+            t.flops += r.flops
+            t.memory += r.memory
+        return t
+
+    def errors(self) -> list[str]:
+        """Every problem that stops the graph from being a model, each naming its node."""
+        graph = self.graph
+        problems = []
+        for nid in graph.topological_order():
+            r = self.results[nid]
+            if r.error:
+                problems.append(r.error + (f"; {r.fix}" if r.fix else ""))
+        if graph.nodes and not graph.inputs():
+            problems.append("the model has no Input layer; add one where the data enters")
+        if not graph.nodes:
+            problems.append("the model is empty; add an Input layer and some layers")
+        return problems
+
+    def full_recompute(self) -> None:
+        self.results.clear()
+        self._block_cache.clear()
+        self.update(self.graph.nodes)
+
+    # -- computing one node -------------------------------------------------------------------
+
+    def _compute(self, graph: Graph, node: Node, results: Mapping[str, NodeResult],
+                 overrides: Mapping[str, Shape] | None = None) -> NodeResult:
+        if overrides and node.id in overrides:
+            shape = overrides[node.id]
+            return NodeResult([shape], memory=numel(shape) * BYTES_PER_VALUE)
+        shapes: list[Shape] = []
+        for edge in graph.in_edges(node.id):
+            upstream = results.get(edge.src)
+            if upstream is None or not upstream.ok:
+                return NodeResult(blocked_by=edge.src)
+            assert upstream.outputs is not None
+            if edge.src_port >= len(upstream.outputs):
+                src = graph.nodes[edge.src]
+                count = len(upstream.outputs)
+                return NodeResult(
+                    error=f"{node.name}: {src.name} has {count} output"
+                          f"{'s' if count != 1 else ''}; its output {edge.src_port} does not "
+                          "exist",
+                    fix=f"connect one of the outputs 0..{count - 1}")
+            shapes.append(upstream.outputs[edge.src_port])
+        try:
+            if node.type == "Block":
+                result = self._compute_block(graph, node, shapes)
+            else:
+                spec = catalog.get(node.type)
+                spec.check_arity(len(shapes))
+                inferred = spec.infer(node.params, shapes)
+                result = NodeResult(
+                    inferred.outputs, inferred.trainable, inferred.non_trainable,
+                    inferred.flops, sum(numel(o) for o in inferred.outputs) * BYTES_PER_VALUE,
+                    notes=list(inferred.notes))
+        except LayerError as err:
+            return NodeResult(error=f"{node.name}: {err.message}", fix=err.fix)
+        except CatalogError as err:
+            return NodeResult(error=f"{node.name}: {err}")
+        except Exception as err:  # a bug in a spec must not take the editor down
+            if self.raise_internal_errors:
+                raise
+            log.exception("inference failed for %s", node.name)
+            return NodeResult(error=f"{node.name}: could not infer its shape (internal error: "
+                                    f"{type(err).__name__}: {err})")
+        if not node.trainable:
+            result.non_trainable += result.trainable
+            result.trainable = 0
+        return result
+
+    def _compute_block(self, graph: Graph, node: Node, shapes: list[Shape]) -> NodeResult:
+        block = graph.blocks.get(node.params["block"])
+        if block is None:
+            raise LayerError(f"block {node.params['block']!r} is not defined in this project")
+        if len(shapes) != len(block.inputs):
+            raise LayerError(
+                f"block {block.name} takes {len(block.inputs)} input"
+                f"{'s' if len(block.inputs) != 1 else ''}, got {len(shapes)}",
+                "connect one tensor to each of its inputs")
+        if block.kind == "model":
+            for input_id, shape in zip(block.inputs, shapes):
+                declared = block.graph.inference.results[input_id].outputs
+                assert declared is not None
+                if not _compatible(declared[0], shape):
+                    raise LayerError(
+                        f"model {block.name} expects input {fmt_shape(declared[0])}, got "
+                        f"{fmt_shape(shape)}", "resize the input or change the model's input")
+        key = (block.name, tuple(shapes))
+        cached = self._block_cache.get(key)
+        if cached is None:
+            cached = evaluate_block(block, shapes)
+            self._block_cache[key] = cached
+        return NodeResult(list(cached.outputs or []), cached.trainable, cached.non_trainable,
+                          cached.flops, cached.memory)
+
+
+def _compatible(declared: Shape, actual: Shape) -> bool:
+    return len(declared) == len(actual) and all(
+        d is None or a is None or d == a for d, a in zip(declared, actual))
+
+
+def evaluate_block(block: Block, shapes: list[Shape]) -> NodeResult:
+    """Infer a block's subgraph with its inputs set to ``shapes``; the result sums its layers."""
+    sub = block.graph
+    overrides = dict(zip(block.inputs, shapes))
+    engine = sub.inference
+    if all(engine.results.get(i) is not None and engine.results[i].outputs == [s]
+           for i, s in overrides.items()):
+        results = engine.results  # the declared shapes: reuse the block's own live results
+    else:
+        results = {}
+        for nid in sub.topological_order():
+            results[nid] = engine._compute(sub, sub.nodes[nid], results, overrides)
+    total = NodeResult([])
+    for nid in sub.topological_order():
+        r = results[nid]
+        if r.error:
+            raise LayerError(f"inside block {block.name}, {r.error}", r.fix)
+        total.trainable += r.trainable
+        total.non_trainable += r.non_trainable
+        total.flops += r.flops
+        total.memory += r.memory
+    outputs = []
+    for nid, port in block.outputs:
+        r = results[nid]
+        if not r.ok or r.outputs is None or port >= len(r.outputs):
+            raise LayerError(f"block {block.name}: its output {sub.nodes[nid].name}:{port} "
+                             "has no shape")
+        outputs.append(r.outputs[port])
+    total.outputs = outputs
+    return total

@@ -1,0 +1,296 @@
+"""Project files: versioned JSON, readable and diff-friendly, saved atomically.
+
+Loading never executes anything from the file and never returns a half-loaded graph: every
+problem (bad JSON, a truncated file, a wrong version, an unknown layer type, a bad parameter, an
+edge to a missing node, a cycle...) raises ``ProjectError`` with a message that names the file and
+what is wrong.
+
+Layout (keys are written in this order; parameters only where they differ from Keras' defaults)::
+
+    {"format": "netbuilder-project", "version": 1, "name": ..., "description": ...,
+     "graph": {"nodes": [{"id", "type", "name", "params", "trainable", "position"}],
+               "edges": [{"from": [id, port], "to": [id, port]}]},
+     "blocks": [{"name", "kind", "inputs": [id], "outputs": [[id, port]], "graph": {...}}],
+     "settings": {...}}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import catalog
+from .catalog.base import CatalogError
+from .graph import BLOCK_TYPE, Block, Graph, GraphError
+
+FORMAT = "netbuilder-project"
+VERSION = 1
+SUFFIX = ".nbproj"
+
+
+class ProjectError(Exception):
+    """A project file that cannot be read or written; ``str(err)`` is for the user."""
+
+
+@dataclass
+class Project:
+    graph: Graph
+    name: str = "untitled"
+    description: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _graph_to_dict(graph: Graph) -> dict[str, Any]:
+    nodes = []
+    for node in graph.nodes.values():
+        if node.type == BLOCK_TYPE:
+            params = dict(node.params)
+        else:
+            params = catalog.get(node.type).non_default(node.params)
+        entry: dict[str, Any] = {"id": node.id, "type": node.type, "name": node.name}
+        if params:
+            entry["params"] = params
+        if not node.trainable:
+            entry["trainable"] = False
+        entry["position"] = [round(node.position[0], 2), round(node.position[1], 2)]
+        nodes.append(entry)
+    edges = [{"from": [e.src, e.src_port], "to": [e.dst, e.dst_port]} for e in graph.edges]
+    return {"nodes": nodes, "edges": edges}
+
+
+def project_to_dict(project: Project) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": project.name,
+        "description": project.description,
+        "graph": _graph_to_dict(project.graph),
+    }
+    blocks = _blocks_in_use_order(project.graph)
+    if blocks:
+        data["blocks"] = [
+            {"name": b.name, "kind": b.kind, "inputs": list(b.inputs),
+             "outputs": [[nid, port] for nid, port in b.outputs],
+             "graph": _graph_to_dict(b.graph)}
+            for b in blocks
+        ]
+    if project.settings:
+        data["settings"] = project.settings
+    return data
+
+
+def _blocks_in_use_order(graph: Graph) -> list[Block]:
+    """Every block reachable from ``graph``, nested ones before the blocks that use them."""
+    seen: dict[str, Block] = {}
+
+    def visit(g: Graph) -> None:
+        for block in g.blocks.values():
+            if block.name not in seen:
+                visit(block.graph)
+                seen[block.name] = block
+
+    visit(graph)
+    return list(seen.values())
+
+
+def dumps(project: Project) -> str:
+    return json.dumps(project_to_dict(project), indent=2, ensure_ascii=False) + "\n"
+
+
+def save(project: Project, path: str | os.PathLike[str]) -> None:
+    """Write ``project`` to ``path`` atomically: a crash mid-save leaves the old file intact."""
+    path = Path(path)
+    text = dumps(project)
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as err:
+        raise ProjectError(f"cannot save {path}: {err.strerror or err}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as err:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise ProjectError(f"cannot save {path}: {err.strerror or err}") from None
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Validates a parsed project document, building graphs as it goes."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, message: str) -> ProjectError:
+        return ProjectError(f"{self.source}: {where}: {message}" if where else
+                            f"{self.source}: {message}")
+
+    def obj(self, value: Any, where: str, required: tuple[str, ...],
+            optional: tuple[str, ...] = ()) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.fail(where, f"expected an object, found {_type_name(value)}")
+        for key in required:
+            if key not in value:
+                raise self.fail(where, f"missing \"{key}\"")
+        unknown = [k for k in value if k not in required and k not in optional]
+        if unknown:
+            raise self.fail(where, f"unknown key \"{unknown[0]}\" (expected "
+                                   f"{', '.join(required + optional)})")
+        return value
+
+    def typed(self, value: Any, kind: type | tuple[type, ...], where: str, what: str) -> Any:
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(where, f"{what} must be {_kind_name(kind)}, found {_type_name(value)}")
+        return value
+
+    def port(self, value: Any, where: str) -> tuple[str, int]:
+        if (not isinstance(value, list) or len(value) != 2 or not isinstance(value[0], str)
+                or not isinstance(value[1], int) or isinstance(value[1], bool) or value[1] < 0):
+            raise self.fail(where, f"expected [node id, port number], found {value!r}")
+        return value[0], value[1]
+
+    def graph(self, data: Any, where: str, blocks: Mapping[str, Block]) -> Graph:
+        data = self.obj(data, where, ("nodes", "edges"))
+        nodes = self.typed(data["nodes"], list, where, "\"nodes\"")
+        edges = self.typed(data["edges"], list, where, "\"edges\"")
+        graph = Graph()
+        graph.blocks.update(blocks)
+        with graph.batch():
+            self._fill(graph, where, nodes, edges)
+        return graph
+
+    def _fill(self, graph: Graph, where: str, nodes: list[Any], edges: list[Any]) -> None:
+        for i, raw in enumerate(nodes):
+            at = f"{where}, node {i + 1}"
+            raw = self.obj(raw, at, ("id", "type", "name"), ("params", "trainable", "position"))
+            node_id = self.typed(raw["id"], str, at, "\"id\"")
+            layer_type = self.typed(raw["type"], str, at, "\"type\"")
+            name = self.typed(raw["name"], str, at, "\"name\"")
+            at = f"{where}, layer {name!r}"
+            params = self.typed(raw.get("params", {}), dict, at, "\"params\"")
+            trainable = self.typed(raw.get("trainable", True), bool, at, "\"trainable\"")
+            position = raw.get("position", [0, 0])
+            if (not isinstance(position, list) or len(position) != 2
+                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                               for v in position)):
+                raise self.fail(at, f"\"position\" must be [x, y], found {position!r}")
+            if layer_type != BLOCK_TYPE and not catalog.has(layer_type):
+                try:
+                    catalog.get(layer_type)
+                except CatalogError as err:
+                    raise self.fail(at, str(err)) from None
+            try:
+                graph.add_node(layer_type, params, name=name, node_id=node_id,
+                               position=(position[0], position[1]), trainable=trainable)
+            except GraphError as err:
+                raise self.fail(at, str(err)) from None
+        for i, raw in enumerate(edges):
+            at = f"{where}, edge {i + 1}"
+            raw = self.obj(raw, at, ("from", "to"))
+            src, src_port = self.port(raw["from"], at + " \"from\"")
+            dst, dst_port = self.port(raw["to"], at + " \"to\"")
+            for end in (src, dst):
+                if end not in graph.nodes:
+                    raise self.fail(at, f"no node with id {end!r}")
+            try:
+                graph.connect(src, dst, src_port, dst_port)
+            except GraphError as err:
+                raise self.fail(at, str(err)) from None
+
+    def project(self, data: Any) -> Project:
+        if not isinstance(data, Mapping) or data.get("format") != FORMAT:
+            raise self.fail("", "not a NetBuilder project (no \"format\": \"netbuilder-project\")")
+        version = data.get("version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise self.fail("", f"\"version\" must be a positive integer, found {version!r}")
+        if version > VERSION:
+            raise self.fail("", f"written by a newer NetBuilder (format version {version}); this "
+                                f"version reads format {VERSION}. Update NetBuilder to open it")
+        data = self.obj(data, "", ("format", "version", "graph"),
+                        ("name", "description", "blocks", "settings"))
+        name = self.typed(data.get("name", "untitled"), str, "", "\"name\"")
+        description = self.typed(data.get("description", ""), str, "", "\"description\"")
+        settings = self.typed(data.get("settings", {}), dict, "", "\"settings\"")
+        blocks: dict[str, Block] = {}
+        raw_blocks = self.typed(data.get("blocks", []), list, "", "\"blocks\"")
+        for i, raw in enumerate(raw_blocks):
+            at = f"block {i + 1}"
+            raw = self.obj(raw, at, ("name", "inputs", "outputs", "graph"), ("kind",))
+            block_name = self.typed(raw["name"], str, at, "\"name\"")
+            at = f"block {block_name!r}"
+            if block_name in blocks:
+                raise self.fail(at, "two blocks have this name")
+            inputs = self.typed(raw["inputs"], list, at, "\"inputs\"")
+            if not all(isinstance(v, str) for v in inputs):
+                raise self.fail(at, "\"inputs\" must list node ids")
+            outputs = [self.port(v, at + " \"outputs\"")
+                       for v in self.typed(raw["outputs"], list, at, "\"outputs\"")]
+            kind = self.typed(raw.get("kind", "function"), str, at, "\"kind\"")
+            sub = self.graph(raw["graph"], at, blocks)
+            try:
+                blocks[block_name] = Block(block_name, sub, list(inputs), outputs, kind)
+            except GraphError as err:
+                raise self.fail(at, str(err)) from None
+        graph = self.graph(data["graph"], "graph", blocks)
+        return Project(graph, name, description, dict(settings))
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false",
+            int: "a number", float: "a number", type(None): "null"}.get(type(value),
+                                                                      type(value).__name__)
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(_type_name(k()) for k in kinds)
+
+
+def loads(text: str, source: str = "<project>") -> Project:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        hint = " (the file looks truncated)" if err.pos >= len(text.rstrip()) else ""
+        raise ProjectError(f"{source}: not valid JSON at line {err.lineno}, column {err.colno}: "
+                           f"{err.msg}{hint}") from None
+    except RecursionError:
+        raise ProjectError(f"{source}: the JSON is nested too deeply") from None
+    return _Reader(source).project(data)
+
+
+def load(path: str | os.PathLike[str]) -> Project:
+    """Read a project file; raises ``ProjectError`` naming what is wrong."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ProjectError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ProjectError(f"{path}: is a folder, not a project file") from None
+    except OSError as err:
+        raise ProjectError(f"{path}: cannot read it: {err.strerror or err}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProjectError(f"{path}: not a text file (not UTF-8); is it a project file?") from None
+    return loads(text, str(path))

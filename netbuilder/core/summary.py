@@ -1,0 +1,150 @@
+"""The model summary: a layer table like Keras' ``model.summary()``, with totals, in text and in
+the JSON form of the command-line contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import catalog
+from .catalog.base import Shape, fmt_shape
+from .graph import BLOCK_TYPE, Graph
+
+
+@dataclass
+class SummaryRow:
+    name: str
+    type: str
+    outputs: list[Shape] | None
+    params: int
+    trainable_params: int
+    connected_to: list[str]
+    flops: int
+    memory: int
+    problem: str | None = None
+
+
+@dataclass
+class Summary:
+    name: str
+    rows: list[SummaryRow] = field(default_factory=list)
+    total_params: int = 0
+    trainable_params: int = 0
+    non_trainable_params: int = 0
+    flops: int = 0
+    memory: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def type_label(graph: Graph, node_type: str, params: dict[str, Any]) -> str:
+    """The class name Keras shows in the summary's "(type)" column."""
+    if node_type == BLOCK_TYPE:
+        block = graph.blocks.get(params["block"])
+        return "Functional" if block is None or block.kind == "model" else params["block"]
+    return catalog.get(node_type).class_name
+
+
+def summarize(graph: Graph, name: str = "model") -> Summary:
+    engine = graph.inference
+    summary = Summary(name)
+    for nid in graph.topological_order():
+        node = graph.nodes[nid]
+        r = engine.result(nid)
+        connected = []
+        for e in graph.in_edges(nid):
+            src = graph.nodes[e.src].name
+            connected.append(src if e.src_port == 0 else f"{src}[{e.src_port}]")
+        problem = r.error
+        if r.blocked_by is not None:
+            problem = f"waits for {graph.nodes[r.blocked_by].name}"
+        summary.rows.append(SummaryRow(
+            node.name, type_label(graph, node.type, node.params), r.outputs, r.params,
+            r.trainable, connected, r.flops, r.memory, problem))
+    totals = engine.totals()
+    summary.total_params = totals.params
+    summary.trainable_params = totals.trainable
+    summary.non_trainable_params = totals.non_trainable
+    summary.flops = totals.flops
+    summary.memory = totals.memory
+    summary.errors = engine.errors()
+    return summary
+
+
+def _shape_json(shape: Shape) -> list[int | None]:
+    return list(shape)
+
+
+def to_json(summary: Summary) -> dict[str, Any]:
+    """The ``summary --json`` document of the command-line contract."""
+    layers = []
+    for row in summary.rows:
+        if row.outputs is None:
+            shape: Any = None
+        elif len(row.outputs) == 1:
+            shape = _shape_json(row.outputs[0])
+        else:
+            shape = [_shape_json(s) for s in row.outputs]
+        layers.append({"name": row.name, "type": row.type, "output_shape": shape,
+                       "params": row.params, "trainable_params": row.trainable_params})
+    return {
+        "layers": layers,
+        "total_params": summary.total_params,
+        "trainable_params": summary.trainable_params,
+        "non_trainable_params": summary.non_trainable_params,
+        "errors": list(summary.errors),
+    }
+
+
+def human_count(n: float, unit: str = "") -> str:
+    """1234567 -> '1.23 M' (SI prefixes), for FLOPs and bytes."""
+    for prefix, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.2f} {prefix}{unit}"
+    return f"{n:g} {unit}".rstrip()
+
+
+def human_bytes(n: int) -> str:
+    for prefix, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.2f} {prefix}"
+    return f"{n} B"
+
+
+def format_text(summary: Summary) -> str:
+    """The summary as a table, like Keras prints it; totals in the contract's exact form."""
+    header = ("Layer (type)", "Output Shape", "Param #", "Connected to")
+    table = []
+    for row in summary.rows:
+        if row.outputs is None:
+            shape = "?"
+        elif len(row.outputs) == 1:
+            shape = fmt_shape(row.outputs[0])
+        else:
+            shape = ", ".join(fmt_shape(s) for s in row.outputs)
+        table.append((f"{row.name} ({row.type})", shape, f"{row.params:,}",
+                      ", ".join(row.connected_to) or "-"))
+    widths = [max([len(header[i])] + [len(r[i]) for r in table]) for i in range(4)]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return " " + "  ".join(
+            c.rjust(widths[i]) if i == 2 else c.ljust(widths[i])
+            for i, c in enumerate(cells)).rstrip()
+
+    rule_width = sum(widths) + 2 * 3 + 1
+    out = [f'Model: "{summary.name}"', "_" * rule_width, line(header), "=" * rule_width]
+    for cells, row in zip(table, summary.rows):
+        out.append(line(cells))
+        if row.problem:
+            out.append("   ! " + row.problem)
+    out.append("=" * rule_width)
+    out.append(f"Total params: {summary.total_params}")
+    out.append(f"Trainable params: {summary.trainable_params}")
+    out.append(f"Non-trainable params: {summary.non_trainable_params}")
+    out.append(f"Weights size: {human_bytes(4 * summary.total_params)} (float32)")
+    out.append(f"Estimated FLOPs per sample: {human_count(summary.flops)}")
+    out.append(f"Activation memory per sample: {human_bytes(summary.memory)} (float32)")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,83 @@
+"""Build a ``keras.Model`` (functional API) from a graph: layer names are node names, parameters
+and trainable flags exactly as set; several inputs and outputs; a "model" block becomes a nested
+``keras.Model`` (one row in the summary), a "function" block's layers are called inline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core import catalog
+from ..core.graph import BLOCK_TYPE, Block, Graph
+
+
+class BuildError(Exception):
+    """The graph cannot be built; ``str(err)`` lists the problems, each naming its layer."""
+
+
+def build_model(graph: Graph, name: str = "model") -> Any:
+    """A functional ``keras.Model`` equal to ``graph``; raises ``BuildError`` if it is invalid."""
+    import keras
+
+    problems = graph.inference.errors()
+    if problems:
+        raise BuildError("; ".join(problems))
+    inputs, tensors = _run(graph, None, {})
+    outputs = [tensors[n.id][0] for n in graph.outputs()]
+    return keras.Model(inputs=inputs, outputs=outputs, name=name)
+
+
+def _run(graph: Graph, feeds: dict[str, Any] | None, models: dict[str, Any]
+         ) -> tuple[list[Any], dict[str, list[Any]]]:
+    """Call every layer of ``graph`` in topological order; returns the new ``keras.Input``s
+    and every node's output tensors. With ``feeds`` (input node id -> tensor) the Input nodes
+    take those tensors instead (a function block called on its arguments)."""
+    import keras
+
+    from .keras_layers import make_layer
+
+    tensors: dict[str, list[Any]] = {}
+    new_inputs: list[Any] = []
+    for nid in graph.topological_order():
+        node = graph.nodes[nid]
+        args = [tensors[e.src][e.src_port] for e in graph.in_edges(nid)]
+        if node.type == "Input":
+            if feeds is not None:
+                out: Any = feeds[nid]
+            else:
+                p = node.params
+                out = keras.Input(shape=tuple(p["shape"]), batch_size=p["batch_size"],
+                                  dtype=p["dtype"], name=node.name)
+                new_inputs.append(out)
+        elif node.type == BLOCK_TYPE:
+            block = graph.blocks[node.params["block"]]
+            out = _call_block(block, node.name, node.trainable, args, models)
+        else:
+            spec = catalog.get(node.type)
+            layer = make_layer(node.type, node.params, node.name)
+            layer.trainable = node.trainable
+            if spec.input_names:
+                out = layer(**dict(zip(spec.input_names, args)))
+            elif spec.max_inputs == 1:
+                out = layer(args[0])
+            else:
+                out = layer(args)
+        tensors[nid] = list(out) if isinstance(out, (list, tuple)) else [out]
+    return new_inputs, tensors
+
+
+def _call_block(block: Block, name: str, trainable: bool, args: list[Any],
+                models: dict[str, Any]) -> Any:
+    import keras
+
+    if block.kind == "function":
+        _, tensors = _run(block.graph, dict(zip(block.inputs, args)), models)
+        return [tensors[nid][port] for nid, port in block.outputs]
+    model = models.get(block.name)
+    if model is None:
+        inputs, tensors = _run(block.graph, None, models)
+        by_id = dict(zip((n.id for n in block.graph.inputs()), inputs))
+        model = keras.Model([by_id[i] for i in block.inputs],
+                            [tensors[nid][port] for nid, port in block.outputs], name=name)
+        models[block.name] = model
+    model.trainable = trainable
+    return model(args if len(args) > 1 else args[0])
