@@ -78,9 +78,20 @@ def theirs(layer_type: str, params: dict[str, Any], input_shapes: list[tuple[Any
                    count(layer.non_trainable_weights))
 
 
+CHECKED: dict[str, set[bool]] = {}
+"""Layer type -> the outcomes seen (True: accepted, False: refused), for the coverage test."""
+
+
 def check_layer(layer_type: str, params: dict[str, Any], input_shapes: list[tuple[Any, ...]],
                 dtype: str = "float32") -> Outcome:
     """Assert that the catalog and Keras agree on ``layer_type(params)(inputs)``."""
+    outcome = _check_layer(layer_type, params, input_shapes, dtype)
+    CHECKED.setdefault(layer_type, set()).add(outcome.ok)
+    return outcome
+
+
+def _check_layer(layer_type: str, params: dict[str, Any], input_shapes: list[tuple[Any, ...]],
+                 dtype: str) -> Outcome:
     mine = ours(layer_type, params, input_shapes)
     keras_side = theirs(layer_type, params, input_shapes, dtype)
     case = f"{layer_type}({params}) on {input_shapes}"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import catalog
-from .catalog.base import CatalogError, ParamError
+from .catalog.base import CatalogError, ParamError, snake_case
 
 BLOCK_TYPE = "Block"
 """Node type of a block instance: a reusable subgraph or a nested model (``params["block"]``)."""
@@ -92,13 +92,6 @@ class Block:
                 raise GraphError(f"block {self.name!r}: output node {node_id!r} does not exist")
         if not self.outputs:
             raise GraphError(f"block {self.name!r} has no outputs")
-
-
-def snake_case(name: str) -> str:
-    """Keras' default layer name for a class: Conv2D -> conv2d, BatchNormalization ->
-    batch_normalization."""
-    name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")

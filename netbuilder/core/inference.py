@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import catalog
-from .catalog.base import CatalogError, LayerError, Shape, fmt_shape, numel
+from .catalog.base import CatalogError, LayerError, Shape, fmt_shape, numel, registry
 
 if TYPE_CHECKING:
     from .graph import Block, Graph, Node
@@ -22,8 +22,10 @@ log = logging.getLogger(__name__)
 
 BYTES_PER_VALUE = 4  # activations estimated as float32
 
+_specs = registry()
 
-@dataclass
+
+@dataclass(slots=True)
 class NodeResult:
     """What inference knows about one node.
 
@@ -160,29 +162,34 @@ class InferenceEngine:
         shapes: list[Shape] = []
         for edge in graph.in_edges(node.id):
             upstream = results.get(edge.src)
-            if upstream is None or not upstream.ok:
+            if upstream is None or upstream.outputs is None:
                 return NodeResult(blocked_by=edge.src)
-            assert upstream.outputs is not None
-            if edge.src_port >= len(upstream.outputs):
+            outs = upstream.outputs
+            if edge.src_port >= len(outs):
                 src = graph.nodes[edge.src]
-                count = len(upstream.outputs)
+                count = len(outs)
                 return NodeResult(
                     error=f"{node.name}: {src.name} has {count} output"
                           f"{'s' if count != 1 else ''}; its output {edge.src_port} does not "
                           "exist",
                     fix=f"connect one of the outputs 0..{count - 1}")
-            shapes.append(upstream.outputs[edge.src_port])
+            shapes.append(outs[edge.src_port])
         try:
             if node.type == "Block":
                 result = self._compute_block(graph, node, shapes)
             else:
-                spec = catalog.get(node.type)
-                spec.check_arity(len(shapes))
+                spec = _specs[node.type]
+                count = len(shapes)
+                if count < spec.min_inputs or (spec.max_inputs is not None
+                                               and count > spec.max_inputs):
+                    spec.check_arity(count)
                 inferred = spec.infer(node.params, shapes)
-                result = NodeResult(
-                    inferred.outputs, inferred.trainable, inferred.non_trainable,
-                    inferred.flops, sum(numel(o) for o in inferred.outputs) * BYTES_PER_VALUE,
-                    notes=list(inferred.notes))
+                memory = 0
+                for shape in inferred.outputs:
+                    memory += numel(shape)
+                result = NodeResult(inferred.outputs, inferred.trainable, inferred.non_trainable,
+                                    inferred.flops, memory * BYTES_PER_VALUE,
+                                    notes=inferred.notes)
         except LayerError as err:
             return NodeResult(error=f"{node.name}: {err.message}", fix=err.fix)
         except CatalogError as err:

@@ -14,6 +14,13 @@ class BuildError(Exception):
     """The graph cannot be built; ``str(err)`` lists the problems, each naming its layer."""
 
 
+def ensure_recursion_limit(layers: int) -> None:
+    """Keras walks functional graphs recursively: deep models need a deeper stack."""
+    import sys
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000 + 20 * layers))
+
+
 def build_model(graph: Graph, name: str = "model") -> Any:
     """A functional ``keras.Model`` equal to ``graph``; raises ``BuildError`` if it is invalid."""
     import keras
@@ -21,6 +28,7 @@ def build_model(graph: Graph, name: str = "model") -> Any:
     problems = graph.inference.errors()
     if problems:
         raise BuildError("; ".join(problems))
+    ensure_recursion_limit(len(graph.nodes))
     inputs, tensors = _run(graph, None, {})
     outputs = [tensors[n.id][0] for n in graph.outputs()]
     return keras.Model(inputs=inputs, outputs=outputs, name=name)

@@ -4,17 +4,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from netbuilder.core import catalog
-from oracle import check_layer, params_strategy, shapes
+from oracle import CHECKED, check_layer, params_strategy, shapes
 
 any_shape = st.integers(1, 5).flatmap(lambda r: shapes(r, hi=9))
 
 
-@given(params_strategy(catalog.get("Dense"), {"units": st.integers(-1, 40)}), any_shape)
+@given(params_strategy(catalog.get("Dense"), {"units": st.integers(-1, 40),
+                                              "lora_rank": st.none() | st.integers(0, 4)}),
+       any_shape)
 def test_dense(params, shape):
     check_layer("Dense", params, [shape])
 
 
-@given(params_strategy(catalog.get("Activation")), any_shape)
+@given(params_strategy(catalog.get("Activation"), {
+    "activation": st.sampled_from(["relu", "softmax", "gelu", "linear", "no_such_function"])}),
+    any_shape)
 def test_activation(params, shape):
     check_layer("Activation", params, [shape])
 
@@ -51,7 +55,8 @@ def test_repeat_vector(params, shape):
 
 
 @given(params_strategy(catalog.get("Embedding"), {
-    "input_dim": st.integers(0, 50), "output_dim": st.integers(0, 20)}), any_shape)
+    "input_dim": st.integers(0, 50), "output_dim": st.integers(0, 20),
+    "lora_rank": st.none() | st.integers(0, 4)}), any_shape)
 def test_embedding(params, shape):
     check_layer("Embedding", params, [shape], dtype="int32")
 
@@ -65,3 +70,4 @@ def test_input(shape, batch_size):
     ours = spec.infer(spec.resolve({"shape": shape, "batch_size": batch_size}), []).outputs
     layer = make_layer("Input", {"shape": shape, "batch_size": batch_size})
     assert ours == [tuple(layer.output.shape)]
+    CHECKED.setdefault("Input", set()).add(True)

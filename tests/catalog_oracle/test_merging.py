@@ -52,7 +52,7 @@ def test_elementwise(layer, shapes):
     check_layer(layer, {}, shapes)
 
 
-@given(shapes=shape_lists(1, 3))
+@given(shapes=shape_lists(2, 2) | shape_lists(1, 3))
 def test_subtract(shapes):
     check_layer("Subtract", {}, shapes)
 
@@ -64,9 +64,12 @@ def test_concatenate(params, shapes):
 
 
 @given(params_strategy(catalog.get("Dot"), {
-    "axes": st.integers(-4, 4) | st.tuples(st.integers(-4, 4), st.integers(-4, 4))
+    "axes": st.sampled_from([-1, 1, 2, -2, (1, 2), (2, 1), (-1, -2)]) | st.integers(-4, 4)
+    | st.tuples(st.integers(-4, 4), st.integers(-4, 4))
     | st.lists(st.integers(1, 3), min_size=1, max_size=3)}),
-    shape_lists(1, 3))
+    st.lists(st.integers(1, 4).flatmap(
+        lambda r: st.tuples(st.just(None), *[st.sampled_from([3, 3, 3, 2, None])] * (r - 1))),
+        min_size=2, max_size=2) | shape_lists(2, 2) | shape_lists(1, 3))
 def test_dot(params, shapes):
     check_layer("Dot", params, shapes)
 

@@ -7,6 +7,15 @@ from hypothesis import strategies as st
 from netbuilder.core import catalog
 from oracle import check_layer, params_strategy, shapes
 
+ZERO_PADDING = ["ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"]
+CROPPING = ["Cropping1D", "Cropping2D", "Cropping3D"]
+UPSAMPLING = ["UpSampling1D", "UpSampling2D", "UpSampling3D"]
+
+
+def rank_of(layer_type: str) -> int:
+    """Spatial axes of a ``...ND`` layer."""
+    return int(layer_type[-2])
+
 
 def inputs(rank: int, hi: int = 7) -> st.SearchStrategy:
     """Mostly inputs of the layer's own rank, sometimes another rank."""
@@ -39,9 +48,9 @@ def per_axis_values(rank: int, lo: int) -> st.SearchStrategy:
     )
 
 
-@pytest.mark.parametrize("rank", [1, 2, 3])
-def test_zero_padding(rank):
-    spec_type = f"ZeroPadding{rank}D"
+@pytest.mark.parametrize("spec_type", ZERO_PADDING)
+def test_zero_padding(spec_type):
+    rank = rank_of(spec_type)
     # ZeroPadding2D/3D take a negative int (the shape shrinks; negative sizes are refused).
     padding = per_axis_values(rank, lo=-4)
 
@@ -52,21 +61,21 @@ def test_zero_padding(rank):
     run()
 
 
-@pytest.mark.parametrize("rank", [1, 2, 3])
-def test_cropping(rank):
-    spec_type = f"Cropping{rank}D"
+@pytest.mark.parametrize("spec_type", CROPPING)
+def test_cropping(spec_type):
+    rank = rank_of(spec_type)
     cropping = per_axis_values(rank, lo=-1)
 
-    @given(params_strategy(catalog.get(spec_type), {"cropping": cropping}), inputs(rank))
+    @given(params_strategy(catalog.get(spec_type), {"cropping": cropping}), inputs(rank, hi=5))
     def run(params, shape):
         check_layer(spec_type, params, [shape])
 
     run()
 
 
-@pytest.mark.parametrize("rank", [1, 2, 3])
-def test_upsampling(rank):
-    spec_type = f"UpSampling{rank}D"
+@pytest.mark.parametrize("spec_type", UPSAMPLING)
+def test_upsampling(spec_type):
+    rank = rank_of(spec_type)
     size = st.integers(0, 3) if rank == 1 else (
         st.integers(0, 3) | st.tuples(*[st.integers(1, 3)] * rank))
 
@@ -89,6 +98,8 @@ def test_forms_and_refusals():
     assert not out.ok
     out = check_layer("Cropping2D", {"cropping": ((2, 2), (0, 0))}, [(None, 4, 5, 3)])
     assert not out.ok and "height" in out.error and "crop less" in out.error
+    out = check_layer("Cropping2D", {"cropping": ((1, 1), (0, 0))}, [(None, 2, 5, 3)])
+    assert not out.ok  # cropping all of an axis is refused, not an empty axis
     out = check_layer("Cropping3D", {"cropping": 1}, [(None, 3, None, 4, 2)])
     assert out.outputs == [(None, 1, None, 2, 2)]
     out = check_layer("Cropping1D", {"cropping": (0, 2)}, [(None, 3, 5)])

@@ -199,6 +199,7 @@ register(LayerSpec(
                          minimum=-1.0, maximum=1.0),
         VALUE_RANGE,
         SEED,
+        DATA_FORMAT,
     ),
     infer=_shape_kept("RandomBrightness", 3),
     keywords=("brightness", "light", "dark", "color", "colour", "augment", "augmentation",
@@ -252,10 +253,10 @@ def _infer_random_crop(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
     image = (shape[at[0]], shape[at[1]])
     notes = image_notes("RandomCrop", shape)
     if 0 in crop:
-        notes.append(f"RandomCrop makes an empty image ({crop[0]}×{crop[1]}); Keras accepts it "
-                     "while building but it fails when the model runs")
+        notes.append(f"RandomCrop makes empty images ({crop[0]}×{crop[1]}); Keras accepts it "
+                     "while building, but nothing useful comes out")
     flops = 0
-    if any(i is not None and i < c for i, c in zip(image, crop)):
+    if any(i is not None and i < c for i, c in zip(image, crop, strict=True)):
         notes.append(
             f"RandomCrop: the image {image[0]}×{image[1]} is smaller than the crop "
             f"{crop[0]}×{crop[1]}; Keras crops to the crop's aspect ratio and resizes it up "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,7 +47,7 @@ class LayerError(CatalogError):
         return f"{self.message}; {self.fix}" if self.fix else self.message
 
 
-@dataclass
+@dataclass(slots=True)
 class Inferred:
     """What a layer produces for given inputs: output shapes and weight counts.
 
@@ -101,6 +102,12 @@ PARAM_KINDS = (
 )
 
 
+def snake_case(name: str) -> str:
+    """Keras' snake case of a class name: Conv2D -> conv2d, GlorotUniform -> glorot_uniform."""
+    name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -129,6 +136,7 @@ class Param:
     allow: tuple[Any, ...] = ()
     exclusive_minimum: bool = False
     exclusive_maximum: bool = False
+    required: bool = False  # Keras has no default: always written out (Dense's units)
 
     def __post_init__(self) -> None:
         if self.kind not in PARAM_KINDS:
@@ -192,7 +200,7 @@ class Param:
         if kind == "axes":
             if _is_int(value):
                 return value
-            if isinstance(value, (list, tuple)) and value and all(_is_int(v) for v in value):
+            if isinstance(value, (list, tuple)) and all(_is_int(v) for v in value):
                 return tuple(value)
             raise self._fail("an axis (integer) or a list of axes", value)
         if kind == "factor":
@@ -218,6 +226,8 @@ class Param:
             names = {"initializer": INITIALIZERS, "regularizer": REGULARIZERS,
                      "constraint": CONSTRAINTS}[kind]
             if isinstance(value, str):
+                if value not in names and snake_case(value) in names:
+                    value = snake_case(value)  # Keras also takes class names: "GlorotUniform"
                 if value not in names:
                     raise self._fail(f"a Keras {kind} name ({', '.join(names)})", value)
                 return value
@@ -239,10 +249,13 @@ class Param:
         what = f"{n} integers" if n else "a list of integers"
         if bounds:
             what += f" {bounds}"
+        if n:
+            what = "an integer or " + what
+        given = value
         if _is_int(value) and n:
             value = (value,) * n
         if not isinstance(value, (list, tuple)) or (n is not None and len(value) != n):
-            raise self._fail(("an integer or " if n else "") + what, value)
+            raise self._fail(what, given)
         items = []
         for v in value:
             if v in self.allow and (v is None or _is_int(v)):
@@ -251,7 +264,7 @@ class Param:
             if isinstance(v, float) and v.is_integer():
                 v = int(v)
             if not _is_int(v) or not self._in_bounds(v):
-                raise self._fail(what, value)
+                raise self._fail(what, given)
             items.append(v)
         return tuple(items)
 
@@ -356,11 +369,12 @@ class LayerSpec:
         return resolved
 
     def non_default(self, resolved: Mapping[str, Any]) -> dict[str, Any]:
-        """The parameters that differ from their defaults, as plain JSON values."""
+        """The parameters that differ from their defaults (and the required ones), as plain JSON
+        values."""
         out = {}
         for p in self.params:
             value = resolved.get(p.name, p.default)
-            if value != p.normalize(p.default):
+            if p.required or value != p.normalize(p.default):
                 out[p.name] = p.to_json(value)
         return out
 

@@ -28,20 +28,21 @@ _RANK_WORDS = {1: "sequences", 2: "images", 3: "volumes or videos"}
 
 
 def _tuple_param(name: str, rank: int, default: int, help_text: str, minimum: int = 1,
-                 nullable: bool = False) -> Param:
+                 nullable: bool = False, required: bool = False) -> Param:
     """An int-or-tuple argument with one value per spatial axis (kernel_size, strides, ...)."""
     return Param(name, "ints", None if nullable else (default,) * rank, help_text, length=rank,
-                 minimum=minimum, nullable=nullable)
+                 minimum=minimum, nullable=nullable, required=required)
 
 
 def _filters(help_text: str = "Number of filters, i.e. of output channels.") -> Param:
-    return Param("filters", "int", 32, help_text, minimum=1)
+    return Param("filters", "int", 32, help_text, minimum=1, required=True)
 
 
 def _kernel_size(rank: int) -> Param:
     axes = " × ".join(_SPATIAL_NAMES[rank])
     return _tuple_param("kernel_size", rank, 3,
-                        f"Size of the sliding window ({axes}); one number for all axes.")
+                        f"Size of the sliding window ({axes}); one number for all axes.",
+                        required=True)
 
 
 def _strides(rank: int, transpose: bool = False) -> Param:

@@ -33,7 +33,7 @@ register(LayerSpec(
     params=(
         Param("shape", "ints", (28, 28, 1),
               "Shape of one sample, e.g. 28, 28, 1 for a grayscale 28×28 image; None for a "
-              "dimension of any size.", length=None, minimum=0, allow=(None,)),
+              "dimension of any size.", length=None, minimum=0, allow=(None,), required=True),
         Param("batch_size", "int", None, "Fixed batch size, or none for any.", nullable=True,
               minimum=1),
         Param("dtype", "choice", "float32", "Data type of the input.", choices=DTYPES),
@@ -55,7 +55,8 @@ def _infer_dense(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
         raise LayerError(
             f"Dense needs a known last dimension, got {fmt_shape(shape)}",
             "give the input a fixed last dimension")
-    weights = features * units + (units if p["use_bias"] else 0)
+    kernel, lora = _lora_split("Dense", p, features, units)
+    bias = units if p["use_bias"] else 0
     positions = numel(shape) // features
     notes = []
     if len(shape) > 2:
@@ -63,20 +64,44 @@ def _infer_dense(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
             f"Dense acts on the last axis only: {fmt_shape(shape)} becomes "
             f"{fmt_shape(shape[:-1] + (units,))}; insert Flatten or GlobalAveragePooling2D "
             "before it for one vector per sample")
-    return Inferred([shape[:-1] + (units,)], trainable=weights,
+    return Inferred([shape[:-1] + (units,)], trainable=lora + bias + (0 if lora else kernel),
+                    non_trainable=kernel if lora else 0,
                     flops=2 * features * units * positions, notes=notes)
+
+
+LORA_PARAMS = (
+    Param("lora_rank", "int", None,
+          "Fine-tune with LoRA: freeze the weight matrix and learn a low-rank update of this "
+          "rank instead (none: off).", nullable=True, minimum=0),
+    Param("lora_alpha", "float", None,
+          "Scale of the LoRA update (alpha / rank); none: the rank.", nullable=True),
+)
+
+
+def _lora_split(layer: str, p: dict[str, Any], rows: int, cols: int) -> tuple[int, int]:
+    """(weights of the rows x cols matrix, trainable LoRA weights): with ``lora_rank`` set, Keras
+    freezes the matrix and adds two trainable factors (rows x r) and (r x cols)."""
+    rank = p["lora_rank"]
+    if not rank:
+        return rows * cols, 0
+    constraint = "kernel_constraint" if layer == "Dense" else "embeddings_constraint"
+    if p[constraint] is not None:
+        raise LayerError(f"{layer}: LoRA cannot be used together with `{constraint}`",
+                         f"remove `{constraint}` or turn LoRA off (lora_rank none)")
+    return rows * cols, rank * (rows + cols)
 
 
 register(LayerSpec(
     type="Dense", family=FAMILY,
     help="Fully connected layer: every output is a weighted sum of all inputs (last axis).",
     params=(
-        Param("units", "int", 64, "Number of outputs (neurons).", minimum=1),
+        Param("units", "int", 64, "Number of outputs (neurons).", minimum=1, required=True),
         activation_param(),
         use_bias_param(),
         *weight_params("kernel", "glorot_uniform", "weight matrix"),
         *weight_params("bias", "zeros", "bias"),
         ACTIVITY_REGULARIZER,
+        *LORA_PARAMS,
     ),
     infer=_infer_dense,
     keywords=("fully connected", "linear", "classifier", "head", "mlp", "perceptron",
@@ -175,7 +200,7 @@ register(LayerSpec(
     help="Gives each sample a new shape with the same number of values (-1: inferred).",
     params=(
         Param("target_shape", "ints", (-1,), "New shape of one sample; one dimension may be -1.",
-              length=None, minimum=1, allow=(-1,)),
+              length=None, minimum=1, allow=(-1,), required=True),
     ),
     infer=_infer_reshape, keywords=("reshape", "view", "shape"), key_params=("target_shape",),
 ))
@@ -200,7 +225,7 @@ register(LayerSpec(
     type="Permute", family=FAMILY,
     help="Reorders the axes of each sample (axes counted from 1; the batch axis stays).",
     params=(Param("dims", "ints", (2, 1), "New order of the axes, e.g. 2, 1 swaps two axes.",
-                  length=None, minimum=1),),
+                  length=None, minimum=1, required=True),),
     infer=_infer_permute, keywords=("transpose", "axes", "swap"), key_params=("dims",),
 ))
 
@@ -214,7 +239,7 @@ def _infer_repeat(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
 register(LayerSpec(
     type="RepeatVector", family=FAMILY,
     help="Repeats a vector n times, making a sequence (e.g. for a decoder).",
-    params=(Param("n", "int", 3, "How many times to repeat.", minimum=1),),
+    params=(Param("n", "int", 3, "How many times to repeat.", minimum=1, required=True),),
     infer=_infer_repeat, keywords=("repeat", "sequence", "tile"), key_params=("n",),
 ))
 
@@ -222,18 +247,22 @@ register(LayerSpec(
 def _infer_embedding(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
     (shape,) = inputs
     out = shape + (p["output_dim"],)
-    return Inferred([out], trainable=p["input_dim"] * p["output_dim"])
+    table, lora = _lora_split("Embedding", p, p["input_dim"], p["output_dim"])
+    return Inferred([out], trainable=lora if lora else table, non_trainable=table if lora else 0)
 
 
 register(LayerSpec(
     type="Embedding", family=FAMILY,
     help="Turns integer indices (e.g. word ids) into dense vectors of a fixed size.",
     params=(
-        Param("input_dim", "int", 1000, "Size of the vocabulary (largest index + 1).", minimum=1),
-        Param("output_dim", "int", 64, "Size of each embedding vector.", minimum=1),
+        Param("input_dim", "int", 1000, "Size of the vocabulary (largest index + 1).", minimum=1,
+              required=True),
+        Param("output_dim", "int", 64, "Size of each embedding vector.", minimum=1,
+              required=True),
         *weight_params("embeddings", "uniform", "embedding matrix"),
         Param("mask_zero", "bool", False, "Treat index 0 as padding and mask it downstream."),
         ACTIVITY_REGULARIZER,
+        *LORA_PARAMS,
     ),
     infer=_infer_embedding, keywords=("embedding", "words", "tokens", "text", "lookup"),
     key_params=("input_dim", "output_dim"),

@@ -17,7 +17,8 @@ REGULARIZE = ("regularize", "regularization", "overfitting", "generalize")
 
 
 def _rate(default: float, help_text: str) -> Param:
-    return Param("rate", "float", default, help_text, minimum=0.0, maximum=1.0)
+    """``rate``, which Keras requires (no default): always written out."""
+    return Param("rate", "float", default, help_text, minimum=0.0, maximum=1.0, required=True)
 
 
 _SPATIAL_FIX = {
@@ -90,7 +91,7 @@ register(LayerSpec(
     params=(
         Param("stddev", "float", 0.1,
               "Standard deviation of the noise (Keras allows 0 to 1).",
-              minimum=0.0, maximum=1.0),
+              minimum=0.0, maximum=1.0, required=True),
         SEED,
     ),
     infer=_same,

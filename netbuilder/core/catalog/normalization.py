@@ -34,11 +34,15 @@ def _axis_size(layer: str, axis: int, shape: Shape) -> int:
     dim = shape[index]
     if dim is None:
         what = "the batch axis" if index == 0 else f"axis {axis}"
+        if len(shape) == 1:
+            fix = "the input has no feature axis; insert Reshape to (1,) before it"
+        elif index == 0:
+            fix = "normalize a feature axis of fixed size (usually -1, the channels)"
+        else:
+            fix = "give the input a fixed size on that axis"
         raise LayerError(
             f"{layer} needs a known size on {what} to create its weights, got "
-            f"{fmt_shape(shape)}",
-            "normalize a feature axis of fixed size (usually -1, the channels)"
-            if index == 0 else "give the input a fixed size on that axis")
+            f"{fmt_shape(shape)}", fix)
     return dim
 
 

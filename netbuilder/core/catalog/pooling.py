@@ -119,9 +119,10 @@ def _pooling_spec(rank: int, average: bool) -> LayerSpec:
         help=(f"Keeps the {what} of each pool_size window, shrinking the {axes} "
               "(downsampling); it has no weights."),
         params=(
+            # AveragePooling has no default pool_size in Keras (MaxPooling's is 2).
             Param("pool_size", "ints", 2,
                   f"Size of the window ({axes}); one number for all axes.",
-                  length=rank, minimum=1),
+                  length=rank, minimum=1, required=average),
             Param("strides", "ints", None,
                   f"Step between windows ({axes}); none = pool_size (windows that do not "
                   "overlap).", length=rank, minimum=1, nullable=True),

@@ -20,7 +20,7 @@ from .shared_params import DATA_FORMAT
 
 FAMILY = "Preprocessing"
 
-IMAGE_FIX = "image layers expect (batch, height, width, channels): insert Reshape before it"
+IMAGE_FIX = "insert Reshape before it to give each sample the shape (height, width, channels)"
 
 
 # --- parameters with Keras' own checks ----------------------------------------------------------
@@ -109,8 +109,8 @@ def set_height_width(layer: str, p: dict[str, Any], shape: Shape) -> Shape:
 
 def size_notes(layer: str, p: dict[str, Any]) -> list[str]:
     if p["height"] == 0 or p["width"] == 0:
-        return [f"{layer} makes an empty image ({p['height']}×{p['width']}); Keras accepts it "
-                "while building but it fails when the model runs"]
+        return [f"{layer} makes empty images ({p['height']}×{p['width']}); Keras accepts it "
+                "while building, but nothing useful comes out"]
     return []
 
 
@@ -226,7 +226,7 @@ def _infer_normalization(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
             if _prod(expanded) != _prod(mean_shape):
                 raise LayerError(
                     f"Normalization: axis {axis!r} names an axis twice", "list each axis once")
-            if any(e != b and e != 1 for e, b in zip(expanded, broadcast)):
+            if any(e != b and e != 1 for e, b in zip(expanded, broadcast, strict=True)):
                 raise LayerError(
                     f"Normalization: mean and variance of shape {fmt_shape(mean_shape)} do not "
                     f"fit the kept axes {fmt_shape(kept_shape)} of the input {fmt_shape(shape)}",
@@ -367,7 +367,7 @@ register(LayerSpec(
     type="AutoContrast", family=FAMILY,
     help="Stretches each image's values so that its darkest pixel becomes the low end of the "
          "range and its brightest the high end.",
-    params=(VALUE_RANGE,),
+    params=(VALUE_RANGE, DATA_FORMAT),
     infer=_infer_auto_contrast,
     keywords=("contrast", "auto", "stretch", "histogram", "image", "preprocess"),
     key_params=("value_range",),

@@ -340,6 +340,11 @@ def _infer_bidirectional(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
             f"Bidirectional makes the backward copy itself; its inner {kind} must have "
             "go_backwards=False", "turn go_backwards off in the wrapped layer")
     result = spec.infer(resolved, inputs)
+    if resolved["stateful"] and resolved["return_state"]:
+        # Keras 3 fails here (Bidirectional.compute_mask multiplies a generator).
+        raise LayerError(
+            f"Keras cannot build Bidirectional around a {kind} with both stateful=True and "
+            "return_state=True", "turn off stateful or return_state in the wrapped layer")
     out, states = result.outputs[0], result.outputs[1:]
     merge = p["merge_mode"]
     if merge is None:

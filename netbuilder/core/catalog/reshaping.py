@@ -97,9 +97,9 @@ def _padding_infer(layer_type: str, rank: int):
             if out[axis] < 0:
                 name = AXIS_NAMES[rank][i]
                 raise LayerError(
-                    f"{layer_type}: padding {before}+{after} makes the {name} of "
+                    f"{layer_type}: padding ({before}, {after}) makes the {name} of "
                     f"{fmt_shape(shape)} negative ({out[axis]})",
-                    "use padding >= 0 (Cropping removes rows and columns)")
+                    f"use padding >= 0, and Cropping{rank}D to remove rows")
         notes = []
         if _is_int(p["padding"]) and p["padding"] < 0:
             notes.append(
@@ -154,7 +154,7 @@ def _cropping_infer(layer_type: str, rank: int):
             if out[axis] <= 0:
                 name = AXIS_NAMES[rank][i]
                 raise LayerError(
-                    f"{layer_type}: cropping {before}+{after} removes the whole {name} "
+                    f"{layer_type}: cropping ({before}, {after}) removes the whole {name} "
                     f"({shape[axis]}) of the input {fmt_shape(shape)}",
                     f"crop less than {shape[axis]} in total along the {name}")
         return Inferred([tuple(out)])

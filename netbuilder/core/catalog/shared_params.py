@@ -43,4 +43,4 @@ SEED = Param("seed", "int", None, "Random seed (none: a different one each run).
 
 
 def rate_param(help_text: str) -> Param:
-    return Param("rate", "float", 0.5, help_text, minimum=0.0, maximum=1.0)
+    return Param("rate", "float", 0.5, help_text, minimum=0.0, maximum=1.0, required=True)

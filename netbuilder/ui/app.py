@@ -1,0 +1,57 @@
+"""Starting the editor: ``run_editor(path)`` opens a window on a project and runs Qt's loop.
+
+Nothing on this path imports TensorFlow or Keras: the first window must come up fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from .main_window import APP_NAME, MainWindow, examples_dir
+
+DEFAULT_EXAMPLE = "mnist_cnn.nbproj"
+
+
+def application() -> QApplication:
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    return app
+
+
+def create_window(path: str | Path | None = None) -> tuple[MainWindow, str | None]:
+    """A window on ``path`` (or on the default example); the second value is the message to
+    show when ``path`` could not be opened (the window then holds an empty project)."""
+    from ..core.project import ProjectError, load
+
+    window = MainWindow()
+    if path is not None:
+        try:
+            window.set_project(load(path), path)
+        except ProjectError as err:
+            return window, str(err)
+        return window, None
+    example = examples_dir() / DEFAULT_EXAMPLE
+    if example.is_file():
+        try:
+            window.set_project(load(example), None, is_example=True)
+        except ProjectError as err:
+            return window, str(err)
+    return window, None
+
+
+def run_editor(path: str | Path | None = None) -> int:
+    """Open the editor on ``path`` (None: the MNIST CNN example) and return the exit code."""
+    app = application()
+    window, error = create_window(path)
+    window.show()
+    if error is not None:
+        window.show_error("Cannot open the project",
+                          f"{error}\n\nNetBuilder started with an empty project instead.")
+    return int(app.exec())

@@ -1,0 +1,887 @@
+"""The canvas: a QGraphicsScene that draws a Graph and a QGraphicsView to look at it.
+
+The scene observes the graph (``Graph.subscribe``) and keeps one item per node and per edge. Items
+only display; every change the user makes goes through an undo command (``commands.push``), and
+the scene redraws when the graph reports the change, whoever made it (an undo, the inspector...).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QBrush, QColor, QFont, QFontMetricsF, QKeyEvent, QMouseEvent, QPainter, QPainterPath,
+    QPainterPathStroker, QPen, QUndoStack, QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QGraphicsItem, QGraphicsPathItem, QGraphicsScene, QGraphicsSceneHoverEvent,
+    QGraphicsSceneMouseEvent, QGraphicsView, QStyleOptionGraphicsItem, QWidget,
+)
+
+from ..core import catalog
+from ..core.graph import BLOCK_TYPE, Edge, Event, Graph, GraphError
+from ..core.layout import V_SPACING
+from . import theme
+from .commands import AddNode, Connect, Disconnect, Move, RemoveNode, push
+from .formatting import compact_shape, key_params_text, outputs_text, params_text
+
+LAYER_MIME = "application/x-netbuilder-layer"
+"""Mime type of a layer dragged from the palette; the data is the layer type's name (UTF-8)."""
+
+NODE_WIDTH = 196.0
+NODE_HEIGHT = 72.0
+PORT_RADIUS = 5.0
+STRIPE = 5.0
+
+
+def _font(point_size: float, bold: bool = False) -> QFont:
+    font = QFont()
+    font.setPointSizeF(point_size)
+    font.setBold(bold)
+    return font
+
+
+NAME_FONT = _font(9.0, bold=True)
+DETAIL_FONT = _font(8.0)
+TYPE_FONT = _font(8.0, bold=True)
+LABEL_FONT = _font(7.5)
+
+
+class PortItem(QGraphicsItem):
+    """An input (top) or output (bottom) connection point of a node."""
+
+    def __init__(self, node: NodeItem, is_output: bool, index: int, label: str) -> None:
+        super().__init__(node)
+        self.node = node
+        self.is_output = is_output
+        self.index = index
+        self.hovered = False
+        self.setAcceptHoverEvents(True)
+        self.setToolTip(label)
+        if is_output:
+            self.setCursor(Qt.CursorShape.CrossCursor)
+
+    def boundingRect(self) -> QRectF:
+        r = PORT_RADIUS + 3
+        return QRectF(-r, -r, 2 * r, 2 * r)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        r = PORT_RADIUS + (1.5 if self.hovered else 0)
+        painter.setPen(QPen(theme.EDGE, 1.2))
+        painter.setBrush(theme.SELECTED if self.hovered else QColor("white"))
+        painter.drawEllipse(QPointF(0, 0), r, r)
+
+    def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        self.hovered = True
+        self.update()
+
+    def hoverLeaveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        self.hovered = False
+        self.update()
+
+
+class NodeItem(QGraphicsItem):
+    """One layer: a rounded box with its name, type, key parameters, output shape and parameter
+    count. Its position is the node's centre, as in the graph."""
+
+    def __init__(self, canvas: GraphScene, node_id: str) -> None:
+        super().__init__()
+        self.canvas = canvas
+        self.node_id = node_id
+        self.inputs: list[PortItem] = []
+        self.outputs: list[PortItem] = []
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+                      | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(1)
+        self.name = self.type_text = self.detail = self.shape_line = self.count = ""
+        self.family = "Core"
+        self.error = False
+        self.blocked = False
+        self.frozen = False
+        self.refresh()
+
+    # -- model -> item ----------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        graph = self.canvas.graph
+        node = graph.node(self.node_id)
+        result = graph.inference.results.get(self.node_id)
+        self.name = node.name
+        if node.type == BLOCK_TYPE:
+            self.family, self.type_text, self.detail = "Blocks", node.params["block"], "block"
+            spec = None
+        else:
+            spec = catalog.get(node.type)
+            self.family, self.type_text = spec.family, node.type
+            self.detail = key_params_text(spec, node.params)
+        self.frozen = not node.trainable
+        self.error = bool(result and result.error)
+        self.blocked = bool(result and result.blocked_by is not None)
+        if result is None:
+            self.shape_line, self.count = "?", ""
+        elif result.ok:
+            self.shape_line = outputs_text(result.outputs)
+            self.count = params_text(result.params)
+        elif self.error:
+            self.shape_line, self.count = "invalid: see tooltip", ""
+        else:
+            self.shape_line, self.count = "waiting for input", ""
+        self.setToolTip(self._tooltip(node, spec, result))
+        self._sync_ports(node, spec, result)
+        self.update()
+
+    def _tooltip(self, node, spec, result) -> str:  # type: ignore[no-untyped-def]
+        from html import escape
+
+        lines = [f"<b>{escape(node.name)}</b> ({escape(self.type_text)})"]
+        if self.detail:
+            lines.append(escape(self.detail))
+        if result is not None and result.ok:
+            lines.append(f"Output: {escape(outputs_text(result.outputs))}")
+            extra = f" ({result.non_trainable:,} non-trainable)" if result.non_trainable else ""
+            lines.append(f"Parameters: {result.params:,}{extra}")
+        if result is not None and result.error:
+            lines.append(f"<span style='color:#d93025'><b>Error:</b> {escape(result.error)}</span>")
+            if result.fix:
+                lines.append(f"<b>Fix:</b> {escape(result.fix)}")
+        elif result is not None and result.blocked_by is not None:
+            upstream = self.canvas.graph.nodes.get(result.blocked_by)
+            if upstream is not None:
+                lines.append(f"Waits for {escape(upstream.name)}, which is invalid or "
+                             "unconnected.")
+        if result is not None:
+            lines.extend(f"<i>Note:</i> {escape(n)}" for n in result.notes)
+        if self.frozen:
+            lines.append("Frozen: its weights do not change in training.")
+        return "<br>".join(lines)
+
+    def _sync_ports(self, node, spec, result) -> None:  # type: ignore[no-untyped-def]
+        graph = self.canvas.graph
+        connected = len(graph.in_edges(self.node_id))
+        names: list[str]
+        if node.type == BLOCK_TYPE:
+            block = graph.blocks.get(node.params["block"])
+            count = len(block.inputs) if block else connected
+            names = [f"input {i}" for i in range(count)]
+            outs = len(block.outputs) if block else 1
+        else:
+            assert spec is not None
+            if spec.max_inputs is None:  # merge layers: one free port after the used ones
+                used = max((e.dst_port for e in graph.in_edges(self.node_id)), default=-1) + 1
+                count = max(spec.min_inputs, used + 1)
+            else:
+                count = spec.max_inputs
+            names = [spec.input_names[i] if i < len(spec.input_names) else f"input {i}"
+                     for i in range(count)]
+            outs = len(result.outputs) if result is not None and result.ok and result.outputs \
+                else 1
+        if [p.toolTip() for p in self.inputs] != [f"Input: {n}" for n in names]:
+            for port in self.inputs:
+                port.setParentItem(None)
+                if port.scene() is not None:
+                    port.scene().removeItem(port)
+            self.inputs = [PortItem(self, False, i, f"Input: {n}") for i, n in enumerate(names)]
+        if len(self.outputs) != outs:
+            for port in self.outputs:
+                port.setParentItem(None)
+                if port.scene() is not None:
+                    port.scene().removeItem(port)
+            self.outputs = [PortItem(self, True, i, "Output — drag to a layer to connect")
+                            for i in range(outs)]
+        for ports, y in ((self.inputs, -NODE_HEIGHT / 2), (self.outputs, NODE_HEIGHT / 2)):
+            for i, port in enumerate(ports):
+                port.setPos(self._port_x(i, len(ports)), y)
+
+    @staticmethod
+    def _port_x(index: int, count: int) -> float:
+        if count <= 1:
+            return 0.0
+        span = min(NODE_WIDTH - 40, 36.0 * (count - 1))
+        return -span / 2 + span * index / (count - 1)
+
+    def input_pos(self, port: int) -> QPointF:
+        if port < len(self.inputs):
+            return self.mapToScene(self.inputs[port].pos())
+        return self.mapToScene(QPointF(0, -NODE_HEIGHT / 2))
+
+    def output_pos(self, port: int) -> QPointF:
+        if port < len(self.outputs):
+            return self.mapToScene(self.outputs[port].pos())
+        return self.mapToScene(QPointF(0, NODE_HEIGHT / 2))
+
+    # -- drawing ----------------------------------------------------------------------------
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(-NODE_WIDTH / 2 - 2, -NODE_HEIGHT / 2 - 2, NODE_WIDTH + 4, NODE_HEIGHT + 4)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = QRectF(-NODE_WIDTH / 2, -NODE_HEIGHT / 2, NODE_WIDTH, NODE_HEIGHT)
+        fill = theme.ERROR_FILL if self.error else QColor("white")
+        if self.isSelected():
+            pen = QPen(theme.SELECTED, 2.4)
+        elif self.error:
+            pen = QPen(theme.ERROR, 2.0)
+        elif self.blocked:
+            pen = QPen(theme.BORDER, 1.2, Qt.PenStyle.DashLine)
+        else:
+            pen = QPen(theme.BORDER, 1.0)
+        painter.setPen(pen)
+        painter.setBrush(fill)
+        painter.drawRoundedRect(rect, 6, 6)
+        if self.error and self.isSelected():  # keep the red visible on a selected invalid node
+            painter.setPen(QPen(theme.ERROR, 1.2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(rect.adjusted(3, 3, -3, -3), 4, 4)
+
+        stripe = QPainterPath()
+        stripe.addRoundedRect(rect, 6, 6)
+        clip = QPainterPath()
+        clip.addRect(QRectF(rect.left(), rect.top(), STRIPE, rect.height()))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(theme.ERROR if self.error else theme.family_color(self.family))
+        painter.drawPath(stripe.intersected(clip))
+
+        left = rect.left() + STRIPE + 7
+        width = rect.right() - 7 - left
+        muted = theme.MUTED if not self.blocked else QColor("#9aa1a9")
+        y = rect.top() + 5
+
+        # line 1: the layer's name
+        painter.setFont(NAME_FONT)
+        painter.setPen(theme.TEXT if not self.blocked else muted)
+        fm = QFontMetricsF(NAME_FONT)
+        painter.drawText(QRectF(left, y, width, 17), Qt.AlignmentFlag.AlignVCenter,
+                         fm.elidedText(self.name, Qt.TextElideMode.ElideMiddle, width))
+        y += 17
+
+        # line 2: type and key parameters, like the Keras call: Conv2D 32 · 3×3 · relu
+        painter.setFont(TYPE_FONT)
+        painter.setPen(theme.family_color(self.family).darker(115))
+        fm_type = QFontMetricsF(TYPE_FONT)
+        type_text = fm_type.elidedText(self.type_text, Qt.TextElideMode.ElideRight, width)
+        painter.drawText(QRectF(left, y, width, 15), Qt.AlignmentFlag.AlignVCenter, type_text)
+        used = fm_type.horizontalAdvance(type_text) + 6
+        if self.detail and used < width:
+            painter.setFont(DETAIL_FONT)
+            painter.setPen(muted)
+            fm_detail = QFontMetricsF(DETAIL_FONT)
+            painter.drawText(QRectF(left + used, y, width - used, 15),
+                             Qt.AlignmentFlag.AlignVCenter,
+                             fm_detail.elidedText(self.detail, Qt.TextElideMode.ElideRight,
+                                                  width - used))
+        y += 15
+
+        # line 3: output shape
+        painter.setFont(DETAIL_FONT)
+        fm_detail = QFontMetricsF(DETAIL_FONT)
+        painter.setPen(theme.ERROR if self.error else theme.TEXT if not self.blocked else muted)
+        painter.drawText(QRectF(left, y, width, 15), Qt.AlignmentFlag.AlignVCenter,
+                         fm_detail.elidedText(self.shape_line, Qt.TextElideMode.ElideRight,
+                                              width))
+        y += 15
+
+        # line 4: parameter count, frozen or not
+        if self.count:
+            painter.setPen(muted)
+            painter.drawText(QRectF(left, y, width, 15), Qt.AlignmentFlag.AlignVCenter,
+                             self.count)
+        if self.frozen:
+            painter.setPen(QColor("#1565c0"))
+            painter.drawText(QRectF(left, y, width, 15),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                             "❄ frozen")
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value):  # type: ignore[no-untyped-def]
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            self.canvas.node_item_moved(self.node_id)
+        elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self.setZValue(2 if value else 1)
+        return super().itemChange(change, value)
+
+
+class EdgeItem(QGraphicsPathItem):
+    """A connection, drawn as a curve from an output port down to an input port, labelled with
+    the shape of the tensor it carries."""
+
+    def __init__(self, canvas: GraphScene, edge: Edge) -> None:
+        super().__init__()
+        self.canvas = canvas
+        self.edge = edge
+        self.label = ""
+        self.valid = True
+        self.hovered = False
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(0)
+        self.refresh()
+
+    def refresh(self) -> None:
+        result = self.canvas.graph.inference.results.get(self.edge.src)
+        if result is not None and result.ok and result.outputs and \
+                self.edge.src_port < len(result.outputs):
+            self.label = compact_shape(result.outputs[self.edge.src_port])
+            self.valid = True
+        else:
+            self.label, self.valid = "?", False
+        graph = self.canvas.graph
+        self.setToolTip(f"{graph.node(self.edge.src).name} → {graph.node(self.edge.dst).name}"
+                        f"\nTensor: {self.label if self.valid else 'unknown'}"
+                        "\nClick to select, Delete to remove")
+        self.update_path()
+
+    def update_path(self) -> None:
+        src = self.canvas.node_items.get(self.edge.src)
+        dst = self.canvas.node_items.get(self.edge.dst)
+        if src is None or dst is None:
+            return
+        a = src.output_pos(self.edge.src_port)
+        b = dst.input_pos(self.edge.dst_port)
+        bend = max(30.0, min(abs(b.y() - a.y()) / 2, 120.0))
+        if b.y() < a.y() + 20:  # a connection that goes back up: loop around
+            bend = max(bend, 80.0)
+        path = QPainterPath(a)
+        path.cubicTo(QPointF(a.x(), a.y() + bend), QPointF(b.x(), b.y() - bend), b)
+        self.prepareGeometryChange()
+        self.setPath(path)
+
+    def label_rect(self) -> QRectF:
+        fm = QFontMetricsF(LABEL_FONT)
+        mid = self.path().pointAtPercent(0.5)
+        w = fm.horizontalAdvance(self.label) + 10
+        h = fm.height() + 2
+        return QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
+
+    def boundingRect(self) -> QRectF:
+        return super().boundingRect().adjusted(-4, -4, 4, 4).united(self.label_rect())
+
+    def shape(self) -> QPainterPath:
+        stroker = QPainterPathStroker()
+        stroker.setWidth(10)
+        shape = stroker.createStroke(self.path())
+        shape.addRect(self.label_rect())
+        return shape
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        color = theme.SELECTED if self.isSelected() or self.hovered else theme.EDGE
+        pen = QPen(color, 2.2 if self.isSelected() else 1.5)
+        if not self.valid:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        path = self.path()
+        painter.drawPath(path)
+        # arrow head at the input port
+        end = path.pointAtPercent(1.0)
+        angle = math.radians(-path.angleAtPercent(0.97))
+        size = 6.0
+        left = QPointF(end.x() - size * math.cos(angle - 0.45),
+                       end.y() - size * math.sin(angle - 0.45))
+        right = QPointF(end.x() - size * math.cos(angle + 0.45),
+                        end.y() - size * math.sin(angle + 0.45))
+        painter.setBrush(color)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.drawPolygon([end, left, right])
+        # shape label
+        rect = self.label_rect()
+        painter.setBrush(theme.CANVAS)
+        painter.setPen(QPen(color if self.isSelected() else theme.GRID, 1))
+        painter.drawRoundedRect(rect, 4, 4)
+        painter.setFont(LABEL_FONT)
+        painter.setPen(theme.MUTED if self.valid else theme.ERROR)
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.label)
+
+    def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        self.hovered = True
+        self.update()
+
+    def hoverLeaveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        self.hovered = False
+        self.update()
+
+
+class GraphScene(QGraphicsScene):
+    """Draws one graph and turns the user's gestures into undo commands."""
+
+    status_message = Signal(str)
+    """A short message for the status bar (a refused connection and why)."""
+
+    def __init__(self, graph: Graph, undo_stack: QUndoStack, parent: QWidget | None = None
+                 ) -> None:
+        super().__init__(parent)
+        self.graph = graph
+        self.undo_stack = undo_stack
+        self.node_items: dict[str, NodeItem] = {}
+        self.edge_items: dict[Edge, EdgeItem] = {}
+        self._drag_start: dict[str, QPointF] = {}
+        self._pending_link: tuple[str, int] | None = None
+        self._link_preview: QGraphicsPathItem | None = None
+        self._link_target: NodeItem | None = None
+        self.setBackgroundBrush(theme.CANVAS)
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        for node_id in graph.nodes:
+            self._add_node_item(node_id)
+        for edge in graph.edges:
+            self._add_edge_item(edge)
+        self._unsubscribe: Callable[[], None] | None = graph.subscribe(self._on_graph_event)
+
+    def detach(self) -> None:
+        """Stop observing the graph (before the scene is thrown away)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    # -- graph -> items ---------------------------------------------------------------------
+
+    def _on_graph_event(self, event: Event) -> None:
+        kind = event.kind
+        if kind == "node_added" and event.node is not None:
+            self._add_node_item(event.node.id)
+        elif kind == "node_removed" and event.node is not None:
+            node_id = event.node.id
+            edges = self._edges_of(node_id)
+            for edge in edges:
+                self._remove_edge_item(edge)
+            item = self.node_items.pop(node_id, None)
+            if item is not None:
+                self.removeItem(item)
+            for edge in edges:  # a merge layer downstream has one port fewer
+                self._refresh_node(edge.dst)
+        elif kind == "edge_added" and event.edge is not None:
+            self._add_edge_item(event.edge)
+            self._refresh_node(event.edge.dst)
+        elif kind == "edge_removed" and event.edge is not None:
+            self._remove_edge_item(event.edge)
+            self._refresh_node(event.edge.dst)
+        elif kind in ("param_changed", "node_renamed", "trainable_changed") and event.node:
+            self._refresh_node(event.node.id)
+            if kind == "node_renamed":
+                for edge in self._edges_of(event.node.id):
+                    self.edge_items[edge].refresh()
+        elif kind == "node_moved" and event.node is not None:
+            item = self.node_items.get(event.node.id)
+            x, y = event.node.position
+            if item is not None and (item.pos().x(), item.pos().y()) != (x, y):
+                item.setPos(x, y)
+        elif kind == "shapes_changed":
+            for node_id in event.nodes:
+                self._refresh_node(node_id)
+                for edge in self.graph.out_edges(node_id) if node_id in self.graph.nodes \
+                        else []:
+                    if edge in self.edge_items:
+                        self.edge_items[edge].refresh()
+        self.update()
+
+    def _add_node_item(self, node_id: str) -> None:
+        item = NodeItem(self, node_id)
+        x, y = self.graph.node(node_id).position
+        item.setPos(x, y)
+        self.node_items[node_id] = item
+        self.addItem(item)
+
+    def _refresh_node(self, node_id: str) -> None:
+        item = self.node_items.get(node_id)
+        if item is not None and node_id in self.graph.nodes:
+            item.refresh()
+            for edge in self._edges_of(node_id):
+                self.edge_items[edge].update_path()
+
+    def _add_edge_item(self, edge: Edge) -> None:
+        if edge in self.edge_items:
+            return
+        item = EdgeItem(self, edge)
+        self.edge_items[edge] = item
+        self.addItem(item)
+
+    def _remove_edge_item(self, edge: Edge) -> None:
+        item = self.edge_items.pop(edge, None)
+        if item is not None:
+            self.removeItem(item)
+
+    def _edges_of(self, node_id: str) -> list[Edge]:
+        return [e for e in self.edge_items if node_id in (e.src, e.dst)]
+
+    def node_item_moved(self, node_id: str) -> None:
+        for edge in self._edges_of(node_id):
+            self.edge_items[edge].update_path()
+
+    # -- selection --------------------------------------------------------------------------
+
+    def selected_node_ids(self) -> list[str]:
+        return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
+
+    def selected_edges(self) -> list[Edge]:
+        return [i.edge for i in self.selectedItems() if isinstance(i, EdgeItem)]
+
+    def select_node(self, node_id: str | None) -> None:
+        """Select exactly this node (None: nothing) and scroll it into view."""
+        self.clearSelection()
+        item = self.node_items.get(node_id) if node_id else None
+        if item is not None:
+            item.setSelected(True)
+            for view in self.views():
+                view.ensureVisible(item, 40, 40)
+
+    # -- edits (each one undo command) -------------------------------------------------------
+
+    def _push(self, command) -> bool:  # type: ignore[no-untyped-def]
+        try:
+            push(self.undo_stack, command)
+        except GraphError as err:
+            self.status_message.emit(str(err))
+            return False
+        return True
+
+    def add_layer(self, layer_type: str, position: QPointF) -> str | None:
+        """Add a layer centred at ``position``; returns its node id."""
+        command = AddNode(self.graph, layer_type, position=(round(position.x(), 1),
+                                                            round(position.y(), 1)))
+        if not self._push(command):
+            return None
+        self.select_node(command.node_id)
+        return command.node_id
+
+    def append_layer(self, layer_type: str, fallback: QPointF | None = None) -> str | None:
+        """Add a layer below the selected one (or the last output) and connect the two."""
+        selected = self.selected_node_ids()
+        after = selected[-1] if selected else None
+        if after is None:
+            outputs = self.graph.outputs()
+            after = outputs[-1].id if outputs else None
+        takes_input = catalog.has(layer_type) and catalog.get(layer_type).max_inputs != 0
+        if after is None or not takes_input:
+            position = fallback or self._free_spot(QPointF(0, 0))
+            return self.add_layer(layer_type, position)
+        x, y = self.graph.node(after).position
+        position = self._free_spot(QPointF(x, y + V_SPACING))
+        add = AddNode(self.graph, layer_type, position=(position.x(), position.y()))
+        self.undo_stack.beginMacro(f"Append {layer_type}")
+        try:
+            if not self._push(add):
+                return None
+            assert add.node_id is not None
+            self._push(Connect(self.graph, after, add.node_id))
+        finally:
+            self.undo_stack.endMacro()
+        self.select_node(add.node_id)
+        return add.node_id
+
+    def _free_spot(self, wanted: QPointF) -> QPointF:
+        """``wanted``, or the nearest place to its right where no node sits."""
+        x, y = wanted.x(), wanted.y()
+        taken = [n.position for n in self.graph.nodes.values()]
+        while any(abs(px - x) < NODE_WIDTH and abs(py - y) < NODE_HEIGHT for px, py in taken):
+            x += NODE_WIDTH + 30
+        return QPointF(x, y)
+
+    def connect_nodes(self, src: str, dst: str, src_port: int = 0,
+                      dst_port: int | None = None) -> bool:
+        """Connect two nodes; a refused connection is reported on ``status_message``."""
+        ok = self._push(Connect(self.graph, src, dst, src_port, dst_port))
+        if ok:
+            self.status_message.emit(
+                f"Connected {self.graph.node(src).name} → {self.graph.node(dst).name}")
+        return ok
+
+    def delete_selection(self) -> None:
+        """Delete the selected layers (with their connections) and connections: one undo step."""
+        nodes = self.selected_node_ids()
+        edges = [e for e in self.selected_edges() if e.src not in nodes and e.dst not in nodes]
+        if not nodes and not edges:
+            return
+        count = len(nodes) + len(edges)
+        if count == 1:
+            text = (f"Delete {self.graph.node(nodes[0]).name}" if nodes else
+                    f"Delete connection {self.graph.node(edges[0].src).name} → "
+                    f"{self.graph.node(edges[0].dst).name}")
+        else:
+            text = f"Delete {count} items"
+        self.undo_stack.beginMacro(text)
+        try:
+            for edge in edges:
+                self._push(Disconnect(self.graph, edge))
+            for node_id in nodes:
+                self._push(RemoveNode(self.graph, node_id))
+        finally:
+            self.undo_stack.endMacro()
+
+    # -- mouse: moving nodes (one undo step per drag) and drawing connections -----------------
+
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            port = self._port_at(event.scenePos())
+            if port is not None and port.is_output:
+                self.begin_link(port.node.node_id, port.index)
+                event.accept()
+                return
+        super().mousePressEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._drag_start = {i.node_id: i.pos() for i in self.selectedItems()
+                                if isinstance(i, NodeItem)}
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if self._pending_link is not None:
+            self.update_link(event.scenePos())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if self._pending_link is not None:
+            self.finish_link(event.scenePos())
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+        self.commit_moves()
+
+    def commit_moves(self) -> None:
+        """Record the drag that just ended as one Move command."""
+        moves = {}
+        for node_id, start in self._drag_start.items():
+            item = self.node_items.get(node_id)
+            if item is None or node_id not in self.graph.nodes:
+                continue
+            end = item.pos()
+            if end != start:
+                moves[node_id] = ((start.x(), start.y()), (round(end.x(), 1), round(end.y(), 1)))
+        self._drag_start = {}
+        if moves:
+            self._push(Move(self.graph, moves))
+
+    def _port_at(self, pos: QPointF) -> PortItem | None:
+        for item in self.items(pos):
+            if isinstance(item, PortItem):
+                return item
+        return None
+
+    def _node_at(self, pos: QPointF) -> NodeItem | None:
+        for item in self.items(pos):
+            if isinstance(item, PortItem):
+                return item.node
+            if isinstance(item, NodeItem):
+                return item
+        return None
+
+    def begin_link(self, src: str, port: int) -> None:
+        self._pending_link = (src, port)
+        preview = QGraphicsPathItem()
+        preview.setPen(QPen(theme.SELECTED, 1.6, Qt.PenStyle.DashLine))
+        preview.setZValue(3)
+        self.addItem(preview)
+        self._link_preview = preview
+        self.status_message.emit("Drop on a layer to connect it (Esc cancels)")
+
+    def update_link(self, pos: QPointF) -> None:
+        if self._pending_link is None or self._link_preview is None:
+            return
+        src, port = self._pending_link
+        a = self.node_items[src].output_pos(port)
+        bend = max(30.0, abs(pos.y() - a.y()) / 2)
+        path = QPainterPath(a)
+        path.cubicTo(QPointF(a.x(), a.y() + bend), QPointF(pos.x(), pos.y() - bend), pos)
+        self._link_preview.setPath(path)
+        target = self._node_at(pos)
+        if target is not self._link_target:
+            self._link_target = target
+
+    def finish_link(self, pos: QPointF) -> bool:
+        """End a connection drag at ``pos``: connect to the port or the layer there."""
+        link, self._pending_link = self._pending_link, None
+        self.cancel_link()
+        if link is None:
+            return False
+        src, src_port = link
+        port = self._port_at(pos)
+        target = self._node_at(pos)
+        if target is None:
+            self.status_message.emit("")
+            return False
+        dst_port = port.index if port is not None and not port.is_output else None
+        return self.connect_nodes(src, target.node_id, src_port, dst_port)
+
+    def cancel_link(self) -> None:
+        self._pending_link = None
+        self._link_target = None
+        if self._link_preview is not None:
+            self.removeItem(self._link_preview)
+            self._link_preview = None
+
+
+class GraphView(QGraphicsView):
+    """Looks at a GraphScene: zoom with the wheel, F fits the graph, drop layers from the
+    palette, drag with the middle button (or on empty space with Space held) to pan."""
+
+    MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setRenderHints(QPainter.RenderHint.Antialiasing
+                            | QPainter.RenderHint.TextAntialiasing)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
+        self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._pan_from: QPointF | None = None
+
+    def graph_scene(self) -> GraphScene | None:
+        scene = self.scene()
+        return scene if isinstance(scene, GraphScene) else None
+
+    # -- zoom and pan -----------------------------------------------------------------------
+
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def zoom_by(self, factor: float) -> None:
+        new = min(self.MAX_ZOOM, max(self.MIN_ZOOM, self.zoom() * factor))
+        if new != self.zoom():
+            f = new / self.zoom()
+            self.scale(f, f)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        delta = event.angleDelta().y()
+        if delta:
+            self.zoom_by(1.0015 ** delta)
+            event.accept()
+        else:
+            super().wheelEvent(event)
+
+    def fit_to_view(self, min_zoom: float | None = None) -> None:
+        """Show the whole graph, never magnified beyond 100 %; with ``min_zoom``, a graph too
+        tall to read at that zoom is shown from its top instead."""
+        scene = self.graph_scene()
+        if scene is None or not scene.node_items:
+            self.resetTransform()
+            self.centerOn(0, 0)
+            return
+        rect = QRectF()
+        for item in scene.node_items.values():
+            rect = rect.united(item.sceneBoundingRect())
+        rect = rect.adjusted(-40, -30, 40, 30)
+        self.setSceneRect(rect.adjusted(-2000, -2000, 2000, 2000))
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        zoom = min(self.zoom(), 1.0)
+        if min_zoom is not None and zoom < min_zoom:
+            zoom = min_zoom
+        self.resetTransform()
+        self.scale(zoom, zoom)
+        visible_height = self.viewport().height() / zoom
+        if rect.height() > visible_height:
+            self.centerOn(rect.center().x(), rect.top() + visible_height / 2)
+        else:
+            self.centerOn(rect.center())
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        scene = self.graph_scene()
+        if event.key() == Qt.Key.Key_Escape and scene is not None and scene._pending_link:
+            scene.cancel_link()
+            return
+        super().keyPressEvent(event)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.MiddleButton:
+            self._pan_from = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._pan_from is not None:
+            delta = event.position() - self._pan_from
+            self._pan_from = event.position()
+            self.horizontalScrollBar().setValue(int(self.horizontalScrollBar().value()
+                                                    - delta.x()))
+            self.verticalScrollBar().setValue(int(self.verticalScrollBar().value() - delta.y()))
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._pan_from is not None and event.button() == Qt.MouseButton.MiddleButton:
+            self._pan_from = None
+            self.viewport().unsetCursor()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        painter.fillRect(rect, theme.CANVAS)
+        if self.zoom() < 0.4:
+            return
+        step = 20
+        painter.setPen(QPen(theme.GRID, 0))
+        left = math.floor(rect.left() / step) * step
+        top = math.floor(rect.top() / step) * step
+        lines = []
+        x = left
+        while x < rect.right():
+            lines.append((QPointF(x, rect.top()), QPointF(x, rect.bottom())))
+            x += step
+        y = top
+        while y < rect.bottom():
+            lines.append((QPointF(rect.left(), y), QPointF(rect.right(), y)))
+            y += step
+        for a, b in lines:
+            painter.drawLine(a, b)
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        scene = self.graph_scene()
+        if scene is not None and not scene.node_items:
+            painter.save()
+            painter.resetTransform()
+            painter.setPen(theme.MUTED)
+            painter.setFont(_font(11))
+            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter,
+                             "Drag a layer here from the palette to start\n"
+                             "(an Input layer first: it says what the data looks like)")
+            painter.restore()
+
+    # -- drops from the palette -------------------------------------------------------------
+
+    def _layer_type(self, mime) -> str | None:  # type: ignore[no-untyped-def]
+        if mime is None or not mime.hasFormat(LAYER_MIME):
+            return None
+        name = bytes(mime.data(LAYER_MIME).data()).decode("utf-8")
+        return name or None
+
+    def dragEnterEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if self._layer_type(event.mimeData()) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if self._layer_type(event.mimeData()) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if self.handle_drop(event.mimeData(), event.position()) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def handle_drop(self, mime, view_pos: QPointF) -> str | None:  # type: ignore[no-untyped-def]
+        """Add the layer named in ``mime`` centred at ``view_pos`` (viewport coordinates);
+        returns the new node's id."""
+        layer_type = self._layer_type(mime)
+        scene = self.graph_scene()
+        if layer_type is None or scene is None:
+            return None
+        scene_pos = self.mapToScene(view_pos.toPoint())
+        node_id = scene.add_layer(layer_type, scene_pos)
+        if node_id is not None:
+            self.setFocus()
+        return node_id

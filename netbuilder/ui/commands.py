@@ -1,0 +1,199 @@
+"""Undo commands: every edit the editor makes to a graph, each a thin wrapper over the Graph API.
+
+The views never touch the graph directly; they build a command and hand it to ``push``. ``push``
+applies the command first, so that an edit the graph refuses raises ``GraphError`` and leaves the
+undo stack (and its redo history) untouched; only edits that happened are recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from ..core.graph import Edge, Graph
+
+_SET_PARAM_ID = 1001
+
+
+class GraphCommand(QUndoCommand):
+    """A command on ``graph``; subclasses implement ``apply`` and ``revert``."""
+
+    def __init__(self, graph: Graph, text: str) -> None:
+        super().__init__(text)
+        self.graph = graph
+        self._applied_already = False
+
+    def apply(self) -> None:
+        raise NotImplementedError
+
+    def revert(self) -> None:
+        raise NotImplementedError
+
+    def redo(self) -> None:
+        if self._applied_already:  # ``push`` applied it before handing it to the stack
+            self._applied_already = False
+            return
+        self.apply()
+
+    def undo(self) -> None:
+        self.revert()
+
+
+def push(stack: QUndoStack, command: GraphCommand) -> GraphCommand:
+    """Apply ``command`` and record it; ``GraphError`` propagates and nothing is recorded."""
+    command.apply()
+    command._applied_already = True
+    stack.push(command)
+    return command
+
+
+class AddNode(GraphCommand):
+    def __init__(self, graph: Graph, layer_type: str, params: Mapping[str, Any] | None = None,
+                 *, position: tuple[float, float] = (0.0, 0.0), name: str | None = None) -> None:
+        super().__init__(graph, f"Add {layer_type}")
+        self.layer_type = layer_type
+        self.params = dict(params or {})
+        self.position = position
+        self.name = name
+        self.node_id: str | None = None
+
+    def apply(self) -> None:
+        # the same id and name on redo, so that later commands in the stack still find the node
+        node = self.graph.add_node(self.layer_type, self.params, name=self.name,
+                                   position=self.position, node_id=self.node_id)
+        self.node_id, self.name = node.id, node.name
+
+    def revert(self) -> None:
+        assert self.node_id is not None
+        self.graph.remove_node(self.node_id)
+
+
+class RemoveNode(GraphCommand):
+    """Remove a node; undo puts it back with every connection it had, on the same ports."""
+
+    def __init__(self, graph: Graph, node_id: str) -> None:
+        node = graph.node(node_id)
+        super().__init__(graph, f"Delete {node.name}")
+        self.node_id = node_id
+        self.edges: list[Edge] = []
+
+    def apply(self) -> None:
+        node = self.graph.node(self.node_id)
+        self.saved = (node.type, dict(node.params), node.name, node.position, node.trainable)
+        self.edges = self.graph.remove_node(self.node_id)
+
+    def revert(self) -> None:
+        layer_type, params, name, position, trainable = self.saved
+        with self.graph.batch():
+            self.graph.add_node(layer_type, params, name=name, position=position,
+                                trainable=trainable, node_id=self.node_id)
+            for edge in sorted(self.edges, key=lambda e: (e.dst, e.dst_port)):
+                self.graph.connect(edge.src, edge.dst, edge.src_port, edge.dst_port)
+
+
+class Connect(GraphCommand):
+    def __init__(self, graph: Graph, src: str, dst: str, src_port: int = 0,
+                 dst_port: int | None = None) -> None:
+        super().__init__(graph, f"Connect {graph.node(src).name} → {graph.node(dst).name}")
+        self.src, self.dst, self.src_port, self.dst_port = src, dst, src_port, dst_port
+        self.edge: Edge | None = None
+
+    def apply(self) -> None:
+        self.edge = self.graph.connect(self.src, self.dst, self.src_port, self.dst_port)
+        self.dst_port = self.edge.dst_port  # redo uses the port chosen the first time
+
+    def revert(self) -> None:
+        assert self.edge is not None
+        self.graph.disconnect(self.edge)
+
+
+class Disconnect(GraphCommand):
+    def __init__(self, graph: Graph, edge: Edge) -> None:
+        super().__init__(graph, f"Disconnect {graph.node(edge.src).name} → "
+                                f"{graph.node(edge.dst).name}")
+        self.edge = edge
+
+    def apply(self) -> None:
+        self.graph.disconnect(self.edge)
+
+    def revert(self) -> None:
+        e = self.edge
+        self.graph.connect(e.src, e.dst, e.src_port, e.dst_port)
+
+
+class SetParam(GraphCommand):
+    """Set one parameter. Consecutive edits of the same parameter of the same node (typing in a
+    spin box, clicking its arrows) merge into one undo step."""
+
+    def __init__(self, graph: Graph, node_id: str, name: str, value: Any) -> None:
+        node = graph.node(node_id)
+        super().__init__(graph, f"Set {node.name}.{name}")
+        self.node_id, self.name = node_id, name
+        self.old = node.params.get(name)
+        self.new = value
+
+    def id(self) -> int:
+        return _SET_PARAM_ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, SetParam) or (other.node_id, other.name) != (
+                self.node_id, self.name):
+            return False
+        self.new = other.new
+        if self.graph.node(self.node_id).params.get(self.name) == self.old:
+            self.setObsolete(True)  # back where it started: nothing to undo
+        return True
+
+    def apply(self) -> None:
+        self.graph.set_param(self.node_id, self.name, self.new)
+
+    def revert(self) -> None:
+        self.graph.set_param(self.node_id, self.name, self.old)
+
+
+class Rename(GraphCommand):
+    def __init__(self, graph: Graph, node_id: str, name: str) -> None:
+        node = graph.node(node_id)
+        super().__init__(graph, f"Rename {node.name} to {name}")
+        self.node_id, self.old, self.new = node_id, node.name, name
+
+    def apply(self) -> None:
+        self.graph.rename(self.node_id, self.new)
+
+    def revert(self) -> None:
+        self.graph.rename(self.node_id, self.old)
+
+
+class SetTrainable(GraphCommand):
+    def __init__(self, graph: Graph, node_id: str, trainable: bool) -> None:
+        node = graph.node(node_id)
+        super().__init__(graph, f"{'Unfreeze' if trainable else 'Freeze'} {node.name}")
+        self.node_id, self.trainable = node_id, trainable
+
+    def apply(self) -> None:
+        self.graph.set_trainable(self.node_id, self.trainable)
+
+    def revert(self) -> None:
+        self.graph.set_trainable(self.node_id, not self.trainable)
+
+
+class Move(GraphCommand):
+    """Move one or more nodes: one drag of a selection is one command."""
+
+    def __init__(self, graph: Graph, moves: Mapping[str, tuple[tuple[float, float],
+                                                                tuple[float, float]]],
+                 text: str | None = None) -> None:
+        names = [graph.node(n).name for n in moves]
+        super().__init__(graph, text or (f"Move {names[0]}" if len(names) == 1
+                                         else f"Move {len(names)} layers"))
+        self.moves = dict(moves)  # node id -> (old position, new position)
+
+    def apply(self) -> None:
+        for node_id, (_old, new) in self.moves.items():
+            self.graph.move(node_id, new)
+
+    def revert(self) -> None:
+        for node_id, (old, _new) in self.moves.items():
+            self.graph.move(node_id, old)

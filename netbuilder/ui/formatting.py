@@ -1,0 +1,163 @@
+"""Text shown for shapes, counts and parameter values, and parsing of what the user types.
+
+No Qt here: the canvas, the inspector and the summary panel share these, and the tests call them
+directly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..core.catalog import LayerSpec, Param, fmt_shape
+
+# Key parameters shown without their name on a node: the value says what it is ("32 · 3×3").
+_BARE = {"filters", "units", "kernel_size", "pool_size", "activation", "padding", "size",
+         "interpolation", "mode", "target_shape", "dims", "shape", "merge_mode"}
+# Non-key parameters worth showing on the node when they differ from the default.
+_EXTRA = ("strides", "padding", "dilation_rate", "activation", "interpolation")
+
+
+def shape_text(shape: Sequence[int | None]) -> str:
+    """Keras' form: ``(None, 26, 26, 32)``."""
+    return fmt_shape(shape)
+
+
+def outputs_text(outputs: Sequence[Sequence[int | None]] | None) -> str:
+    if outputs is None:
+        return "?"
+    return ", ".join(shape_text(s) for s in outputs)
+
+
+def compact_shape(shape: Sequence[int | None]) -> str:
+    """A short form for edge labels, batch dimension left out: ``26×26×32``."""
+    dims = ["?" if d is None else str(d) for d in shape[1:]]
+    return "×".join(dims) if dims else "scalar"
+
+
+def count_text(n: int) -> str:
+    return f"{n:,}"
+
+
+def params_text(n: int) -> str:
+    return "no params" if n == 0 else f"{n:,} param{'s' if n != 1 else ''}"
+
+
+def _tuple_text(value: Sequence[Any]) -> str:
+    items = ["None" if v is None else str(v) for v in value]
+    return "×".join(items)
+
+
+def _is_neutral(name: str, value: Any) -> bool:
+    """Values not worth a place on a node: off, none, one step, no activation."""
+    if value is None or value is False:
+        return True
+    if name in ("strides", "dilation_rate", "size", "depth_multiplier") and (
+            value == 1 or (isinstance(value, tuple) and all(v == 1 for v in value))):
+        return True
+    return name == "activation" and value == "linear"
+
+
+def _value_text(name: str, value: Any) -> str:
+    if value is True:
+        return name
+    if isinstance(value, tuple):
+        if value and all(isinstance(v, (int, type(None))) for v in value):
+            text = _tuple_text(value)
+            if name in ("strides",):
+                text = f"stride {value[0]}" if len(set(value)) == 1 else f"stride {text}"
+            elif name == "dilation_rate":
+                text = f"dilation {value[0]}" if len(set(value)) == 1 else f"dilation {text}"
+        else:
+            text = json.dumps(_plain(value))
+    elif isinstance(value, Mapping):
+        text = str(value.get("type") or value.get("class_name") or "…")
+    elif isinstance(value, float):
+        text = f"{value:g}"
+    else:
+        text = str(value)
+    if name in _BARE or name in ("strides", "dilation_rate"):
+        return text
+    return f"{name} {text}"
+
+
+def key_params_text(spec: LayerSpec, params: Mapping[str, Any]) -> str:
+    """The one-line digest of a layer's configuration: ``32 · 3×3 · same · relu``."""
+    names = list(spec.key_params)
+    for extra in _EXTRA:
+        if extra not in names and spec.has_param(extra):
+            param = spec.param(extra)
+            if params.get(extra) != param.normalize(param.default):
+                names.append(extra)
+    # order: what the layer computes, then how (stride, padding), then the activation
+    names.sort(key=lambda n: (n == "activation", n in ("strides", "dilation_rate", "padding")))
+    parts = []
+    for name in names:
+        if name not in params or _is_neutral(name, params[name]):
+            continue
+        parts.append(_value_text(name, params[name]))
+    return " · ".join(parts)
+
+
+# --- editing values as text (inspector line edits) ------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def value_to_text(param: Param, value: Any) -> str:
+    """How a value appears in a line edit: ints as ``3, 3``, other values as JSON."""
+    if value is None:
+        return ""
+    if param.kind == "str":
+        return str(value)
+    if param.kind in ("ints", "axes", "factor") and isinstance(value, (tuple, list)):
+        return ", ".join("None" if v is None else (f"{v:g}" if isinstance(v, float) else str(v))
+                         for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return json.dumps(_plain(value))
+
+
+def text_to_value(param: Param, text: str) -> Any:
+    """Parse what the user typed: JSON, or comma-separated numbers (``3, 3`` or ``3``).
+
+    Empty text means None (Keras' "not set"). Raises ``ValueError`` with a message for the user;
+    the value is then validated by the parameter itself.
+    """
+    text = text.strip()
+    if param.kind == "str":
+        return text
+    if not text or text.lower() in ("none", "null"):
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    if param.kind in ("ints", "axes", "factor", "json"):
+        items = [t.strip() for t in text.strip("()[]").split(",")]
+        if items and items[-1] == "":
+            items.pop()  # a trailing comma, as in "(3,)"
+        values: list[Any] = []
+        for item in items:
+            if item.lower() in ("none", "null"):
+                values.append(None)
+                continue
+            try:
+                values.append(int(item))
+            except ValueError:
+                try:
+                    values.append(float(item))
+                except ValueError:
+                    raise ValueError(f"`{param.name}`: {item!r} is not a number; type numbers "
+                                     "separated by commas, e.g. 3, 3") from None
+        if len(values) == 1 and param.kind in ("axes", "factor", "json") and "," not in text:
+            return values[0]
+        return values
+    raise ValueError(f"`{param.name}`: not valid JSON: {text}")

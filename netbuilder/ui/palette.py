@@ -1,0 +1,173 @@
+"""The layer palette: every catalog layer, grouped by family, searchable by name and by purpose.
+
+Drag a layer onto the canvas (mime type ``canvas.LAYER_MIME``, data = the type name) or
+double-click it to append it after the selected layer.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView, QLabel, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+)
+
+from ..core import catalog
+from ..core.catalog import LayerSpec
+from . import theme
+from .canvas import LAYER_MIME
+
+TYPE_ROLE = Qt.ItemDataRole.UserRole
+
+
+def matches(spec: LayerSpec, query: str) -> bool:
+    """Whether ``spec`` answers ``query``: every word must appear in the layer's name, family
+    or keywords ("pool", "normalize", "skip connection")."""
+    words = query.lower().split()
+    if not words:
+        return True
+    haystack = " ".join((spec.type, spec.family, " ".join(spec.keywords))).lower()
+    return all(word in haystack for word in words)
+
+
+class LayerTree(QTreeWidget):
+    """The tree itself; it hands out the layer type as drag data."""
+
+    layer_chosen = Signal(str)
+
+    def keyPressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        item = self.currentItem()
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and item is not None and \
+                item.data(0, TYPE_ROLE):
+            self.layer_chosen.emit(item.data(0, TYPE_ROLE))
+            return
+        super().keyPressEvent(event)
+
+    def mimeTypes(self) -> list[str]:
+        return [LAYER_MIME]
+
+    def mimeData(self, items) -> QMimeData:  # type: ignore[no-untyped-def, override]
+        mime = QMimeData()
+        for item in items:
+            layer_type = item.data(0, TYPE_ROLE)
+            if layer_type:
+                mime.setData(LAYER_MIME, layer_type.encode("utf-8"))
+                mime.setText(layer_type)
+                break
+        return mime
+
+
+class LayerPalette(QWidget):
+    layer_activated = Signal(str)
+    """A layer was double-clicked (or Enter pressed on it): append it to the model."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search: name or purpose (pool, normalize, skip…)")
+        self.search.setClearButtonEnabled(True)
+        self.tree = LayerTree()
+        self.tree.setHeaderHidden(True)
+        self.tree.setRootIsDecorated(True)
+        self.tree.setDragEnabled(True)
+        self.tree.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.setIndentation(14)
+        self.tree.setUniformRowHeights(True)
+        self.help = QLabel("Drag a layer onto the canvas, or double-click it to add it after "
+                           "the selected layer.")
+        self.help.setWordWrap(True)
+        self.help.setObjectName("paletteHelp")
+        self.help.setStyleSheet("color: #5f6873; padding: 2px;")
+        self.help.setMinimumHeight(48)
+        self.help.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        layout.addWidget(self.search)
+        layout.addWidget(self.tree, 1)
+        layout.addWidget(self.help)
+
+        self.items: dict[str, QTreeWidgetItem] = {}
+        self.family_items: dict[str, QTreeWidgetItem] = {}
+        self._populate()
+        self.search.textChanged.connect(self.filter)
+        self.tree.itemDoubleClicked.connect(self._activated)
+        self.tree.layer_chosen.connect(self.layer_activated)
+        self.search.returnPressed.connect(self._add_first_match)
+        self.tree.currentItemChanged.connect(self._show_help)
+
+    def _populate(self) -> None:
+        for family in catalog.families():
+            family_item = QTreeWidgetItem([family])
+            family_item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            family_item.setIcon(0, theme.swatch_icon(family))
+            font = family_item.font(0)
+            font.setBold(True)
+            family_item.setFont(0, font)
+            self.tree.addTopLevelItem(family_item)
+            self.family_items[family] = family_item
+        for spec in catalog.all_specs():
+            item = QTreeWidgetItem([spec.type])
+            item.setData(0, TYPE_ROLE, spec.type)
+            item.setToolTip(0, f"<b>{spec.type}</b><br>{spec.help}")
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                          | Qt.ItemFlag.ItemIsDragEnabled)
+            self.family_items[spec.family].addChild(item)
+            self.items[spec.type] = item
+        for family in ("Core", "Convolution", "Pooling"):
+            if family in self.family_items:
+                self.family_items[family].setExpanded(True)
+
+    def filter(self, query: str) -> None:
+        """Show only the layers that match ``query``; families with a match open up."""
+        query = query.strip()
+        for family, family_item in self.family_items.items():
+            shown = 0
+            for i in range(family_item.childCount()):
+                child = family_item.child(i)
+                spec = catalog.get(child.data(0, TYPE_ROLE))
+                hide = not matches(spec, query)
+                child.setHidden(hide)
+                shown += not hide
+            family_item.setHidden(shown == 0)
+            if query:
+                family_item.setExpanded(shown > 0)
+        if query:
+            first = next((item for item in self.visible_layers()), None)
+            if first is not None:
+                self.tree.setCurrentItem(self.items[first])
+
+    def visible_layers(self) -> list[str]:
+        """The layer types the palette shows now, in order."""
+        shown = []
+        for family_item in self.family_items.values():
+            if family_item.isHidden():
+                continue
+            for i in range(family_item.childCount()):
+                child = family_item.child(i)
+                if not child.isHidden():
+                    shown.append(child.data(0, TYPE_ROLE))
+        return shown
+
+    def mime_data_for(self, layer_type: str) -> QMimeData:
+        """The drag data the palette hands out for ``layer_type``."""
+        return self.tree.mimeData([self.items[layer_type]])
+
+    def _activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        layer_type = item.data(0, TYPE_ROLE)
+        if layer_type:
+            self.layer_activated.emit(layer_type)
+
+    def _add_first_match(self) -> None:
+        shown = self.visible_layers()
+        if self.search.text().strip() and shown:
+            current = self.tree.currentItem()
+            layer_type = current.data(0, TYPE_ROLE) if current is not None else None
+            self.layer_activated.emit(layer_type if layer_type in shown else shown[0])
+
+    def _show_help(self, item: QTreeWidgetItem | None, _previous: object = None) -> None:
+        layer_type = item.data(0, TYPE_ROLE) if item is not None else None
+        if layer_type:
+            spec = catalog.get(layer_type)
+            self.help.setText(f"<b>{spec.type}</b>: {spec.help}")
