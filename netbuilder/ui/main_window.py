@@ -11,6 +11,8 @@ from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget,
 )
 
+from shiboken6 import isValid
+
 from ..core.graph import Graph
 from ..core.layout import layered_layout
 from ..core.project import SUFFIX, Project, ProjectError, load, save
@@ -77,7 +79,7 @@ class MainWindow(QMainWindow):
         self.palette.layer_activated.connect(self.append_layer)
         self.summary.node_clicked.connect(self.select_node)
         self.summary.refreshed.connect(self._summary_refreshed)
-        self.undo_stack.cleanChanged.connect(lambda _clean: self._update_title())
+        self.undo_stack.cleanChanged.connect(self._clean_changed)
 
         self.resize(1400, 850)
         self.set_project(project or Project(Graph()), path)
@@ -208,6 +210,15 @@ class MainWindow(QMainWindow):
 
     def is_modified(self) -> bool:
         return not self.undo_stack.isClean()
+
+    def _alive(self) -> bool:
+        """False while Qt tears the window down (its children emit signals as they go)."""
+        return isValid(self) and isValid(self.undo_stack) and (
+            self.scene is None or isValid(self.scene))
+
+    def _clean_changed(self, _clean: bool) -> None:
+        if self._alive():
+            self._update_title()
 
     def _update_title(self) -> None:
         marker = "*" if self.is_modified() else ""
@@ -351,7 +362,7 @@ class MainWindow(QMainWindow):
     # -- keeping the panels in step ----------------------------------------------------------------
 
     def _selection_changed(self) -> None:
-        if self.scene is None:
+        if self.scene is None or not self._alive():
             return
         ids = self.scene.selected_node_ids()
         self.inspector.set_selection(ids)

@@ -13,14 +13,15 @@ from oracle import check_layer, params_strategy
 
 DIM = st.sampled_from([1, 2, 3, 5, None])
 FEATURES = st.sampled_from([2, 3, 4, 6, None])
+BATCH = st.sampled_from([None, None, None, None, 3])
 
 
 def _seq(rank: int, steps: tuple | None = None) -> st.SearchStrategy[tuple]:
     """(batch, *steps, features) with ``rank`` axes in all; ``steps`` fixed when given."""
     if rank == 1:
-        return st.tuples(st.sampled_from([None, None, 3]))
+        return st.tuples(st.sampled_from([None, 2, 3]))
     middle = st.just(steps) if steps is not None else st.tuples(*[DIM] * (rank - 2))
-    return st.tuples(st.just(None), middle, FEATURES).map(lambda t: (t[0], *t[1], t[2]))
+    return st.tuples(BATCH, middle, FEATURES).map(lambda t: (t[0], *t[1], t[2]))
 
 
 def qvk_shapes(four: bool = True) -> st.SearchStrategy[list[tuple]]:

@@ -120,6 +120,10 @@ CASES = [
         "filters": 2, "data_format": "channels_first", "return_sequences": True}}},
      (None, 2, 3, 8, 8)),
     ("Bidirectional", {"layer": {"type": "Dense", "params": {"units": 4}}}, (None, 5, 3)),
+    ("Bidirectional", {"layer": {"type": "GRU", "params": {"units": 4, "stateful": True}}},
+     (2, 5, 3)),
+    ("Bidirectional", {"layer": {"type": "GRU", "params": {
+        "units": 4, "stateful": True, "return_state": True}}}, (2, 5, 3)),
 ]
 
 

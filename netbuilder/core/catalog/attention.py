@@ -36,6 +36,52 @@ def _last(layer: str, role: str, shape: Shape) -> int:
 # --- MultiHeadAttention ----------------------------------------------------------------------
 
 
+def _projection(input_shape: list[Any], free: int, bound: int, known: list[Any],
+                use_bias: bool) -> tuple[list[Any], int]:
+    """One of MultiHeadAttention's EinsumDense projections, as Keras builds it.
+
+    Mirrors ``_build_proj_equation``/``_get_output_shape`` in multi_head_attention.py and
+    ``_analyze_split_string`` in einsum_dense.py: returns the projection's full output shape
+    and its weight count. Raises ``LayerError`` where Keras cannot create the weights (a size
+    that is unknown); the oddities of rank-1 inputs (the batch axis read as features) follow.
+    """
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    out_count = len(known)
+    input_spec = letters[:free + bound]
+    weight_spec = letters[free:free + bound + out_count]
+    output_spec = letters[:free] + letters[free + bound:free + bound + out_count]
+    partial = [None] * (free + out_count - 1 - len(known)) + list(known)
+    elided = len(input_shape) - len(input_spec)
+    output_shape = [input_shape[0]] + partial
+    if elided > 0:
+        output_shape += input_shape[len(input_shape) - elided:]
+    if elided < 0 or len(output_shape) < len(output_spec):
+        raise LayerError(f"MultiHeadAttention cannot project an input of shape "
+                         f"{fmt_shape(tuple(input_shape))}", "give it a batch and feature axis")
+    in_map = {d: i for i, d in enumerate(input_spec)}
+    out_map = {d: i for i, d in enumerate(output_spec)}
+    for d in input_spec:
+        if d in out_map and output_shape[out_map[d]] not in (None, input_shape[in_map[d]]):
+            raise LayerError(f"MultiHeadAttention cannot project an input of shape "
+                             f"{fmt_shape(tuple(input_shape))}", "give it a batch and feature axis")
+    kernel = [output_shape[out_map[d]] if d in out_map else input_shape[in_map[d]]
+              for d in weight_spec]
+    weights = [kernel]
+    if use_bias:
+        bias = [output_shape[out_map[d]] for d in output_spec[free:]] + [1] * max(elided, 0)
+        weights.append(bias)
+    count = 0
+    for w in weights:
+        if any(d is None for d in w):
+            raise LayerError(
+                f"MultiHeadAttention needs known sizes to create its weights; an input of shape "
+                f"{fmt_shape(tuple(input_shape))} gives weights of shape "
+                f"{fmt_shape(tuple(w))}",
+                "give the inputs a fixed feature size (e.g. with Dense or Embedding before it)")
+        count += math.prod(w)
+    return output_shape, count
+
+
 def _infer_mha(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
     query, value = inputs[0], inputs[1]
     key = inputs[2] if len(inputs) > 2 else value
@@ -51,6 +97,16 @@ def _infer_mha(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
     k_in = _last("MultiHeadAttention", "key", key)
     v_in = _last("MultiHeadAttention", "value", value)
     out_dims = tuple(p["output_shape"]) if p["output_shape"] else (q_in,)
+    if p["flash_attention"] and p["dropout"] > 0:
+        raise LayerError(
+            "MultiHeadAttention cannot use dropout with flash_attention",
+            "set dropout to 0 or turn flash_attention off")
+    bias = p["use_bias"]
+    q_out, q_count = _projection(list(query), len(query) - 1, 1, [heads, kd], bias)
+    _, k_count = _projection(list(key), len(key) - 1, 1, [heads, kd], bias)
+    _, v_count = _projection(list(value), len(value) - 1, 1, [heads, vd], bias)
+    g_count = (_projection(list(query), len(query) - 1, 1, [heads, vd], bias)[1]
+               if p["use_gate"] else 0)
     # Attention axes index the projected value (its rank + 1, heads inserted before the last
     # axis); Keras shifts a negative axis by that rank - 1 and indexes with NumPy.
     rank = len(value) + 1
@@ -64,26 +120,20 @@ def _infer_mha(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
                     f"{fmt_shape(value)}",
                     f"use axes between 1 and {len(value) - 2} (the sequence axes), or none "
                     "for all of them")
-    out_size = _prod(out_dims)
-    gate = p["use_gate"]
-    trainable = heads * (kd * (q_in + k_in) + vd * v_in + vd * out_size)
-    if gate:
-        trainable += heads * vd * q_in
-    if p["use_bias"]:
-        trainable += heads * (2 * kd + vd) + out_size + (heads * vd if gate else 0)
+    o_in = q_out[:-1] + [vd]
+    _, o_count = _projection(o_in, len(query) - 1, 2, list(out_dims), bias)
+    trainable = q_count + k_count + v_count + g_count + o_count
     shape = tuple(query[:-1]) + out_dims
     t = _prod(query[1:-1])
     s = _prod(value[1:-1])
+    out_size = _prod(out_dims)
     flops = 2 * heads * (t * q_in * kd + s * k_in * kd + s * v_in * vd + t * s * (kd + vd)
-                         + t * vd * out_size + (t * q_in * vd if gate else 0))
+                         + t * vd * out_size + (t * q_in * vd if p["use_gate"] else 0))
     notes = []
-    if len(query) != len(value):
-        notes.append(f"query {fmt_shape(query)} and value {fmt_shape(value)} have different "
-                     "ranks: Keras builds this layer but it fails when the model runs")
-    if p["flash_attention"] and p["dropout"] > 0:
-        raise LayerError(
-            "MultiHeadAttention cannot use dropout with flash_attention",
-            "set dropout to 0 or turn flash_attention off")
+    if len(query) != len(value) or len(query) < 3:
+        notes.append(f"query {fmt_shape(query)} and value {fmt_shape(value)}: attention expects "
+                     "(batch, steps..., features) inputs of the same rank; Keras builds this "
+                     "layer but it may fail when the model runs")
     return Inferred([shape], trainable=trainable, flops=flops, notes=notes)
 
 
@@ -138,7 +188,7 @@ def _dropout_notes(rate: float) -> list[str]:
     return [f"dropout={rate:g} is outside 0–1: Keras builds the layer but training fails"]
 
 
-def _attention_shape(layer: str, inputs: list[Shape]) -> Shape:
+def _attention_shape(inputs: list[Shape]) -> Shape:
     """Keras' ``compute_output_shape``: the query's shape with the value's last axis."""
     query, value = inputs[0], inputs[1]
     return tuple(query[:-1]) + (value[-1],)
@@ -169,7 +219,7 @@ def _attention_flops(inputs: list[Shape], extra: int) -> int:
 
 
 def _infer_attention(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
-    shape = _attention_shape("Attention", inputs)
+    shape = _attention_shape(inputs)
     trainable = int(p["use_scale"]) + int(p["score_mode"] == "concat")
     return Inferred([shape], trainable=trainable,
                     flops=_attention_flops(inputs, 2 if p["score_mode"] == "concat" else 1),
@@ -197,7 +247,7 @@ register(LayerSpec(
 
 
 def _infer_additive(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
-    shape = _attention_shape("AdditiveAttention", inputs)
+    shape = _attention_shape(inputs)
     trainable = 0
     if p["use_scale"]:
         trainable = _last("AdditiveAttention", "query", inputs[0])

@@ -105,7 +105,7 @@ register(LayerSpec(
     params=(
         KerasFactorParam("factor", "factor", 0.1,
                          "Largest rotation as a fraction of a full turn (0.1 = ±36°), or a "
-                         "(lower, upper) pair, e.g. (-0.05, 0.1).", minimum=-1.0, maximum=1.0),
+                         "(lower, upper) pair, e.g. (-0.05, 0.1).", minimum=-1.0, maximum=1.0, required=True),
         FILL_MODE,
         INTERPOLATION,
         SEED,
@@ -127,7 +127,7 @@ register(LayerSpec(
         Param("height_factor", "factor", 0.1,
               "Zoom range as a fraction of the height (0.2 = from 20% in to 20% out; negative "
               "zooms in), or a (lower, upper) pair; each value in (-1, 1].",
-              minimum=-1.0, maximum=1.0, exclusive_minimum=True),
+              minimum=-1.0, maximum=1.0, exclusive_minimum=True, required=True),
         Param("width_factor", "factor", None,
               "Zoom range for the width; none keeps the aspect ratio (same zoom as the height).",
               minimum=-1.0, maximum=1.0, exclusive_minimum=True, nullable=True),
@@ -151,10 +151,10 @@ register(LayerSpec(
     params=(
         Param("height_factor", "factor", 0.1,
               "Vertical shift as a fraction of the height (0.1 = up to 10% up or down), or a "
-              "(lower, upper) pair; each value in [-1, 1].", minimum=-1.0, maximum=1.0),
+              "(lower, upper) pair; each value in [-1, 1].", minimum=-1.0, maximum=1.0, required=True),
         Param("width_factor", "factor", 0.1,
               "Horizontal shift as a fraction of the width, or a (lower, upper) pair.",
-              minimum=-1.0, maximum=1.0),
+              minimum=-1.0, maximum=1.0, required=True),
         FILL_MODE,
         INTERPOLATION,
         SEED,
@@ -176,7 +176,7 @@ register(LayerSpec(
         KerasFactorParam("factor", "factor", 0.2,
                          "Contrast change: 0.2 scales the contrast by 0.8 to 1.2; a "
                          "(lower, upper) pair scales by 1 - lower to 1 + upper.",
-                         minimum=0.0, maximum=1.0),
+                         minimum=0.0, maximum=1.0, required=True),
         VALUE_RANGE,
         SEED,
         DATA_FORMAT,
@@ -196,7 +196,7 @@ register(LayerSpec(
         KerasFactorParam("factor", "factor", 0.2,
                          "Brightness change as a fraction of the value range (0.2 = up to 20% "
                          "darker or brighter), or a (lower, upper) pair.",
-                         minimum=-1.0, maximum=1.0),
+                         minimum=-1.0, maximum=1.0, required=True),
         VALUE_RANGE,
         SEED,
         DATA_FORMAT,
@@ -274,8 +274,8 @@ register(LayerSpec(
     type="RandomCrop", family=FAMILY,
     help="Cuts a height × width window at a random place out of each training image.",
     params=(
-        Param("height", "int", 224, "Height of the cropped image, in pixels.", minimum=0),
-        Param("width", "int", 224, "Width of the cropped image, in pixels.", minimum=0),
+        Param("height", "int", 224, "Height of the cropped image, in pixels.", minimum=0, required=True),
+        Param("width", "int", 224, "Width of the cropped image, in pixels.", minimum=0, required=True),
         SEED,
         DATA_FORMAT,
     ),

@@ -118,7 +118,8 @@ def _same_shape(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
 register(LayerSpec(
     type="Activation", family=FAMILY,
     help="Applies an activation function element by element.",
-    params=(activation_param("relu"),),
+    params=(Param("activation", "activation", "relu",
+                  "Function applied to each value ('linear' = none).", required=True),),
     infer=_same_shape, keywords=("nonlinearity", "relu", "sigmoid", "softmax"),
     key_params=("activation",),
 ))

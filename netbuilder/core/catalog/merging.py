@@ -33,7 +33,7 @@ def _channel_fix(a: Shape, b: Shape, verb: str) -> str | None:
             f"or use Concatenate to {verb}")
 
 
-def _broadcast_fix(layer: str, a: Shape, b: Shape) -> str:
+def _broadcast_fix(a: Shape, b: Shape) -> str:
     fix = _channel_fix(a, b, "stack them instead")
     if fix:
         return fix
@@ -90,7 +90,7 @@ def _make_elementwise(layer: str, extra_flops: int = 0):  # noqa: ANN202 - retur
                 raise LayerError(
                     f"{layer}: inputs {fmt_shape(other)} and {fmt_shape(inputs[k])} differ and "
                     "cannot be broadcast together",
-                    _broadcast_fix(layer, other, inputs[k]))
+                    _broadcast_fix(other, inputs[k]))
             out = merged
         shape = (batch,) + out
         notes = []

@@ -123,8 +123,8 @@ def _hw(p: dict[str, Any], shape: Shape) -> tuple[Any, Any]:
 
 def height_width_params(default: int, what: str) -> tuple[Param, Param]:
     return (
-        Param("height", "int", default, f"Height of the {what} image, in pixels.", minimum=0),
-        Param("width", "int", default, f"Width of the {what} image, in pixels.", minimum=0),
+        Param("height", "int", default, f"Height of the {what} image, in pixels.", minimum=0, required=True),
+        Param("width", "int", default, f"Width of the {what} image, in pixels.", minimum=0, required=True),
     )
 
 
@@ -151,7 +151,7 @@ register(LayerSpec(
     params=(
         NumberArrayParam("scale", "json", 1.0 / 255.0,
                          "Factor for every value (1/255 maps 0–255 pixels to 0–1), or one "
-                         "factor per channel.", max_rank=1),
+                         "factor per channel.", max_rank=1, required=True),
         NumberArrayParam("offset", "json", 0.0,
                          "Added after scaling (with scale 1/127.5, offset -1 gives -1 to 1), or "
                          "one value per channel.", max_rank=1),

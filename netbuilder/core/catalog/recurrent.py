@@ -70,7 +70,7 @@ UNIT_FORGET_BIAS = Param("unit_forget_bias", "bool", True,
 
 def _units_param() -> Param:
     return Param("units", "int", 32, "Size of the output and of the state (number of units).",
-                 minimum=1)
+                 minimum=1, required=True)
 
 
 # --- shared inference -------------------------------------------------------------------------
@@ -286,9 +286,9 @@ def _conv_lstm_spec(rank: int) -> LayerSpec:
               + {1: "1D signals", 2: "images", 3: "volumes"}[rank]
               + " (e.g. video frames) and keeps a spatial memory."),
         params=(
-            Param("filters", "int", 16, "Number of output channels (feature maps).", minimum=0),
+            Param("filters", "int", 16, "Number of output channels (feature maps).", minimum=0, required=True),
             Param("kernel_size", "ints", (default_kernel,) * rank,
-                  "Size of the convolution window.", length=rank, minimum=1),
+                  "Size of the convolution window.", length=rank, minimum=1, required=True),
             Param("strides", "ints", (1,) * rank, "Step of the window over the input.",
                   length=rank, minimum=1),
             PADDING,
@@ -374,7 +374,7 @@ register(LayerSpec(
          "two results.",
     params=(
         Param("layer", "layer", {"type": "LSTM", "params": {"units": 32}},
-              "The recurrent layer to run in both directions (a backward copy is made from it)."),
+              "The recurrent layer to run in both directions (a backward copy is made from it).", required=True),
         Param("merge_mode", "choice", "concat",
               "How to combine the two directions: 'concat' (twice the features), 'sum', 'mul', "
               "'ave', or None (return both separately).",

@@ -1,0 +1,49 @@
+"""The summary panel: the model.summary() table, live, and row clicks selecting layers."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+
+def test_table_like_model_summary(window):
+    summary = window.summary
+    summary.refresh()
+    table = summary.table
+    assert table.rowCount() == 5
+    assert [table.horizontalHeaderItem(i).text() for i in range(4)] == [
+        "Layer (type)", "Output shape", "Param #", "Connected to"]
+    assert table.item(0, 0).text() == "input_layer (InputLayer)"
+    assert table.item(1, 0).text() == "conv2d (Conv2D)"
+    assert table.item(1, 1).text() == "(None, 26, 26, 32)"
+    assert table.item(1, 2).text() == "320"
+    assert table.item(1, 3).text() == "input_layer"
+    total = 320 + 13 * 13 * 32 * 10 + 10
+    text = summary.totals.text()
+    assert f"{total:,}" in text and "Trainable" in text and "Non-trainable" in text
+    assert "FLOPs" in text and "activation memory" in text
+
+
+def test_table_follows_edits(window, qtbot):
+    window.graph.set_trainable("n2", False)
+    qtbot.waitUntil(lambda: "Non-trainable:</b> 320" in window.summary.totals.text())
+    window.scene.select_node("n3")
+    window.delete_action.trigger()
+    qtbot.waitUntil(lambda: window.summary.table.rowCount() == 4)
+    flatten_row = window.summary.row_of("n4")
+    item = window.summary.table.item(flatten_row, 0)
+    assert item.foreground().color().name() == "#d93025"
+    assert "Flatten" in item.toolTip()
+    assert "problem" in window.summary.totals.text()
+
+
+def test_clicking_a_row_selects_the_layer(window, qtbot):
+    window.summary.refresh()
+    table = window.summary.table
+    row = window.summary.row_of("n4")
+    rect = table.visualItemRect(table.item(row, 1))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.scene.selected_node_ids() == ["n4"]
+    assert window.inspector.node_id == "n4"
+
+    window.scene.select_node("n2")
+    assert window.summary.selected_node_id() == "n2"
