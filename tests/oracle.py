@@ -48,6 +48,8 @@ def ours(layer_type: str, params: dict[str, Any], input_shapes: list[tuple[Any, 
 def call_layer(spec: LayerSpec, layer: Any, tensors: list[Any]) -> Any:
     """Call a Keras layer the way its spec's inputs are wired."""
     if spec.input_names:
+        if len(tensors) > len(spec.input_names):
+            raise ValueError(f"{spec.type} takes at most {len(spec.input_names)} inputs")
         return layer(**dict(zip(spec.input_names, tensors)))
     if spec.max_inputs == 1:
         return layer(tensors[0])

@@ -46,10 +46,38 @@ def create_window(path: str | Path | None = None) -> tuple[MainWindow, str | Non
     return window, None
 
 
+def _report_unexpected_errors(window: MainWindow) -> None:
+    """A bug must not pass unseen, nor take the window down: print the traceback (for a bug
+    report) and tell the user in a message box."""
+    import traceback
+
+    previous = sys.excepthook
+    showing = False
+
+    def hook(kind, value, tb) -> None:  # type: ignore[no-untyped-def]
+        nonlocal showing
+        traceback.print_exception(kind, value, tb)
+        if showing or issubclass(kind, KeyboardInterrupt):
+            if issubclass(kind, KeyboardInterrupt):
+                previous(kind, value, tb)
+            return
+        showing = True
+        try:
+            window.show_error("Something went wrong",
+                              f"NetBuilder hit an unexpected error:\n\n{kind.__name__}: {value}"
+                              "\n\nYour project is still open; save it under a new name to be "
+                              "safe. The details were printed on the terminal.")
+        finally:
+            showing = False
+
+    sys.excepthook = hook
+
+
 def run_editor(path: str | Path | None = None) -> int:
     """Open the editor on ``path`` (None: the MNIST CNN example) and return the exit code."""
     app = application()
     window, error = create_window(path)
+    _report_unexpected_errors(window)
     window.show()
     if error is not None:
         window.show_error("Cannot open the project",

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from html import escape
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
-    QBrush, QColor, QFont, QFontMetricsF, QKeyEvent, QMouseEvent, QPainter, QPainterPath,
-    QPainterPathStroker, QPen, QUndoStack, QWheelEvent,
+    QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QFont, QFontMetricsF, QKeyEvent,
+    QMouseEvent, QPainter, QPainterPath, QPainterPathStroker, QPen, QUndoStack, QWheelEvent,
 )
 from PySide6.QtWidgets import (
     QGraphicsItem, QGraphicsPathItem, QGraphicsScene, QGraphicsSceneHoverEvent,
@@ -21,10 +22,12 @@ from PySide6.QtWidgets import (
 )
 
 from ..core import catalog
-from ..core.graph import BLOCK_TYPE, Edge, Event, Graph, GraphError
+from ..core.catalog import LayerSpec
+from ..core.graph import BLOCK_TYPE, Edge, Event, Graph, GraphError, Node
+from ..core.inference import NodeResult
 from ..core.layout import V_SPACING
 from . import theme
-from .commands import AddNode, Connect, Disconnect, Move, RemoveNode, push
+from .commands import AddNode, Connect, Disconnect, GraphCommand, Move, RemoveNode, push
 from .formatting import compact_shape, key_params_text, outputs_text, params_text
 
 LAYER_MIME = "application/x-netbuilder-layer"
@@ -34,6 +37,7 @@ NODE_WIDTH = 196.0
 NODE_HEIGHT = 72.0
 PORT_RADIUS = 5.0
 STRIPE = 5.0
+LABEL_OFFSET = 19.0  # how far below its output port an edge's shape label sits
 
 
 def _font(point_size: float, bold: bool = False) -> QFont:
@@ -129,16 +133,22 @@ class NodeItem(QGraphicsItem):
             self.shape_line = outputs_text(result.outputs)
             self.count = params_text(result.params)
         elif self.error:
-            self.shape_line, self.count = "invalid: see tooltip", ""
+            assert result.error is not None
+            message = result.error
+            if message.startswith(f"{node.name}: "):
+                message = message[len(node.name) + 2:]
+            self.shape_line = f"⚠ {message}"
+            self.count = f"Fix: {result.fix}" if result.fix else "hover for details"
         else:
-            self.shape_line, self.count = "waiting for input", ""
-        self.setToolTip(self._tooltip(node, spec, result))
+            upstream = graph.nodes.get(result.blocked_by or "")
+            self.shape_line = (f"waits for {upstream.name}" if upstream is not None
+                               else "waits for its input")
+            self.count = ""
+        self.setToolTip(self._tooltip(node, result))
         self._sync_ports(node, spec, result)
         self.update()
 
-    def _tooltip(self, node, spec, result) -> str:  # type: ignore[no-untyped-def]
-        from html import escape
-
+    def _tooltip(self, node: Node, result: NodeResult | None) -> str:
         lines = [f"<b>{escape(node.name)}</b> ({escape(self.type_text)})"]
         if self.detail:
             lines.append(escape(self.detail))
@@ -161,7 +171,8 @@ class NodeItem(QGraphicsItem):
             lines.append("Frozen: its weights do not change in training.")
         return "<br>".join(lines)
 
-    def _sync_ports(self, node, spec, result) -> None:  # type: ignore[no-untyped-def]
+    def _sync_ports(self, node: Node, spec: LayerSpec | None, result: NodeResult | None
+                    ) -> None:
         graph = self.canvas.graph
         connected = len(graph.in_edges(self.node_id))
         names: list[str]
@@ -288,18 +299,20 @@ class NodeItem(QGraphicsItem):
                                               width))
         y += 15
 
-        # line 4: parameter count, frozen or not
+        # line 4: parameter count, frozen or not; for an invalid layer, the fix
         if self.count:
-            painter.setPen(muted)
+            painter.setPen(theme.ERROR.darker(130) if self.error else muted)
             painter.drawText(QRectF(left, y, width, 15), Qt.AlignmentFlag.AlignVCenter,
-                             self.count)
+                             fm_detail.elidedText(self.count, Qt.TextElideMode.ElideRight,
+                                                  width))
         if self.frozen:
             painter.setPen(QColor("#1565c0"))
             painter.drawText(QRectF(left, y, width, 15),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
                              "❄ frozen")
 
-    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value):  # type: ignore[no-untyped-def]
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange,
+                   value: object) -> object:
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
             self.canvas.node_item_moved(self.node_id)
         elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
@@ -316,6 +329,7 @@ class EdgeItem(QGraphicsPathItem):
         self.canvas = canvas
         self.edge = edge
         self.label = ""
+        self.show_label = True
         self.valid = True
         self.hovered = False
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
@@ -324,6 +338,12 @@ class EdgeItem(QGraphicsPathItem):
         self.refresh()
 
     def refresh(self) -> None:
+        # every edge from one output carries the same tensor: only the first one is labelled,
+        # just below the port, so that fan-outs do not repeat (and pile up) the same shape
+        siblings = [e for e in self.canvas.graph.out_edges(self.edge.src)
+                    if e.src_port == self.edge.src_port]
+        self.show_label = not siblings or siblings[0] == self.edge
+        self.setZValue(0.5 if self.show_label else 0)  # the label above its siblings' lines
         result = self.canvas.graph.inference.results.get(self.edge.src)
         if result is not None and result.ok and result.outputs and \
                 self.edge.src_port < len(result.outputs):
@@ -353,20 +373,26 @@ class EdgeItem(QGraphicsPathItem):
         self.setPath(path)
 
     def label_rect(self) -> QRectF:
+        if not self.show_label:
+            return QRectF()
         fm = QFontMetricsF(LABEL_FONT)
-        mid = self.path().pointAtPercent(0.5)
+        path = self.path()
+        length = path.length()
+        at = path.pointAtPercent(path.percentAtLength(min(LABEL_OFFSET, length / 2)))
         w = fm.horizontalAdvance(self.label) + 10
         h = fm.height() + 2
-        return QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
+        return QRectF(at.x() - w / 2, at.y() - h / 2, w, h)
 
     def boundingRect(self) -> QRectF:
-        return super().boundingRect().adjusted(-4, -4, 4, 4).united(self.label_rect())
+        rect = super().boundingRect().adjusted(-4, -4, 4, 4)
+        return rect.united(self.label_rect()) if self.show_label else rect
 
     def shape(self) -> QPainterPath:
         stroker = QPainterPathStroker()
         stroker.setWidth(10)
         shape = stroker.createStroke(self.path())
-        shape.addRect(self.label_rect())
+        if self.show_label:
+            shape.addRect(self.label_rect())
         return shape
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
@@ -391,13 +417,15 @@ class EdgeItem(QGraphicsPathItem):
         painter.setBrush(color)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.drawPolygon([end, left, right])
+        if not self.show_label:
+            return
         # shape label
         rect = self.label_rect()
         painter.setBrush(theme.CANVAS)
         painter.setPen(QPen(color if self.isSelected() else theme.GRID, 1))
         painter.drawRoundedRect(rect, 4, 4)
         painter.setFont(LABEL_FONT)
-        painter.setPen(theme.MUTED if self.valid else theme.ERROR)
+        painter.setPen(theme.MUTED)
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.label)
 
     def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
@@ -459,9 +487,11 @@ class GraphScene(QGraphicsScene):
         elif kind == "edge_added" and event.edge is not None:
             self._add_edge_item(event.edge)
             self._refresh_node(event.edge.dst)
+            self._refresh_out_edges(event.edge.src)
         elif kind == "edge_removed" and event.edge is not None:
             self._remove_edge_item(event.edge)
             self._refresh_node(event.edge.dst)
+            self._refresh_out_edges(event.edge.src)
         elif kind in ("param_changed", "node_renamed", "trainable_changed") and event.node:
             self._refresh_node(event.node.id)
             if kind == "node_renamed":
@@ -475,11 +505,7 @@ class GraphScene(QGraphicsScene):
         elif kind == "shapes_changed":
             for node_id in event.nodes:
                 self._refresh_node(node_id)
-                for edge in self.graph.out_edges(node_id) if node_id in self.graph.nodes \
-                        else []:
-                    if edge in self.edge_items:
-                        self.edge_items[edge].refresh()
-        self.update()
+                self._refresh_out_edges(node_id)
 
     def _add_node_item(self, node_id: str) -> None:
         item = NodeItem(self, node_id)
@@ -495,6 +521,12 @@ class GraphScene(QGraphicsScene):
             for edge in self._edges_of(node_id):
                 self.edge_items[edge].update_path()
 
+    def _refresh_out_edges(self, node_id: str) -> None:
+        if node_id in self.graph.nodes:
+            for edge in self.graph.out_edges(node_id):
+                if edge in self.edge_items:
+                    self.edge_items[edge].refresh()
+
     def _add_edge_item(self, edge: Edge) -> None:
         if edge in self.edge_items:
             return
@@ -508,6 +540,9 @@ class GraphScene(QGraphicsScene):
             self.removeItem(item)
 
     def _edges_of(self, node_id: str) -> list[Edge]:
+        if node_id in self.graph.nodes:
+            edges = self.graph.in_edges(node_id) + self.graph.out_edges(node_id)
+            return [e for e in edges if e in self.edge_items]
         return [e for e in self.edge_items if node_id in (e.src, e.dst)]
 
     def node_item_moved(self, node_id: str) -> None:
@@ -533,7 +568,7 @@ class GraphScene(QGraphicsScene):
 
     # -- edits (each one undo command) -------------------------------------------------------
 
-    def _push(self, command) -> bool:  # type: ignore[no-untyped-def]
+    def _push(self, command: GraphCommand) -> bool:
         try:
             push(self.undo_stack, command)
         except GraphError as err:
@@ -842,38 +877,39 @@ class GraphView(QGraphicsView):
             painter.resetTransform()
             painter.setPen(theme.MUTED)
             painter.setFont(_font(11))
-            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter,
-                             "Drag a layer here from the palette to start\n"
-                             "(an Input layer first: it says what the data looks like)")
+            painter.drawText(self.viewport().rect().adjusted(20, 20, -20, -20),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             "Drag a layer here from the palette to start.\n\n"
+                             "Begin with an Input layer: it says what the data looks like.")
             painter.restore()
 
     # -- drops from the palette -------------------------------------------------------------
 
-    def _layer_type(self, mime) -> str | None:  # type: ignore[no-untyped-def]
+    def _layer_type(self, mime: QMimeData | None) -> str | None:
         if mime is None or not mime.hasFormat(LAYER_MIME):
             return None
         name = bytes(mime.data(LAYER_MIME).data()).decode("utf-8")
         return name or None
 
-    def dragEnterEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if self._layer_type(event.mimeData()) is not None:
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dragMoveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         if self._layer_type(event.mimeData()) is not None:
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dropEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def dropEvent(self, event: QDropEvent) -> None:
         if self.handle_drop(event.mimeData(), event.position()) is not None:
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def handle_drop(self, mime, view_pos: QPointF) -> str | None:  # type: ignore[no-untyped-def]
+    def handle_drop(self, mime: QMimeData | None, view_pos: QPointF) -> str | None:
         """Add the layer named in ``mime`` centred at ``view_pos`` (viewport coordinates);
         returns the new node's id."""
         layer_type = self._layer_type(mime)

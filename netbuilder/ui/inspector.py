@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core import catalog
-from ..core.catalog import LayerSpec, Param, ParamError
+from ..core.catalog import Param, ParamError
 from ..core.catalog.base import ACTIVATIONS, CONSTRAINTS, INITIALIZERS, REGULARIZERS
 from ..core.graph import BLOCK_TYPE, Event, Graph, GraphError
 from .commands import GraphCommand, Rename, SetParam, SetTrainable, push
@@ -268,7 +268,17 @@ class Inspector(QScrollArea):
         self.trainable_box: QCheckBox | None = None
         self.status: QLabel | None = None
         self.title: QLabel | None = None
-        self._show_placeholder("Select a layer on the canvas to see and change its settings.")
+        self.project_text = ""
+        self._show_placeholder()
+
+    def set_project_info(self, name: str, description: str) -> None:
+        """What the inspector says about the model while no layer is selected."""
+        text = f"<b>{escape(name)}</b>"
+        if description:
+            text += f"<br>{escape(description)}"
+        self.project_text = text
+        if self.node_id is None:
+            self._show_placeholder()
 
     def set_graph(self, graph: Graph | None) -> None:
         if self._unsubscribe is not None:
@@ -284,10 +294,15 @@ class Inspector(QScrollArea):
 
     # -- building the form ---------------------------------------------------------------------
 
-    def _show_placeholder(self, text: str) -> None:
+    def _show_placeholder(self, text: str | None = None) -> None:
         self.editors = {}
         self.name_edit = self.name_error = self.trainable_box = self.status = self.title = None
+        if text is None:
+            text = "Select a layer on the canvas to see and change its settings."
+            if self.project_text:
+                text = (f"<p style='color:#1f2328'>{self.project_text}</p><p>{text}</p>")
         label = QLabel(text)
+        label.setTextFormat(Qt.TextFormat.RichText)
         label.setWordWrap(True)
         label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         label.setStyleSheet("color: #5f6873; padding: 8px;")
@@ -305,8 +320,8 @@ class Inspector(QScrollArea):
             self.set_node(node_ids[0])
         elif node_ids:
             self.node_id = None
-            self._show_placeholder(f"{len(node_ids)} layers selected. Select one layer to edit "
-                                   "its settings.")
+            self._show_placeholder(f"{len(node_ids)} layers selected. Select one layer to "
+                                   "edit its settings.")
         else:
             self.set_node(None)
 
@@ -316,8 +331,7 @@ class Inspector(QScrollArea):
             return  # already shown; the graph's events keep it current
         if graph is None or node_id is None or node_id not in graph.nodes:
             self.node_id = None
-            self._show_placeholder("Select a layer on the canvas to see and change its "
-                                   "settings.")
+            self._show_placeholder()
             return
         self.node_id = node_id
         node = graph.nodes[node_id]
@@ -361,20 +375,20 @@ class Inspector(QScrollArea):
             self.trainable_box.setChecked(node.trainable)
             self.trainable_box.toggled.connect(self._set_trainable)
             form.addRow("", self.trainable_box)
-        outer.addLayout(form)
 
         self.editors = {}
         if spec is not None:
             key = [p for p in spec.params if p.name in spec.key_params]
             key.sort(key=lambda p: spec.key_params.index(p.name))
             rest = [p for p in spec.params if p.name not in spec.key_params]
-            self._add_params(outer, spec, key)
+            self._add_params(form, key)
             if rest:
                 if key:
                     more = QLabel("More settings")
                     more.setStyleSheet("color: #5f6873; font-weight: bold; padding-top: 6px;")
-                    outer.addWidget(more)
-                self._add_params(outer, spec, rest)
+                    form.addRow(more)
+                self._add_params(form, rest)
+        outer.addLayout(form)
         outer.addStretch(1)
         self._set_body(body)
         self._refresh_header()
@@ -389,13 +403,9 @@ class Inspector(QScrollArea):
         layout.addWidget(error)
         return box
 
-    def _add_params(self, outer: QVBoxLayout, spec: LayerSpec, params: list[Param]) -> None:
+    def _add_params(self, form: QFormLayout, params: list[Param]) -> None:
         assert self.graph is not None and self.node_id is not None
         node = self.graph.nodes[self.node_id]
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.setHorizontalSpacing(8)
-        form.setVerticalSpacing(5)
         for param in params:
             editor = ParamEditor(param, self._apply)
             editor.show_value(node.params.get(param.name))
@@ -403,7 +413,6 @@ class Inspector(QScrollArea):
             label.setToolTip(param.help)
             form.addRow(label, self._with_error(editor.widget, editor.error))
             self.editors[param.name] = editor
-        outer.addLayout(form)
 
     def _refresh_header(self) -> None:
         if self.graph is None or self.node_id is None or self.title is None:

@@ -197,6 +197,7 @@ class MainWindow(QMainWindow):
         if old is not None:
             old.selectionChanged.disconnect(self._selection_changed)
             old.deleteLater()
+        self.inspector.set_project_info(project.name, project.description)
         self.inspector.set_graph(project.graph)
         self.summary.set_graph(project.graph, project.name)
         self.undo_stack.setClean()
@@ -374,7 +375,9 @@ class MainWindow(QMainWindow):
     def _summary_refreshed(self, summary: Summary) -> None:
         layers = len(summary.rows)
         text = f"{layers} layer{'s' if layers != 1 else ''} · {summary.total_params:,} params"
-        if summary.errors:
+        if not layers:
+            text = "empty model"
+        elif summary.errors:
             n = len(summary.errors)
             text += f" · <span style='color:#d93025'>{n} problem{'s' if n != 1 else ''}</span>"
         elif layers:
@@ -391,6 +394,7 @@ class MainWindow(QMainWindow):
                              Qt.Orientation.Horizontal)
             self.resizeDocks([self.summary_dock], [210], Qt.Orientation.Vertical)
             QTimer.singleShot(0, self, lambda: self.fit_to_view(min_zoom=0.9))
+            self.view.setFocus()  # so that F, Delete and the arrows act on the canvas
             self.statusBar().showMessage(
                 "Drag layers from the palette onto the canvas · drag from a layer's bottom dot "
                 "to another layer to connect them · F fits the model in view", 0)

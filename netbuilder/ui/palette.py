@@ -6,7 +6,10 @@ double-click it to append it after the selected layer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView, QLabel, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
@@ -34,7 +37,7 @@ class LayerTree(QTreeWidget):
 
     layer_chosen = Signal(str)
 
-    def keyPressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         item = self.currentItem()
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and item is not None and \
                 item.data(0, TYPE_ROLE):
@@ -45,7 +48,7 @@ class LayerTree(QTreeWidget):
     def mimeTypes(self) -> list[str]:
         return [LAYER_MIME]
 
-    def mimeData(self, items) -> QMimeData:  # type: ignore[no-untyped-def, override]
+    def mimeData(self, items: Sequence[QTreeWidgetItem]) -> QMimeData:  # type: ignore[override]
         mime = QMimeData()
         for item in items:
             layer_type = item.data(0, TYPE_ROLE)
@@ -63,8 +66,10 @@ class LayerPalette(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search: name or purpose (pool, normalize, skip…)")
+        self.search.setPlaceholderText("Search, e.g. pool, normalize, skip")
         self.search.setClearButtonEnabled(True)
+        self.search.setToolTip("Find layers by name or by what they are for: 'pool', "
+                               "'normalize', 'skip', 'augment', 'flatten'…")
         self.tree = LayerTree()
         self.tree.setHeaderHidden(True)
         self.tree.setRootIsDecorated(True)

@@ -104,8 +104,10 @@ class SummaryPanel(QWidget):
         bold = QFont(table.font())
         bold.setBold(True)
         for row, (node_id, info) in enumerate(zip(ids, summary.rows)):
+            blocked = graph.inference.result(node_id).blocked_by is not None
             cells = (f"{info.name} ({info.type})", outputs_text(info.outputs),
-                     f"{info.params:,}", ", ".join(info.connected_to) or "-")
+                     f"{info.params:,}" if info.outputs is not None else "?",
+                     ", ".join(info.connected_to) or "-")
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(ID_ROLE, node_id)
@@ -113,7 +115,7 @@ class SummaryPanel(QWidget):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                           | Qt.AlignmentFlag.AlignVCenter)
                 if info.problem:
-                    item.setForeground(QBrush(theme.ERROR))
+                    item.setForeground(QBrush(theme.MUTED if blocked else theme.ERROR))
                     item.setToolTip(info.problem)
                 elif info.params and info.trainable_params == 0 and col == 2:
                     item.setToolTip("frozen: not trained")
@@ -126,6 +128,11 @@ class SummaryPanel(QWidget):
             self._sized = True
         if selected is not None:
             self.select_node(selected)
+        if not summary.rows:
+            self.totals.setText("<span style='color:#5f6873'>The model is empty: drag an Input "
+                                "layer from the palette onto the canvas to start.</span>")
+            self.refreshed.emit(summary)
+            return
         weights = human_bytes(4 * summary.total_params)
         problems = ""
         if summary.errors:

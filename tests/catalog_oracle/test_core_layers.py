@@ -31,7 +31,8 @@ def test_dropout(params, shape):
     check_layer("Dropout", params, [shape])
 
 
-@given(params_strategy(catalog.get("Flatten")), any_shape)
+@given(st.fixed_dictionaries({}, optional={"data_format": st.sampled_from(
+    [None, "channels_last", "channels_first", "channels_middle"])}), any_shape)
 def test_flatten(params, shape):
     check_layer("Flatten", params, [shape])
 

@@ -122,7 +122,8 @@ def test_delete_then_undo_and_redo(window):
     assert "n2" not in graph.nodes and "n2" not in scene.node_items
     assert not any("n2" in (e.src, e.dst) for e in scene.edge_items)
     assert graph.inference.result("n3").blocked_by is None  # pooling now has no input
-    assert scene.node_items["n3"].shape_line == "invalid: see tooltip"
+    assert scene.node_items["n3"].shape_line.startswith("⚠ MaxPooling2D takes exactly 1 input")
+    assert scene.node_items["n3"].count == "Fix: connect its input"
 
     window.undo_stack.undo()
     assert set(graph.edges) == edges_before
@@ -238,3 +239,18 @@ def test_items_are_never_edited_directly(window):
     assert isinstance(item, NodeItem)
     window.graph.rename("n2", "features")
     assert item.name == "features"
+
+
+def test_delete_key_on_the_canvas(window, qtbot):
+    window.scene.select_node("n5")
+    window.view.setFocus()
+    QTest.keyClick(window.view, Qt.Key.Key_Delete)
+    assert "n5" not in window.graph.nodes
+
+
+def test_connection_dropped_on_empty_canvas_does_nothing(window):
+    scene = window.scene
+    port = scene.node_items["n5"].outputs[0]
+    drag(window, port.scenePos(), port.scenePos() + QPointF(0, 150))
+    assert window.undo_stack.count() == 0
+    assert scene._link_preview is None

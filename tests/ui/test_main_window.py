@@ -164,15 +164,18 @@ def test_no_keras_or_tensorflow_on_the_way_to_the_first_window(tmp_path):
         from netbuilder.ui import app as editor
 
         def check():
-            window = next(w for w in QApplication.topLevelWidgets()
-                          if type(w).__name__ == "MainWindow")
-            assert window.isVisible()
-            heavy = sorted(m for m in sys.modules
-                           if m.split(".")[0] in ("keras", "tensorflow", "tf_keras"))
-            print("HEAVY", heavy)
-            print("TITLE", window.windowTitle())
-            print("LAYERS", len(window.graph.nodes))
-            window.close()
+            try:
+                window = next(w for w in QApplication.topLevelWidgets()
+                              if type(w).__name__ == "MainWindow")
+                print("VISIBLE", window.isVisible())
+                heavy = sorted(m for m in sys.modules
+                               if m.split(".")[0] in ("keras", "tensorflow", "tf_keras"))
+                print("HEAVY", heavy)
+                print("TITLE", window.windowTitle())
+                print("LAYERS", len(window.graph.nodes))
+                window.close()
+            finally:
+                QApplication.instance().quit()
 
         editor.application()
         QTimer.singleShot(200, check)
@@ -192,7 +195,26 @@ def test_no_keras_or_tensorflow_on_the_way_to_the_first_window(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             env=env, timeout=60, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "VISIBLE True" in result.stdout, result.stdout
     assert "HEAVY []" in result.stdout, result.stdout
     assert "TITLE tiny (m.nbproj) — NetBuilder" in result.stdout
     assert "LAYERS 2" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_without_a_path_the_mnist_example_opens(qtbot):
+    from netbuilder.ui.app import DEFAULT_EXAMPLE
+    from netbuilder.ui.main_window import examples_dir
+
+    if not (examples_dir() / DEFAULT_EXAMPLE).is_file():
+        import pytest
+        pytest.skip("the example projects are not there")
+    window, error = create_window(None)
+    qtbot.addWidget(window)
+    assert error is None
+    assert window.is_example and window.path is None
+    assert window.project.name == "mnist_cnn"
+    assert "mnist_cnn" in window.windowTitle() and "NetBuilder" in window.windowTitle()
+    assert not window.is_modified()
+    assert window.graph.inference.totals().params == 93_322
+    assert [a.text() for a in window.examples_menu.actions()]

@@ -143,9 +143,9 @@ register(LayerSpec(
          "from the value sequence; connect the same tensor to query and value for "
          "self-attention.",
     params=(
-        Param("num_heads", "int", 4, "Number of attention heads.", minimum=1),
+        Param("num_heads", "int", 4, "Number of attention heads.", minimum=1, required=True),
         Param("key_dim", "int", 32, "Size of each head's query and key projections.",
-              minimum=1),
+              minimum=1, required=True),
         Param("value_dim", "int", None,
               "Size of each head's value projection (none: same as key_dim).",
               nullable=True, minimum=1),

@@ -288,7 +288,7 @@ register(LayerSpec(
     params=(
         Param("axes", "axes", -1,
               "Axis to take the dot product over, or a pair (axis of input 1, axis of input "
-              "2); the batch axis 0 cannot be used."),
+              "2); the batch axis 0 cannot be used.", required=True),
         Param("normalize", "bool", False,
               "L2-normalise both inputs along the axis first, so the result is the cosine "
               "similarity."),
