@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from html import escape
 
-from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QFont, QFontMetricsF, QKeyEvent,
     QMouseEvent, QPainter, QPainterPath, QPainterPathStroker, QPen, QUndoStack, QWheelEvent,
@@ -497,6 +497,9 @@ class GraphScene(QGraphicsScene):
             if kind == "node_renamed":
                 for edge in self._edges_of(event.node.id):
                     self.edge_items[edge].refresh()
+                # the graph re-infers the node (its error text names it) after telling us
+                node_id = event.node.id
+                QTimer.singleShot(0, self, lambda: self._refresh_node(node_id))
         elif kind == "node_moved" and event.node is not None:
             item = self.node_items.get(event.node.id)
             x, y = event.node.position
@@ -756,6 +759,7 @@ class GraphView(QGraphicsView):
     palette, drag with the middle button (or on empty space with Space held) to pan."""
 
     MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
+    MARGIN = 1500.0  # room to scroll around the model, to drop new layers beside it
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -767,6 +771,27 @@ class GraphView(QGraphicsView):
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._pan_from: QPointF | None = None
+
+    def setScene(self, scene: QGraphicsScene | None) -> None:  # type: ignore[override]
+        old = self.scene()
+        if old is not None:
+            old.changed.disconnect(self._grow_scene_rect)
+        super().setScene(scene)
+        if scene is not None:
+            self.setSceneRect(QRectF(-self.MARGIN, -self.MARGIN, 2 * self.MARGIN,
+                                     2 * self.MARGIN))
+            scene.changed.connect(self._grow_scene_rect)
+            self._grow_scene_rect()
+
+    def _grow_scene_rect(self, _regions: object = None) -> None:
+        """Keep every item reachable by scrolling, with a margin around them."""
+        scene = self.scene()
+        if scene is None:
+            return
+        m = self.MARGIN
+        wanted = scene.itemsBoundingRect().adjusted(-m, -m, m, m)
+        if not self.sceneRect().contains(wanted):
+            self.setSceneRect(self.sceneRect().united(wanted))
 
     def graph_scene(self) -> GraphScene | None:
         scene = self.scene()
@@ -803,7 +828,7 @@ class GraphView(QGraphicsView):
         for item in scene.node_items.values():
             rect = rect.united(item.sceneBoundingRect())
         rect = rect.adjusted(-40, -30, 40, 30)
-        self.setSceneRect(rect.adjusted(-2000, -2000, 2000, 2000))
+        self.setSceneRect(rect.adjusted(-self.MARGIN, -self.MARGIN, self.MARGIN, self.MARGIN))
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         zoom = min(self.zoom(), 1.0)
         if min_zoom is not None and zoom < min_zoom:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from html import escape
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QLabel, QLineEdit, QScrollArea,
@@ -516,7 +516,8 @@ class Inspector(QScrollArea):
                 self.name_edit.setText(node.name)
             self._show_name_error(None)
             self._refresh_header()
-            self._refresh_status()
+            # the graph re-infers the node (its error text names it) after telling us
+            QTimer.singleShot(0, self, self._refresh_status)
         elif event.kind == "trainable_changed" and node is not None and node.id == self.node_id:
             if self.trainable_box is not None:
                 self.trainable_box.blockSignals(True)

@@ -254,3 +254,23 @@ def test_connection_dropped_on_empty_canvas_does_nothing(window):
     drag(window, port.scenePos(), port.scenePos() + QPointF(0, 150))
     assert window.undo_stack.count() == 0
     assert scene._link_preview is None
+
+
+def test_far_away_layers_stay_reachable_by_scrolling(window, qtbot):
+    node = window.graph.add_node("Dense", {"units": 3}, position=(6000.0, 4000.0))
+    item = window.scene.node_items[node.id]
+    qtbot.waitUntil(lambda: window.view.sceneRect().contains(item.sceneBoundingRect()))
+
+
+def test_renaming_an_invalid_layer_renames_it_in_its_error(make_window, qtbot):
+    graph = Graph()
+    inp = graph.add_node("Input", {"shape": [784]})
+    conv = graph.add_node("Conv2D", {"filters": 8}, position=(0, 110))
+    graph.connect(inp.id, conv.id)
+    window = make_window(graph)
+    window.scene.select_node(conv.id)
+    window.inspector.name_edit.setText("features")
+    window.inspector.name_edit.editingFinished.emit()
+    item = window.scene.node_items[conv.id]
+    qtbot.waitUntil(lambda: "features: Conv2D expects" in item.toolTip())
+    qtbot.waitUntil(lambda: "features: Conv2D" in window.inspector.status.text())

@@ -164,3 +164,26 @@ def test_wheel_over_an_unfocused_spin_box_does_not_change_it(window, qtbot):
                         Qt.ScrollPhase.NoScrollPhase, False)
     spin.wheelEvent(event)
     assert spin.value() == 32
+
+
+def test_changing_the_input_shape_reshapes_the_whole_model(window):
+    window.scene.select_node("n1")
+    inspector = window.inspector
+    assert inspector.trainable_box is None  # an Input has no weights to freeze
+    shape = inspector.editors["shape"].widget
+    assert shape.text() == "28, 28, 1"
+    shape.setText("32, 32, 3")
+    shape.editingFinished.emit()
+    graph = window.graph
+    assert graph.inference.result("n2").params == 3 * 3 * 3 * 32 + 32
+    assert graph.inference.result("n4").outputs == [(None, 15 * 15 * 32)]
+    assert window.scene.node_items["n5"].count == f"{15 * 15 * 32 * 10 + 10:,} params"
+
+
+def test_appending_without_a_selection_continues_the_model(window):
+    window.scene.clearSelection()
+    new_id = window.append_layer("Dropout")
+    assert [e.src for e in window.graph.in_edges(new_id)] == ["n5"]
+    window.scene.clearSelection()
+    input_id = window.append_layer("Input")
+    assert window.graph.in_edges(input_id) == []
