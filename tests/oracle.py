@@ -18,7 +18,13 @@ from hypothesis import strategies as st  # noqa: E402
 
 from netbuilder.core import catalog  # noqa: E402
 from netbuilder.core.catalog.base import (  # noqa: E402
-    ACTIVATIONS, CONSTRAINTS, INITIALIZERS, REGULARIZERS, CatalogError, LayerSpec, Param,
+    ACTIVATIONS,
+    CONSTRAINTS,
+    INITIALIZERS,
+    REGULARIZERS,
+    CatalogError,
+    LayerSpec,
+    Param,
 )
 
 

@@ -267,6 +267,7 @@ class Graph:
         removed = list(self._in[node_id]) + list(self._out[node_id])
         for edge in removed:
             self._detach(edge)
+            self._emit(Event("edge_removed", edge=edge))
         del self.nodes[node_id], self._in[node_id], self._out[node_id]
         self._order = None
         self.inference.forget(node_id)
@@ -361,8 +362,8 @@ class Graph:
             return
         self._check_name(name)
         old, node.name = node.name, name
+        self.inference.rename(node_id)  # error texts carry the name: views see the new ones
         self._emit(Event("node_renamed", node=node, old=old, new=name))
-        self.inference.rename(node_id)
 
     def _check_name(self, name: str) -> None:
         if not isinstance(name, str) or not _NAME_RE.match(name):

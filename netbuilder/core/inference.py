@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from . import catalog
 from .catalog.base import CatalogError, LayerError, Shape, fmt_shape, numel, registry
 
 if TYPE_CHECKING:

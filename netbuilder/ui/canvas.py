@@ -11,14 +11,32 @@ import math
 from collections.abc import Callable
 from html import escape
 
-from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
-    QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QFont, QFontMetricsF, QKeyEvent,
-    QMouseEvent, QPainter, QPainterPath, QPainterPathStroker, QPen, QUndoStack, QWheelEvent,
+    QColor,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QFont,
+    QFontMetricsF,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPen,
+    QUndoStack,
+    QWheelEvent,
 )
 from PySide6.QtWidgets import (
-    QGraphicsItem, QGraphicsPathItem, QGraphicsScene, QGraphicsSceneHoverEvent,
-    QGraphicsSceneMouseEvent, QGraphicsView, QStyleOptionGraphicsItem, QWidget,
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsScene,
+    QGraphicsSceneHoverEvent,
+    QGraphicsSceneMouseEvent,
+    QGraphicsView,
+    QStyleOptionGraphicsItem,
+    QWidget,
 )
 
 from ..core import catalog
@@ -497,9 +515,6 @@ class GraphScene(QGraphicsScene):
             if kind == "node_renamed":
                 for edge in self._edges_of(event.node.id):
                     self.edge_items[edge].refresh()
-                # the graph re-infers the node (its error text names it) after telling us
-                node_id = event.node.id
-                QTimer.singleShot(0, self, lambda: self._refresh_node(node_id))
         elif kind == "node_moved" and event.node is not None:
             item = self.node_items.get(event.node.id)
             x, y = event.node.position

@@ -4,9 +4,9 @@ cases."""
 
 from hypothesis import example, given
 from hypothesis import strategies as st
+from oracle import check_layer, params_strategy
 
 from netbuilder.core import catalog
-from oracle import check_layer, params_strategy
 
 batch = st.none() | st.integers(1, 3)
 dim = st.sampled_from((1, 2, 3, 4, 5, 7, None))

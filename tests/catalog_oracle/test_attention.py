@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from oracle import check_layer, params_strategy
 
 from netbuilder.core import catalog
 from netbuilder.core.catalog.base import LayerError
-from oracle import check_layer, params_strategy
 
 DIM = st.sampled_from([1, 2, 3, 5, None])
 FEATURES = st.sampled_from([2, 3, 4, 6, None])

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
+from oracle import check_layer, params_strategy
 
 from netbuilder.core import catalog
-from oracle import check_layer, params_strategy
 
 # A spatial or channel size: mostly small known sizes, sometimes 0 or unknown.
 dim = st.integers(-3, 10).map(lambda d: None if d < 0 else d)

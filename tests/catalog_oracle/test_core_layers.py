@@ -2,9 +2,9 @@
 
 from hypothesis import given
 from hypothesis import strategies as st
+from oracle import CHECKED, check_layer, params_strategy, shapes
 
 from netbuilder.core import catalog
-from oracle import CHECKED, check_layer, params_strategy, shapes
 
 any_shape = st.integers(1, 5).flatmap(lambda r: shapes(r, hi=9))
 

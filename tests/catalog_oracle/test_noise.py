@@ -4,9 +4,9 @@ shape out, no weights, and refusals (wrong rank, rates outside 0..1) over genera
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from oracle import check_layer, params_strategy
 
 from netbuilder.core import catalog
-from oracle import check_layer, params_strategy
 
 batch = st.none() | st.integers(1, 3)
 dim = st.integers(1, 9) | st.none()

@@ -3,9 +3,9 @@
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from oracle import check_layer, params_strategy, shapes
 
 from netbuilder.core import catalog
-from oracle import check_layer, params_strategy, shapes
 
 POOLING = ["MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
            "AveragePooling1D", "AveragePooling2D", "AveragePooling3D"]

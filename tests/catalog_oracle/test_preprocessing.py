@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from hypothesis import event, example, given
 from hypothesis import strategies as st
+from oracle import check_layer, params_strategy
 
 from netbuilder.core import catalog
-from oracle import check_layer, params_strategy
 
 batch = st.none() | st.none() | st.integers(1, 4)
 dim = st.sampled_from((1, 2, 3, 5, 6, 8, 12, None))

@@ -4,9 +4,9 @@ refusals over generated cases."""
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from oracle import check_layer, params_strategy
 
 from netbuilder.core import catalog
-from oracle import check_layer, params_strategy
 
 RNNS = ("SimpleRNN", "LSTM", "GRU")
 

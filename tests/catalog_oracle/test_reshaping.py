@@ -3,9 +3,9 @@
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from oracle import check_layer, params_strategy, shapes
 
 from netbuilder.core import catalog
-from oracle import check_layer, params_strategy, shapes
 
 ZERO_PADDING = ["ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"]
 CROPPING = ["Cropping1D", "Cropping2D", "Cropping3D"]

@@ -3,9 +3,9 @@
 from pathlib import Path
 
 import pytest
+from oracle import CHECKED
 
 from netbuilder.core import catalog
-from oracle import CHECKED
 
 HERE = Path(__file__).parent
 

@@ -49,6 +49,12 @@ def test_duplicate_and_invalid_names():
         g.rename(a.id, "a b/c")
     g.rename(a.id, "hidden")
     assert g.node_by_name("hidden") is a
+    # a view told of the rename already sees error texts with the new name
+    g.remove_node(inp.id)
+    seen = []
+    g.subscribe(lambda e: seen.append(g.inference.result(a.id).error))
+    g.rename(a.id, "first")
+    assert seen[0].startswith("first: ")
 
 
 def test_events_are_past_tense_and_only_on_change():
@@ -67,8 +73,12 @@ def test_events_are_past_tense_and_only_on_change():
 
 def test_remove_node_removes_its_edges_and_reinfers_consumers():
     g, (inp, a, b, c) = mlp()
+    events = []
+    g.subscribe(lambda e: events.append((e.kind, e.edge or (e.node and e.node.name))))
     removed = g.remove_node(b.id)
     assert set(removed) == {Edge(a.id, b.id), Edge(b.id, c.id)}
+    assert events[:3] == [("edge_removed", removed[0]), ("edge_removed", removed[1]),
+                          ("node_removed", "dense_1")]
     assert g.inference.result(c.id).error == "dense_2: Dense takes exactly 1 input, got 0"
     assert g.inference.result(c.id).fix == "connect its input"
 

@@ -97,7 +97,7 @@ def test_damaged_file_is_one_clear_line(tmp_path):
 
 
 def test_multi_output_layer_lists_its_shapes():
-    from netbuilder.core.summary import SummaryRow, Summary
+    from netbuilder.core.summary import Summary, SummaryRow
 
     s = Summary("m", rows=[SummaryRow("lstm", "LSTM", [(None, 4), (None, 4)], 0, 0, [], 0, 0)])
     assert to_json(s)["layers"][0]["output_shape"] == [[None, 4], [None, 4]]

@@ -7,7 +7,15 @@ from PySide6.QtGui import QUndoStack
 
 from netbuilder.core.graph import Graph, GraphError
 from netbuilder.ui.commands import (
-    AddNode, Connect, Disconnect, Move, RemoveNode, Rename, SetParam, SetTrainable, push,
+    AddNode,
+    Connect,
+    Disconnect,
+    Move,
+    RemoveNode,
+    Rename,
+    SetParam,
+    SetTrainable,
+    push,
 )
 
 

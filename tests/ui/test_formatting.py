@@ -6,7 +6,11 @@ import pytest
 
 from netbuilder.core import catalog
 from netbuilder.ui.formatting import (
-    compact_shape, key_params_text, params_text, text_to_value, value_to_text,
+    compact_shape,
+    key_params_text,
+    params_text,
+    text_to_value,
+    value_to_text,
 )
 
 

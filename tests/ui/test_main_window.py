@@ -14,7 +14,6 @@ from PySide6.QtWidgets import QDockWidget, QMessageBox
 
 from netbuilder.core.project import load
 from netbuilder.ui.app import create_window
-from netbuilder.ui.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parents[2]
 

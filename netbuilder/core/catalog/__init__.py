@@ -10,7 +10,14 @@ import importlib
 import pkgutil
 
 from .base import (
-    CatalogError, Inferred, LayerError, LayerSpec, Param, ParamError, Shape, fmt_shape,
+    CatalogError,
+    Inferred,
+    LayerError,
+    LayerSpec,
+    Param,
+    ParamError,
+    Shape,
+    fmt_shape,
     registry,
 )
 

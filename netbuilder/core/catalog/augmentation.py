@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from .base import (
-    InferFn, Inferred, LayerError, LayerSpec, Param, Shape, fmt_shape, numel, register,
+    InferFn,
+    Inferred,
+    LayerError,
+    LayerSpec,
+    Param,
+    Shape,
+    fmt_shape,
+    numel,
+    register,
 )
 from .preprocessing import IMAGE_FIX, VALUE_RANGE, channels_last, image_notes, is_number
 from .shared_params import DATA_FORMAT, SEED

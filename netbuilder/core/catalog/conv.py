@@ -15,7 +15,11 @@ from typing import Any
 from .base import Dim, Inferred, LayerError, LayerSpec, Param, Shape, fmt_shape, register
 from .conv_arithmetic import conv_length, deconv_length
 from .shared_params import (
-    ACTIVITY_REGULARIZER, DATA_FORMAT, activation_param, use_bias_param, weight_params,
+    ACTIVITY_REGULARIZER,
+    DATA_FORMAT,
+    activation_param,
+    use_bias_param,
+    weight_params,
 )
 
 FAMILY = "Convolution"

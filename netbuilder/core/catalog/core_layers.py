@@ -6,10 +6,23 @@ from __future__ import annotations
 from typing import Any
 
 from .base import (
-    Inferred, LayerError, LayerSpec, Param, Shape, fmt_shape, numel, register, require_rank,
+    Inferred,
+    LayerError,
+    LayerSpec,
+    Param,
+    Shape,
+    fmt_shape,
+    numel,
+    register,
+    require_rank,
 )
 from .shared_params import (
-    ACTIVITY_REGULARIZER, DATA_FORMAT, SEED, activation_param, rate_param, use_bias_param,
+    ACTIVITY_REGULARIZER,
+    DATA_FORMAT,
+    SEED,
+    activation_param,
+    rate_param,
+    use_bias_param,
     weight_params,
 )
 

@@ -7,7 +7,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .base import (
-    Inferred, LayerError, LayerSpec, Param, Shape, fmt_shape, numel, register,
+    Inferred,
+    LayerError,
+    LayerSpec,
+    Param,
+    Shape,
+    fmt_shape,
+    numel,
+    register,
 )
 from .shared_params import weight_params
 

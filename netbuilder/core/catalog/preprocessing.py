@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from .base import (
-    Inferred, LayerError, LayerSpec, Param, ParamError, Shape, fmt_shape, numel, register,
+    Inferred,
+    LayerError,
+    LayerSpec,
+    Param,
+    ParamError,
+    Shape,
+    fmt_shape,
+    numel,
+    register,
 )
 from .shared_params import DATA_FORMAT
 

@@ -11,11 +11,22 @@ from __future__ import annotations
 from typing import Any
 
 from .base import (
-    Inferred, LayerError, LayerSpec, Param, Shape, fmt_shape, register,
+    Inferred,
+    LayerError,
+    LayerSpec,
+    Param,
+    Shape,
+    fmt_shape,
+    register,
 )
 from .conv_arithmetic import conv_length
 from .shared_params import (
-    ACTIVITY_REGULARIZER, DATA_FORMAT, PADDING, SEED, activation_param, use_bias_param,
+    ACTIVITY_REGULARIZER,
+    DATA_FORMAT,
+    PADDING,
+    SEED,
+    activation_param,
+    use_bias_param,
     weight_params,
 )
 
