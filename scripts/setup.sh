@@ -31,7 +31,9 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 # Reinstall only when pyproject.toml changed since the last install.
+# (an install with the test tools serves the plain start too)
 STAMP="$VENV/.netbuilder-installed$EXTRAS"
+[ -z "$EXTRAS" ] && [ -f "$VENV/.netbuilder-installed[test]" ] && STAMP="$VENV/.netbuilder-installed[test]"
 if [ ! -f "$STAMP" ] || [ "$ROOT/pyproject.toml" -nt "$STAMP" ]; then
   echo "netbuilder setup: installing NetBuilder and its dependencies into $VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip

@@ -73,8 +73,24 @@ def _report_unexpected_errors(window: MainWindow) -> None:
     sys.excepthook = hook
 
 
+def missing_display() -> str | None:
+    """Why no window can open here (Linux with no X11 or Wayland display), or None."""
+    import os
+
+    if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
+        return ("no display to open the editor on (neither DISPLAY nor WAYLAND_DISPLAY is set). "
+                "Run it in a desktop session, or under a virtual screen: xvfb-run netbuilder. "
+                "The command line works without one: netbuilder summary PROJECT")
+    return None
+
+
 def run_editor(path: str | Path | None = None) -> int:
     """Open the editor on ``path`` (None: the MNIST CNN example) and return the exit code."""
+    problem = missing_display()
+    if problem:
+        print(f"netbuilder: {problem}", file=sys.stderr)
+        return 1
     app = application()
     window, error = create_window(path)
     _report_unexpected_errors(window)

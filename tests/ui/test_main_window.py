@@ -217,3 +217,13 @@ def test_without_a_path_the_mnist_example_opens(qtbot):
     assert not window.is_modified()
     assert window.graph.inference.totals().params == 93_322
     assert [a.text() for a in window.examples_menu.actions()]
+
+
+def test_no_display_gives_a_clear_message(monkeypatch, capsys):
+    from netbuilder.ui import app
+
+    monkeypatch.setattr(app.sys, "platform", "linux")
+    for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    assert app.run_editor(None) == 1
+    assert "no display to open the editor on" in capsys.readouterr().err
