@@ -34,11 +34,12 @@ def build_model(graph: Graph, name: str = "model") -> Any:
     return keras.Model(inputs=inputs, outputs=outputs, name=name)
 
 
-def _run(graph: Graph, feeds: dict[str, Any] | None, models: dict[str, Any]
-         ) -> tuple[list[Any], dict[str, list[Any]]]:
+def _run(graph: Graph, feeds: dict[str, Any] | None, models: dict[str, Any],
+         prefix: str = "") -> tuple[list[Any], dict[str, list[Any]]]:
     """Call every layer of ``graph`` in topological order; returns the new ``keras.Input``s
     and every node's output tensors. With ``feeds`` (input node id -> tensor) the Input nodes
-    take those tensors instead (a function block called on its arguments)."""
+    take those tensors instead (a function block called on its arguments); its layers are then
+    named ``{prefix}{layer name}`` so that every call of the block has unique names."""
     import keras
 
     from .keras_layers import make_layer
@@ -58,10 +59,10 @@ def _run(graph: Graph, feeds: dict[str, Any] | None, models: dict[str, Any]
                 new_inputs.append(out)
         elif node.type == BLOCK_TYPE:
             block = graph.blocks[node.params["block"]]
-            out = _call_block(block, node.name, node.trainable, args, models)
+            out = _call_block(block, prefix + node.name, node.trainable, args, models)
         else:
             spec = catalog.get(node.type)
-            layer = make_layer(node.type, node.params, node.name)
+            layer = make_layer(node.type, node.params, prefix + node.name)
             layer.trainable = node.trainable
             if spec.input_names:
                 out = layer(**dict(zip(spec.input_names, args)))
@@ -78,7 +79,7 @@ def _call_block(block: Block, name: str, trainable: bool, args: list[Any],
     import keras
 
     if block.kind == "function":
-        _, tensors = _run(block.graph, dict(zip(block.inputs, args)), models)
+        _, tensors = _run(block.graph, dict(zip(block.inputs, args)), models, f"{name}_")
         return [tensors[nid][port] for nid, port in block.outputs]
     model = models.get(block.name)
     if model is None:
