@@ -44,6 +44,24 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from .runtime.train_cli import run
+
+    return run(args)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .runtime.import_cli import run
+
+    return run(args)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .runtime.export_cli import run
+
+    return run(args)
+
+
 def _not_yet(name: str) -> int:
     return _fail(f"'{name}' is not available in this version yet", 2)
 
@@ -59,17 +77,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_summary)
     p = sub.add_parser("import", help="make a project from a Keras model or app:NAME")
-    p.add_argument("source", metavar="SOURCE")
-    p.add_argument("-o", "--output", required=True, metavar="PROJECT")
-    p.set_defaults(func=lambda a: _not_yet("import"))
-    p = sub.add_parser("export", help="write standalone Keras code")
-    p.add_argument("project", metavar="PROJECT")
-    p.add_argument("-o", "--output", required=True, metavar="FILE.py")
-    p.set_defaults(func=lambda a: _not_yet("export"))
+    from .runtime.import_cli import add_arguments as add_import_arguments
+
+    add_import_arguments(p)
+    p.set_defaults(func=cmd_import)
+    p = sub.add_parser("export", help="write standalone Keras code (or a .keras model)")
+    from .runtime.export_cli import add_arguments as add_export_arguments
+
+    add_export_arguments(p)
+    p.set_defaults(func=cmd_export)
     p = sub.add_parser("train", help="train a project headless")
-    p.add_argument("project", metavar="PROJECT")
-    p.add_argument("--data", required=True, metavar="SOURCE")
-    p.set_defaults(func=lambda a: _not_yet("train"))
+    from .runtime.train_cli import add_arguments as add_train_arguments
+
+    add_train_arguments(p)
+    p.set_defaults(func=cmd_train)
     return parser
 
 

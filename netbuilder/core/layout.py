@@ -401,3 +401,133 @@ def _place(desired: list[float], weights: list[float], gaps: list[float]) -> lis
             out.append(value + offsets[i])
             i += 1
     return out
+
+
+# --- automatic layout with a maintained library --------------------------------------------------
+
+LAYOUT_ENGINES = ("dot", "grandalf", "layered")
+"""``auto_layout``'s engines, in the order it tries them."""
+
+_NODE_GAP = 24.0  # free space between two node boxes side by side, in scene pixels
+
+
+def auto_layout(graph: Graph, engine: str = "auto", h_spacing: float = H_SPACING,
+                v_spacing: float = V_SPACING) -> dict[str, tuple[float, float]]:
+    """A layered top-to-bottom layout of ``graph``, as ``layered_layout`` returns it (node
+    centres, rows ``v_spacing`` apart from y = 0, the leftmost node at x = 0, at least
+    ``h_spacing`` between the centres of two nodes in one row).
+
+    ``engine="auto"`` uses Graphviz' ``dot`` through pygraphviz (the wheel bundles Graphviz),
+    then grandalf's Sugiyama layout (pure Python) if pygraphviz is missing or fails, and this
+    module's ``layered_layout`` last. Name one of ``LAYOUT_ENGINES`` to use only that one.
+    Both libraries are imported only here.
+    """
+    if engine not in ("auto",) + LAYOUT_ENGINES:
+        raise ValueError(f"unknown layout engine {engine!r}; use auto or one of "
+                         f"{', '.join(LAYOUT_ENGINES)}")
+    if not graph.nodes:
+        return {}
+    engines = LAYOUT_ENGINES if engine == "auto" else (engine,)
+    for name in engines:
+        try:
+            if name == "dot":
+                return _dot_layout(graph, h_spacing, v_spacing)
+            if name == "grandalf":
+                return _grandalf_layout(graph, h_spacing, v_spacing)
+        except ImportError:
+            if engine != "auto":
+                raise
+            continue
+        except Exception:  # a library failing on some graph: fall back to the next one
+            if engine != "auto":
+                raise
+            import logging
+
+            logging.getLogger(__name__).warning("%s layout failed", name, exc_info=True)
+            continue
+    return layered_layout(graph, h_spacing, v_spacing)
+
+
+def _normalized(graph: Graph, xs: dict[str, float], rows: dict[str, int], h_spacing: float,
+                v_spacing: float) -> dict[str, tuple[float, float]]:
+    """Rows from the top (0, 1, ...), x shifted so the leftmost centre is at 0; every row's
+    order kept and spread to at least ``h_spacing`` between centres."""
+    top = min(rows.values())
+    by_row: dict[int, list[str]] = {}
+    for nid in graph.nodes:
+        by_row.setdefault(rows[nid] - top, []).append(nid)
+    x = dict(xs)
+    for members in by_row.values():
+        members.sort(key=lambda n: x[n])
+        for a, b in zip(members, members[1:]):
+            if x[b] - x[a] < h_spacing:
+                x[b] = x[a] + h_spacing
+    left = min(x.values())
+    return {nid: (round(x[nid] - left, 1), float((rows[nid] - top) * v_spacing))
+            for nid in graph.nodes}
+
+
+def _dot_layout(graph: Graph, h_spacing: float, v_spacing: float
+                ) -> dict[str, tuple[float, float]]:
+    import pygraphviz  # optional, and slow to load: only when laying out
+
+    points = 72.0  # Graphviz sizes nodes in inches; positions come in points (1/72 inch)
+    height = max(v_spacing / 2, 10.0)
+    g = pygraphviz.AGraph(directed=True, strict=False)
+    g.graph_attr.update(rankdir="TB", splines="false", nodesep=str(_NODE_GAP / points),
+                        ranksep=str((v_spacing - height) / points), ordering="in")
+    g.node_attr.update(shape="box", fixedsize="true", label="",
+                       width=str((h_spacing - _NODE_GAP) / points), height=str(height / points))
+    order = graph.topological_order()
+    for nid in order:
+        g.add_node(nid)
+    for nid in order:
+        for e in graph.in_edges(nid):
+            g.add_edge(e.src, nid)
+    g.layout(prog="dot")
+    xs: dict[str, float] = {}
+    ys: dict[str, float] = {}
+    for nid in order:
+        x, y = g.get_node(nid).attr["pos"].split(",")
+        xs[nid], ys[nid] = float(x), float(y)
+    top = max(ys.values())
+    rows = {nid: round((top - y) / v_spacing) for nid, y in ys.items()}
+    return _normalized(graph, xs, rows, h_spacing, v_spacing)
+
+
+def _grandalf_layout(graph: Graph, h_spacing: float, v_spacing: float
+                     ) -> dict[str, tuple[float, float]]:
+    from grandalf.graphs import Edge as GEdge
+    from grandalf.graphs import Graph as GGraph
+    from grandalf.graphs import Vertex
+    from grandalf.layouts import SugiyamaLayout
+
+    class _View:
+        w = h_spacing - _NODE_GAP
+        h = v_spacing / 2
+        xy = (0.0, 0.0)
+
+    order = graph.topological_order()
+    vertices = {nid: Vertex(nid) for nid in order}
+    for v in vertices.values():
+        v.view = _View()
+    edges = [GEdge(vertices[e.src], vertices[nid]) for nid in order
+             for e in graph.in_edges(nid)]
+    g = GGraph(list(vertices.values()), edges)
+    xs: dict[str, float] = {}
+    rows: dict[str, int] = {}
+    offset = 0.0
+    for component in g.C:
+        sug = SugiyamaLayout(component)
+        sug.xspace = _NODE_GAP
+        sug.yspace = v_spacing / 2
+        sug.init_all()
+        sug.draw()
+        members = [v for v in component.sV]
+        left = min(v.view.xy[0] for v in members)
+        right = max(v.view.xy[0] for v in members)
+        for v in members:
+            xs[v.data] = v.view.xy[0] - left + offset
+            rows[v.data] = sug.grx[v].rank
+        offset += right - left + h_spacing
+    return _normalized(graph, xs, rows, h_spacing, v_spacing)

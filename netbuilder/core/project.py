@@ -11,17 +11,22 @@ Layout (keys are written in this order; parameters only where they differ from K
      "graph": {"nodes": [{"id", "type", "name", "params", "trainable", "position"}],
                "edges": [{"from": [id, port], "to": [id, port]}]},
      "blocks": [{"name", "kind", "inputs": [id], "outputs": [[id, port]], "graph": {...}}],
-     "settings": {...}}
+     "settings": {...},
+     "weights": "NAME.weights.h5"}
+
+``weights`` (optional, written only when set) is a Keras weights file, as a path relative to the
+project file.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from . import catalog
@@ -43,6 +48,15 @@ class Project:
     name: str = "untitled"
     description: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
+    weights: str | None = None
+    """The project's weights (a Keras ``.weights.h5`` file, e.g. saved by an import), as a path
+    relative to the project file; ``weights_path()`` resolves it."""
+
+    def weights_path(self, project_file: str | os.PathLike[str]) -> Path | None:
+        """Where the weights file is for the project saved at ``project_file`` (None: none)."""
+        if self.weights is None:
+            return None
+        return Path(project_file).parent / self.weights
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -84,6 +98,8 @@ def project_to_dict(project: Project) -> dict[str, Any]:
         ]
     if project.settings:
         data["settings"] = project.settings
+    if project.weights is not None:
+        data["weights"] = Path(project.weights).as_posix()
     return data
 
 
@@ -227,10 +243,11 @@ class _Reader:
             raise self.fail("", f"written by a newer NetBuilder (format version {version}); this "
                                 f"version reads format {VERSION}. Update NetBuilder to open it")
         data = self.obj(data, "", ("format", "version", "graph"),
-                        ("name", "description", "blocks", "settings"))
+                        ("name", "description", "blocks", "settings", "weights"))
         name = self.typed(data.get("name", "untitled"), str, "", "\"name\"")
         description = self.typed(data.get("description", ""), str, "", "\"description\"")
         settings = self.typed(data.get("settings", {}), dict, "", "\"settings\"")
+        weights = self.weights(data.get("weights"))
         blocks: dict[str, Block] = {}
         raw_blocks = self.typed(data.get("blocks", []), list, "", "\"blocks\"")
         for i, raw in enumerate(raw_blocks):
@@ -252,7 +269,20 @@ class _Reader:
             except GraphError as err:
                 raise self.fail(at, str(err)) from None
         graph = self.graph(data["graph"], "graph", blocks)
-        return Project(graph, name, description, dict(settings))
+        return Project(graph, name, description, dict(settings), weights)
+
+    def weights(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        where = "\"weights\""
+        value = self.typed(value, str, "", where)
+        if not value.strip() or "\0" in value:
+            raise self.fail("", f"{where} must name a weights file, found {value!r}")
+        if Path(value).is_absolute() or PureWindowsPath(value).is_absolute() or re.match(
+                r"^[A-Za-z]:", value):
+            raise self.fail("", f"{where} must be a path relative to the project file, found "
+                                f"{value!r}")
+        return value
 
 
 def _type_name(value: Any) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from . import catalog
 from .catalog.base import Shape, fmt_shape
+from .catalog.opaque import TYPE as OPAQUE_TYPE
 from .graph import BLOCK_TYPE, Graph
 
 
@@ -45,6 +46,8 @@ def type_label(graph: Graph, node_type: str, params: dict[str, Any]) -> str:
     if node_type == BLOCK_TYPE:
         block = graph.blocks.get(params["block"])
         return "Functional" if block is None or block.kind == "model" else params["block"]
+    if node_type == OPAQUE_TYPE:  # a Keras layer kept as imported: its own class
+        return str(params.get("class_name") or node_type)
     return catalog.get(node_type).class_name
 
 

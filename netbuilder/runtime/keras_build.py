@@ -4,9 +4,12 @@ and trainable flags exactly as set; several inputs and outputs; a "model" block 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from ..core import catalog
+from ..core.catalog import opaque
 from ..core.graph import BLOCK_TYPE, Block, Graph
 
 
@@ -21,8 +24,14 @@ def ensure_recursion_limit(layers: int) -> None:
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000 + 20 * layers))
 
 
-def build_model(graph: Graph, name: str = "model") -> Any:
-    """A functional ``keras.Model`` equal to ``graph``; raises ``BuildError`` if it is invalid."""
+def build_model(graph: Graph, name: str = "model",
+                weights_path: str | os.PathLike[str] | None = None) -> Any:
+    """A functional ``keras.Model`` equal to ``graph``; raises ``BuildError`` if it is invalid.
+
+    With ``weights_path`` (a ``.weights.h5`` file, e.g. the one an import saved beside its
+    project: ``Project.weights``) the model gets those weights; a missing file or weights that do
+    not fit raise ``BuildError``.
+    """
     import keras
 
     problems = graph.inference.errors()
@@ -31,18 +40,36 @@ def build_model(graph: Graph, name: str = "model") -> Any:
     ensure_recursion_limit(len(graph.nodes))
     inputs, tensors = _run(graph, None, {})
     outputs = [tensors[n.id][0] for n in graph.outputs()]
-    return keras.Model(inputs=inputs, outputs=outputs, name=name)
+    model = keras.Model(inputs=inputs, outputs=outputs, name=name)
+    if weights_path is not None:
+        load_weights(model, weights_path)
+    return model
+
+
+def load_weights(model: Any, weights_path: str | os.PathLike[str]) -> None:
+    """Load a ``.weights.h5`` file into ``model``; ``BuildError`` names the file and the
+    problem."""
+    path = Path(weights_path)
+    if not path.is_file():
+        raise BuildError(f"weights file {path} not found")
+    if not path.name.endswith(".weights.h5"):
+        raise BuildError(f"weights file {path}: expected a Keras .weights.h5 file")
+    try:
+        model.load_weights(str(path))
+    except Exception as err:  # noqa: BLE001 - Keras raises ValueError, OSError, KeyError...
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise BuildError(f"cannot load weights from {path}: {first}") from None
 
 
 def _run(graph: Graph, feeds: dict[str, Any] | None, models: dict[str, Any],
-         prefix: str = "") -> tuple[list[Any], dict[str, list[Any]]]:
+         prefix: str = "", frozen: bool = False) -> tuple[list[Any], dict[str, list[Any]]]:
     """Call every layer of ``graph`` in topological order; returns the new ``keras.Input``s
     and every node's output tensors. With ``feeds`` (input node id -> tensor) the Input nodes
     take those tensors instead (a function block called on its arguments); its layers are then
     named ``{prefix}{layer name}`` so that every call of the block has unique names."""
     import keras
 
-    from .keras_layers import make_layer
+    from .keras_layers import call_opaque, make_layer
 
     tensors: dict[str, list[Any]] = {}
     new_inputs: list[Any] = []
@@ -59,12 +86,16 @@ def _run(graph: Graph, feeds: dict[str, Any] | None, models: dict[str, Any],
                 new_inputs.append(out)
         elif node.type == BLOCK_TYPE:
             block = graph.blocks[node.params["block"]]
-            out = _call_block(block, prefix + node.name, node.trainable, args, models)
+            out = _call_block(block, prefix + node.name, node.trainable and not frozen, args,
+                              models)
         else:
             spec = catalog.get(node.type)
             layer = make_layer(node.type, node.params, prefix + node.name)
-            layer.trainable = node.trainable
-            if spec.input_names:
+            if hasattr(layer, "trainable"):  # a Keras operation kept as imported has none
+                layer.trainable = node.trainable and not frozen
+            if node.type == opaque.TYPE:
+                out = call_opaque(node.params, layer, args)
+            elif spec.input_names:
                 out = layer(**dict(zip(spec.input_names, args)))
             elif spec.max_inputs == 1:
                 out = layer(args[0])
@@ -79,7 +110,9 @@ def _call_block(block: Block, name: str, trainable: bool, args: list[Any],
     import keras
 
     if block.kind == "function":
-        _, tensors = _run(block.graph, dict(zip(block.inputs, args)), models, f"{name}_")
+        # a frozen instance freezes every layer of that call, as inference counts it
+        _, tensors = _run(block.graph, dict(zip(block.inputs, args)), models, f"{name}_",
+                          frozen=not trainable)
         return [tensors[nid][port] for nid, port in block.outputs]
     model = models.get(block.name)
     if model is None:
@@ -88,5 +121,6 @@ def _call_block(block: Block, name: str, trainable: bool, args: list[Any],
         model = keras.Model([by_id[i] for i in block.inputs],
                             [tensors[nid][port] for nid, port in block.outputs], name=name)
         models[block.name] = model
-    model.trainable = trainable
+    if not trainable:  # setting True would also unfreeze the layers frozen inside the block
+        model.trainable = False
     return model(args if len(args) > 1 else args[0])

@@ -36,6 +36,9 @@ def create_window(path: str | Path | None = None) -> tuple[MainWindow, str | Non
             window.set_project(load(path), path)
         except ProjectError as err:
             return window, str(err)
+        from .main_window import remember_recent
+
+        remember_recent(path)
         return window, None
     example = examples_dir() / DEFAULT_EXAMPLE
     if example.is_file():
@@ -98,4 +101,9 @@ def run_editor(path: str | Path | None = None) -> int:
     if error is not None:
         window.show_error("Cannot open the project",
                           f"{error}\n\nNetBuilder started with an empty project instead.")
+    else:
+        # unsaved work left by a session that crashed: offer it once the window is up
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(0, window, window.offer_recovery)
     return int(app.exec())

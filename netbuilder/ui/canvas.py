@@ -7,14 +7,17 @@ the scene redraws when the graph reports the change, whoever made it (an undo, t
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from html import escape
 
 from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
+    QAction,
     QColor,
     QDragEnterEvent,
+    QDragLeaveEvent,
     QDragMoveEvent,
     QDropEvent,
     QFont,
@@ -29,24 +32,46 @@ from PySide6.QtGui import (
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QGraphicsItem,
     QGraphicsPathItem,
     QGraphicsScene,
+    QGraphicsSceneContextMenuEvent,
     QGraphicsSceneHoverEvent,
     QGraphicsSceneMouseEvent,
     QGraphicsView,
+    QInputDialog,
+    QLineEdit,
+    QMenu,
     QStyleOptionGraphicsItem,
     QWidget,
 )
 
 from ..core import catalog
 from ..core.catalog import LayerSpec
+from ..core.explain import derivations, explain
 from ..core.graph import BLOCK_TYPE, Edge, Event, Graph, GraphError, Node
 from ..core.inference import NodeResult
 from ..core.layout import V_SPACING
+from ..core.quick_fixes import QuickFix, suggest_fixes
 from . import theme
-from .commands import AddNode, Connect, Disconnect, GraphCommand, Move, RemoveNode, push
+from .clipboard import base_name, data_from_mime, data_to_mime, nodes_to_data
+from .commands import (
+    AddNode,
+    ApplyQuickFix,
+    Connect,
+    Disconnect,
+    GraphCommand,
+    InsertOnEdge,
+    Move,
+    RemoveNode,
+    Rename,
+    SetTrainable,
+    push,
+)
 from .formatting import compact_shape, key_params_text, outputs_text, params_text
+
+log = logging.getLogger(__name__)
 
 LAYER_MIME = "application/x-netbuilder-layer"
 """Mime type of a layer dragged from the palette; the data is the layer type's name (UTF-8)."""
@@ -56,6 +81,8 @@ NODE_HEIGHT = 72.0
 PORT_RADIUS = 5.0
 STRIPE = 5.0
 LABEL_OFFSET = 19.0  # how far below its output port an edge's shape label sits
+DETAIL_ZOOM = 0.35  # below this zoom nodes are drawn as plain boxes (overview, huge models)
+PASTE_STEP = 40.0  # how far a pasted or duplicated layer sits from its original
 
 
 def _font(point_size: float, bold: bool = False) -> QFont:
@@ -126,6 +153,8 @@ class NodeItem(QGraphicsItem):
         self.error = False
         self.blocked = False
         self.frozen = False
+        self.noted = False
+        self.fixes: list[QuickFix] = []
         self.refresh()
 
     # -- model -> item ----------------------------------------------------------------------
@@ -145,6 +174,14 @@ class NodeItem(QGraphicsItem):
         self.frozen = not node.trainable
         self.error = bool(result and result.error)
         self.blocked = bool(result and result.blocked_by is not None)
+        self.noted = bool(result and result.ok and result.notes)
+        self.fixes = []
+        settled = all(e.src in graph.inference.results for e in graph.in_edges(self.node_id))
+        if (self.error or self.noted) and settled:  # (mid-batch, inference has not run yet)
+            try:
+                self.fixes = suggest_fixes(graph, self.node_id)
+            except Exception:  # a hint must never take an edit down with it
+                log.exception("quick fixes for %s failed", node.name)
         if result is None:
             self.shape_line, self.count = "?", ""
         elif result.ok:
@@ -185,8 +222,16 @@ class NodeItem(QGraphicsItem):
                              "unconnected.")
         if result is not None:
             lines.extend(f"<i>Note:</i> {escape(n)}" for n in result.notes)
+        if self.fixes:
+            lines.append("<b>Quick fixes</b> (right-click the layer, or see the Inspector):")
+            lines.extend(f"&nbsp;• {escape(f.label)}" for f in self.fixes)
         if self.frozen:
             lines.append("Frozen: its weights do not change in training.")
+        how = explanation_html(self.canvas.graph, self.node_id) if result is not None and \
+            result.ok else ""
+        if how:
+            lines.append("<b>How these numbers are computed</b>")
+            lines.append(how)
         return "<br>".join(lines)
 
     def _sync_ports(self, node: Node, spec: LayerSpec | None, result: NodeResult | None
@@ -251,9 +296,17 @@ class NodeItem(QGraphicsItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = QRectF(-NODE_WIDTH / 2, -NODE_HEIGHT / 2, NODE_WIDTH, NODE_HEIGHT)
         fill = theme.ERROR_FILL if self.error else QColor("white")
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < DETAIL_ZOOM:
+            # too small to read: a box in the family's colour (fast for big models, overview)
+            painter.setPen(QPen(theme.SELECTED if self.isSelected() else
+                                theme.ERROR if self.error else theme.BORDER, 0))
+            painter.setBrush(theme.ERROR_FILL if self.error else
+                             theme.family_color(self.family).lighter(170))
+            painter.drawRect(rect)
+            return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         if self.isSelected():
             pen = QPen(theme.SELECTED, 2.4)
         elif self.error:
@@ -328,6 +381,15 @@ class NodeItem(QGraphicsItem):
             painter.drawText(QRectF(left, y, width, 15),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
                              "❄ frozen")
+        if self.noted or self.fixes:
+            # a badge in the corner: hover for the note, right-click for the fix
+            badge = QRectF(rect.right() - 19, rect.top() + 5, 14, 14)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(theme.ERROR if self.error else theme.NOTE)
+            painter.drawEllipse(badge)
+            painter.setPen(QColor("white"))
+            painter.setFont(TYPE_FONT)
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "!")
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange,
                    value: object) -> object:
@@ -336,6 +398,23 @@ class NodeItem(QGraphicsItem):
         elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
             self.setZValue(2 if value else 1)
         return super().itemChange(change, value)
+
+
+def explanation_html(graph: Graph, node_id: str) -> str:
+    """``core.explain``'s lines as rich text: what is computed in plain type, how in grey."""
+    try:
+        computed = {d.text() for d in derivations(graph, node_id)}
+        shown = explain(graph, node_id)
+    except Exception:  # a tooltip must never take an edit down with it
+        log.exception("explaining %s failed", node_id)
+        return ""
+    lines = []
+    for line in shown:
+        if line in computed:
+            lines.append(f"&nbsp;&nbsp;{escape(line)}")
+        else:
+            lines.append(f"<span style='color:#5f6873'>{escape(line)}</span>")
+    return "<br>".join(lines)
 
 
 class EdgeItem(QGraphicsPathItem):
@@ -356,6 +435,8 @@ class EdgeItem(QGraphicsPathItem):
         self.refresh()
 
     def refresh(self) -> None:
+        self.prepareGeometryChange()  # the label (and so the bounds) may change
+        self._label_rect = self._bounds = None
         # every edge from one output carries the same tensor: only the first one is labelled,
         # just below the port, so that fan-outs do not repeat (and pile up) the same shape
         siblings = [e for e in self.canvas.graph.out_edges(self.edge.src)
@@ -389,21 +470,30 @@ class EdgeItem(QGraphicsPathItem):
         path.cubicTo(QPointF(a.x(), a.y() + bend), QPointF(b.x(), b.y() - bend), b)
         self.prepareGeometryChange()
         self.setPath(path)
+        self._label_rect = None
+        self._bounds = None
+
+    _label_rect: QRectF | None = None
+    _bounds: QRectF | None = None  # both cached: Qt asks for them for every item, every frame
 
     def label_rect(self) -> QRectF:
         if not self.show_label:
             return QRectF()
-        fm = QFontMetricsF(LABEL_FONT)
-        path = self.path()
-        length = path.length()
-        at = path.pointAtPercent(path.percentAtLength(min(LABEL_OFFSET, length / 2)))
-        w = fm.horizontalAdvance(self.label) + 10
-        h = fm.height() + 2
-        return QRectF(at.x() - w / 2, at.y() - h / 2, w, h)
+        if self._label_rect is None:
+            fm = QFontMetricsF(LABEL_FONT)
+            path = self.path()
+            length = path.length()
+            at = path.pointAtPercent(path.percentAtLength(min(LABEL_OFFSET, length / 2)))
+            w = fm.horizontalAdvance(self.label) + 10
+            h = fm.height() + 2
+            self._label_rect = QRectF(at.x() - w / 2, at.y() - h / 2, w, h)
+        return QRectF(self._label_rect)
 
     def boundingRect(self) -> QRectF:
-        rect = super().boundingRect().adjusted(-4, -4, 4, 4)
-        return rect.united(self.label_rect()) if self.show_label else rect
+        if self._bounds is None:
+            rect = super().boundingRect().adjusted(-4, -4, 4, 4)
+            self._bounds = rect.united(self.label_rect()) if self.show_label else rect
+        return QRectF(self._bounds)
 
     def shape(self) -> QPainterPath:
         stroker = QPainterPathStroker()
@@ -415,9 +505,14 @@ class EdgeItem(QGraphicsPathItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         color = theme.SELECTED if self.isSelected() or self.hovered else theme.EDGE
-        pen = QPen(color, 2.2 if self.isSelected() else 1.5)
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < DETAIL_ZOOM:
+            painter.setPen(QPen(color, 0))
+            painter.drawPath(self.path())
+            return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pen = QPen(color, 3.0 if self.hovered and not self.isSelected() else
+                   2.2 if self.isSelected() else 1.5)
         if not self.valid:
             pen.setStyle(Qt.PenStyle.DashLine)
         painter.setPen(pen)
@@ -582,7 +677,8 @@ class GraphScene(QGraphicsScene):
         if item is not None:
             item.setSelected(True)
             for view in self.views():
-                view.ensureVisible(item, 40, 40)
+                if isinstance(view, GraphView):
+                    view.ensureVisible(item, 40, 40)
 
     # -- edits (each one undo command) -------------------------------------------------------
 
@@ -666,6 +762,305 @@ class GraphScene(QGraphicsScene):
                 self._push(RemoveNode(self.graph, node_id))
         finally:
             self.undo_stack.endMacro()
+
+    # -- inserting on a connection: quick fixes and drops on an edge ---------------------------
+
+    def quick_fixes(self, node_id: str) -> list[QuickFix]:
+        item = self.node_items.get(node_id)
+        return list(item.fixes) if item is not None else []
+
+    def _room_for_insert(self, edge: Edge) -> Move | None:
+        """If a layer put halfway along ``edge`` would overlap its ends, a Move that pushes the
+        consumer and everything below it down one row."""
+        src = self.graph.node(edge.src).position
+        dst = self.graph.node(edge.dst).position
+        if abs(dst[1] - src[1]) >= 2 * NODE_HEIGHT + 40 or abs(dst[0] - src[0]) >= NODE_WIDTH:
+            return None
+        below, stack = {edge.dst}, [edge.dst]
+        while stack:
+            for e in self.graph.out_edges(stack.pop()):
+                if e.dst not in below:
+                    below.add(e.dst)
+                    stack.append(e.dst)
+        if edge.src in below:
+            return None
+        moves = {}
+        for node_id in below:
+            x, y = self.graph.node(node_id).position
+            moves[node_id] = ((x, y), (x, y + V_SPACING))
+        return Move(self.graph, moves, "Make room")
+
+    def _insert(self, command: InsertOnEdge, text: str) -> str | None:
+        """Make room if needed, then run ``command``: one undo step."""
+        try:
+            command._check()
+        except GraphError as err:
+            self.status_message.emit(str(err))
+            return None
+        room = self._room_for_insert(command.edge)
+        self.undo_stack.beginMacro(text)
+        try:
+            if room is not None:
+                self._push(room)
+            if isinstance(command, ApplyQuickFix):
+                pass  # apply_fix places the layer halfway, where there is room now
+            else:
+                src = self.graph.node(command.edge.src).position
+                dst = self.graph.node(command.edge.dst).position
+                command.position = ((src[0] + dst[0]) / 2, (src[1] + dst[1]) / 2)
+            ok = self._push(command)
+        finally:
+            self.undo_stack.endMacro()
+        if not ok:
+            if room is not None:  # the insertion was refused: take the room back
+                self.undo_stack.undo()
+            return None
+        assert command.node_id is not None
+        self.select_node(command.node_id)
+        return command.node_id
+
+    def apply_quick_fix(self, fix: QuickFix) -> str | None:
+        """Apply a quick fix as one undo step; returns the inserted layer's id."""
+        node_name = self.graph.node(fix.edge.dst).name
+        node_id = self._insert(ApplyQuickFix(self.graph, fix),
+                               f"Quick fix for {node_name}: {fix.label[0].lower()}"
+                               f"{fix.label[1:]}")
+        if node_id is not None:
+            result = self.graph.inference.result(fix.edge.dst)
+            state = "valid now" if result.ok and not result.notes else "changed"
+            self.status_message.emit(f"Inserted {self.graph.node(node_id).name} "
+                                     f"({fix.layer_type}) before {node_name}: it is {state}. "
+                                     "Ctrl+Z undoes it.")
+        return node_id
+
+    def edge_at(self, pos: QPointF) -> Edge | None:
+        """The connection under ``pos`` (scene coordinates), unless a layer is there."""
+        if self._node_at(pos) is not None:
+            return None
+        for item in self.items(pos):
+            if isinstance(item, EdgeItem) and item.shape().contains(item.mapFromScene(pos)):
+                return item.edge
+        return None
+
+    def insert_layer_on_edge(self, layer_type: str, edge: Edge) -> str | None:
+        """Insert a new ``layer_type`` on ``edge`` (a drop from the palette), one undo step.
+
+        A layer that does not accept the tensor on the edge is inserted anyway, red, and the
+        status bar says why; undo takes it out."""
+        src, dst = self.graph.node(edge.src), self.graph.node(edge.dst)
+        node_id = self._insert(InsertOnEdge(self.graph, edge, layer_type),
+                               f"Insert {layer_type} between {src.name} and {dst.name}")
+        if node_id is None:
+            return None
+        new = self.graph.node(node_id)
+        mine = self.graph.inference.result(node_id)
+        after = self.graph.inference.result(edge.dst)
+        where = f"Inserted {new.name} ({layer_type}) between {src.name} and {dst.name}"
+        if mine.error:
+            message = mine.error.removeprefix(f"{new.name}: ")
+            self.status_message.emit(
+                f"{where}, but it does not accept the tensor there: {message}"
+                f"{'; ' + mine.fix if mine.fix else ''}. Ctrl+Z takes it out.")
+        elif after.error:
+            message = after.error.removeprefix(f"{dst.name}: ")
+            self.status_message.emit(f"{where}, but {dst.name} does not accept its output: "
+                                     f"{message}. Ctrl+Z takes it out.")
+        else:
+            self.status_message.emit(f"{where}.")
+        return node_id
+
+    # -- copy, paste, duplicate, rename, freeze ------------------------------------------------
+
+    def copy_selection(self) -> QMimeData | None:
+        """The selected layers (and the connections among them) as clipboard data."""
+        ids = self.selected_node_ids()
+        if not ids:
+            return None
+        return data_to_mime(nodes_to_data(self.graph, ids))
+
+    def paste_data(self, data: dict, what: str = "Paste") -> list[str]:
+        """Add copies of the layers in ``data`` (from ``clipboard.nodes_to_data``) and their
+        connections, with new names, beside the originals: one undo step. Returns the new ids."""
+        entries = [n for n in data["nodes"]
+                   if catalog.has(n["type"]) or n["type"] == BLOCK_TYPE
+                   and n.get("params", {}).get("block") in self.graph.blocks]
+        skipped = len(data["nodes"]) - len(entries)
+        if not entries:
+            if skipped:
+                self.status_message.emit("Nothing to paste: the copied layers are blocks this "
+                                         "project does not have")
+            return []
+        taken = [n.position for n in self.graph.nodes.values()]
+        step = 1
+        while step < 50 and any(
+                abs(px - (e["position"][0] + step * PASTE_STEP)) < 10
+                and abs(py - (e["position"][1] + step * PASTE_STEP)) < 10
+                for e in entries for px, py in taken):
+            step += 1
+        offset = step * PASTE_STEP
+        count = len(entries)
+        text = f"{what} {entries[0]['name']}" if count == 1 else f"{what} {count} layers"
+        new_ids: dict[str, str] = {}
+        self.undo_stack.beginMacro(text)
+        try:
+            for entry in entries:
+                x, y = entry["position"]
+                add = AddNode(self.graph, entry["type"], entry.get("params") or {},
+                              position=(float(x) + offset, float(y) + offset),
+                              name=self.graph.unique_name(base_name(entry["name"])))
+                if not self._push(add):
+                    continue
+                assert add.node_id is not None
+                new_ids[entry["id"]] = add.node_id
+                if entry.get("trainable") is False and entry["type"] != "Input":
+                    self._push(SetTrainable(self.graph, add.node_id, False))
+            for edge in data["edges"]:
+                (src, src_port), (dst, dst_port) = edge["from"], edge["to"]
+                if src in new_ids and dst in new_ids:
+                    self._push(Connect(self.graph, new_ids[src], new_ids[dst], int(src_port),
+                                       int(dst_port)))
+        finally:
+            self.undo_stack.endMacro()
+        self.clearSelection()
+        for node_id in new_ids.values():
+            self.node_items[node_id].setSelected(True)
+        if new_ids:
+            first = self.node_items[next(iter(new_ids.values()))]
+            for view in self.views():
+                if isinstance(view, GraphView):
+                    view.ensureVisible(first, 40, 40)
+        return list(new_ids.values())
+
+    def paste_mime(self, mime: QMimeData | None) -> list[str]:
+        data = data_from_mime(mime)
+        if data is None:
+            self.status_message.emit("The clipboard holds no layers to paste")
+            return []
+        return self.paste_data(data)
+
+    def duplicate_selection(self) -> list[str]:
+        ids = self.selected_node_ids()
+        if not ids:
+            return []
+        return self.paste_data(nodes_to_data(self.graph, ids), "Duplicate")
+
+    def ask_name(self, old: str) -> str | None:
+        """Ask for a layer's new name (tests replace this)."""
+        views = self.views()
+        text, ok = QInputDialog.getText(views[0] if views else None, "Rename layer",
+                                        "New name (letters, digits, _ . -):",
+                                        QLineEdit.EchoMode.Normal, old)
+        return text.strip() if ok else None
+
+    def rename_node(self, node_id: str) -> bool:
+        old = self.graph.node(node_id).name
+        new = self.ask_name(old)
+        if not new or new == old:
+            return False
+        return self._push(Rename(self.graph, node_id, new))
+
+    def set_trainable(self, node_ids: list[str], trainable: bool) -> None:
+        """Freeze (or unfreeze) layers: one undo step."""
+        ids = [n for n in node_ids if self.graph.node(n).type != "Input"
+               and self.graph.node(n).trainable != trainable]
+        if not ids:
+            return
+        verb = "Unfreeze" if trainable else "Freeze"
+        text = f"{verb} {self.graph.node(ids[0]).name}" if len(ids) == 1 else \
+            f"{verb} {len(ids)} layers"
+        self.undo_stack.beginMacro(text)
+        try:
+            for node_id in ids:
+                self._push(SetTrainable(self.graph, node_id, trainable))
+        finally:
+            self.undo_stack.endMacro()
+
+    # -- context menus ---------------------------------------------------------------------------
+
+    def node_menu(self, node_id: str) -> QMenu:
+        """The right-click menu of a layer (acting on the whole selection when it is part of
+        it): its quick fixes first, then the usual edits."""
+        if node_id not in self.selected_node_ids():
+            self.select_node(node_id)
+        ids = self.selected_node_ids()
+        menu = QMenu()
+        fixes = self.quick_fixes(node_id) if len(ids) == 1 else []
+        if fixes:
+            menu.addSection("Quick fixes")
+            for fix in fixes:
+                action = menu.addAction(fix.label)
+                action.setToolTip(f"Insert a {fix.layer_type} layer on the connection from "
+                                  f"{self.graph.node(fix.edge.src).name}")
+                action.triggered.connect(lambda _c=False, f=fix: self.apply_quick_fix(f))
+            menu.addSeparator()
+
+        def add(text: str, slot: Callable[[], object], shortcut: str | None = None,
+                enabled: bool = True) -> QAction:
+            action = menu.addAction(text)
+            if shortcut:
+                action.setShortcut(shortcut)
+                action.setShortcutVisibleInContextMenu(True)
+            action.setEnabled(enabled)
+            action.triggered.connect(lambda _c=False: slot())
+            return action
+
+        add("Duplicate", self.duplicate_selection, "Ctrl+D")
+        add("Copy", self._copy_to_clipboard, "Ctrl+C")
+        add("Rename…", lambda: self.rename_node(node_id), "F2", enabled=len(ids) == 1)
+        freezable = [n for n in ids if self.graph.node(n).type != "Input"]
+        if freezable:
+            frozen = all(not self.graph.node(n).trainable for n in freezable)
+            if frozen:
+                add("Unfreeze (train its weights)", lambda: self.set_trainable(ids, True))
+            else:
+                add("Freeze (keep its weights as they are)",
+                    lambda: self.set_trainable(ids, False))
+        menu.addSeparator()
+        add("Delete", self.delete_selection, "Del")
+        return menu
+
+    def edge_menu(self, edge: Edge) -> QMenu:
+        self.clearSelection()
+        self.edge_items[edge].setSelected(True)
+        menu = QMenu()
+        action = menu.addAction("Delete connection")
+        action.triggered.connect(lambda _c=False: self.delete_selection())
+        return menu
+
+    def canvas_menu(self) -> QMenu:
+        menu = QMenu()
+        paste = menu.addAction("Paste")
+        paste.setShortcut("Ctrl+V")
+        paste.setShortcutVisibleInContextMenu(True)
+        paste.setEnabled(data_from_mime(QApplication.clipboard().mimeData()) is not None)
+        paste.triggered.connect(lambda _c=False: self.paste_mime(
+            QApplication.clipboard().mimeData()))
+        select_all = menu.addAction("Select All")
+        select_all.triggered.connect(lambda _c=False: self.select_all())
+        return menu
+
+    def select_all(self) -> None:
+        for item in self.node_items.values():
+            item.setSelected(True)
+
+    def _copy_to_clipboard(self) -> None:
+        mime = self.copy_selection()
+        if mime is not None:
+            QApplication.clipboard().setMimeData(mime)
+
+    def contextMenuEvent(self, event: QGraphicsSceneContextMenuEvent) -> None:
+        pos = event.scenePos()
+        node = self._node_at(pos)
+        edge = self.edge_at(pos) if node is None else None
+        if node is not None:
+            menu = self.node_menu(node.node_id)
+        elif edge is not None:
+            menu = self.edge_menu(edge)
+        else:
+            menu = self.canvas_menu()
+        menu.exec(event.screenPos())
+        menu.deleteLater()
+        event.accept()
 
     # -- mouse: moving nodes (one undo step per drag) and drawing connections -----------------
 
@@ -771,7 +1166,10 @@ class GraphScene(QGraphicsScene):
 
 class GraphView(QGraphicsView):
     """Looks at a GraphScene: zoom with the wheel, F fits the graph, drop layers from the
-    palette, drag with the middle button (or on empty space with Space held) to pan."""
+    palette (onto a connection: inserted there), drag with the middle button to pan."""
+
+    viewport_changed = Signal()
+    """The visible part of the scene moved or was zoomed (the overview follows)."""
 
     MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
     MARGIN = 1500.0  # room to scroll around the model, to drop new layers beside it
@@ -786,6 +1184,15 @@ class GraphView(QGraphicsView):
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._pan_from: QPointF | None = None
+        self._drop_edge: EdgeItem | None = None
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        self.viewport_changed.emit()
+
+    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().resizeEvent(event)
+        self.viewport_changed.emit()
 
     def setScene(self, scene: QGraphicsScene | None) -> None:  # type: ignore[override]
         old = self.scene()
@@ -822,6 +1229,7 @@ class GraphView(QGraphicsView):
         if new != self.zoom():
             f = new / self.zoom()
             self.scale(f, f)
+            self.viewport_changed.emit()
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta().y()
@@ -855,6 +1263,7 @@ class GraphView(QGraphicsView):
             self.centerOn(rect.center().x(), rect.top() + visible_height / 2)
         else:
             self.centerOn(rect.center())
+        self.viewport_changed.emit()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         scene = self.graph_scene()
@@ -938,26 +1347,61 @@ class GraphView(QGraphicsView):
             event.ignore()
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if self._layer_type(event.mimeData()) is not None:
+        layer_type = self._layer_type(event.mimeData())
+        if layer_type is not None:
             event.acceptProposedAction()
+            self._highlight_drop_edge(self._drop_edge_at(layer_type, event.position()))
         else:
             event.ignore()
 
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        # not QGraphicsView's: the drag never entered the scene (dragEnterEvent is ours too)
+        self._highlight_drop_edge(None)
+        event.accept()
+
     def dropEvent(self, event: QDropEvent) -> None:
+        self._highlight_drop_edge(None)
         if self.handle_drop(event.mimeData(), event.position()) is not None:
             event.acceptProposedAction()
         else:
             event.ignore()
 
+    def _drop_edge_at(self, layer_type: str, view_pos: QPointF) -> Edge | None:
+        """The connection a layer dropped at ``view_pos`` would be inserted on."""
+        scene = self.graph_scene()
+        if scene is None or not catalog.has(layer_type) or \
+                catalog.get(layer_type).max_inputs == 0:
+            return None
+        return scene.edge_at(self.mapToScene(view_pos.toPoint()))
+
+    def _highlight_drop_edge(self, edge: Edge | None) -> None:
+        scene = self.graph_scene()
+        item = scene.edge_items.get(edge) if scene is not None and edge is not None else None
+        if item is self._drop_edge:
+            return
+        if self._drop_edge is not None and self._drop_edge.scene() is not None:
+            self._drop_edge.hovered = False
+            self._drop_edge.update()
+        self._drop_edge = item
+        if item is not None:
+            item.hovered = True
+            item.update()
+            if scene is not None:
+                src, dst = scene.graph.node(edge.src), scene.graph.node(edge.dst)  # type: ignore[union-attr]
+                scene.status_message.emit(f"Drop to insert it between {src.name} and {dst.name}")
+
     def handle_drop(self, mime: QMimeData | None, view_pos: QPointF) -> str | None:
-        """Add the layer named in ``mime`` centred at ``view_pos`` (viewport coordinates);
-        returns the new node's id."""
+        """Add the layer named in ``mime`` centred at ``view_pos`` (viewport coordinates), or,
+        dropped on a connection, insert it there; returns the new node's id."""
         layer_type = self._layer_type(mime)
         scene = self.graph_scene()
         if layer_type is None or scene is None:
             return None
-        scene_pos = self.mapToScene(view_pos.toPoint())
-        node_id = scene.add_layer(layer_type, scene_pos)
+        edge = self._drop_edge_at(layer_type, view_pos)
+        if edge is not None:
+            node_id = scene.insert_layer_on_edge(layer_type, edge)
+        else:
+            node_id = scene.add_layer(layer_type, self.mapToScene(view_pos.toPoint()))
         if node_id is not None:
             self.setFocus()
         return node_id

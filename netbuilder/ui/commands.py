@@ -7,12 +7,16 @@ undo stack (and its redo history) untouched; only edits that happened are record
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from ..core.graph import Edge, Graph
+from ..core import catalog
+from ..core.catalog import CatalogError
+from ..core.graph import Edge, Graph, GraphError
+from ..core.quick_fixes import QuickFix, apply_fix
 
 _SET_PARAM_ID = 1001
 
@@ -35,10 +39,22 @@ class GraphCommand(QUndoCommand):
         if self._applied_already:  # ``push`` applied it before handing it to the stack
             self._applied_already = False
             return
-        self.apply()
+        try:
+            self.apply()
+        except Exception:
+            _report()
 
     def undo(self) -> None:
-        self.revert()
+        try:
+            self.revert()
+        except Exception:
+            _report()
+
+
+def _report() -> None:
+    """An exception escaping a command called by Qt's undo stack aborts the process (PySide6
+    crashes printing it): report it like any other unexpected error instead."""
+    sys.excepthook(*sys.exc_info())
 
 
 def push(stack: QUndoStack, command: GraphCommand) -> GraphCommand:
@@ -197,3 +213,68 @@ class Move(GraphCommand):
     def revert(self) -> None:
         for node_id, (old, _new) in self.moves.items():
             self.graph.move(node_id, old)
+
+
+class InsertOnEdge(GraphCommand):
+    """Insert a new layer on a connection: ``src → dst`` becomes ``src → new → dst``, on the
+    same ports. Undo removes the layer and puts the original connection back."""
+
+    def __init__(self, graph: Graph, edge: Edge, layer_type: str,
+                 params: Mapping[str, Any] | None = None, *,
+                 position: tuple[float, float] = (0.0, 0.0), text: str | None = None) -> None:
+        super().__init__(graph, text or f"Insert {layer_type}")
+        self.edge = edge
+        self.layer_type = layer_type
+        self.params = dict(params or {})
+        self.position = position
+        self.node_id: str | None = None
+        self.name: str | None = None
+
+    def _check(self) -> None:
+        """Refuse before touching the graph, so that a refusal leaves it as it was."""
+        if self.edge not in self.graph.edges:
+            raise GraphError(f"no such connection: {self.edge}")
+        try:
+            spec = catalog.get(self.layer_type)
+            spec.resolve(self.params)
+        except CatalogError as err:
+            raise GraphError(str(err)) from None
+        if spec.max_inputs == 0:
+            raise GraphError(f"{self.layer_type} takes no inputs: it cannot go on a connection")
+
+    def apply(self) -> None:
+        self._check()
+        e = self.edge
+        with self.graph.batch():
+            self.graph.disconnect(e)
+            node = self.graph.add_node(self.layer_type, self.params, name=self.name,
+                                       position=self.position, node_id=self.node_id)
+            self.node_id, self.name = node.id, node.name
+            self.graph.connect(e.src, node.id, e.src_port, 0)
+            self.graph.connect(node.id, e.dst, 0, e.dst_port)
+
+    def revert(self) -> None:
+        assert self.node_id is not None
+        e = self.edge
+        with self.graph.batch():
+            self.graph.remove_node(self.node_id)
+            self.graph.connect(e.src, e.dst, e.src_port, e.dst_port)
+
+
+class ApplyQuickFix(InsertOnEdge):
+    """A quick fix from ``core.quick_fixes``: the first time through ``apply_fix``; redo inserts
+    the same layer (same id and name) on the same connection again."""
+
+    def __init__(self, graph: Graph, fix: QuickFix) -> None:
+        super().__init__(graph, fix.edge, fix.layer_type, fix.params,
+                         text=f"Quick fix: {fix.label[0].lower()}{fix.label[1:]}")
+        self.fix = fix
+
+    def apply(self) -> None:
+        if self.node_id is not None:
+            super().apply()
+            return
+        self._check()
+        self.node_id = apply_fix(self.graph, self.fix)
+        node = self.graph.node(self.node_id)
+        self.name, self.position = node.name, node.position

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from html import escape
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -22,8 +22,10 @@ from PySide6.QtWidgets import (
     QFrame,
     QLabel,
     QLineEdit,
+    QPushButton,
     QScrollArea,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -31,7 +33,9 @@ from PySide6.QtWidgets import (
 from ..core import catalog
 from ..core.catalog import Param, ParamError
 from ..core.catalog.base import ACTIVATIONS, CONSTRAINTS, INITIALIZERS, REGULARIZERS
+from ..core.explain import derivations, explain
 from ..core.graph import BLOCK_TYPE, Event, Graph, GraphError
+from ..core.quick_fixes import QuickFix, suggest_fixes
 from .commands import GraphCommand, Rename, SetParam, SetTrainable, push
 from .formatting import outputs_text, text_to_value, value_to_text
 
@@ -261,6 +265,9 @@ def value_plain(value: Any) -> Any:
 class Inspector(QScrollArea):
     """Shows and edits the selected layer."""
 
+    fix_requested = Signal(object)
+    """A quick-fix button was clicked: the ``core.quick_fixes.QuickFix`` to apply."""
+
     def __init__(self, undo_stack: QUndoStack, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.undo_stack = undo_stack
@@ -277,6 +284,11 @@ class Inspector(QScrollArea):
         self.trainable_box: QCheckBox | None = None
         self.status: QLabel | None = None
         self.title: QLabel | None = None
+        self.fix_box: QWidget | None = None
+        self.fix_buttons: list[QPushButton] = []
+        self.explanation: QLabel | None = None
+        self.explain_button: QToolButton | None = None
+        self.explain_open = False
         self.project_text = ""
         self._show_placeholder()
 
@@ -306,6 +318,8 @@ class Inspector(QScrollArea):
     def _show_placeholder(self, text: str | None = None) -> None:
         self.editors = {}
         self.name_edit = self.name_error = self.trainable_box = self.status = self.title = None
+        self.fix_box = self.explanation = self.explain_button = None
+        self.fix_buttons = []
         if text is None:
             text = "Select a layer on the canvas to see and change its settings."
             if self.project_text:
@@ -363,6 +377,30 @@ class Inspector(QScrollArea):
         self.status.setTextFormat(Qt.TextFormat.RichText)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         outer.addWidget(self.status)
+        self.fix_box = QWidget()
+        fix_layout = QVBoxLayout(self.fix_box)
+        fix_layout.setContentsMargins(0, 0, 0, 0)
+        fix_layout.setSpacing(3)
+        outer.addWidget(self.fix_box)
+        self.explanation = QLabel()
+        self.explanation.setObjectName("explanation")
+        self.explanation.setWordWrap(True)
+        self.explanation.setTextFormat(Qt.TextFormat.RichText)
+        self.explanation.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.explanation.setStyleSheet("background: #f6f8fa; border-radius: 4px; padding: 6px;")
+        # for learners, on demand: one click opens it (and it stays open from layer to layer)
+        self.explain_button = QToolButton()
+        self.explain_button.setCheckable(True)
+        self.explain_button.setChecked(self.explain_open)
+        self.explain_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.explain_button.setArrowType(Qt.ArrowType.DownArrow if self.explain_open
+                                         else Qt.ArrowType.RightArrow)
+        self.explain_button.setText("How are these numbers computed?")
+        self.explain_button.setAutoRaise(True)
+        self.explain_button.setStyleSheet("color: #1a73e8;")
+        self.explain_button.toggled.connect(self._toggle_explanation)
+        outer.addWidget(self.explain_button)
+        outer.addWidget(self.explanation)
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -435,6 +473,8 @@ class Inspector(QScrollArea):
         if self.graph is None or self.node_id is None or self.status is None:
             return
         result = self.graph.inference.results.get(self.node_id)
+        self._refresh_fixes()
+        self._refresh_explanation()
         if result is None:
             self.status.setText("")
             return
@@ -458,6 +498,61 @@ class Inspector(QScrollArea):
             name = upstream.name if upstream is not None else "a layer above"
             self.status.setStyleSheet("background: #f1f3f4; border-radius: 4px; padding: 6px;")
             self.status.setText(f"Its shape is unknown until {escape(name)} is valid.")
+
+    def _refresh_fixes(self) -> None:
+        """One button per quick fix of the layer (invalid, or with a note)."""
+        if self.fix_box is None or self.graph is None or self.node_id is None:
+            return
+        layout = self.fix_box.layout()
+        for button in self.fix_buttons:
+            layout.removeWidget(button)
+            button.deleteLater()
+        self.fix_buttons = []
+        fixes: list[QuickFix] = []
+        node = self.graph.nodes.get(self.node_id)
+        if node is not None and node.type != BLOCK_TYPE:
+            try:
+                fixes = suggest_fixes(self.graph, self.node_id)
+            except Exception:  # a hint must never take an edit down with it
+                fixes = []
+        for fix in fixes:
+            button = QPushButton(f"Fix: {fix.label}")
+            button.setToolTip(f"Insert a {fix.layer_type} layer on the connection from "
+                              f"{self.graph.nodes[fix.edge.src].name}; Ctrl+Z undoes it")
+            button.setStyleSheet("text-align: left; padding: 4px 8px;")
+            button.clicked.connect(lambda _c=False, f=fix: self.fix_requested.emit(f))
+            layout.addWidget(button)
+            self.fix_buttons.append(button)
+        self.fix_box.setVisible(bool(fixes))
+
+    def _refresh_explanation(self) -> None:
+        """How the output size and parameter count come about, with the numbers."""
+        if self.explanation is None or self.graph is None or self.node_id is None:
+            return
+        try:
+            computed = {d.text() for d in derivations(self.graph, self.node_id)}
+            lines = explain(self.graph, self.node_id)
+        except Exception:
+            lines, computed = [], set()
+        if self.explain_button is not None:
+            self.explain_button.setVisible(bool(lines))
+        if not lines:
+            self.explanation.hide()
+            self.explanation.clear()
+            return
+        html = []
+        for line in lines:
+            html.append(f"&nbsp;&nbsp;{escape(line)}" if line in computed else
+                        f"<span style='color:#5f6873'>{escape(line)}</span>")
+        self.explanation.setText("<br>".join(html))
+        self.explanation.setVisible(self.explain_open)
+
+    def _toggle_explanation(self, on: bool) -> None:
+        self.explain_open = on
+        if self.explain_button is not None:
+            self.explain_button.setArrowType(Qt.ArrowType.DownArrow if on
+                                             else Qt.ArrowType.RightArrow)
+        self._refresh_explanation()
 
     # -- applying edits ----------------------------------------------------------------------
 

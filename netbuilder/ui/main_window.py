@@ -1,13 +1,15 @@
-"""The editor's main window: palette (left), canvas (centre), inspector (right), summary (bottom),
-with the File, Edit and View menus and one undo stack for every edit."""
+"""The editor's main window: palette (left), canvas (centre, with the overview in its corner),
+inspector (right), summary (bottom), with the File, Edit and View menus, one undo stack for every
+edit, recent files, picture export, and autosave with crash recovery."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtCore import QPointF, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent, QUndoStack
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -21,14 +23,47 @@ from ..core.graph import Graph
 from ..core.layout import layered_layout
 from ..core.project import SUFFIX, Project, ProjectError, load, save
 from ..core.summary import Summary
+from . import autosave
+from .autosave import Autosaver
 from .canvas import GraphScene, GraphView
+from .code_view import CodeView
 from .commands import Move, push
 from .inspector import Inspector
+from .minimap import Overview
 from .palette import LayerPalette
 from .summary_panel import SummaryPanel
 
 APP_NAME = "NetBuilder"
 FILE_FILTER = f"NetBuilder projects (*{SUFFIX});;All files (*)"
+MAX_RECENT = 10
+
+
+def app_settings() -> QSettings:
+    """NetBuilder's settings (recent files, what the View menu shows), in an INI file."""
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, APP_NAME, APP_NAME)
+
+
+def recent_files() -> list[str]:
+    """Recently opened or saved projects, newest first, those that still exist."""
+    value = app_settings().value("recent_files", [])
+    if isinstance(value, str):
+        value = [value]
+    return [p for p in (value or []) if isinstance(p, str) and Path(p).is_file()]
+
+
+def remember_recent(path: str | Path) -> None:
+    entry = str(Path(path).expanduser().resolve())
+    files = [entry] + [p for p in recent_files() if p != entry]
+    app_settings().setValue("recent_files", files[:MAX_RECENT])
+
+
+def forget_recent(path: str | Path | None = None) -> None:
+    """Forget one file (None: all of them)."""
+    if path is None:
+        app_settings().setValue("recent_files", [])
+        return
+    entry = str(Path(path).expanduser().resolve())
+    app_settings().setValue("recent_files", [p for p in recent_files() if p != entry])
 
 
 def examples_dir() -> Path:
@@ -72,18 +107,33 @@ class MainWindow(QMainWindow):
                                          Qt.DockWidgetArea.RightDockWidgetArea)
         self.summary_dock = self._dock("Summary", "summaryDock", self.summary,
                                        Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.code_view = CodeView()
+        self.code_dock = self._dock("Code", "codeDock", self.code_view,
+                                    Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.summary_dock, self.code_dock)
+        self.summary_dock.raise_()
+        self.weights_file: Path | None = None
+        self.import_job = None
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 
+        self.overview = Overview(self.view)
+
         self.status_label = QLabel()
         self.statusBar().addPermanentWidget(self.status_label)
+        self.autosaver = Autosaver(lambda: self.project, lambda: self.path, self.is_modified,
+                                   parent=self)
+        self.autosaver.failed.connect(
+            lambda why: self.statusBar().showMessage(f"Autosave failed: {why}", 8000))
         self._make_actions()
         self._make_menus()
 
         self.palette.layer_activated.connect(self.append_layer)
         self.summary.node_clicked.connect(self.select_node)
         self.summary.refreshed.connect(self._summary_refreshed)
+        self.inspector.fix_requested.connect(self.apply_quick_fix)
         self.undo_stack.cleanChanged.connect(self._clean_changed)
+        self.undo_stack.indexChanged.connect(self._index_changed)
 
         self.resize(1400, 850)
         self.set_project(project or Project(Graph()), path)
@@ -134,7 +184,46 @@ class MainWindow(QMainWindow):
             [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)],
             "Delete the selected layers and connections", on_canvas=True)
         self.select_all_action = self._action("Select &All", self.select_all, K.SelectAll,
-                                              on_canvas=True)
+                                              "Select every layer", on_canvas=True)
+        self.cut_action = self._action("Cu&t", self.cut, K.Cut,
+                                       "Copy the selected layers and delete them", on_canvas=True)
+        self.copy_action = self._action("&Copy", self.copy, K.Copy,
+                                        "Copy the selected layers and the connections among "
+                                        "them", on_canvas=True)
+        self.paste_action = self._action("&Paste", self.paste, K.Paste,
+                                         "Paste copied layers beside the originals",
+                                         on_canvas=True)
+        self.duplicate_action = self._action("D&uplicate", self.duplicate, "Ctrl+D",
+                                             "Copy the selected layers in one step",
+                                             on_canvas=True)
+        self.rename_action = self._action("Re&name Layer…", self.rename, "F2",
+                                          "Give the selected layer a new name", on_canvas=True)
+        self.freeze_action = self._action("&Freeze Selected Layers",
+                                          lambda: self.set_trainable(False),
+                                          tip="Keep their weights as they are during training")
+        self.unfreeze_action = self._action("U&nfreeze Selected Layers",
+                                            lambda: self.set_trainable(True),
+                                            tip="Train their weights again")
+        self.recover_action = None
+        self.export_png_action = self._action("Picture as &PNG…", self.export_png,
+                                              tip="Save a picture of the model (PNG)")
+        self.export_svg_action = self._action("Picture as &SVG…", self.export_svg,
+                                              tip="Save a vector drawing of the model (SVG)")
+        self.export_code_action = self._action("&Keras Code…", self.export_code,
+                                               "Ctrl+Shift+E",
+                                               "Save the model as a standalone Keras script")
+        self.import_action = self._action("&Import Keras Model…", self.import_dialog,
+                                          "Ctrl+I", "Open a Keras model file or a Keras "
+                                          "Application as a new project")
+        self.overview_action = QAction("&Overview", self)
+        self.overview_action.setCheckable(True)
+        self.overview_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
+        self.overview_action.setStatusTip("When the model does not fit in the canvas, show all "
+                                          "of it in the corner; click there to go")
+        shown = app_settings().value("view/overview", True)
+        self.overview_action.setChecked(shown not in (False, "false", "0"))
+        self.overview_action.toggled.connect(self.show_overview)
+        self.overview.set_enabled(self.overview_action.isChecked())
         self.fit_action = self._action("&Fit to View", self.fit_to_view,
                                        QKeySequence(Qt.Key.Key_F), "Show the whole model",
                                        on_canvas=True)
@@ -152,6 +241,9 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.new_action)
         file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._fill_recent_menu()
         self.examples_menu = file_menu.addMenu("Open &Example")
         for path in example_paths():
             action = self.examples_menu.addAction(path.stem.replace("_", " "))
@@ -161,14 +253,31 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.save_action)
         file_menu.addAction(self.save_as_action)
         file_menu.addSeparator()
+        self.file_menu = file_menu
+        file_menu.addAction(self.import_action)
+        self.export_menu = file_menu.addMenu("&Export")
+        self.export_menu.addAction(self.export_code_action)
+        self.export_menu.addSeparator()
+        self.export_menu.addAction(self.export_png_action)
+        self.export_menu.addAction(self.export_svg_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.redo_action)
         edit_menu.addSeparator()
+        edit_menu.addAction(self.cut_action)
+        edit_menu.addAction(self.copy_action)
+        edit_menu.addAction(self.paste_action)
+        edit_menu.addAction(self.duplicate_action)
         edit_menu.addAction(self.delete_action)
+        edit_menu.addSeparator()
         edit_menu.addAction(self.select_all_action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.rename_action)
+        edit_menu.addAction(self.freeze_action)
+        edit_menu.addAction(self.unfreeze_action)
 
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.fit_action)
@@ -178,8 +287,30 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addAction(self.arrange_action)
         view_menu.addSeparator()
-        for dock in (self.palette_dock, self.inspector_dock, self.summary_dock):
+        view_menu.addAction(self.overview_action)
+        self.view_menu = view_menu
+        for dock in (self.palette_dock, self.inspector_dock, self.summary_dock,
+                     self.code_dock):
             view_menu.addAction(dock.toggleViewAction())
+
+    def _fill_recent_menu(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        files = recent_files()
+        for i, name in enumerate(files):
+            path = Path(name)
+            label = f"&{i + 1} {path.name}" if i < 9 else path.name
+            action = menu.addAction(f"{label}  —  {path.parent}")
+            action.setData(name)
+            action.setStatusTip(name)
+            action.triggered.connect(lambda _c=False, p=name: self.open_recent(p))
+        if files:
+            menu.addSeparator()
+            clear = menu.addAction("Clear Recent Files")
+            clear.triggered.connect(lambda _c=False: (forget_recent(), self._fill_recent_menu()))
+        else:
+            empty = menu.addAction("No recent files")
+            empty.setEnabled(False)
 
     # -- the project -----------------------------------------------------------------------
 
@@ -198,12 +329,16 @@ class MainWindow(QMainWindow):
         scene.selectionChanged.connect(self._selection_changed)
         self.scene = scene
         self.view.setScene(scene)
+        self.overview.set_scene(scene)
         if old is not None:
             old.selectionChanged.disconnect(self._selection_changed)
             old.deleteLater()
         self.inspector.set_project_info(project.name, project.description)
         self.inspector.set_graph(project.graph)
         self.summary.set_graph(project.graph, project.name)
+        self.code_view.set_project(project)
+        weights = getattr(project, "weights", None)
+        self.weights_file = (self.path.parent / weights) if weights and self.path else None
         self.undo_stack.setClean()
         self._update_title()
         if self.isVisible():
@@ -221,9 +356,15 @@ class MainWindow(QMainWindow):
         return isValid(self) and isValid(self.undo_stack) and (
             self.scene is None or isValid(self.scene))
 
-    def _clean_changed(self, _clean: bool) -> None:
+    def _index_changed(self, _index: int) -> None:
+        if self._alive():
+            self.autosaver.changed()
+
+    def _clean_changed(self, clean: bool) -> None:
         if self._alive():
             self._update_title()
+            if clean:  # back to what is saved (undo, or a save): nothing to recover
+                self.autosaver.discard()
 
     def _update_title(self) -> None:
         marker = "*" if self.is_modified() else ""
@@ -232,6 +373,7 @@ class MainWindow(QMainWindow):
 
     def new_project(self) -> None:
         if self.maybe_save():
+            self.autosaver.discard()
             self.set_project(Project(Graph()))
 
     def open_file(self, path: str | Path) -> bool:
@@ -241,9 +383,21 @@ class MainWindow(QMainWindow):
         except ProjectError as err:
             self.show_error("Cannot open the project", str(err))
             return False
+        self.autosaver.discard()
         self.set_project(project, path)
+        remember_recent(path)
         self.statusBar().showMessage(f"Opened {path}", 5000)
+        self.offer_recovery()
         return True
+
+    def open_recent(self, path: str | Path) -> bool:
+        if not self.maybe_save():
+            return False
+        if not Path(path).is_file():
+            forget_recent(path)
+            self.show_error("Cannot open the project", f"{path} is not there any more.")
+            return False
+        return self.open_file(path)
 
     def open_example(self, path: str | Path) -> bool:
         if not self.maybe_save():
@@ -253,6 +407,7 @@ class MainWindow(QMainWindow):
         except ProjectError as err:
             self.show_error("Cannot open the example", str(err))
             return False
+        self.autosaver.discard()
         self.set_project(project, None, is_example=True)
         return True
 
@@ -281,13 +436,17 @@ class MainWindow(QMainWindow):
 
     def save_to(self, path: str | Path) -> bool:
         try:
+            self._carry_weights(Path(path))
             save(self.project, path)
-        except ProjectError as err:
-            self.show_error("Cannot save the project", str(err))
+        except (ProjectError, OSError) as err:
+            self.show_error("Cannot save the project", str(getattr(err, "strerror", None)
+                                                             or err))
             return False
+        self.autosaver.discard(path)  # the work is safe: no recovery file, old or new name
         self.path = Path(path)
         self.is_example = False
         self.undo_stack.setClean()
+        remember_recent(path)
         self.summary.model_name = self.project.name
         self._update_title()
         self.statusBar().showMessage(f"Saved {path}", 5000)
@@ -322,8 +481,207 @@ class MainWindow(QMainWindow):
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
             | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
 
+    def _carry_weights(self, path: Path) -> None:
+        """A project with weights (an imported model's) keeps them beside its file, as
+        ``<stem>.weights.h5``: saving it somewhere new copies them there."""
+        import shutil
+
+        source = self.weights_file
+        if source is None or not getattr(self.project, "weights", None):
+            return
+        target = path.with_name(f"{path.stem}.weights.h5")
+        if not source.is_file():
+            self.project.weights = None  # type: ignore[attr-defined]
+            self.weights_file = None
+            return
+        if source.resolve() != target.resolve():
+            shutil.copyfile(source, target)
+        self.project.weights = target.name  # type: ignore[attr-defined]
+        self.weights_file = target
+
+    def ask_export_path(self, title: str, suffix: str, file_filter: str) -> str:
+        directory = self.path.parent if self.path else Path.home()
+        path, _ = QFileDialog.getSaveFileName(
+            self, title, str(directory / f"{self.project.name}{suffix}"), file_filter)
+        if path and not Path(path).suffix:
+            path += suffix
+        return path
+
+    def ask_restore(self, recovery: Path) -> bool:
+        import datetime
+
+        when = datetime.datetime.fromtimestamp(recovery.stat().st_mtime)
+        what = f"“{self.path.name}”" if self.path else "an unsaved project"
+        answer = QMessageBox.question(
+            self, APP_NAME,
+            f"NetBuilder found changes to {what} from {when:%A %H:%M} that were never saved "
+            "(the program did not close normally).\n\nRestore them?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.Yes)
+        return answer == QMessageBox.StandardButton.Yes
+
     def show_error(self, title: str, text: str) -> None:
         QMessageBox.critical(self, title, text)
+
+    # -- autosave and recovery -------------------------------------------------------------------
+
+    def offer_recovery(self) -> bool:
+        """If the last session left unsaved work for this project, offer to restore it;
+        True if it was restored (the window then shows it, marked as modified)."""
+        recovery = autosave.pending_recovery(self.path)
+        if recovery is None:
+            return False
+        if not self.ask_restore(recovery):
+            autosave.remove_recovery(self.path)
+            return False
+        try:
+            project = load(recovery)
+        except ProjectError as err:
+            self.show_error("Cannot restore the unsaved changes", str(err))
+            autosave.remove_recovery(self.path)
+            return False
+        self.set_project(project, self.path)
+        self.undo_stack.resetClean()  # restored work is not saved yet
+        self.autosaver.pending = True
+        self._update_title()
+        self.statusBar().showMessage("Restored the unsaved changes; save them to keep them", 0)
+        return True
+
+    # -- export ----------------------------------------------------------------------------------
+
+    def export_code(self, path: str | None = None) -> bool:
+        """Save the model's Keras code as a Python file."""
+        from ..core.codegen import CodegenError, generate_code
+
+        try:
+            code = generate_code(self.project)
+        except CodegenError as err:
+            self.show_error("Cannot export the code",
+                            f"The model has problems to fix first:\n\n{err}")
+            return False
+        path = path or self.ask_export_path("Export Keras code", ".py",
+                                            "Python files (*.py);;All files (*)")
+        if not path:
+            return False
+        try:
+            Path(path).write_text(code, encoding="utf-8")
+        except OSError as err:
+            self.show_error("Cannot export the code", f"cannot write {path}: "
+                                                      f"{err.strerror or err}")
+            return False
+        self.statusBar().showMessage(f"Saved the Keras code to {path}", 5000)
+        return True
+
+    # -- import ----------------------------------------------------------------------------------
+
+    def ask_import(self) -> tuple[str, dict] | None:
+        """Ask what to import (tests replace this): ``(source, options)`` or None."""
+        from .import_dialog import ImportDialog, Job, load_application_names
+
+        start = str(self.path.parent) if self.path else str(Path.home())
+        dialog = ImportDialog(self, start)
+        names = Job(load_application_names, dialog)  # the real list, once Keras has loaded
+        names.finished.connect(dialog.set_application_names)
+        names.start()
+        try:
+            if dialog.exec() != dialog.DialogCode.Accepted:
+                return None
+            return dialog.request()
+        finally:
+            dialog.deleteLater()
+
+    def import_dialog(self) -> None:
+        request = self.ask_import()
+        if request is not None:
+            self.start_import(*request)
+
+    def start_import(self, source: str, options: dict | None = None) -> bool:
+        """Import ``source`` (a model file or ``app:NAME``) in the background; the project
+        opens in this window when it is ready. False if an import is running already."""
+        import tempfile
+
+        from PySide6.QtWidgets import QProgressBar
+
+        from .import_dialog import Job, run_import
+
+        if self.import_job is not None and self.import_job.running():
+            self.statusBar().showMessage("An import is running already", 5000)
+            return False
+        workdir = tempfile.mkdtemp(prefix="netbuilder-import-")
+        job = Job(lambda: run_import(source, dict(options or {}), workdir), self)
+        job.finished.connect(lambda project: self._import_finished(project, source, workdir))
+        job.failed.connect(lambda message: self._import_failed(message, source))
+        self.import_job = job
+        self.import_progress = QProgressBar()
+        self.import_progress.setRange(0, 0)  # busy
+        self.import_progress.setMaximumWidth(120)
+        self.statusBar().addPermanentWidget(self.import_progress)
+        self.statusBar().showMessage(f"Importing {source}… (Keras takes a few seconds to "
+                                     "start; you can keep working)", 0)
+        job.start()
+        return True
+
+    def _end_import(self) -> None:
+        if getattr(self, "import_progress", None) is not None:
+            self.statusBar().removeWidget(self.import_progress)
+            self.import_progress.deleteLater()
+            self.import_progress = None
+        self.import_job = None
+
+    def _import_failed(self, message: str, source: str) -> None:
+        if not self._alive():
+            return
+        self._end_import()
+        self.statusBar().clearMessage()
+        self.show_error("Cannot import the model", f"{source}:\n\n{message}")
+
+    def _import_finished(self, project: Project, source: str, workdir: str) -> None:
+        if not self._alive():
+            return
+        self._end_import()
+        self.statusBar().clearMessage()
+        if not self.maybe_save():
+            self.statusBar().showMessage(f"Import of {source} set aside", 5000)
+            return
+        self.autosaver.discard()
+        self.set_project(project, None)
+        weights = getattr(project, "weights", None)
+        self.weights_file = Path(workdir) / weights if weights else None
+        self.undo_stack.resetClean()  # an imported model is not saved anywhere yet
+        self._update_title()
+        notes = project.settings.get("imported", {}).get("notes", [])
+        layers = len(project.graph.nodes)
+        text = f"Imported {source}: {layers} layers"
+        if notes:
+            text += f"; {len(notes)} kept as opaque Keras layers (see their tooltips)"
+        self.statusBar().showMessage(text, 10000)
+
+    def export_png(self, path: str | None = None) -> bool:
+        return self._export_picture(path, ".png", "PNG pictures (*.png)")
+
+    def export_svg(self, path: str | None = None) -> bool:
+        return self._export_picture(path, ".svg", "SVG drawings (*.svg)")
+
+    def _export_picture(self, path: str | None, suffix: str, file_filter: str) -> bool:
+        from . import picture
+
+        if self.scene is None or not self.graph.nodes:
+            self.show_error("Nothing to export", "The model is empty: add some layers first.")
+            return False
+        path = path or self.ask_export_path("Export a picture of the model", suffix,
+                                            file_filter)
+        if not path:
+            return False
+        try:
+            if suffix == ".svg":
+                picture.save_svg(self.scene, path, self.project.name)
+            else:
+                picture.save_png(self.scene, path)
+        except picture.PictureError as err:
+            self.show_error("Cannot export the picture", str(err))
+            return False
+        self.statusBar().showMessage(f"Saved a picture of the model to {path}", 5000)
+        return True
 
     # -- editing -------------------------------------------------------------------------------
 
@@ -342,8 +700,61 @@ class MainWindow(QMainWindow):
 
     def select_all(self) -> None:
         if self.scene is not None:
-            for item in self.scene.node_items.values():
-                item.setSelected(True)
+            self.scene.select_all()
+
+    def copy(self) -> bool:
+        mime = self.scene.copy_selection() if self.scene is not None else None
+        if mime is None:
+            self.statusBar().showMessage("Select the layers to copy first", 5000)
+            return False
+        QApplication.clipboard().setMimeData(mime)
+        count = len(self.scene.selected_node_ids()) if self.scene is not None else 0
+        self.statusBar().showMessage(f"Copied {count} layer{'s' if count != 1 else ''}", 5000)
+        return True
+
+    def cut(self) -> None:
+        if self.copy():
+            self.delete_selection()
+
+    def paste(self) -> list[str]:
+        if self.scene is None:
+            return []
+        return self.scene.paste_mime(QApplication.clipboard().mimeData())
+
+    def duplicate(self) -> list[str]:
+        if self.scene is None:
+            return []
+        return self.scene.duplicate_selection()
+
+    def rename(self) -> None:
+        if self.scene is None:
+            return
+        ids = self.scene.selected_node_ids()
+        if len(ids) == 1:
+            self.scene.rename_node(ids[0])
+        else:
+            self.statusBar().showMessage("Select one layer to rename it", 5000)
+
+    def set_trainable(self, trainable: bool) -> None:
+        if self.scene is not None:
+            self.scene.set_trainable(self.scene.selected_node_ids(), trainable)
+
+    def apply_quick_fix(self, fix: object) -> str | None:
+        from ..core.quick_fixes import QuickFix
+
+        if self.scene is None or not isinstance(fix, QuickFix):
+            return None
+        node_id = self.scene.apply_quick_fix(fix)
+        if node_id is not None:
+            self.view.setFocus()
+        return node_id
+
+    def show_overview(self, shown: bool) -> None:
+        """Turn the overview on (it shows while the model does not fit) or off."""
+        self.overview.set_enabled(shown)
+        if self.overview_action.isChecked() != shown:
+            self.overview_action.setChecked(shown)
+        app_settings().setValue("view/overview", shown)
 
     def select_node(self, node_id: str) -> None:
         if self.scene is not None:
@@ -398,6 +809,7 @@ class MainWindow(QMainWindow):
                              Qt.Orientation.Horizontal)
             self.resizeDocks([self.summary_dock], [210], Qt.Orientation.Vertical)
             QTimer.singleShot(0, self, lambda: self.fit_to_view(min_zoom=0.9))
+            self.overview.refit()
             self.view.setFocus()  # so that F, Delete and the arrows act on the canvas
             self.statusBar().showMessage(
                 "Drag layers from the palette onto the canvas · drag from a layer's bottom dot "
@@ -407,8 +819,11 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
+        self.autosaver.discard()  # saved, or deliberately thrown away
         if self.scene is not None:
             self.scene.detach()
         self.inspector.detach()
         self.summary.detach()
+        self.code_view.detach()
+        self.overview.set_scene(None)
         event.accept()

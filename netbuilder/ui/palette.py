@@ -133,7 +133,7 @@ class LayerPalette(QWidget):
     def filter(self, query: str) -> None:
         """Show only the layers that match ``query``; families with a match open up."""
         query = query.strip()
-        for family, family_item in self.family_items.items():
+        for family_item in self.family_items.values():
             shown = 0
             for i in range(family_item.childCount()):
                 child = family_item.child(i)

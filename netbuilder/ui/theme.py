@@ -23,6 +23,7 @@ FAMILY_COLORS = {
 
 ERROR = QColor("#d93025")
 ERROR_FILL = QColor("#fdeceb")
+NOTE = QColor("#d98a00")  # a hint that is not an error (Keras accepts it, but it is rarely meant)
 SELECTED = QColor("#1a73e8")
 TEXT = QColor("#1f2328")
 MUTED = QColor("#5f6873")

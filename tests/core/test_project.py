@@ -153,3 +153,58 @@ def test_unreadable_files(tmp_path):
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
     with pytest.raises(ProjectError, match="not a text file"):
         proj.load(binary)
+
+
+# --- the weights file of an imported project -------------------------------------------------
+
+
+def test_weights_key_round_trips_and_is_written_only_when_set(tmp_path):
+    path = _saved(tmp_path, weights="p.weights.h5")
+    data = json.loads(path.read_text())
+    assert list(data) == ["format", "version", "name", "description", "graph", "weights"]
+    assert data["weights"] == "p.weights.h5"
+    loaded = proj.load(path)
+    assert loaded.weights == "p.weights.h5"
+    assert loaded.weights_path(path) == tmp_path / "p.weights.h5"
+    assert proj.dumps(loaded) == path.read_text()
+    plain = proj.load(_saved(tmp_path))
+    assert plain.weights is None and plain.weights_path(path) is None
+    assert "weights" not in json.loads(proj.dumps(plain))
+
+
+def test_weights_path_is_relative_to_the_project_file(tmp_path):
+    path = _saved(tmp_path, weights="../shared/model.weights.h5")
+    assert proj.load(path).weights_path(path) == tmp_path / "../shared/model.weights.h5"
+
+
+@pytest.mark.parametrize("value, message", [
+    (3, "\"weights\" must be a string, found a number"),
+    ("", "\"weights\" must name a weights file"),
+    ("/abs/model.weights.h5", "must be a path relative to the project file"),
+    ("C:\\models\\m.weights.h5", "must be a path relative to the project file"),
+    (["a"], "\"weights\" must be a string"),
+])
+def test_bad_weights_key(tmp_path, value, message):
+    path = _mutated(tmp_path, lambda d: d.update(weights=value))
+    with pytest.raises(ProjectError, match=message) as info:
+        proj.load(path)
+    assert str(info.value).startswith(str(path))
+
+
+def test_a_keras_layer_kept_as_imported_round_trips(tmp_path):
+    g, (inp, a, b, c) = mlp()
+    g.disconnect(g.in_edges(b.id)[0])
+    node = g.add_node("KerasLayer", {
+        "class_name": "LayerScale", "module": "keras.src.applications.convnext",
+        "config": {"init_values": 1e-6, "projection_dim": 64}, "call": "single",
+        "input_shapes": [[None, 64]], "output_shapes": [[None, 64]], "trainable_weights": 64},
+        name="scale")
+    g.connect(a.id, node.id)
+    g.connect(node.id, b.id)
+    loaded = proj.load(_saved(tmp_path, g))
+    kept = loaded.graph.node_by_name("scale")
+    assert kept.params == node.params
+    assert loaded.graph.inference.result(kept.id).trainable == 64
+    from netbuilder.core.summary import summarize
+
+    assert [r.type for r in summarize(loaded.graph).rows][2] == "LayerScale"

@@ -44,6 +44,20 @@ def small_cnn() -> Graph:
 
 
 @pytest.fixture(autouse=True)
+def private_settings_and_recovery(tmp_path, monkeypatch):
+    """Settings (recent files...) and recovery files go to the test's folder, never the
+    user's."""
+    from PySide6.QtCore import QSettings
+
+    from netbuilder.ui import autosave
+
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                      str(tmp_path / "settings"))
+    monkeypatch.setattr(autosave, "recovery_dir", lambda: tmp_path / "recovery")
+    return tmp_path
+
+
+@pytest.fixture(autouse=True)
 def no_modal_dialogs(monkeypatch):
     """Record message boxes instead of blocking on them; tests read ``dialogs``."""
     shown: list[tuple[str, str, str]] = []

@@ -23,7 +23,9 @@ def test_layout_of_the_window(window):
     from PySide6.QtCore import Qt
     assert docks == {"paletteDock": Qt.DockWidgetArea.LeftDockWidgetArea,
                      "inspectorDock": Qt.DockWidgetArea.RightDockWidgetArea,
-                     "summaryDock": Qt.DockWidgetArea.BottomDockWidgetArea}
+                     "summaryDock": Qt.DockWidgetArea.BottomDockWidgetArea,
+                     "codeDock": Qt.DockWidgetArea.BottomDockWidgetArea}
+    assert window.tabifiedDockWidgets(window.summary_dock) == [window.code_dock]
     assert window.centralWidget() is window.view
     menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
     assert menus[:3] == ["File", "Edit", "View"]
@@ -189,7 +191,9 @@ def test_no_keras_or_tensorflow_on_the_way_to_the_first_window(tmp_path):
         g.connect(a.id, b.id)
         save(Project(g, "tiny"), {str(project)!r})
     """)
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT),
+           # settings and recovery files of this run stay in the test's folder
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data")}
     subprocess.run([sys.executable, "-c", make], check=True, env=env, timeout=120)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             env=env, timeout=60, cwd=tmp_path)

@@ -26,7 +26,7 @@ _HELPER_MODULES = {"base", "shared_params", "conv_arithmetic"}
 # Palette order of the families; families not listed come after, alphabetically.
 FAMILY_ORDER = (
     "Core", "Convolution", "Pooling", "Normalization", "Regularization", "Reshaping",
-    "Merging", "Activation", "Recurrent", "Attention", "Preprocessing", "Augmentation",
+    "Merging", "Activation", "Recurrent", "Attention", "Preprocessing", "Augmentation", "Other",
 )
 
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):

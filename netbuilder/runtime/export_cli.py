@@ -1,0 +1,136 @@
+"""``netbuilder export PROJECT -o FILE.py``: standalone Keras code (``core.codegen``), or with
+``--format keras`` the built model as a ``.keras`` file, with the project's weights when it has
+them. The output path is used exactly as given and written atomically; an invalid graph exits 1
+with its errors on stderr; no error is ever a traceback. Keras is imported only for
+``--format keras``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+FORMATS = ("python", "keras")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("project", metavar="PROJECT")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE.py",
+                        help="the file to write (used exactly as given)")
+    parser.add_argument("--format", choices=FORMATS, default="python",
+                        help="python: Keras code defining build_model() (default); keras: the "
+                             "built model saved as a .keras file, with the project's weights")
+
+
+def _fail(message: str) -> int:
+    print(f"netbuilder: {message}", file=sys.stderr)
+    return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except OSError as err:
+        return _fail(str(err))
+    except Exception as err:  # noqa: BLE001 - the promise: one line, never a traceback
+        text = str(err).strip()
+        message = text.splitlines()[0] if text else type(err).__name__
+        return _fail(f"export failed: {type(err).__name__}: {message}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..core.project import ProjectError, load
+
+    try:
+        project = load(args.project)
+    except ProjectError as err:
+        return _fail(str(err))
+    problems = project.graph.inference.errors()
+    if problems:
+        print(f"netbuilder: cannot export {args.project}: the model has "
+              f"{len(problems)} error{'s' if len(problems) != 1 else ''}", file=sys.stderr)
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 1
+    output = Path(args.output)
+    if args.format == "python":
+        from ..core.codegen import generate_code
+
+        code = generate_code(project).encode("utf-8")
+        _write_atomically(output, lambda tmp: tmp.write_bytes(code))
+        print(f"Wrote the Keras code of {project.name} to {output}")
+        return 0
+    return _export_keras(project, Path(args.project), output)
+
+
+def _export_keras(project: Any, project_file: Path, output: Path) -> int:
+    _import_keras_quietly()
+    from ..core.codegen import model_name
+    from .keras_build import BuildError, build_model
+
+    weights = None
+    weights_path = getattr(project, "weights_path", None)
+    if callable(weights_path):
+        weights = weights_path(project_file)
+    try:
+        if weights is not None:
+            model = build_model(project.graph, name=model_name(project.name),
+                                weights_path=weights)
+        else:
+            model = build_model(project.graph, name=model_name(project.name))
+    except BuildError as err:
+        return _fail(f"cannot build {project_file}: {err}")
+    # Keras saves only to names ending in .keras: save beside the output, then move it there.
+    _write_atomically(output, lambda tmp: model.save(str(tmp)), suffix=".keras")
+    detail = " with its weights" if weights is not None else ""
+    print(f"Wrote the Keras model {model.name}{detail} to {output}")
+    return 0
+
+
+def _write_atomically(path: Path, write: Callable[[Path], Any], suffix: str = ".tmp") -> None:
+    """Write ``path`` through a temporary file beside it: a failure leaves the old file as it
+    was. ``OSError`` becomes a message naming the file."""
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=directory)
+    except OSError as err:
+        raise OSError(f"cannot write {path}: {err.strerror or err}") from None
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except OSError as err:
+        raise OSError(f"cannot write {path}: {err.strerror or err}") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _import_keras_quietly() -> None:
+    """Import Keras with TensorFlow's start-up chatter kept off stderr."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "keras" in sys.modules:
+        return
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:
+        import keras  # noqa: F401
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

@@ -1,0 +1,99 @@
+"""``netbuilder import SOURCE -o PROJECT``: a Keras model file or ``app:NAME`` -> a project (and
+its weights beside it). Errors are one line on stderr and exit status 1, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="SOURCE",
+                        help="a .keras, .h5 or .json (model.to_json()) file, or app:NAME for a "
+                             "Keras Application (e.g. app:ResNet50)")
+    parser.add_argument("-o", "--output", required=True, metavar="PROJECT",
+                        help="the project file to write (used exactly as given); the weights go "
+                             "beside it as <name>.weights.h5")
+    parser.add_argument("--no-top", dest="include_top", action="store_false",
+                        help="app:NAME without its classifier (include_top=False)")
+    parser.add_argument("--input-shape", metavar="H,W,C",
+                        help="app:NAME input shape, e.g. 224,224,3")
+    parser.add_argument("--pooling", choices=("avg", "max"),
+                        help="app:NAME with --no-top: global pooling of the features")
+    parser.add_argument("--weights", metavar="none|imagenet|FILE",
+                        help="app:NAME weights: none (default), imagenet (from Keras' cache "
+                             "~/.keras/models only) or a weights file")
+    parser.add_argument("--classes", type=int, metavar="N",
+                        help="app:NAME number of classes of its classifier")
+
+
+def _import_keras_quietly() -> None:
+    """Import Keras (and TensorFlow) with the C++ side's start-up chatter ("oneDNN custom
+    operations are on"...) kept off stderr, where the command promises one-line messages."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "keras" in sys.modules:
+        return
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no real stderr (embedded): nothing to keep clean
+        import keras  # noqa: F401
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if args.source.startswith("app:") or os.path.exists(args.source):
+            _import_keras_quietly()
+        return _run(args)
+    except Exception as err:  # noqa: BLE001 - the promise: one line, never a traceback
+        message = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        print(f"netbuilder: import failed: {type(err).__name__}: {message}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .keras_import import KerasImportError, import_to_file, parse_input_shape
+
+    options = {}
+    try:
+        if not args.include_top:
+            options["include_top"] = False
+        if args.input_shape is not None:
+            options["input_shape"] = parse_input_shape(args.input_shape)
+        if args.pooling is not None:
+            options["pooling"] = args.pooling
+        if args.weights is not None:
+            options["weights"] = None if args.weights.lower() == "none" else args.weights
+        if args.classes is not None:
+            options["classes"] = args.classes
+        if not args.source.startswith("app:") and options:
+            names = {"include_top": "--no-top", "input_shape": "--input-shape",
+                     "pooling": "--pooling", "weights": "--weights", "classes": "--classes"}
+            used = ", ".join(names[k] for k in options)
+            raise KerasImportError(f"{used}: these options apply to app:NAME sources only")
+        project = import_to_file(args.source, args.output, **options)
+    except KerasImportError as err:
+        print(f"netbuilder: {err}", file=sys.stderr)
+        return 1
+    notes = project.settings.get("imported", {}).get("notes", [])
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    nodes = project.graph.nodes
+    from ..core.summary import summarize
+
+    summary = summarize(project.graph, project.name)
+    print(f"Imported {args.source} as {args.output}: {len(nodes)} layers, "
+          f"{summary.total_params:,} params ({summary.trainable_params:,} trainable)")
+    if project.weights is not None:
+        print(f"Weights saved beside it: {project.weights}")
+    return 0

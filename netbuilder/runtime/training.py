@@ -1,0 +1,811 @@
+"""Training: the settings (kept in ``project.settings["training"]``) and the engine that runs one
+training job with ``model.fit`` and Keras callbacks.
+
+``run_job(job, emit, stop)`` is what the worker process (``python -m netbuilder.runtime.worker``)
+runs; it reports everything through ``emit(event_dict)`` (see ``worker.py`` for the events) and
+stops after the current batch once ``stop`` (a ``threading.Event``) is set. It can be called in
+the same process too (tests do), but the editor and the command line always run it in a worker
+process, so a crash or an out-of-memory cannot take them down.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from . import data as data_mod
+
+OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
+SCHEDULES = ("constant", "step", "cosine", "plateau")
+SETTINGS_KEY = "training"
+DATA_KEY = "data"
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+class SettingsError(Exception):
+    """Training settings that cannot be used; ``str(err)`` is for the user."""
+
+
+class TrainingError(Exception):
+    """A training job that failed; ``kind`` says what failed (project, build, data, settings,
+    weights, nan, memory, output, internal)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingSettings:
+    """Everything ``model.compile`` and ``model.fit`` need besides the model and the data."""
+
+    optimizer: str = "adam"              # sgd (with momentum), rmsprop, adam, adamw
+    learning_rate: float = 0.001
+    momentum: float = 0.9                # sgd
+    nesterov: bool = False               # sgd
+    weight_decay: float = 0.004          # adamw
+    schedule: str = "constant"           # constant, step, cosine, plateau
+    step_epochs: int = 10                # step: multiply the rate by step_factor every N epochs
+    step_factor: float = 0.5
+    cosine_alpha: float = 0.0            # cosine: final rate as a fraction of the first
+    plateau_factor: float = 0.5          # plateau: multiply by this when val_loss stalls
+    plateau_patience: int = 3
+    min_learning_rate: float = 1e-6
+    clipnorm: float | None = None        # gradient clipping by norm
+    loss: str | None = None              # None: suggested from the output layer and labels
+    output_losses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # per output of a multi-output model: {"box_output": {"loss": "mse", "weight": 0.5}}
+    metrics: list[str] | None = None     # None: accuracy (classification) or mae (regression)
+    batch_size: int = 32
+    epochs: int = 10
+    shuffle: bool = True
+    seed: int | None = None
+    checkpoint: bool = True              # keep the best model as best.keras
+    checkpoint_monitor: str = "val_loss"
+    early_stopping: bool = False
+    early_stopping_monitor: str = "val_loss"
+    patience: int = 5
+    min_delta: float = 0.0
+    restore_best_weights: bool = True
+    terminate_on_nan: bool = True
+    tensorboard: bool = False            # logs in OUT/tensorboard
+    csv_log: bool = False                # OUT/training.csv
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None) -> TrainingSettings:
+        """Settings from a (possibly partial) dict; unknown keys and bad values raise
+        ``SettingsError`` naming the key."""
+        values = dict(values or {})
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise SettingsError(f"unknown training setting {unknown[0]!r}")
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def updated(self, changes: Mapping[str, Any] | None) -> TrainingSettings:
+        return TrainingSettings.from_dict({**self.to_dict(), **dict(changes or {})})
+
+    def validate(self) -> None:
+        def number(name: str, low: float | None = None, *, integer: bool = False,
+                   optional: bool = False, above: bool = False) -> None:
+            value = getattr(self, name)
+            if value is None and optional:
+                return
+            kinds = (int,) if integer else (int, float)
+            if not isinstance(value, kinds) or isinstance(value, bool) or (
+                    isinstance(value, float) and not math.isfinite(value)):
+                raise SettingsError(f"{name} must be a {'whole ' if integer else ''}number, "
+                                    f"found {value!r}")
+            if low is not None and (value <= low if above else value < low):
+                raise SettingsError(f"{name} must be {'above' if above else 'at least'} {low:g}, "
+                                    f"found {value!r}")
+
+        def choice(name: str, options: tuple[str, ...]) -> None:
+            value = getattr(self, name)
+            if value not in options:
+                raise SettingsError(f"{name} must be one of {', '.join(options)}, found {value!r}")
+
+        if isinstance(self.optimizer, str):
+            self.optimizer = self.optimizer.lower()
+        choice("optimizer", OPTIMIZERS)
+        choice("schedule", SCHEDULES)
+        number("learning_rate", 0, above=True)
+        number("momentum", 0)
+        number("weight_decay", 0)
+        number("step_epochs", 1, integer=True)
+        number("step_factor", 0, above=True)
+        number("cosine_alpha", 0)
+        number("plateau_factor", 0, above=True)
+        number("plateau_patience", 0, integer=True)
+        number("min_learning_rate", 0)
+        number("clipnorm", 0, optional=True, above=True)
+        number("batch_size", 1, integer=True)
+        number("epochs", 1, integer=True)
+        number("patience", 0, integer=True)
+        number("min_delta", 0)
+        number("seed", 0, integer=True, optional=True)
+        for flag in ("nesterov", "shuffle", "checkpoint", "early_stopping",
+                     "restore_best_weights", "terminate_on_nan", "tensorboard", "csv_log"):
+            if not isinstance(getattr(self, flag), bool):
+                raise SettingsError(f"{flag} must be true or false, found {getattr(self, flag)!r}")
+        for name in ("checkpoint_monitor", "early_stopping_monitor"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise SettingsError(f"{name} must name a metric such as val_loss")
+        if self.loss is not None and not isinstance(self.loss, str):
+            raise SettingsError(f"loss must be a Keras loss name, found {self.loss!r}")
+        if self.metrics is not None and (not isinstance(self.metrics, list) or not all(
+                isinstance(m, str) for m in self.metrics)):
+            raise SettingsError(f"metrics must be a list of metric names, found {self.metrics!r}")
+        if not isinstance(self.output_losses, dict):
+            raise SettingsError("output_losses must map output names to {\"loss\", \"weight\"}")
+        for name, spec in self.output_losses.items():
+            if not isinstance(spec, dict) or set(spec) - {"loss", "weight"}:
+                raise SettingsError(f"output_losses[{name!r}] must be {{\"loss\": NAME, "
+                                    f"\"weight\": NUMBER}}, found {spec!r}")
+            weight = spec.get("weight", 1.0)
+            if (not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0
+                    or not math.isfinite(weight)):
+                raise SettingsError(f"output_losses[{name!r}] weight must be a number >= 0")
+            if spec.get("loss") is not None and not isinstance(spec["loss"], str):
+                raise SettingsError(f"output_losses[{name!r}] loss must be a Keras loss name")
+
+
+def load_settings(project: Any) -> TrainingSettings:
+    """The project's training settings (defaults where it has none)."""
+    return TrainingSettings.from_dict(project.settings.get(SETTINGS_KEY))
+
+
+def store_settings(project: Any, settings: TrainingSettings) -> None:
+    """Keep ``settings`` in the project (saved with the project file)."""
+    settings.validate()
+    project.settings[SETTINGS_KEY] = settings.to_dict()
+
+
+# --- building blocks -------------------------------------------------------------------------
+
+
+def make_optimizer(settings: TrainingSettings, steps_per_epoch: int, total_epochs: int) -> Any:
+    import keras
+
+    lr: Any = settings.learning_rate
+    if settings.schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(
+            settings.learning_rate, decay_steps=max(1, steps_per_epoch * total_epochs),
+            alpha=settings.cosine_alpha)
+    clip = {"clipnorm": settings.clipnorm} if settings.clipnorm else {}
+    if settings.optimizer == "sgd":
+        return keras.optimizers.SGD(lr, momentum=settings.momentum, nesterov=settings.nesterov,
+                                    **clip)
+    if settings.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(lr, **clip)
+    if settings.optimizer == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=settings.weight_decay, **clip)
+    return keras.optimizers.Adam(lr, **clip)
+
+
+def current_learning_rate(model: Any) -> float | None:
+    try:
+        import keras
+
+        return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    except Exception:  # noqa: BLE001 - an optimizer without a readable rate
+        return None
+
+
+def losses_for(settings: TrainingSettings, output_names: list[str]) -> dict[str, str | None]:
+    unknown = [n for n in settings.output_losses if n not in output_names]
+    if unknown:
+        raise SettingsError(f"output_losses names {unknown[0]!r}, but the model's outputs are "
+                            f"{', '.join(output_names)}")
+    chosen: dict[str, str | None] = {}
+    for name in output_names:
+        spec = settings.output_losses.get(name, {})
+        chosen[name] = spec.get("loss") or settings.loss
+    return chosen
+
+
+def compile_model(model: Any, settings: TrainingSettings, prepared: data_mod.Prepared,
+                  steps_per_epoch: int, total_epochs: int) -> None:
+    names = list(prepared.losses)
+    losses = {n: prepared.losses[n].keras_loss() for n in names}
+    metrics: dict[str, list[str]] = {}
+    for n in names:
+        if settings.metrics is not None:
+            metrics[n] = list(settings.metrics)
+        else:
+            metrics[n] = ["accuracy"] if prepared.losses[n].classification else ["mae"]
+    weights = {n: float(settings.output_losses.get(n, {}).get("weight", 1.0)) for n in names}
+    optimizer = make_optimizer(settings, steps_per_epoch, total_epochs)
+    try:
+        if len(names) == 1:
+            model.compile(optimizer=optimizer, loss=losses[names[0]], metrics=metrics[names[0]])
+        else:
+            model.compile(optimizer=optimizer, loss=losses, loss_weights=weights,
+                          metrics=metrics)
+    except (ValueError, TypeError) as err:
+        raise SettingsError(f"cannot compile the model with these settings: {_first_line(err)}"
+                            ) from None
+
+
+def _monitor_mode(monitor: str) -> str:
+    name = monitor.removeprefix("val_")
+    return "max" if any(k in name for k in ("acc", "auc", "precision", "recall")) else "min"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_save_model(model: Any, path: Path) -> None:
+    """Save a ``.keras`` (or ``.weights.h5``) file through a temporary file and a rename, so a
+    crash or a kill mid-save leaves the previous file intact."""
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    try:
+        if path.name.endswith(".weights.h5"):
+            model.save_weights(str(tmp))
+        else:
+            model.save(str(tmp))
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+# --- callbacks -------------------------------------------------------------------------------
+
+
+def _callback_base() -> type:
+    import keras
+
+    return keras.callbacks.Callback
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe numbers: NaN and infinities become None."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return f if math.isfinite(f) else None
+
+
+def make_progress_callback(emit: Emit, stop: threading.Event, state: dict[str, Any],
+                           epochs: int, initial_epoch: int, steps: int,
+                           batch_interval: float = 0.1) -> Any:
+    """Streams batch (at most one per ``batch_interval`` seconds) and epoch metrics, progress and
+    time left; notes NaN losses; sets ``model.stop_training`` once ``stop`` is set."""
+    base = _callback_base()
+
+    class Progress(base):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            super().__init__()
+            self.total = max(1, (epochs - initial_epoch) * steps)
+            self.done = 0
+            self.last_emit = 0.0
+            self.epoch = initial_epoch
+            self.t0 = 0.0
+            self.epoch_t0 = 0.0
+
+        def on_train_begin(self, logs: Any = None) -> None:
+            self.t0 = time.perf_counter()
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.epoch = epoch
+            self.epoch_t0 = time.perf_counter()
+
+        def _eta(self) -> float | None:
+            if not self.done:
+                return None
+            elapsed = time.perf_counter() - self.t0
+            return elapsed * (self.total - self.done) / self.done
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            self.done += 1
+            logs = logs or {}
+            loss = logs.get("loss")
+            if loss is not None and not math.isfinite(float(loss)) and state.get("nan") is None:
+                state["nan"] = {"epoch": self.epoch + 1, "batch": batch + 1}
+            if stop.is_set() and not self.model.stop_training:
+                self.model.stop_training = True
+                state["stopped"] = True
+            now = time.perf_counter()
+            if now - self.last_emit >= batch_interval or batch + 1 == steps:
+                self.last_emit = now
+                emit({"event": "batch", "epoch": self.epoch + 1, "epochs": epochs,
+                      "batch": batch + 1, "steps": steps, "logs": _clean(dict(logs)),
+                      "progress": round(self.done / self.total, 4), "eta_s": _round(self._eta()),
+                      "elapsed_s": round(now - self.t0, 2)})
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if logs is not None and "learning_rate" not in logs:
+                lr = current_learning_rate(self.model)
+                if lr is not None:
+                    logs["learning_rate"] = lr
+            now = time.perf_counter()
+            state["epochs_done"] = state.get("epochs_done", 0) + 1
+            emit({"event": "epoch", "epoch": epoch + 1, "epochs": epochs,
+                  "logs": _clean(dict(logs or {})), "progress": round(self.done / self.total, 4),
+                  "eta_s": _round(self._eta() if not self.model.stop_training else 0.0),
+                  "epoch_s": round(now - self.epoch_t0, 3), "elapsed_s": round(now - self.t0, 2)})
+
+    return Progress()
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def make_checkpoint_callback(path: Path, monitor: str, emit: Emit) -> Any:
+    """Keeps the best model (by ``monitor``) in ``path``, written atomically. The weights are
+    copied at the end of the epoch and written by a background thread through a clone of the
+    model, so training does not wait for the disk; one write at a time, all done by the end of
+    training."""
+    base = _callback_base()
+    mode = _monitor_mode(monitor)
+
+    class BestCheckpoint(base):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            super().__init__()
+            self.best: float | None = None
+            self.monitor = monitor
+            self.shadow: Any = None
+            self.thread: threading.Thread | None = None
+
+        def on_train_begin(self, logs: Any = None) -> None:
+            import keras
+
+            try:
+                self.shadow = keras.models.clone_model(self.model)
+            except Exception:  # noqa: BLE001 - a model Keras cannot clone: save it directly
+                self.shadow = None
+
+        def _write(self, model: Any, weights: list[Any] | None, epoch: int, value: float) -> None:
+            try:
+                if weights is not None:
+                    model.set_weights(weights)
+                atomic_save_model(model, path)
+            except Exception as err:  # noqa: BLE001 - report, keep training
+                emit({"event": "warning", "message": f"could not write the checkpoint {path}: "
+                                                     f"{_first_line(err)}"})
+                return
+            emit({"event": "checkpoint", "epoch": epoch + 1, "path": str(path),
+                  "monitor": self.monitor, "value": value})
+
+        def wait(self) -> None:
+            if self.thread is not None:
+                self.thread.join()
+                self.thread = None
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            value = (logs or {}).get(self.monitor)
+            if value is None or not math.isfinite(float(value)):
+                return
+            value = float(value)
+            if self.best is not None and (value >= self.best if mode == "min"
+                                          else value <= self.best):
+                return
+            self.best = value
+            self.wait()
+            if self.shadow is None:
+                self._write(self.model, None, epoch, value)
+                return
+            self.thread = threading.Thread(
+                target=self._write, args=(self.shadow, self.model.get_weights(), epoch, value),
+                name="checkpoint-writer")
+            self.thread.start()
+
+        def on_train_end(self, logs: Any = None) -> None:
+            self.wait()
+
+    return BestCheckpoint()
+
+
+def make_callbacks(settings: TrainingSettings, out_dir: Path, emit: Emit,
+                   has_validation: bool, notes: list[str]) -> tuple[list[Any], Any]:
+    """The Keras callbacks for these settings (after the progress callback); returns them and
+    the EarlyStopping callback (or None)."""
+    import keras
+
+    def monitored(name: str, what: str) -> str:
+        if name.startswith("val_") and not has_validation:
+            notes.append(f"{what} watches {name[4:]} (there is no validation data)")
+            return name[4:]
+        return name
+
+    callbacks: list[Any] = []
+    if settings.terminate_on_nan:
+        callbacks.append(keras.callbacks.TerminateOnNaN())
+    if settings.schedule == "step":
+        lr0, factor, every = settings.learning_rate, settings.step_factor, settings.step_epochs
+        callbacks.append(keras.callbacks.LearningRateScheduler(
+            lambda epoch: lr0 * factor ** (epoch // every)))
+    elif settings.schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor=monitored("val_loss", "reduce-on-plateau"), factor=settings.plateau_factor,
+            patience=settings.plateau_patience, min_lr=settings.min_learning_rate))
+    if settings.checkpoint:
+        callbacks.append(make_checkpoint_callback(
+            out_dir / "best.keras", monitored(settings.checkpoint_monitor, "the checkpoint"),
+            emit))
+    early = None
+    if settings.early_stopping:
+        monitor = monitored(settings.early_stopping_monitor, "early stopping")
+        early = keras.callbacks.EarlyStopping(
+            monitor=monitor, patience=settings.patience, min_delta=settings.min_delta,
+            restore_best_weights=settings.restore_best_weights, mode=_monitor_mode(monitor))
+        callbacks.append(early)
+    if settings.csv_log:
+        callbacks.append(keras.callbacks.CSVLogger(str(out_dir / "training.csv")))
+    if settings.tensorboard:
+        if not tensorboard_available():
+            raise SettingsError("TensorBoard logs need the tensorboard package, which is not "
+                                "installed: pip install tensorboard, or turn the logs off")
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / "tensorboard")))
+    return callbacks, early
+
+
+def tensorboard_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+# --- the job ---------------------------------------------------------------------------------
+
+
+def _first_line(err: BaseException) -> str:
+    text = getattr(err, "message", None) or str(err)
+    text = str(text).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _load_project(spec: Any) -> Any:
+    from ..core.project import ProjectError, load, project_to_dict  # noqa: F401
+    from ..core.project import loads as loads_project
+
+    try:
+        if isinstance(spec, Mapping):
+            return loads_project(json.dumps(spec), "<project>")
+        if isinstance(spec, str):
+            return load(spec)
+    except ProjectError as err:
+        raise TrainingError("project", str(err)) from None
+    raise TrainingError("project", "the job has no project (a project dict or a file path)")
+
+
+def _is_oom(err: BaseException) -> bool:
+    if isinstance(err, MemoryError):
+        return True
+    name = type(err).__name__
+    text = str(err)
+    return name == "ResourceExhaustedError" or "OOM when allocating" in text or (
+        "out of memory" in text.lower())
+
+
+def run_job(job: Mapping[str, Any], emit: Emit, stop: threading.Event | None = None) -> int:
+    """Run one job; every outcome is reported through ``emit``. Returns 0 when the job finished
+    (also when stopped or stopped early), 1 when it ended with an error event."""
+    stop = stop or threading.Event()
+    try:
+        return _run(job, emit, stop)
+    except TrainingError as err:
+        emit({"event": "error", "kind": err.kind, "message": str(err)})
+    except data_mod.DataError as err:
+        emit({"event": "error", "kind": "data", "message": str(err)})
+    except SettingsError as err:
+        emit({"event": "error", "kind": "settings", "message": str(err)})
+    except BaseException as err:  # noqa: BLE001 - every failure becomes an error event
+        if isinstance(err, (KeyboardInterrupt, SystemExit)):
+            raise
+        traceback.print_exc()
+        if _is_oom(err):
+            emit({"event": "error", "kind": "memory", "message":
+                  f"ran out of memory ({_first_line(err)}); lower the batch size or use a "
+                  "smaller model or image size"})
+        else:
+            emit({"event": "error", "kind": "internal",
+                  "message": f"training failed: {type(err).__name__}: {_first_line(err)}"})
+    return 1
+
+
+def _data_spec(job: Mapping[str, Any], project: Any) -> tuple[str, dict[str, Any]]:
+    spec = job.get("data", project.settings.get(DATA_KEY))
+    if isinstance(spec, str):
+        return spec, {}
+    if isinstance(spec, Mapping) and isinstance(spec.get("source"), str):
+        options = spec.get("options") or {}
+        if not isinstance(options, Mapping):
+            raise TrainingError("data", "the data options must be an object")
+        return spec["source"], dict(options)
+    raise TrainingError("data", "no data source: give one, e.g. digits, shapes, mnist or a path")
+
+
+def _status(emit: Emit, message: str, **extra: Any) -> None:
+    emit({"event": "status", "message": message, **extra})
+
+
+def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
+    started = time.perf_counter()
+    action = job.get("action", "train")
+    if action not in ("train", "preview"):
+        raise TrainingError("settings", f"unknown action {action!r} (train or preview)")
+    _status(emit, "reading the project")
+    project = _load_project(job.get("project"))
+    settings = load_settings(project).updated(job.get("settings"))
+    source, options = _data_spec(job, project)
+    out_dir = Path(job.get("output_dir") or "training-output")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise TrainingError("output", f"cannot create the output folder {out_dir}: "
+                                      f"{err.strerror or err}") from None
+
+    _status(emit, "loading TensorFlow")
+    import keras
+
+    if settings.seed is not None:
+        keras.utils.set_random_seed(settings.seed)
+
+    _status(emit, "building the model")
+    from .keras_build import BuildError, build_model
+
+    try:
+        model = build_model(project.graph, name=_model_name(project.name))
+    except BuildError as err:
+        raise TrainingError("build", f"the graph cannot be built: {err}") from None
+    except Exception as err:  # noqa: BLE001 - Keras refusing the graph
+        raise TrainingError("build", f"the graph cannot be built: {_first_line(err)}") from None
+    emit({"event": "model", "name": model.name, "params": int(model.count_params()),
+          "inputs": [list(_shape(t)) for t in model.inputs],
+          "outputs": [list(_shape(t)) for t in model.outputs]})
+
+    initial = job.get("initial_weights")
+    if initial:
+        _status(emit, f"loading weights from {initial}")
+        _load_weights(model, Path(initial))
+
+    _status(emit, f"loading data: {source}")
+    input_shape = tuple(None if v is None else int(v) for v in model.inputs[0].shape[1:])
+    dataset = data_mod.load(source, options, input_shape=input_shape)
+    losses = losses_for(settings, list(data_mod_output_names(model)))
+    _status(emit, "fitting the data to the model")
+    prepared = data_mod.prepare(dataset, model, losses)
+    aug_opts = dataset.options.get("augmentation")
+    augmentation = None
+    if aug_opts and any(aug_opts.values()):
+        if len(prepared.input_shape) != 3:
+            raise TrainingError("data", "augmentation works on images; this model's input is "
+                                        f"{prepared.input_shape}")
+        augmentation = data_mod.augmentation_model(aug_opts, prepared.value_range, settings.seed)
+        prepared.notes.append(f"augmentation on the training data only: "
+                              f"{data_mod.describe_augmentation(aug_opts)}")
+    summary = dataset.summary()
+    summary["notes"] = list(dataset.notes) + list(prepared.notes)
+    summary["input_shape"] = list(prepared.input_shape)
+    summary["losses"] = {n: {"loss": c.loss, "from_logits": c.from_logits, "reason": c.reason}
+                         for n, c in prepared.losses.items()}
+    event = {"event": "data", **_clean(summary)}
+    if action == "preview" or job.get("send_samples"):
+        event["samples"] = _encode_images(dataset.samples)
+        event["sample_labels"] = (None if dataset.sample_labels is None
+                                  else dataset.sample_labels.tolist())
+        if augmentation is not None:
+            event["augmented"] = _encode_images(
+                data_mod.augmented_preview(prepared, aug_opts, 9, seed=settings.seed))
+    emit(event)
+    if action == "preview":
+        emit({"event": "finished", "reason": "preview", "history": {}})
+        return 0
+
+    batch_size = settings.batch_size
+    steps = max(1, math.ceil(prepared.train.size / batch_size))
+    initial_epoch = int(job.get("initial_epoch") or 0)
+    total_epochs = initial_epoch + settings.epochs
+    compile_model(model, settings, prepared, steps, total_epochs)
+
+    notes: list[str] = []
+    callbacks, early = make_callbacks(settings, out_dir, emit, prepared.validation is not None,
+                                      notes)
+    state: dict[str, Any] = {}
+    progress = make_progress_callback(emit, stop, state, total_epochs, initial_epoch, steps)
+    callbacks.insert(0, progress)
+    fit_kwargs = data_mod.fit_inputs(prepared.train, batch_size, shuffle=settings.shuffle,
+                                     augmentation=augmentation, seed=settings.seed)
+    if prepared.validation is not None:
+        val = data_mod.fit_inputs(prepared.validation, batch_size)
+        fit_kwargs["validation_data"] = (val["x"], val["y"]) if "y" in val else val["x"]
+
+    record = {"project": _project_dict(project), "settings": settings.to_dict(),
+              "data": {"source": source, "options": options, "summary": _clean(summary)},
+              "initial_weights": initial, "initial_epoch": initial_epoch}
+    atomic_write_text(out_dir / "run.json", json.dumps(_clean(record), indent=2) + "\n")
+
+    if stop.is_set():
+        emit({"event": "finished", "reason": "stopped", "history": {}, "epochs_run": 0,
+              "output_dir": str(out_dir)})
+        return 0
+    emit({"event": "train_begin", "epochs": total_epochs, "initial_epoch": initial_epoch,
+          "steps_per_epoch": steps, "batch_size": batch_size, "samples": prepared.train.size,
+          "validation_samples": prepared.validation.size if prepared.validation else 0,
+          "notes": notes})
+    t0 = time.perf_counter()
+    try:
+        history = model.fit(epochs=total_epochs, initial_epoch=initial_epoch,
+                            shuffle=settings.shuffle, callbacks=callbacks, verbose=0,
+                            **fit_kwargs)
+    except Exception as err:  # noqa: BLE001 - classify what went wrong
+        if _is_oom(err):
+            raise TrainingError("memory", f"ran out of memory while training with batch size "
+                                          f"{batch_size}: lower the batch size or use a smaller "
+                                          "model or image size") from None
+        if type(err).__name__ in ("InvalidArgumentError", "NotFoundError", "UnknownError"):
+            raise TrainingError("data", f"the data could not be fed to the model: "
+                                        f"{_first_line(err)}") from None
+        raise
+    train_s = time.perf_counter() - t0
+    hist = _clean({k: list(v) for k, v in history.history.items()})
+    atomic_write_text(out_dir / "history.json", json.dumps(hist, indent=2) + "\n")
+    epochs_run = len(next(iter(hist.values()), []))
+    full, partial = divmod(progress.done, steps)
+    samples_seen = full * prepared.train.size + partial * batch_size
+
+    if state.get("nan") is not None:
+        where = state["nan"]
+        rate = settings.learning_rate
+        emit({"event": "error", "kind": "nan", "history": hist,
+              "message": f"the loss became NaN at epoch {where['epoch']}, batch {where['batch']}"
+                         f" (learning rate {rate:g}); training stopped. Lower the learning rate, "
+                         "clip gradients (clipnorm) or check the data for invalid values"})
+        return 1
+
+    reason = "completed"
+    if state.get("stopped"):
+        reason = "stopped"
+    elif early is not None and getattr(early, "stopped_epoch", 0):
+        reason = "early_stopping"
+    model_path = out_dir / "model.keras"
+    atomic_save_model(model, model_path)
+    evaluation = _evaluate(model, prepared, batch_size, emit)
+    result = {"event": "finished", "reason": reason, "history": hist, "epochs_run": epochs_run,
+              "output_dir": str(out_dir), "model_path": str(model_path),
+              "history_path": str(out_dir / "history.json"),
+              "best_path": str(out_dir / "best.keras") if (out_dir / "best.keras").exists()
+              else None,
+              "train_s": round(train_s, 3), "total_s": round(time.perf_counter() - started, 3),
+              "samples_per_s": round(samples_seen / train_s, 1) if train_s > 0 else None,
+              "evaluation": evaluation}
+    record.update({"result": {k: v for k, v in result.items() if k not in ("event", "history")},
+                   "history": hist})
+    atomic_write_text(out_dir / "run.json", json.dumps(_clean(record), indent=2) + "\n")
+    emit(_clean(result))
+    return 0
+
+
+def data_mod_output_names(model: Any) -> list[str]:
+    return [o.name for o in data_mod.model_outputs(model)]
+
+
+def _model_name(name: str) -> str:
+    import re
+
+    cleaned = re.sub(r"[^A-Za-z0-9_.\-]", "_", name or "model")
+    return cleaned or "model"
+
+
+def _shape(tensor: Any) -> tuple[Any, ...]:
+    return tuple(None if v is None else int(v) for v in tensor.shape)
+
+
+def _project_dict(project: Any) -> dict[str, Any]:
+    from ..core.project import project_to_dict
+
+    return project_to_dict(project)
+
+
+def _load_weights(model: Any, path: Path) -> None:
+    if not path.exists():
+        raise TrainingError("weights", f"no weights file {path}")
+    name = path.name
+    if not (name.endswith(".keras") or name.endswith(".weights.h5")):
+        raise TrainingError("weights", f"{path}: weights must be a .keras or .weights.h5 file")
+    try:
+        model.load_weights(str(path))
+    except Exception as err:  # noqa: BLE001 - any mismatch
+        raise TrainingError("weights", f"the weights in {path} don't fit this model: "
+                                       f"{_first_line(err)}") from None
+
+
+def _encode_images(images: Any) -> dict[str, Any] | None:
+    if images is None:
+        return None
+    import base64
+
+    import numpy as np
+
+    arr = np.ascontiguousarray(images, dtype=np.uint8)
+    return {"shape": list(arr.shape), "dtype": "uint8",
+            "data": base64.b64encode(arr.tobytes()).decode("ascii")}
+
+
+def decode_images(payload: Mapping[str, Any] | None) -> Any:
+    """The inverse of the ``samples`` encoding in ``data`` events: a uint8 numpy array."""
+    if not payload:
+        return None
+    import base64
+
+    import numpy as np
+
+    raw = base64.b64decode(payload["data"])
+    return np.frombuffer(raw, dtype=np.uint8).reshape(payload["shape"])
+
+
+def _evaluate(model: Any, prepared: data_mod.Prepared, batch_size: int, emit: Emit
+              ) -> dict[str, Any] | None:
+    """Metrics on the test split (else the validation split); for a single classification
+    output also the confusion matrix and the misclassified samples' indices."""
+    split_name = "test" if prepared.test is not None else (
+        "validation" if prepared.validation is not None else None)
+    if split_name is None:
+        return None
+    split = getattr(prepared, split_name)
+    if split.stream is not None:
+        return None
+    import numpy as np
+
+    _status(emit, f"evaluating on the {split_name} data")
+    inputs = data_mod.fit_inputs(split, batch_size)
+    metrics = model.evaluate(verbose=0, return_dict=True, **inputs)
+    result: dict[str, Any] = {"split": split_name, "metrics": _clean(metrics)}
+    names = list(prepared.losses)
+    if len(names) == 1 and prepared.losses[names[0]].classification and "y" in inputs:
+        y = np.asarray(split.y)
+        pred = model.predict(inputs["x"], batch_size=batch_size, verbose=0)
+        if pred.ndim == 2 and y.ndim in (1, 2):
+            if pred.shape[1] == 1:
+                p = (pred[:, 0] > (0.5 if not prepared.losses[names[0]].from_logits else 0.0)
+                     ).astype(int)
+                t = y.reshape(-1).astype(int)
+                k = 2
+            else:
+                p = pred.argmax(axis=1)
+                t = y.argmax(axis=1) if y.ndim == 2 else y.astype(int)
+                k = pred.shape[1]
+            matrix = np.zeros((k, k), dtype=int)
+            np.add.at(matrix, (t, p), 1)
+            wrong = np.flatnonzero(t != p)
+            result.update({"confusion_matrix": matrix.tolist(),
+                           "class_names": list(prepared.dataset.class_names),
+                           "misclassified": wrong[:100].tolist(),
+                           "misclassified_count": int(len(wrong))})
+    emit({"event": "evaluation", **result})
+    return result
