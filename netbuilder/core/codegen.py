@@ -238,6 +238,8 @@ _KERAS_OBJECTS: dict[str, dict[str, tuple[str | None, dict[str, Any]]]] = {
         "UnitNorm": ("unit_norm", {"axis": 0}),
     },
 }
+_FLOAT32 = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
+            "registered_name": None}  # the default dtype policy, as a layer config holds it
 _KERAS_MODULES = {"initializer": "initializers", "regularizer": "regularizers",
                   "constraint": "constraints"}
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -294,6 +296,8 @@ def _is_default(p: Param, value: Any) -> bool:
     default = p.normalize(p.default)
     if value == default:
         return True
+    if p.name == "data_format" and default is None and value == "channels_last":
+        return True  # None means Keras' image_data_format(), channels_last unless configured
     if p.kind in _KERAS_MODULES and isinstance(value, Mapping):
         return _keras_object(p.kind, value) == default
     return False
@@ -542,11 +546,10 @@ class _Module:
             body = _Body(self, block.graph, "function", names, params=params,
                          returns=list(block.outputs), fn=fn)
         else:
-            signature = [f"name={_str(self.models[block.name].name)}"]
-            signature[:0] = [self.models[m].var for m in fn.models]
-            by_id = {nid: nid for nid in block.inputs}
+            signature = [self.models[m].var for m in fn.models]
+            signature.append(f"name={_str(self.models[block.name].name)}")
             body = _Body(self, block.graph, "model", names, returns=list(block.outputs),
-                         input_order=list(by_id))
+                         input_order=list(block.inputs))
         lines = _def_lines(fn.name, signature)
         return lines + body.render(1)
 
@@ -649,9 +652,8 @@ class _Body:
                     x_busy_until = len(self.statements)
         returned = set(self.returns)
         if self.kind != "function":  # inputs and outputs keep the names Keras users expect
-            inputs = [nid for nid in self.input_order]
-            if len(inputs) == 1:
-                self.vars[(inputs[0], 0)] = self.names.claim("inputs")
+            if len(self.input_order) == 1:
+                self.vars[(self.input_order[0], 0)] = self.names.claim("inputs")
             if len(self.returns) == 1 and self.returns[0] not in self.vars:
                 self.vars[self.returns[0]] = self.names.claim("outputs")
         for i, nid in enumerate(self.statements):
@@ -761,7 +763,8 @@ class _Body:
             callee = f"keras.{cls}"
         else:
             callee = self.module.imports[(module, cls)]
-        config = {k: v for k, v in dict(p["config"]).items() if k not in ("name", "trainable")}
+        config = {k: v for k, v in dict(p["config"]).items()
+                  if k not in ("name", "trainable") and not (k == "dtype" and v == _FLOAT32)}
         pairs = [(k, _literal(v)) for k, v in config.items()]
         pairs.append(("name", self._layer_name(node)))
         trainable = self._trainable(node)

@@ -47,7 +47,8 @@ class DataError(Exception):
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 BUILTIN_SOURCES = ("digits", "shapes") + KERAS_DATASETS
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
-SHAPE_NAMES = ("circle", "square", "triangle", "diamond", "cross", "ring", "hexagon")
+SHAPE_NAMES = ("circle", "square", "triangle", "diamond", "cross", "ring", "hexagon", "star",
+               "bar", "crescent")
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                    "Sneaker", "Bag", "Ankle boot")
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
@@ -234,16 +235,26 @@ def check_augmentation(aug: Mapping[str, Any] | None) -> None:
 
 
 def load(source: str, options: Mapping[str, Any] | None = None, *,
-         input_shape: tuple[int | None, ...] | None = None) -> Dataset:
+         input_shape: tuple[int | None, ...] | None = None,
+         classes: int | None = None) -> Dataset:
     """Load ``source`` (a built-in name or a path). ``input_shape`` (the model's input, without
-    the batch axis) sizes images read from folders and generated shapes."""
+    the batch axis) sizes images read from folders and generated shapes; ``classes`` (what the
+    model's output can tell apart) sets how many kinds of generated shapes there are, unless the
+    options say."""
     opts = resolve_options(options)
     source = str(source)
     key = source.strip().lower().replace("-", "_")
     if key == "digits":
         parts = _load_digits()
     elif key == "shapes":
+        matched = False
+        if (options or {}).get("num_classes") is None and classes is not None and (
+                2 <= classes <= len(SHAPE_NAMES)):
+            opts["num_classes"] = classes
+            matched = True
         parts = _load_shapes(opts, input_shape)
+        if matched:
+            parts.notes.append(f"{classes} kinds of shapes, to match the model's output")
     elif key in KERAS_DATASETS:
         parts = _load_keras_dataset(key, opts)
     else:
@@ -490,6 +501,17 @@ def _shape_mask(kind: str, dy: np.ndarray, dx: np.ndarray, r: float, angle: floa
     if kind == "cross":
         w = r * 0.33
         return ((np.abs(u) <= r) & (np.abs(v) <= w)) | ((np.abs(v) <= r) & (np.abs(u) <= w))
+    if kind == "bar":
+        return (np.abs(u) <= r) & (np.abs(v) <= 0.3 * r)
+    if kind == "crescent":
+        d2 = dx * dx + dy * dy
+        ox, oy = 0.45 * r * c, 0.45 * r * s
+        return (d2 <= r * r) & ((dx - ox) ** 2 + (dy - oy) ** 2 > (0.8 * r) ** 2)
+    if kind == "star":
+        theta = (np.arctan2(dy, dx) - angle) % (2 * np.pi / 5)
+        tip = np.abs(theta - np.pi / 5) / (np.pi / 5)          # 1 at a tip, 0 between tips
+        reach = r * (0.42 + 0.58 * tip ** 1.5)
+        return dx * dx + dy * dy <= reach * reach
     sides = 3 if kind == "triangle" else 6
     inside = np.ones(dx.shape, dtype=bool)
     for k in range(sides):
@@ -989,6 +1011,18 @@ class OutputInfo:
     name: str
     shape: tuple[int | None, ...]      # without the batch axis
     activation: str
+
+
+def output_classes(model: Any) -> int | None:
+    """How many classes the model's (first) output tells apart: its units, or 2 for a single
+    sigmoid unit; None when that is not a classifier's output."""
+    outs = model_outputs(model)
+    if not outs or not outs[0].shape or outs[0].shape[-1] is None:
+        return None
+    units = int(outs[0].shape[-1])
+    if units == 1:
+        return 2 if outs[0].activation == "sigmoid" else None
+    return units
 
 
 def model_outputs(model: Any) -> list[OutputInfo]:

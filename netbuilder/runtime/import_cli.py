@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,48 +52,55 @@ def _import_keras_quietly() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .keras_import import KerasImportError
+
     try:
+        options = _options(args)
         if args.source.startswith("app:") or os.path.exists(args.source):
             _import_keras_quietly()
-        return _run(args)
+        return _import(args, options)
+    except KerasImportError as err:
+        print(f"netbuilder: {err}", file=sys.stderr)
+        return 1
     except Exception as err:  # noqa: BLE001 - the promise: one line, never a traceback
         message = str(err).strip().splitlines()[0] if str(err).strip() else ""
         print(f"netbuilder: import failed: {type(err).__name__}: {message}", file=sys.stderr)
         return 1
 
 
-def _run(args: argparse.Namespace) -> int:
-    from .keras_import import KerasImportError, import_to_file, parse_input_shape
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """The Keras Applications' options given on the command line (checked before Keras
+    loads)."""
+    from .keras_import import KerasImportError, parse_input_shape
 
-    options = {}
-    try:
-        if not args.include_top:
-            options["include_top"] = False
-        if args.input_shape is not None:
-            options["input_shape"] = parse_input_shape(args.input_shape)
-        if args.pooling is not None:
-            options["pooling"] = args.pooling
-        if args.weights is not None:
-            options["weights"] = None if args.weights.lower() == "none" else args.weights
-        if args.classes is not None:
-            options["classes"] = args.classes
-        if not args.source.startswith("app:") and options:
-            names = {"include_top": "--no-top", "input_shape": "--input-shape",
-                     "pooling": "--pooling", "weights": "--weights", "classes": "--classes"}
-            used = ", ".join(names[k] for k in options)
-            raise KerasImportError(f"{used}: these options apply to app:NAME sources only")
-        project = import_to_file(args.source, args.output, **options)
-    except KerasImportError as err:
-        print(f"netbuilder: {err}", file=sys.stderr)
-        return 1
-    notes = project.settings.get("imported", {}).get("notes", [])
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
-    nodes = project.graph.nodes
+    options: dict[str, Any] = {}
+    if not args.include_top:
+        options["include_top"] = False
+    if args.input_shape is not None:
+        options["input_shape"] = parse_input_shape(args.input_shape)
+    if args.pooling is not None:
+        options["pooling"] = args.pooling
+    if args.weights is not None:
+        options["weights"] = None if args.weights.lower() == "none" else args.weights
+    if args.classes is not None:
+        options["classes"] = args.classes
+    if not args.source.startswith("app:") and options:
+        names = {"include_top": "--no-top", "input_shape": "--input-shape",
+                 "pooling": "--pooling", "weights": "--weights", "classes": "--classes"}
+        used = ", ".join(names[k] for k in options)
+        raise KerasImportError(f"{used}: these options apply to app:NAME sources only")
+    return options
+
+
+def _import(args: argparse.Namespace, options: dict[str, Any]) -> int:
     from ..core.summary import summarize
+    from .keras_import import import_to_file
 
+    project = import_to_file(args.source, args.output, **options)
+    for note in project.settings.get("imported", {}).get("notes", []):
+        print(f"note: {note}", file=sys.stderr)
     summary = summarize(project.graph, project.name)
-    print(f"Imported {args.source} as {args.output}: {len(nodes)} layers, "
+    print(f"Imported {args.source} as {args.output}: {len(project.graph.nodes)} layers, "
           f"{summary.total_params:,} params ({summary.trainable_params:,} trainable)")
     if project.weights is not None:
         print(f"Weights saved beside it: {project.weights}")

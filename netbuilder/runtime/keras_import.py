@@ -1048,6 +1048,10 @@ def import_to_file(source: str, project_path: str | os.PathLike[str], **options:
     its weights beside it where the source has them."""
     from ..core.project import ProjectError, save
 
+    folder = Path(project_path).parent
+    if not folder.is_dir():
+        raise KerasImportError(f"cannot write {project_path}: the folder {folder} does not "
+                               "exist")
     project = import_source(source, project_path=project_path, **options)
     try:
         save(project, project_path)

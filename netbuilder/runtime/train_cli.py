@@ -217,6 +217,8 @@ class _Printer:
             if paths:
                 best = f" (best checkpoint: {_rel(e['best_path'])})" if e.get("best_path") else ""
                 self.line(f"Wrote {', '.join(_rel(p) for p in paths)}{best}")
+        elif kind == "warning":
+            self.line(f"  warning: {e['message']}")
         elif kind == "log" and not self.quiet:
             self.line(f"  {e['message']}")
 

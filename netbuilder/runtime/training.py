@@ -380,6 +380,7 @@ def make_checkpoint_callback(path: Path, monitor: str, emit: Emit) -> Any:
             self.monitor = monitor
             self.shadow: Any = None
             self.thread: threading.Thread | None = None
+            self.warned = False
 
         def on_train_begin(self, logs: Any = None) -> None:
             import keras
@@ -408,6 +409,11 @@ def make_checkpoint_callback(path: Path, monitor: str, emit: Emit) -> Any:
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             value = (logs or {}).get(self.monitor)
+            if value is None and not self.warned:
+                self.warned = True
+                emit({"event": "warning", "message":
+                      f"the checkpoint watches {self.monitor}, which this model does not report "
+                      f"(it reports {', '.join(sorted(logs or {}))}); no checkpoint is written"})
             if value is None or not math.isfinite(float(value)):
                 return
             value = float(value)
@@ -490,7 +496,7 @@ def _first_line(err: BaseException) -> str:
 
 
 def _load_project(spec: Any) -> Any:
-    from ..core.project import ProjectError, load, project_to_dict  # noqa: F401
+    from ..core.project import ProjectError, load
     from ..core.project import loads as loads_project
 
     try:
@@ -596,8 +602,9 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
 
     _status(emit, f"loading data: {source}")
     input_shape = tuple(None if v is None else int(v) for v in model.inputs[0].shape[1:])
-    dataset = data_mod.load(source, options, input_shape=input_shape)
-    losses = losses_for(settings, list(data_mod_output_names(model)))
+    dataset = data_mod.load(source, options, input_shape=input_shape,
+                            classes=data_mod.output_classes(model))
+    losses = losses_for(settings, [o.name for o in data_mod.model_outputs(model)])
     _status(emit, "fitting the data to the model")
     prepared = data_mod.prepare(dataset, model, losses)
     aug_opts = dataset.options.get("augmentation")
@@ -709,10 +716,6 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
     atomic_write_text(out_dir / "run.json", json.dumps(_clean(record), indent=2) + "\n")
     emit(_clean(result))
     return 0
-
-
-def data_mod_output_names(model: Any) -> list[str]:
-    return [o.name for o in data_mod.model_outputs(model)]
 
 
 def _model_name(name: str) -> str:

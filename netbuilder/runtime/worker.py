@@ -29,6 +29,7 @@ Afterwards a line ``stop`` stops training after the current batch; the weights a
   second;
 * ``epoch``: epoch, logs (val_ metrics and learning_rate included), progress, eta_s, epoch_s;
 * ``checkpoint``: a new best model was written (path, monitor, value);
+* ``warning``: something the user should know that does not stop training (message);
 * ``evaluation``: metrics on the test (else validation) split, confusion matrix, misclassified
   sample indices;
 * ``finished``: reason (completed, stopped, early_stopping, preview), history (as Keras'

@@ -100,8 +100,13 @@ def test_shapes_are_deterministic_and_configurable():
 def test_shapes_take_the_model_input_size_and_refuse_bad_class_counts():
     ds = data.load("shapes", {"samples": 30}, input_shape=(40, 40, 3))
     assert ds.sample_shape == (40, 40, 3)
-    with pytest.raises(DataError, match="num_classes must be from 2 to 7"):
-        data.load("shapes", {"num_classes": 9})
+    with pytest.raises(DataError, match="num_classes must be from 2 to 10"):
+        data.load("shapes", {"num_classes": 11})
+    matched = data.load("shapes", {"samples": 60}, classes=10)
+    assert matched.class_names[-3:] == ["star", "bar", "crescent"]
+    assert any("to match the model's output" in n for n in matched.notes)
+    chosen = data.load("shapes", {"samples": 60, "num_classes": 3}, classes=10)
+    assert len(chosen.class_names) == 3
 
 
 # --- keras.datasets from the cache -----------------------------------------------------------

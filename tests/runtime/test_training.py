@@ -211,6 +211,28 @@ def test_nan_loss_stops_with_a_message(tmp_path):
     assert len(of(events, "epoch")) == 1
 
 
+def test_an_example_project_on_generated_shapes(tmp_path):
+    project = load(ROOT / "resources" / "examples" / "fashion_mnist_cnn.nbproj")
+    data = {"source": "shapes", "options": {"samples": 200}}
+    events = run_here(project_job(project, tmp_path, data=data,
+                                  settings={"epochs": 1, "checkpoint_monitor": "val_auc"}))
+    info = of(events, "data")[0]
+    assert len(info["class_names"]) == 10            # as many shapes as the output has units
+    assert any("RGB converted to grayscale" in n for n in info["notes"])
+    assert any("val_auc" in w["message"] for w in of(events, "warning"))
+    assert events[-1]["event"] == "finished"
+
+
+def test_running_out_of_memory_is_reported(tmp_path, monkeypatch):
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 40.0 GiB")
+
+    monkeypatch.setattr(keras.Model, "fit", no_memory)
+    events = run_here(project_job(digits_mlp(), tmp_path, settings={"batch_size": 4096}))
+    assert events[-1]["kind"] == "memory"
+    assert "ran out of memory while training with batch size 4096" in events[-1]["message"]
+
+
 def test_data_that_does_not_fit_the_model(tmp_path):
     project = chain_project(("Input", {"shape": [5]}),
                             ("Dense", {"units": 10, "activation": "softmax"}))
@@ -364,8 +386,21 @@ def test_worker_rejects_a_bad_job_line():
 # --- the command line ------------------------------------------------------------------------
 
 
+# The command runs where TensorFlow and Keras cannot load: only its worker process imports them.
+BLOCKER = """
+import sys
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras", "PySide6", "sklearn"):
+            raise ImportError(f"{name} is blocked in this test")
+sys.meta_path.insert(0, Blocker())
+from netbuilder.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def netbuilder(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "netbuilder", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-c", BLOCKER, *args], capture_output=True,
                           text=True, timeout=300, cwd=cwd, env=engine_client.worker_environment())
 
 
