@@ -23,13 +23,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from . import catalog
+from .atomic_write import write_text_atomically
 from .catalog.base import CatalogError
 from .graph import BLOCK_TYPE, Block, Graph, GraphError
 
@@ -123,28 +123,9 @@ def dumps(project: Project) -> str:
 
 def save(project: Project, path: str | os.PathLike[str]) -> None:
     """Write ``project`` to ``path`` atomically: a crash mid-save leaves the old file intact."""
-    path = Path(path)
-    text = dumps(project)
-    directory = path.parent if str(path.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        write_text_atomically(path, dumps(project))
     except OSError as err:
-        raise ProjectError(f"cannot save {path}: {err.strerror or err}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as err:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise ProjectError(f"cannot save {path}: {err.strerror or err}") from None
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from ..core.atomic_write import write_atomically
 
 FORMATS = ("python", "keras")
 
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except OSError as err:
-        return _fail(str(err))
+        return _fail(f"cannot write {args.output}: {err.strerror or err}")
     except Exception as err:  # noqa: BLE001 - the promise: one line, never a traceback
         text = str(err).strip()
         message = text.splitlines()[0] if text else type(err).__name__
@@ -61,7 +61,7 @@ def _run(args: argparse.Namespace) -> int:
         from ..core.codegen import generate_code
 
         code = generate_code(project).encode("utf-8")
-        _write_atomically(output, lambda tmp: tmp.write_bytes(code))
+        write_atomically(output, lambda tmp: tmp.write_bytes(code))
         print(f"Wrote the Keras code of {project.name} to {output}")
         return 0
     return _export_keras(project, Path(args.project), output)
@@ -85,34 +85,10 @@ def _export_keras(project: Any, project_file: Path, output: Path) -> int:
     except BuildError as err:
         return _fail(f"cannot build {project_file}: {err}")
     # Keras saves only to names ending in .keras: save beside the output, then move it there.
-    _write_atomically(output, lambda tmp: model.save(str(tmp)), suffix=".keras")
+    write_atomically(output, lambda tmp: model.save(str(tmp)), suffix=".keras")
     detail = " with its weights" if weights is not None else ""
     print(f"Wrote the Keras model {model.name}{detail} to {output}")
     return 0
-
-
-def _write_atomically(path: Path, write: Callable[[Path], Any], suffix: str = ".tmp") -> None:
-    """Write ``path`` through a temporary file beside it: a failure leaves the old file as it
-    was. ``OSError`` becomes a message naming the file."""
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=directory)
-    except OSError as err:
-        raise OSError(f"cannot write {path}: {err.strerror or err}") from None
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except OSError as err:
-        raise OSError(f"cannot write {path}: {err.strerror or err}") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _import_keras_quietly() -> None:

@@ -381,18 +381,18 @@ def make_checkpoint_callback(path: Path, monitor: str, emit: Emit) -> Any:
             self.shadow: Any = None
             self.thread: threading.Thread | None = None
             self.warned = False
+            self.cloneable: bool | None = None
 
-        def on_train_begin(self, logs: Any = None) -> None:
+        def _write(self, weights: list[Any] | None, epoch: int, value: float) -> None:
             import keras
 
             try:
-                self.shadow = keras.models.clone_model(self.model)
-            except Exception:  # noqa: BLE001 - a model Keras cannot clone: save it directly
-                self.shadow = None
-
-        def _write(self, model: Any, weights: list[Any] | None, epoch: int, value: float) -> None:
-            try:
-                if weights is not None:
+                if weights is None:
+                    model = self.model
+                else:
+                    if self.shadow is None:
+                        self.shadow = keras.models.clone_model(self.model)
+                    model = self.shadow
                     model.set_weights(weights)
                 atomic_save_model(model, path)
             except Exception as err:  # noqa: BLE001 - report, keep training
@@ -422,11 +422,13 @@ def make_checkpoint_callback(path: Path, monitor: str, emit: Emit) -> Any:
                 return
             self.best = value
             self.wait()
-            if self.shadow is None:
-                self._write(self.model, None, epoch, value)
+            if self.cloneable is None:
+                self.cloneable = _cloneable(self.model)
+            if not self.cloneable:
+                self._write(None, epoch, value)
                 return
             self.thread = threading.Thread(
-                target=self._write, args=(self.shadow, self.model.get_weights(), epoch, value),
+                target=self._write, args=(self.model.get_weights(), epoch, value),
                 name="checkpoint-writer")
             self.thread.start()
 
@@ -434,6 +436,12 @@ def make_checkpoint_callback(path: Path, monitor: str, emit: Emit) -> Any:
             self.wait()
 
     return BestCheckpoint()
+
+
+def _cloneable(model: Any) -> bool:
+    """Whether ``keras.models.clone_model`` rebuilds this model (functional models of built-in
+    layers do; a subclassed model would not)."""
+    return type(model).__name__ in ("Functional", "Sequential")
 
 
 def make_callbacks(settings: TrainingSettings, out_dir: Path, emit: Emit,

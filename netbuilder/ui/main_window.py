@@ -551,6 +551,7 @@ class MainWindow(QMainWindow):
 
     def export_code(self, path: str | None = None) -> bool:
         """Save the model's Keras code as a Python file."""
+        from ..core.atomic_write import write_text_atomically
         from ..core.codegen import CodegenError, generate_code
 
         try:
@@ -564,7 +565,7 @@ class MainWindow(QMainWindow):
         if not path:
             return False
         try:
-            Path(path).write_text(code, encoding="utf-8")
+            write_text_atomically(path, code)
         except OSError as err:
             self.show_error("Cannot export the code", f"cannot write {path}: "
                                                       f"{err.strerror or err}")
