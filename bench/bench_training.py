@@ -133,8 +133,12 @@ def main() -> None:
               f"{args.epochs} epochs, batch size {args.batch_size}; MNIST CNN (93,322 params)")
         base, cli = [], []
         for i in range(args.repeat):
-            b = run_baseline(data, args.epochs, args.batch_size)
-            c = run_cli(data, args.epochs, args.batch_size, work, i)
+            if i % 2 == 0:   # alternate which goes first
+                b = run_baseline(data, args.epochs, args.batch_size)
+                c = run_cli(data, args.epochs, args.batch_size, work, i)
+            else:
+                c = run_cli(data, args.epochs, args.batch_size, work, i)
+                b = run_baseline(data, args.epochs, args.batch_size)
             assert b["params"] == 93_322 and abs(b["train"] - c["train"]) <= 10, (b, c)
             base.append(b)
             cli.append(c)

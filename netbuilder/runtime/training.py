@@ -365,11 +365,15 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def make_checkpoint_callback(path: Path, monitor: str, emit: Emit) -> Any:
-    """Keeps the best model (by ``monitor``) in ``path``, written atomically. The weights are
-    copied at the end of the epoch and written by a background thread through a clone of the
-    model, so training does not wait for the disk; one write at a time, all done by the end of
-    training."""
+def make_checkpoint_callback(path: Path, monitor: str, emit: Emit,
+                             min_interval: float = 10.0) -> Any:
+    """Keeps the best model (by ``monitor``) in ``path``, written atomically (a killed worker
+    leaves the previous file whole).
+
+    Training does not wait for the disk: at the end of an epoch that improves ``monitor`` the
+    weights are copied (a millisecond) and a background thread writes them through a clone of the
+    model. It writes at most once every ``min_interval`` seconds (the first best at once); a best
+    not yet written when training ends is written then."""
     base = _callback_base()
     mode = _monitor_mode(monitor)
 
@@ -382,6 +386,8 @@ def make_checkpoint_callback(path: Path, monitor: str, emit: Emit) -> Any:
             self.thread: threading.Thread | None = None
             self.warned = False
             self.cloneable: bool | None = None
+            self.pending: tuple[list[Any] | None, int, float] | None = None
+            self.last_write: float | None = None
 
         def _write(self, weights: list[Any] | None, epoch: int, value: float) -> None:
             import keras
@@ -407,6 +413,24 @@ def make_checkpoint_callback(path: Path, monitor: str, emit: Emit) -> Any:
                 self.thread.join()
                 self.thread = None
 
+        def _flush(self, force: bool = False) -> None:
+            if self.pending is None:
+                return
+            now = time.monotonic()
+            if not force and self.last_write is not None and (
+                    now - self.last_write < min_interval):
+                return
+            self.wait()
+            weights, epoch, value = self.pending
+            self.pending = None
+            self.last_write = now
+            if weights is None:
+                self._write(None, epoch, value)
+                return
+            self.thread = threading.Thread(target=self._write, args=(weights, epoch, value),
+                                           name="checkpoint-writer")
+            self.thread.start()
+
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             value = (logs or {}).get(self.monitor)
             if value is None and not self.warned:
@@ -414,25 +438,23 @@ def make_checkpoint_callback(path: Path, monitor: str, emit: Emit) -> Any:
                 emit({"event": "warning", "message":
                       f"the checkpoint watches {self.monitor}, which this model does not report "
                       f"(it reports {', '.join(sorted(logs or {}))}); no checkpoint is written"})
-            if value is None or not math.isfinite(float(value)):
-                return
-            value = float(value)
-            if self.best is not None and (value >= self.best if mode == "min"
-                                          else value <= self.best):
-                return
-            self.best = value
-            self.wait()
-            if self.cloneable is None:
-                self.cloneable = _cloneable(self.model)
-            if not self.cloneable:
-                self._write(None, epoch, value)
-                return
-            self.thread = threading.Thread(
-                target=self._write, args=(self.model.get_weights(), epoch, value),
-                name="checkpoint-writer")
-            self.thread.start()
+            if value is not None and math.isfinite(float(value)) and (
+                    self.best is None or (float(value) < self.best if mode == "min"
+                                          else float(value) > self.best)):
+                self.best = float(value)
+                if self.cloneable is None:
+                    self.cloneable = _cloneable(self.model)
+                weights = self.model.get_weights() if self.cloneable else None
+                if weights is None:
+                    self.wait()
+                    self.last_write = time.monotonic()
+                    self._write(None, epoch, self.best)   # written now, from the model itself
+                    return
+                self.pending = (weights, epoch, self.best)
+            self._flush()
 
         def on_train_end(self, logs: Any = None) -> None:
+            self._flush(force=True)
             self.wait()
 
     return BestCheckpoint()
