@@ -1193,11 +1193,18 @@ def prepare(dataset: Dataset, model: Any, losses: Mapping[str, str | None] | Non
             raise DataError(f"the data has no labels for output {out.name!r}: give them as "
                             f"y_train_{out.name} (or y_{out.name}) in the .npz file")
         chosen = losses.get(out.name)
-        if chosen:
-            choice, conv = _forced_loss(out, y, chosen)
-        else:
-            classes = len(dataset.class_names) if out.name not in train.outputs else None
-            choice, conv = suggest_loss(out, y, classes)
+        try:
+            if chosen:
+                choice, conv = _forced_loss(out, y, chosen)
+            else:
+                classes = len(dataset.class_names) if out.name not in train.outputs else None
+                choice, conv = suggest_loss(out, y, classes)
+        except DataError as err:
+            if len(outputs) > 1 and out.name not in train.outputs:
+                raise DataError(f"{err} (the same labels feed every output of this model; give "
+                                f"output {out.name!r} its own as y_train_{out.name} in a .npz "
+                                "file)") from None
+            raise
         choices[out.name] = choice
         converters[out.name] = conv
         if out.name not in train.outputs and len(outputs) > 1:

@@ -94,7 +94,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         job["initial_weights"] = str(Path(args.weights).resolve())
 
     printer = _Printer(out, quiet=args.quiet, tty=out.isatty())
-    printer.line(f"Training {project.name} on {args.data} for {settings.epochs} epochs "
+    epochs = f"{settings.epochs} epoch{'s' if settings.epochs != 1 else ''}"
+    printer.line(f"Training {project.name} on {args.data} for {epochs} "
                  f"(batch size {settings.batch_size}) -> {out_dir}")
     proc = TrainingProcess(job)
     interrupts = 0
@@ -211,7 +212,8 @@ class _Printer:
             reason = {"completed": "done", "stopped": "stopped", "early_stopping":
                       "stopped early (no more improvement)"}.get(e["reason"], e["reason"])
             speed = f", {e['samples_per_s']:,.0f} samples/s" if e.get("samples_per_s") else ""
-            self.line(f"Training {reason}: {e.get('epochs_run', 0)} epochs in "
+            n = e.get("epochs_run", 0)
+            self.line(f"Training {reason}: {n} epoch{'s' if n != 1 else ''} in "
                       f"{_duration(e.get('train_s'))}{speed}")
             paths = [p for p in (e.get("history_path"), e.get("model_path")) if p]
             if paths:
