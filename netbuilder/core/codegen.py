@@ -10,8 +10,11 @@ functional API, written the way a person would write it.
   named after its layer. Layers with several outputs are unpacked.
 - A function block becomes ``def block(x, name)``, called once per instance; its layers are named
   ``f"{name}_{layer}"`` so that every call has unique names. A model block becomes
-  ``def build_block()`` returning a nested ``keras.Model`` that is called like a layer; like
-  ``netbuilder.runtime.keras_build``, every instance of a model block shares one model.
+  ``def build_block()`` returning a nested ``keras.Model`` that is called like a layer; a
+  Sequential block's ``build_block()`` returns ``keras.Sequential([keras.Input(...), layers...])``;
+  like ``netbuilder.runtime.keras_build``, every instance of a model block shares one model.
+- A Keras operation kept as imported (``x + y`` in a functional model: ``keras.src.ops``'
+  ``Add``) is written as that operation, named: ``Add(name="add")(x, y)``.
 - Lines are at most 99 characters, wrapped the way black wraps them. The same project always
   gives the same text.
 
@@ -31,7 +34,7 @@ from typing import Any
 from . import catalog
 from .catalog import opaque
 from .catalog.base import LayerSpec, Param, snake_case
-from .graph import BLOCK_TYPE, Block, Graph, Node
+from .graph import BLOCK_TYPE, Block, Graph, GraphError, Node
 
 LINE_LENGTH = 99
 INDENT = "    "
@@ -495,7 +498,7 @@ class _Module:
             if node.type != BLOCK_TYPE:
                 continue
             block = graph.blocks[node.params["block"]]
-            more = [block.name] if block.kind == "model" else self._models_needed(block.graph)
+            more = [block.name] if block.is_model else self._models_needed(block.graph)
             needed += [m for m in more if m not in needed]
         return needed
 
@@ -548,7 +551,8 @@ class _Module:
         else:
             signature = [self.models[m].var for m in fn.models]
             signature.append(f"name={_str(self.models[block.name].name)}")
-            body = _Body(self, block.graph, "model", names, returns=list(block.outputs),
+            kind = "sequential" if block.kind == "sequential" else "model"
+            body = _Body(self, block.graph, kind, names, returns=list(block.outputs),
                          input_order=list(block.inputs))
         lines = _def_lines(fn.name, signature)
         return lines + body.render(1)
@@ -564,6 +568,14 @@ class _Module:
 
     def _scope(self) -> _Names:
         return _Names(self.module_names.taken)
+
+    def sequence_of(self, graph: Graph) -> list[str]:
+        """The chain of the Sequential block whose subgraph is ``graph``."""
+        fn = next(f for f in self.functions.values() if f.block.graph is graph)
+        try:
+            return fn.block.sequence()
+        except GraphError as err:
+            raise CodegenError(str(err)) from None
 
     def model_creation(self, block_name: str, depth: int) -> list[str]:
         plan = self.models[block_name]
@@ -620,7 +632,7 @@ class _Body:
                  input_order: list[str] | None = None, fn: _Function | None = None) -> None:
         self.module = module
         self.graph = graph
-        self.kind = kind  # "main", "model" or "function"
+        self.kind = kind  # "main", "model", "sequential" or "function"
         self.names = names
         self.returns = returns
         self.params = params or {}
@@ -699,6 +711,8 @@ class _Body:
     # -- statements ---------------------------------------------------------------------------
 
     def render(self, depth: int) -> list[str]:
+        if self.kind == "sequential":
+            return self._sequential(depth)
         self._plan_vars()
         lines: list[str] = []
         for nid in self.statements:
@@ -725,27 +739,57 @@ class _Body:
             return [_kw("trainable", ["trainable"])]
         return []
 
+    def _sequential(self, depth: int) -> list[str]:
+        """``return keras.Sequential([keras.Input(...), layers..., nested models], name=name)``"""
+        items: list[list[Any]] = []
+        for nid in self.module.sequence_of(self.graph):
+            node = self.graph.nodes[nid]
+            if node.type == "Input":
+                items.append(self._input_expr(node))
+            elif node.type == BLOCK_TYPE:
+                inner = self.graph.blocks[node.params["block"]]
+                if not inner.is_model:
+                    raise CodegenError(f"{node.name}: a Sequential model cannot call the "
+                                       f"function block {inner.name}")
+                items.append([self.module.models[inner.name].var])
+            elif node.type == opaque.TYPE:
+                if node.params.get("call", "single") != "single":
+                    raise CodegenError(f"{node.name}: a Sequential model holds layers called "
+                                       "on one tensor only")
+                items.append(self._opaque_expr(node))
+            else:
+                items.append(self._layer_expr(node))
+        model = _call("keras.Sequential", [_list(items), _kw("name", ["name"])])
+        return _format(["return "] + model, depth)
+
+    def _input_expr(self, node: Node) -> list[Any]:
+        spec = catalog.get("Input")
+        p = node.params
+        ctor = [_kw("shape", _literal(tuple(p["shape"])))]
+        for name in ("batch_size", "dtype"):
+            if p[name] != spec.param(name).normalize(spec.param(name).default):
+                ctor.append(_kw(name, _literal(p[name])))
+        ctor.append(_kw("name", self._layer_name(node)))
+        return _call("keras.Input", ctor)
+
+    def _layer_expr(self, node: Node) -> list[Any]:
+        spec = catalog.get(node.type)
+        ctor = _layer_args(spec, node.params)
+        ctor.append(_kw("name", self._layer_name(node)))
+        ctor += self._trainable(node)
+        return _call(f"layers.{spec.class_name}", ctor)
+
     def _statement(self, node: Node, depth: int) -> list[str]:
         graph = self.graph
         args = [self.vars[(e.src, e.src_port)] for e in graph.in_edges(node.id)]
         if node.type == "Input":
-            spec = catalog.get("Input")
-            p = node.params
-            ctor = [_kw("shape", _literal(tuple(p["shape"])))]
-            for name in ("batch_size", "dtype"):
-                if p[name] != spec.param(name).normalize(spec.param(name).default):
-                    ctor.append(_kw(name, _literal(p[name])))
-            ctor.append(_kw("name", self._layer_name(node)))
-            return _format([self._targets(node)] + _call("keras.Input", ctor), depth)
+            return _format([self._targets(node)] + self._input_expr(node), depth)
         if node.type == BLOCK_TYPE:
             return self._block_statement(node, args, depth)
         spec = catalog.get(node.type)
         if node.type == opaque.TYPE:
             return self._opaque_statement(node, args, depth)
-        ctor = _layer_args(spec, node.params)
-        ctor.append(_kw("name", self._layer_name(node)))
-        ctor += self._trainable(node)
-        layer = _call(f"layers.{spec.class_name}", ctor)
+        layer = self._layer_expr(node)
         if spec.input_names:
             call = _call(layer, [_kw(k, [v]) for k, v in zip(spec.input_names, args)])
         elif spec.max_inputs == 1:
@@ -754,7 +798,8 @@ class _Body:
             call = _call(layer, [_list([[a] for a in args])])
         return _format([self._targets(node)] + call, depth)
 
-    def _opaque_statement(self, node: Node, args: list[str], depth: int) -> list[str]:
+    def _opaque_expr(self, node: Node) -> list[Any]:
+        """The layer (or operation) of a ``KerasLayer`` node, made from its class and config."""
         p = node.params
         module, cls = p["module"], p["class_name"]
         if module == "keras.layers":
@@ -765,12 +810,19 @@ class _Body:
             callee = self.module.imports[(module, cls)]
         config = {k: v for k, v in dict(p["config"]).items()
                   if k not in ("name", "trainable") and not (k == "dtype" and v == _FLOAT32)}
+        operation = module.startswith("keras.src.ops")
+        if operation and not config:  # Operation.from_config({"name": n}) is Op(name=n)
+            return _call(callee, [_kw("name", self._layer_name(node))])
         pairs = [(k, _literal(v)) for k, v in config.items()]
         pairs.append(("name", self._layer_name(node)))
         trainable = self._trainable(node)
-        if trainable and not module.startswith("keras.src.ops"):  # operations have no weights
+        if trainable and not operation:  # operations have no weights
             pairs.append(("trainable", trainable[0][1:]))
-        layer = _call(f"{callee}.from_config", [_dict(pairs)])
+        return _call(f"{callee}.from_config", [_dict(pairs)])
+
+    def _opaque_statement(self, node: Node, args: list[str], depth: int) -> list[str]:
+        p = node.params
+        layer = self._opaque_expr(node)
         call_form = p["call"]
         if call_form == "single":
             call = _call(layer, [[args[0]]])
@@ -790,7 +842,7 @@ class _Body:
     def _block_statement(self, node: Node, args: list[str], depth: int) -> list[str]:
         block = self.graph.blocks[node.params["block"]]
         fn = self.module.functions[block.name]
-        if block.kind == "model":
+        if block.is_model:
             var = self.module.models[block.name].var
             call_args = [_list([[a] for a in args])] if len(args) > 1 else [[args[0]]]
             return _format([self._targets(node)] + _call(var, call_args), depth)

@@ -64,11 +64,16 @@ class Event:
     nodes: frozenset[str] = frozenset()
 
 
+BLOCK_KINDS = ("function", "model", "sequential")
+
+
 @dataclass
 class Block:
     """A named subgraph used as one node: a reusable block (``kind="function"``: its inputs take
-    whatever shapes arrive) or a nested Keras model (``kind="model"``: inputs must be compatible
-    with its Input layers, and it is one row in the summary, as in Keras).
+    whatever shapes arrive) or a nested Keras model (``kind="model"``: a functional
+    ``keras.Model``; ``kind="sequential"``: a ``keras.Sequential``, one Input and a straight
+    chain of layers, see ``sequence()``). A nested model's inputs must be compatible with its
+    Input layers, and it is one row in the summary, as in Keras.
 
     ``inputs`` are the ids of the subgraph's Input nodes in call order; ``outputs`` the
     (node id, port) pairs it returns.
@@ -81,8 +86,9 @@ class Block:
     kind: str = "function"
 
     def __post_init__(self) -> None:
-        if self.kind not in ("function", "model"):
-            raise GraphError(f"block {self.name!r}: kind must be 'function' or 'model'")
+        if self.kind not in BLOCK_KINDS:
+            raise GraphError(f"block {self.name!r}: kind must be 'function', 'model' or "
+                             "'sequential'")
         for node_id in self.inputs:
             node = self.graph.nodes.get(node_id)
             if node is None or node.type != "Input":
@@ -92,6 +98,45 @@ class Block:
                 raise GraphError(f"block {self.name!r}: output node {node_id!r} does not exist")
         if not self.outputs:
             raise GraphError(f"block {self.name!r} has no outputs")
+        if self.kind == "sequential":
+            self.sequence()
+
+    @property
+    def is_model(self) -> bool:
+        """Whether the block is a nested Keras model (functional or Sequential)."""
+        return self.kind != "function"
+
+    def sequence(self) -> list[str]:
+        """A Sequential block's node ids in order, its Input first: the straight chain from its
+        one Input to its one output. ``GraphError`` when the subgraph is not such a chain."""
+        graph = self.graph
+
+        def fail(why: str) -> GraphError:
+            return GraphError(f"Sequential block {self.name!r}: {why}; a Sequential model is a "
+                              "straight chain of layers from one Input to one output")
+
+        if len(self.inputs) != 1 or len(graph.inputs()) != 1:
+            raise fail("it needs exactly one Input")
+        if len(self.outputs) != 1 or self.outputs[0][1] != 0:
+            raise fail("it needs exactly one output, a layer's first")
+        chain = [self.inputs[0]]
+        while True:
+            edges = graph.out_edges(chain[-1])
+            if not edges:
+                break
+            if len(edges) != 1 or edges[0].src_port != 0:
+                raise fail(f"{graph.nodes[chain[-1]].name!r} feeds several layers")
+            nxt = edges[0].dst
+            if len(graph.in_edges(nxt)) != 1:
+                raise fail(f"{graph.nodes[nxt].name!r} takes several inputs")
+            if nxt in chain:
+                raise fail("its layers form a cycle")
+            chain.append(nxt)
+        if len(chain) != len(graph.nodes):
+            raise fail("some layers are not on the chain from its Input")
+        if chain[-1] != self.outputs[0][0]:
+            raise fail("its output is not the last layer of the chain")
+        return chain
 
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")

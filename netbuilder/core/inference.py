@@ -213,7 +213,7 @@ class InferenceEngine:
                 f"block {block.name} takes {len(block.inputs)} input"
                 f"{'s' if len(block.inputs) != 1 else ''}, got {len(shapes)}",
                 "connect one tensor to each of its inputs")
-        if block.kind == "model":
+        if block.is_model:
             for input_id, shape in zip(block.inputs, shapes):
                 declared = block.graph.inference.results[input_id].outputs
                 assert declared is not None

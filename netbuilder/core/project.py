@@ -14,6 +14,9 @@ Layout (keys are written in this order; parameters only where they differ from K
      "settings": {...},
      "weights": "NAME.weights.h5"}
 
+A block's ``kind`` is ``"function"`` (the default), ``"model"`` (a nested functional Keras
+model) or ``"sequential"`` (a nested ``keras.Sequential``).
+
 ``weights`` (optional, written only when set) is a Keras weights file, as a path relative to the
 project file.
 """

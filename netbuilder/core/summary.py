@@ -45,7 +45,9 @@ def type_label(graph: Graph, node_type: str, params: dict[str, Any]) -> str:
     """The class name Keras shows in the summary's "(type)" column."""
     if node_type == BLOCK_TYPE:
         block = graph.blocks.get(params["block"])
-        return "Functional" if block is None or block.kind == "model" else params["block"]
+        if block is None or block.kind == "model":
+            return "Functional"
+        return "Sequential" if block.kind == "sequential" else params["block"]
     if node_type == OPAQUE_TYPE:  # a Keras layer kept as imported: its own class
         return str(params.get("class_name") or node_type)
     return catalog.get(node_type).class_name

@@ -1,6 +1,7 @@
 """Build a ``keras.Model`` (functional API) from a graph: layer names are node names, parameters
 and trainable flags exactly as set; several inputs and outputs; a "model" block becomes a nested
-``keras.Model`` (one row in the summary), a "function" block's layers are called inline."""
+``keras.Model`` and a "sequential" block a nested ``keras.Sequential`` (one row in the summary),
+a "function" block's layers are called inline."""
 
 from __future__ import annotations
 
@@ -107,20 +108,67 @@ def _run(graph: Graph, feeds: dict[str, Any] | None, models: dict[str, Any],
 
 def _call_block(block: Block, name: str, trainable: bool, args: list[Any],
                 models: dict[str, Any]) -> Any:
-    import keras
-
     if block.kind == "function":
         # a frozen instance freezes every layer of that call, as inference counts it
         _, tensors = _run(block.graph, dict(zip(block.inputs, args)), models, f"{name}_",
                           frozen=not trainable)
         return [tensors[nid][port] for nid, port in block.outputs]
+    model = _block_model(block, name, trainable, models)
+    return model(args if len(args) > 1 else args[0])
+
+
+def _block_model(block: Block, name: str, trainable: bool, models: dict[str, Any]) -> Any:
+    """The nested ``keras.Model`` (or ``keras.Sequential``) of a model block, made once per
+    block and shared by its instances; a frozen instance freezes it."""
+    import keras
+
     model = models.get(block.name)
     if model is None:
-        inputs, tensors = _run(block.graph, None, models)
-        by_id = dict(zip((n.id for n in block.graph.inputs()), inputs))
-        model = keras.Model([by_id[i] for i in block.inputs],
-                            [tensors[nid][port] for nid, port in block.outputs], name=name)
+        if block.kind == "sequential":
+            model = _sequential(block, name, models)
+        else:
+            inputs, tensors = _run(block.graph, None, models)
+            by_id = dict(zip((n.id for n in block.graph.inputs()), inputs))
+            model = keras.Model([by_id[i] for i in block.inputs],
+                                [tensors[nid][port] for nid, port in block.outputs], name=name)
         models[block.name] = model
     if not trainable:  # setting True would also unfreeze the layers frozen inside the block
         model.trainable = False
-    return model(args if len(args) > 1 else args[0])
+    return model
+
+
+def _sequential(block: Block, name: str, models: dict[str, Any]) -> Any:
+    """``keras.Sequential([keras.Input(...), layer, ...], name=name)`` of a Sequential block."""
+    import keras
+
+    from ..core.graph import GraphError
+    from .keras_layers import make_layer
+
+    try:
+        chain = block.sequence()
+    except GraphError as err:
+        raise BuildError(str(err)) from None
+    items: list[Any] = []
+    for nid in chain:
+        node = block.graph.nodes[nid]
+        if node.type == "Input":
+            p = node.params
+            items.append(keras.Input(shape=tuple(p["shape"]), batch_size=p["batch_size"],
+                                     dtype=p["dtype"], name=node.name))
+            continue
+        if node.type == BLOCK_TYPE:
+            inner = block.graph.blocks[node.params["block"]]
+            if inner.kind == "function":
+                raise BuildError(f"Sequential block {block.name!r}: {node.name!r} calls the "
+                                 f"function block {inner.name!r}; a Sequential model holds "
+                                 "layers and models only")
+            items.append(_block_model(inner, node.name, node.trainable, models))
+            continue
+        layer = make_layer(node.type, node.params, node.name)
+        if not isinstance(layer, keras.layers.Layer) or (
+                node.type == opaque.TYPE and node.params.get("call", "single") != "single"):
+            raise BuildError(f"Sequential block {block.name!r}: {node.name!r} is not a layer "
+                             "called on one tensor; a Sequential model cannot hold it")
+        layer.trainable = node.trainable
+        items.append(layer)
+    return keras.Sequential(items, name=name)

@@ -7,15 +7,19 @@
   defaults), its trainable flag kept; ``name``, ``dtype`` and ``trainable`` are not parameters;
 - connections come from the functional graph, in call order (merge layers' lists,
   MultiHeadAttention's query/value/key); several inputs and outputs keep their order;
-- a nested model (a Keras Application used as a layer, a Sequential inside a functional model)
-  becomes a ``Block(kind="model")`` with its name: one row in the summary, as in Keras;
+- a nested model becomes a block with its name, one row in the summary, as in Keras: a
+  functional one (a Keras Application used as a layer) a ``Block(kind="model")``, a
+  ``keras.Sequential`` a ``Block(kind="sequential")`` that builds a Sequential again;
+- a Keras operation applied to tensors in the functional graph (``x + y``, ``x * 0.5``: a
+  ``keras.src.ops`` Operation, not a layer) stays that operation: a ``KerasLayer`` node with its
+  class, config and call, replayed as it was called (never turned into a merge layer);
 - nothing is dropped silently. A layer the catalog lacks, or whose configuration a spec cannot
   hold (a config key the spec does not have, a value it refuses, shapes or weight counts that
   would differ from Keras'), becomes a ``KerasLayer`` node (``core/catalog/opaque.py``) that
   keeps its Keras class, module and config, and the reason is recorded in ``notes``;
 - what NetBuilder cannot represent is refused with ``KerasImportError`` and a message naming the
-  layer: Lambda layers (Python code), a layer called several times (shared weights), raw
-  ``keras.ops`` calls, subclassed models, tensors passed as extra call arguments.
+  layer: Lambda layers (Python code), a layer called several times (shared weights), subclassed
+  models, tensors passed as extra call arguments.
 
 ``import_source(source)`` reads ``.keras`` and ``.h5`` model files (``keras.saving.load_model``
 with ``compile=False, safe_mode=True``), architecture-only ``.json`` files (``model.to_json()``)
@@ -145,10 +149,6 @@ def _refuse_code_layer(name: str, class_name: str) -> KerasImportError:
 
 _MISSING = object()
 
-# Keras operations on two tensors that a merge layer of the catalog computes exactly
-_OP_LAYERS = {("keras.src.ops.numpy", name): name
-              for name in ("Add", "Subtract", "Multiply", "Maximum", "Minimum")}
-
 
 class _Importer:
     """Turns Keras models into graphs; collects notes on what was kept as a KerasLayer."""
@@ -248,17 +248,17 @@ class _Importer:
             if isinstance(layer, keras.Model):
                 sub, inputs, outputs = self.model_graph(layer, top=False)
                 block_name = self._block_name(layer.name)
-                graph.add_block(Block(block_name, sub, inputs, outputs, kind="model"))
+                kind = "sequential" if isinstance(layer, keras.Sequential) else "model"
+                graph.add_block(Block(block_name, sub, inputs, outputs, kind=kind))
                 return graph.add_node(BLOCK_TYPE, {"block": block_name}, name=layer.name,
                                       trainable=bool(getattr(layer, "trainable", True))).id
             code = _code_layer(layer)
             if code is not None:
                 raise _refuse_code_layer(layer.name, code)
             try:
-                if isinstance(layer, keras.layers.Layer):
-                    layer_type, params = self._layer_params(layer, node, where)
-                else:
-                    layer_type, params = self._op_params(layer, node)
+                if not isinstance(layer, keras.layers.Layer):
+                    raise _Unrepresentable("a tensor operation, not a layer")
+                layer_type, params = self._layer_params(layer, node, where)
             except _Unrepresentable as why:
                 what = "layer" if isinstance(layer, keras.layers.Layer) else "operation"
                 self.notes.append(f"{layer.name}{where}: {why}; kept as a Keras {what} "
@@ -326,25 +326,6 @@ class _Importer:
                 f"with {got.trainable}/{got.non_trainable} weights where Keras gives "
                 f"{', '.join(fmt_shape(s) for s in want)} with {counts[0]}/{counts[1]}")
         return spec.type, params
-
-    def _op_params(self, op: Any, node: Any) -> tuple[str, dict[str, Any]]:
-        """A Keras operation applied to two tensors (``x + y``, ``x * y``) as the merge layer
-        that does the same; ``_Unrepresentable`` for any other operation."""
-        layer_type = _OP_LAYERS.get((type(op).__module__, type(op).__name__))
-        if layer_type is None:
-            raise _Unrepresentable(f"the catalog has no layer for the operation "
-                                   f"{type(op).__name__}")
-        tensors = self._op_inputs(op, node)
-        spec = catalog.get(layer_type)
-        shapes = [_shape(t) for t in tensors]
-        want = [_shape(t) for t in node.outputs]
-        try:
-            got = spec.infer(spec.resolve({}), shapes).outputs
-        except CatalogError as err:
-            raise _Unrepresentable(str(err)) from None
-        if [tuple(s) for s in got] != want:
-            raise _Unrepresentable(f"{layer_type} would give other shapes")
-        return layer_type, {}
 
     def _map_config(self, spec: LayerSpec, cfg: Mapping[str, Any], layer: Any | None
                     ) -> dict[str, Any]:
@@ -516,21 +497,13 @@ class _Importer:
         self._note_training(layer, call, where)
         return tensors
 
-    def _op_inputs(self, layer: Any, node: Any) -> list[Any]:
-        """A Keras operation (``x + y``) called on two tensors, as a merge layer takes them."""
-        args, kwargs = node.arguments.args, node.arguments.kwargs
-        constants = [a for a in args if not _is_tensor(a)] + list(kwargs.values())
-        if constants:
-            raise _Unrepresentable(f"it is applied to the constant {_short(constants[0])}, "
-                                   "which no catalog layer takes")
-        if len(args) != 2:
-            raise _Unrepresentable(f"it is applied to {len(args)} tensors")
-        return list(args)
-
     def _opaque_call(self, layer: Any, node: Any) -> tuple[Any, list[Any]]:
         """The ``call`` parameter of a KerasLayer node and its input tensors in port order."""
+        keras = _keras()
         call = self._call(layer, node)
         arguments = call.tensors
+        if not isinstance(layer, keras.layers.Layer):  # x + y: replayed exactly as called
+            arguments = []
         if not call.plain and len(arguments) == 1 and call.first == arguments[0][0]:
             value = arguments[0][1]
             if _is_tensor(value):
@@ -560,8 +533,6 @@ class _Importer:
             return []
         if node_type == opaque.TYPE:
             return self._opaque_call(layer, node)[1]
-        if not isinstance(layer, keras.layers.Layer):
-            return self._op_inputs(layer, node)
         if node_type == BLOCK_TYPE:
             call = self._call(layer, node)
             other = {k: v for k, v in call.plain.items() if k != "training"}

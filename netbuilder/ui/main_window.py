@@ -32,6 +32,7 @@ from .inspector import Inspector
 from .minimap import Overview
 from .palette import LayerPalette
 from .summary_panel import SummaryPanel
+from .training_panel import TrainingPanel
 
 APP_NAME = "NetBuilder"
 FILE_FILTER = f"NetBuilder projects (*{SUFFIX});;All files (*)"
@@ -111,6 +112,13 @@ class MainWindow(QMainWindow):
         self.code_dock = self._dock("Code", "codeDock", self.code_view,
                                     Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.summary_dock, self.code_dock)
+        self.training_panel = TrainingPanel(lambda: self.project, lambda: self.path)
+        self.training_dock = self._dock("Training", "trainingDock", self.training_panel,
+                                        Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.code_dock, self.training_dock)
+        self.training_dock.visibilityChanged.connect(
+            lambda shown: shown and QTimer.singleShot(50, self.training_panel,
+                                                      self.training_panel.plots_if_seen))
         self.summary_dock.raise_()
         self.weights_file: Path | None = None
         self.import_job = None
@@ -232,6 +240,14 @@ class MainWindow(QMainWindow):
         self.zoom_out_action = self._action("Zoom &Out", lambda: self.view.zoom_by(0.8),
                                             K.ZoomOut)
         self.zoom_reset_action = self._action("&Actual Size", self._zoom_reset, "Ctrl+0")
+        self.train_action = self._action("&Train", self.train, "F5",
+                                         "Train the model from fresh weights, watching it learn")
+        self.stop_training_action = self._action("&Stop Training", self.stop_training,
+                                                 "Shift+F5", "Stop after the current batch; "
+                                                 "the weights are kept")
+        self.continue_training_action = self._action(
+            "&Continue Training", lambda: self.train(resume=True), "Ctrl+F5",
+            "Train more epochs from the last run's weights")
         self.arrange_action = self._action("A&rrange Layers", self.arrange, "Ctrl+L",
                                            "Lay the model out top to bottom, branches side by "
                                            "side")
@@ -290,8 +306,16 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.overview_action)
         self.view_menu = view_menu
         for dock in (self.palette_dock, self.inspector_dock, self.summary_dock,
-                     self.code_dock):
+                     self.code_dock, self.training_dock):
             view_menu.addAction(dock.toggleViewAction())
+
+        train_menu = bar.addMenu("&Train")
+        train_menu.addAction(self.train_action)
+        train_menu.addAction(self.stop_training_action)
+        train_menu.addAction(self.continue_training_action)
+        self.train_menu = train_menu
+        self.training_panel.running_changed.connect(self._training_running)
+        self._training_running(False)
 
     def _fill_recent_menu(self) -> None:
         menu = self.recent_menu
@@ -337,6 +361,8 @@ class MainWindow(QMainWindow):
         self.inspector.set_graph(project.graph)
         self.summary.set_graph(project.graph, project.name)
         self.code_view.set_project(project)
+        if not self.training_panel.is_running():
+            self.training_panel.load_settings()
         weights = getattr(project, "weights", None)
         self.weights_file = (self.path.parent / weights) if weights and self.path else None
         self.undo_stack.setClean()
@@ -750,6 +776,21 @@ class MainWindow(QMainWindow):
             self.view.setFocus()
         return node_id
 
+    def train(self, resume: bool = False) -> bool:
+        """Show the training panel and start training (F5); False, with the reason in the
+        panel, when it cannot start."""
+        self.training_dock.show()
+        self.training_dock.raise_()
+        return self.training_panel.train(resume=resume)
+
+    def stop_training(self) -> None:
+        self.training_panel.stop()
+
+    def _training_running(self, running: bool) -> None:
+        self.train_action.setEnabled(not running)
+        self.stop_training_action.setEnabled(running)
+        self.continue_training_action.setEnabled(not running)
+
     def show_overview(self, shown: bool) -> None:
         """Turn the overview on (it shows while the model does not fit) or off."""
         self.overview.set_enabled(shown)
@@ -826,5 +867,6 @@ class MainWindow(QMainWindow):
         self.inspector.detach()
         self.summary.detach()
         self.code_view.detach()
+        self.training_panel.shutdown()
         self.overview.set_scene(None)
         event.accept()

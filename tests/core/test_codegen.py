@@ -278,6 +278,38 @@ def test_model_block_is_a_function_building_a_nested_model():
     assert code.index("def residual_unit(") < code.index("def build_model(")
 
 
+def test_sequential_block_is_a_function_returning_a_sequential():
+    g = Graph()
+    sub = Graph()
+    x = sub.add_node("Input", {"shape": [16]})
+    d = sub.add_node("Dense", {"units": 8, "activation": "relu"}, name="stem_dense")
+    bn = sub.add_node("BatchNormalization", name="stem_bn", trainable=False)
+    sub.connect(x.id, d.id)
+    sub.connect(d.id, bn.id)
+    g.add_block(Block("stem", sub, [x.id], [(bn.id, 0)], kind="sequential"))
+    i = g.add_node("Input", {"shape": [16]})
+    s = g.add_node("Block", {"block": "stem"}, trainable=False)
+    out = g.add_node("Dense", {"units": 3})
+    g.connect(i.id, s.id)
+    g.connect(s.id, out.id)
+    code = code_of(g)
+    assert textwrap.dedent('''\
+        def build_stem(name="stem"):
+            return keras.Sequential(
+                [
+                    keras.Input(shape=(16,), name="input_layer"),
+                    layers.Dense(8, activation="relu", name="stem_dense"),
+                    layers.BatchNormalization(name="stem_bn", trainable=False),
+                ],
+                name=name,
+            )''') in code
+    body = build_model_body(code)
+    assert "    stem = build_stem()\n    stem.trainable = False\n    x = stem(inputs)\n" in body
+    check_style(code)
+    black = pytest.importorskip("black")
+    assert black.format_str(code, mode=black.Mode(line_length=99)) == code
+
+
 def test_frozen_function_block_instance_freezes_that_call():
     g = block_graph()
     first = next(n for n in g.nodes.values() if n.name == "residual_unit")

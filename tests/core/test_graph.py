@@ -119,6 +119,20 @@ def test_block_definition_is_checked():
         Block("b", sub, [sub_in.id], [(sub_dense.id, 0)], kind="other")
 
 
+def test_a_sequential_block_is_a_straight_chain():
+    sub, (x, d1, d2) = chain(("Input", {"shape": [4]}), ("Dense", {"units": 3}),
+                             ("Dense", {"units": 2}))
+    block = Block("seq", sub, [x.id], [(d2.id, 0)], kind="sequential")
+    assert block.sequence() == [x.id, d1.id, d2.id] and block.is_model
+    assert not Block("f", sub, [x.id], [(d2.id, 0)]).is_model
+    with pytest.raises(GraphError, match="not the last layer"):
+        Block("seq", sub, [x.id], [(d1.id, 0)], kind="sequential")
+    branch = sub.add_node("Dense", {"units": 5})
+    sub.connect(d1.id, branch.id)
+    with pytest.raises(GraphError, match="feeds several layers"):
+        Block("seq", sub, [x.id], [(d2.id, 0)], kind="sequential")
+
+
 def test_batch_defers_inference():
     g = Graph()
     with g.batch():

@@ -54,6 +54,27 @@ def test_blocks_round_trip(tmp_path):
     assert loaded.inference.result(node.id).non_trainable == 14
 
 
+def test_sequential_blocks_round_trip(tmp_path):
+    sub, (x, d, a) = chain(("Input", {"shape": [6]}), ("Dense", {"units": 2}),
+                           ("Activation", {"activation": "relu"}))
+    g = chain(("Input", {"shape": [6]}))[0]
+    g.add_block(Block("stem", sub, [x.id], [(a.id, 0)], kind="sequential"))
+    node = g.add_node("Block", {"block": "stem"})
+    g.connect("n1", node.id)
+    path = _saved(tmp_path, g)
+    assert json.loads(path.read_text())["blocks"][0]["kind"] == "sequential"
+    loaded = proj.load(path).graph
+    assert loaded.blocks["stem"].kind == "sequential"
+    assert loaded.blocks["stem"].sequence() == [x.id, d.id, a.id]
+    assert loaded.inference.result(node.id).trainable == 14
+    # inference checks a Sequential's input like a model's
+    g2 = chain(("Input", {"shape": [5]}))[0]
+    g2.add_block(loaded.blocks["stem"])
+    bad = g2.add_node("Block", {"block": "stem"})
+    g2.connect("n1", bad.id)
+    assert "model stem expects input" in g2.inference.result(bad.id).error
+
+
 def test_save_is_atomic(tmp_path, monkeypatch):
     path = _saved(tmp_path)
     before = path.read_text()

@@ -134,17 +134,14 @@ def test_rebuilt_application_has_the_same_layers(name):
     originals = {op.name: op for op in model.operations}
     for op in built.operations:
         original = originals[op.name]
-        if isinstance(original, keras.Model):  # a nested Sequential comes back Functional
-            assert isinstance(op, keras.Model)
-        elif isinstance(original, keras.layers.Layer):
-            assert type(op) is type(original), op.name
+        assert type(op) is type(original), op.name  # Sequential, x + y's Add operation too
         if isinstance(op, keras.Model):
             for inner in op.layers:
                 if isinstance(inner, keras.layers.InputLayer):
                     continue  # a Sequential hides its own
                 twin = original.get_layer(inner.name)
                 assert same_config(inner.get_config(), twin.get_config()), inner.name
-        elif isinstance(original, keras.layers.Layer):  # x + y comes back as an Add layer
+        else:
             assert same_config(op.get_config(), original.get_config()), op.name
 
 
@@ -173,9 +170,38 @@ def test_a_sequential_inside_a_functional_model_is_one_block_row():
     node = graph.node_by_name("features")
     assert node.type == BLOCK_TYPE
     block = graph.blocks[node.params["block"]]
-    assert block.kind == "model" and block.name == "features"
+    assert block.kind == "sequential" and block.name == "features"
     assert [n.name for n in block.graph.nodes.values()][1:] == ["c1", "bn", "gap"]
     assert block.graph.node_by_name("c1").params["activation"] == "relu"
+    assert summarize(graph).rows[1].type == "Sequential"
+    built = build_model(graph, name=model.name)
+    rebuilt = built.get_layer("features")
+    assert type(rebuilt) is keras.Sequential
+    assert [layer.name for layer in rebuilt.layers] == ["c1", "bn", "gap"]
+    assert rebuilt.get_config() == base.get_config()
+
+
+def test_tensor_operations_stay_operations():
+    """x + y and x * y in a functional model are Keras operations, not layers: they come back
+    as the same operations (KerasLayer nodes), with one row each in the summary as in Keras."""
+    inp = keras.Input((8,), name="x")
+    a = keras.layers.Dense(8, name="a")(inp)
+    b = keras.layers.Dense(8, name="b")(inp)
+    out = keras.layers.Dense(2, name="head")((a + b) * a)
+    model = keras.Model(inp, out, name="ops")
+    notes: list[str] = []
+    graph = graph_from_keras(model, notes)
+    assert_same_summary(model, graph)
+    assert_types(model, graph)
+    ops = [n for n in graph.nodes.values() if n.type == opaque.TYPE]
+    assert [n.params["class_name"] for n in ops] == ["Add", "Multiply"]
+    assert all(n.params["module"] == "keras.src.ops.numpy" for n in ops)
+    assert len(notes) == 2 and all("kept as a Keras operation" in n for n in notes)
+    built = build_model(graph, name="ops")
+    originals = {op.name: op for op in model.operations}
+    for op in built.operations:
+        assert type(op) is type(originals[op.name]), op.name
+    assert built.get_config()["layers"] == model.get_config()["layers"]
 
 
 def test_trainable_flags_survive_in_nested_models():

@@ -24,8 +24,10 @@ def test_layout_of_the_window(window):
     assert docks == {"paletteDock": Qt.DockWidgetArea.LeftDockWidgetArea,
                      "inspectorDock": Qt.DockWidgetArea.RightDockWidgetArea,
                      "summaryDock": Qt.DockWidgetArea.BottomDockWidgetArea,
-                     "codeDock": Qt.DockWidgetArea.BottomDockWidgetArea}
-    assert window.tabifiedDockWidgets(window.summary_dock) == [window.code_dock]
+                     "codeDock": Qt.DockWidgetArea.BottomDockWidgetArea,
+                     "trainingDock": Qt.DockWidgetArea.BottomDockWidgetArea}
+    assert window.tabifiedDockWidgets(window.summary_dock) == [window.code_dock,
+                                                              window.training_dock]
     assert window.centralWidget() is window.view
     menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
     assert menus[:3] == ["File", "Edit", "View"]

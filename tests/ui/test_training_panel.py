@@ -1,0 +1,250 @@
+"""The training panel: recorded worker events drive its curves, progress and status; an invalid
+graph, a worker error, a crashed or killed worker; Stop and Continue with a fake worker; and one
+real run through the real worker."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from netbuilder.core.graph import Graph
+from netbuilder.core.project import load
+from netbuilder.ui.training_panel import CRASH_MESSAGE, run_folder
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def recorded_events() -> list[dict]:
+    """What the worker sends for a 2-epoch run, 3 steps per epoch (abridged)."""
+    events: list[dict] = [
+        {"event": "status", "message": "training engine started", "pid": 1},
+        {"event": "status", "message": "reading the project"},
+        {"event": "status", "message": "loading TensorFlow"},
+        {"event": "model", "name": "test", "params": 5130, "inputs": [[None, 28, 28, 1]],
+         "outputs": [[None, 10]]},
+        {"event": "status", "message": "loading data: digits"},
+        {"event": "data", "name": "digits", "class_names": [str(i) for i in range(10)],
+         "sizes": {"train": 1438, "validation": 359}, "notes": ["images resized"]},
+        {"event": "train_begin", "epochs": 2, "initial_epoch": 0, "steps_per_epoch": 3,
+         "batch_size": 32, "samples": 96, "validation_samples": 20, "notes": []},
+    ]
+    done = 0
+    for epoch in (1, 2):
+        for batch in (1, 2, 3):
+            done += 1
+            events.append({"event": "batch", "epoch": epoch, "epochs": 2, "batch": batch,
+                           "steps": 3, "logs": {"loss": 2.0 / done, "accuracy": 0.1 * done},
+                           "progress": done / 6, "eta_s": 6.0 - done, "elapsed_s": done})
+        events.append({"event": "epoch", "epoch": epoch, "epochs": 2,
+                       "logs": {"accuracy": 0.4 * epoch, "loss": 1.0 / epoch,
+                                "val_accuracy": 0.45 * epoch, "val_loss": 1.1 / epoch,
+                                "learning_rate": 0.001},
+                       "progress": epoch / 2, "eta_s": 3.0 * (2 - epoch), "epoch_s": 1.5})
+    events += [
+        {"event": "status", "message": "evaluating on the validation data"},
+        {"event": "evaluation", "split": "validation",
+         "metrics": {"accuracy": 0.9, "loss": 0.55},
+         "confusion_matrix": [[5, 1, 0], [0, 6, 0], [1, 0, 7]], "class_names": ["a", "b", "c"],
+         "misclassified": [3, 9], "misclassified_count": 2},
+        {"event": "finished", "reason": "completed", "epochs_run": 2,
+         "history": {"loss": [1.0, 0.5], "val_loss": [1.1, 0.55]}, "train_s": 3.0,
+         "samples_per_s": 64.0, "output_dir": "/tmp/x", "model_path": "/tmp/x/model.keras"},
+    ]
+    return events
+
+
+def fake_worker(body: str) -> list[str]:
+    """A worker command: Python that reads the job line, then runs ``body``."""
+    code = "import json, sys, time\njob = json.loads(sys.stdin.readline())\n" + \
+        textwrap.dedent(body)
+    return [sys.executable, "-c", code]
+
+
+def emit(event: dict) -> str:
+    return f"print(json.dumps({event!r}), flush=True)\n"
+
+
+def test_recorded_events_drive_status_progress_curves_and_results(window, qtbot):
+    panel = window.training_panel
+    events = recorded_events()
+    panel.handle_event(events[0])
+    panel.handle_event(events[1])
+    panel.handle_event(events[2])
+    assert "Loading TensorFlow" in panel.status_label.text()
+    for event in events[3:11]:    # up to the end of the first epoch
+        panel.handle_event(event)
+    assert 480 <= panel.progress.value() <= 520
+    assert "left" in panel.progress.format()
+    assert "Epoch 1/2" in panel.status_label.text()
+    panel.refresh_plots()
+    assert panel.curve_data("loss") == ([1.0], [1.0])
+    assert panel.curve_data("val_metric")[1] == [0.45]
+    assert len(panel.curve_data("batch_loss")[0]) == 3
+    for event in events[11:]:
+        panel.handle_event(event)
+    qtbot.wait(250)               # the plot timer is not running: refresh by hand
+    panel.refresh_plots()
+    assert panel.curve_data("loss")[1] == [1.0, 0.5]
+    assert panel.curve_data("val_loss")[1] == pytest.approx([1.1, 0.55])
+    assert panel.curve_data("metric")[1] == pytest.approx([0.4, 0.8])
+    assert len(panel.curve_data("batch_loss")[1]) == 6
+    assert panel.curve_data("batch_loss")[0][-1] == pytest.approx(2.0)
+    assert panel.progress.value() == 1000
+    assert "Training done: 2 epochs" in panel.status_label.text()
+    assert "accuracy <b>0.9000</b>" in panel.results_label.text()
+    assert panel.confusion_box.isVisibleTo(panel)
+    assert panel.confusion.rowCount() == 3 and panel.confusion.item(2, 2).text() == "7"
+    assert panel.epochs_done == 2
+
+
+def test_an_invalid_graph_is_explained_instead_of_training(make_window):
+    graph = Graph()
+    a = graph.add_node("Input", {"shape": [8]})
+    b = graph.add_node("Conv2D", {"filters": 4, "kernel_size": 3}, position=(0, 110))
+    graph.connect(a.id, b.id)
+    window = make_window(graph)
+    assert window.train() is False
+    panel = window.training_panel
+    assert panel.process is None
+    assert "Cannot train" in panel.status_label.text()
+    assert "problem" in panel.status_label.text()
+    assert window.training_dock.isVisible()
+
+    empty = make_window(Graph())
+    assert empty.train() is False
+    assert "empty" in empty.training_panel.status_label.text()
+
+
+def test_a_crashed_worker_is_reported_and_the_editor_keeps_running(window, qtbot):
+    panel = window.training_panel
+    panel.worker_command = fake_worker(
+        emit({"event": "status", "message": "loading TensorFlow"}) + "sys.exit(3)\n")
+    assert window.train()
+    assert not window.train_action.isEnabled()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=30000)
+    text = panel.status_label.text()
+    assert CRASH_MESSAGE in text and "exit status 3" in text
+    assert panel.terminal["kind"] == "crashed"
+    assert window.isVisible() and window.train_action.isEnabled()
+    assert panel.train_button.isEnabled()
+    assert window.graph.nodes    # nothing lost
+
+
+def test_a_killed_worker_is_reported(window, qtbot):
+    panel = window.training_panel
+    panel.worker_command = fake_worker(
+        emit({"event": "status", "message": "loading data: digits"}) + "time.sleep(60)\n")
+    assert panel.train()
+    qtbot.waitUntil(lambda: "Loading data" in panel.status_label.text(), timeout=30000)
+    panel.kill()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=30000)
+    assert CRASH_MESSAGE in panel.status_label.text()
+
+
+def test_a_worker_error_event_is_shown(window, qtbot):
+    panel = window.training_panel
+    panel.worker_command = fake_worker(
+        emit({"event": "error", "kind": "data", "message": "no such folder /nope"})
+        + "sys.exit(1)\n")
+    assert panel.train()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=30000)
+    assert "Training failed: no such folder /nope" in panel.status_label.text()
+    assert CRASH_MESSAGE not in panel.status_label.text()
+
+
+def test_stop_then_continue_from_the_last_weights(make_window, qtbot, tmp_path):
+    window = make_window(path=tmp_path / "model.nbproj")
+    panel = window.training_panel
+    jobs = tmp_path / "jobs.txt"
+    panel.worker_command = fake_worker(f"""
+        open({str(jobs)!r}, "a").write(json.dumps(job) + "\\n")
+        out = job["output_dir"]
+        import os
+        os.makedirs(out, exist_ok=True)
+        open(os.path.join(out, "model.keras"), "w").write("weights")
+        first = job.get("initial_epoch", 0) + 1
+        print(json.dumps({{"event": "train_begin", "epochs": first + 9,
+              "initial_epoch": first - 1, "steps_per_epoch": 2, "batch_size": 8,
+              "samples": 16}}), flush=True)
+        print(json.dumps({{"event": "epoch", "epoch": first, "epochs": first + 9,
+              "logs": {{"loss": 1.0 / first, "val_loss": 1.0}}, "progress": 0.1,
+              "eta_s": 9}}), flush=True)
+        for line in sys.stdin:
+            if line.strip() == "stop":
+                break
+        print(json.dumps({{"event": "finished", "reason": "stopped", "epochs_run": 1,
+              "history": {{}}, "output_dir": out,
+              "model_path": os.path.join(out, "model.keras")}}), flush=True)
+    """)
+    panel.epochs_spin.setValue(10)
+    assert window.train()
+    qtbot.waitUntil(lambda: panel.epochs_done == 1, timeout=30000)
+    window.stop_training()
+    assert "Stopping" in panel.status_label.text()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=30000)
+    assert "Training stopped" in panel.status_label.text()
+    assert panel.continue_button.isEnabled()
+    first_out = panel.output_dir
+    assert first_out.parent == tmp_path / "model-runs"
+
+    panel.lr_spin.setValue(0.0005)
+    assert panel.train(resume=True)
+    qtbot.waitUntil(lambda: panel.epochs_done == 2, timeout=30000)
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=30000)
+    first, second = [json.loads(line) for line in jobs.read_text().splitlines()]
+    assert "initial_weights" not in first
+    assert second["initial_weights"] == str(first_out / "model.keras")
+    assert second["initial_epoch"] == 1
+    assert second["settings"]["learning_rate"] == pytest.approx(0.0005)
+    assert second["output_dir"] != first["output_dir"]
+    panel.refresh_plots()
+    assert panel.curve_data("loss")[0] == [1.0, 2.0]     # the curves go on
+
+
+def test_run_folders_are_named_by_date_and_time(tmp_path):
+    import datetime
+
+    when = datetime.datetime(2026, 3, 4, 5, 6, 7)
+    folder = run_folder(tmp_path / "m.nbproj", "m", when)
+    assert folder == tmp_path / "m-runs" / "2026-03-04_05-06-07"
+    folder.mkdir(parents=True)
+    assert run_folder(tmp_path / "m.nbproj", "m", when).name == "2026-03-04_05-06-07-2"
+    assert "netbuilder-runs" in str(run_folder(None, "my model", when))
+
+
+def test_a_real_short_run_through_the_worker(make_window, qtbot, tmp_path):
+    pytest.importorskip("keras")
+    project = load(ROOT / "resources" / "examples" / "mlp.nbproj")
+    window = make_window(project.graph, "mlp", path=tmp_path / "mlp.nbproj")
+    panel = window.training_panel
+    panel.set_data_source("digits")
+    panel.epochs_spin.setValue(2)
+    panel.batch_spin.setValue(64)
+    assert window.train()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=240000)
+    assert panel.terminal is not None
+    assert panel.terminal["event"] == "finished", panel.status_label.text()
+    assert panel.terminal["reason"] == "completed"
+    panel.refresh_plots()
+    assert len(panel.curve_data("loss")[1]) == 2
+    assert len(panel.curve_data("val_metric")[1]) == 2
+    assert panel.curve_data("batch_loss")[1]
+    out = panel.output_dir
+    assert (out / "history.json").is_file() and (out / "model.keras").is_file()
+    assert panel.continue_button.isEnabled()
+    assert any(e.get("message") == "loading TensorFlow" for e in panel.events)
+
+
+def test_train_menu_f5_and_the_view_toggle(window):
+    from PySide6.QtGui import QKeySequence
+
+    menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert "Train" in menus
+    assert window.train_action.shortcut() == QKeySequence("F5")
+    assert window.training_dock.toggleViewAction() in window.view_menu.actions()
+    assert not window.stop_training_action.isEnabled()
