@@ -24,6 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=FORMATS, default="python",
                         help="python: Keras code defining build_model() (default); keras: the "
                              "built model saved as a .keras file, with the project's weights")
+    parser.add_argument("--with-training", action="store_true",
+                        help="python format: add data loading, compile and fit for the "
+                             "project's training settings")
+    parser.add_argument("--data", metavar="SOURCE",
+                        help="with --with-training: digits, mnist, fashion_mnist, cifar10, a "
+                             "folder of images or an .npz file (default: the project's data)")
 
 
 def _fail(message: str) -> int:
@@ -57,14 +63,35 @@ def _run(args: argparse.Namespace) -> int:
             print(f"error: {problem}", file=sys.stderr)
         return 1
     output = Path(args.output)
+    if args.with_training and args.format != "python":
+        return _fail("--with-training adds Python code: it needs --format python")
     if args.format == "python":
         from ..core.codegen import generate_code
 
-        code = generate_code(project).encode("utf-8")
+        text = generate_code(project)
+        if args.with_training:
+            from .training_code import TrainingCodeError, with_training
+
+            data = args.data or _project_data(project)
+            if not data:
+                return _fail("--with-training needs --data SOURCE (the project names none)")
+            try:
+                text = with_training(text, project.graph, project.settings.get("training"),
+                                     data)
+            except TrainingCodeError as err:
+                return _fail(f"cannot export the training: {err}")
+        code = text.encode("utf-8")
         write_atomically(output, lambda tmp: tmp.write_bytes(code))
         print(f"Wrote the Keras code of {project.name} to {output}")
         return 0
     return _export_keras(project, Path(args.project), output)
+
+
+def _project_data(project: Any) -> str | None:
+    """The data source the project was last trained on (the editor saves it), if any."""
+    data = project.settings.get("data")
+    source = data.get("source") if isinstance(data, dict) else data
+    return source if isinstance(source, str) else None
 
 
 def _export_keras(project: Any, project_file: Path, output: Path) -> int:
