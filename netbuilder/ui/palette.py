@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QIcon, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLabel,
@@ -118,9 +118,11 @@ class LayerPalette(QWidget):
             family_item.setFont(0, font)
             self.tree.addTopLevelItem(family_item)
             self.family_items[family] = family_item
+        icons: dict[str, QIcon] = {}
         for spec in catalog.all_specs():
             item = QTreeWidgetItem([spec.type])
             item.setData(0, TYPE_ROLE, spec.type)
+            item.setIcon(0, icons.setdefault(spec.family, theme.layer_icon(spec.family)))
             item.setToolTip(0, f"<b>{spec.type}</b><br>{spec.help}")
             item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
                           | Qt.ItemFlag.ItemIsDragEnabled)

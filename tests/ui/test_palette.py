@@ -81,3 +81,11 @@ def test_enter_in_the_search_box_adds_the_first_match(window, qtbot):
     new = [n for n in window.graph.nodes.values() if n.type == "Dropout"]
     assert len(new) == 1
     assert [e.src for e in window.graph.in_edges(new[0].id)] == ["n5"]
+
+
+def test_every_layer_has_an_icon(qtbot):
+    from netbuilder.ui.palette import LayerPalette
+
+    palette = LayerPalette()
+    qtbot.addWidget(palette)
+    assert palette.items and all(not item.icon(0).isNull() for item in palette.items.values())
