@@ -7,12 +7,12 @@ with its errors on stderr; no error is ever a traceback. Keras is imported only 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..core.atomic_write import write_atomically
+from .keras_quiet import import_keras_quietly
 
 FORMATS = ("python", "keras")
 
@@ -95,7 +95,7 @@ def _project_data(project: Any) -> str | None:
 
 
 def _export_keras(project: Any, project_file: Path, output: Path) -> int:
-    _import_keras_quietly()
+    import_keras_quietly()
     from ..core.codegen import model_name
     from .keras_build import BuildError, build_model
 
@@ -116,24 +116,3 @@ def _export_keras(project: Any, project_file: Path, output: Path) -> int:
     detail = " with its weights" if weights is not None else ""
     print(f"Wrote the Keras model {model.name}{detail} to {output}")
     return 0
-
-
-def _import_keras_quietly() -> None:
-    """Import Keras with TensorFlow's start-up chatter kept off stderr."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "keras" in sys.modules:
-        return
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:
-        import keras  # noqa: F401
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import keras  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)

@@ -8,6 +8,8 @@ import os
 import sys
 from typing import Any
 
+from .keras_quiet import import_keras_quietly
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="SOURCE",
@@ -29,35 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="app:NAME number of classes of its classifier")
 
 
-def _import_keras_quietly() -> None:
-    """Import Keras (and TensorFlow) with the C++ side's start-up chatter ("oneDNN custom
-    operations are on"...) kept off stderr, where the command promises one-line messages."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "keras" in sys.modules:
-        return
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no real stderr (embedded): nothing to keep clean
-        import keras  # noqa: F401
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import keras  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def run(args: argparse.Namespace) -> int:
     from .keras_import import KerasImportError
 
     try:
         options = _options(args)
         if args.source.startswith("app:") or os.path.exists(args.source):
-            _import_keras_quietly()
+            import_keras_quietly()
         return _import(args, options)
     except KerasImportError as err:
         print(f"netbuilder: {err}", file=sys.stderr)

@@ -140,7 +140,8 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _duration(seconds: float | None) -> str:
+def format_duration(seconds: float | None, sep: str = "") -> str:
+    """45 -> "45s", 125 -> "2m05s", 7300 -> "2h01m" (``sep`` goes between the units)."""
     if seconds is None:
         return "?"
     seconds = int(round(seconds))
@@ -148,9 +149,9 @@ def _duration(seconds: float | None) -> str:
         return f"{seconds}s"
     minutes, s = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes}m{s:02d}s"
+        return f"{minutes}m{sep}{s:02d}s"
     hours, m = divmod(minutes, 60)
-    return f"{hours}h{m:02d}m"
+    return f"{hours}h{sep}{m:02d}m"
 
 
 class _Printer:
@@ -195,15 +196,16 @@ class _Printer:
             width = 24
             filled = int(width * e["batch"] / max(1, e["steps"]))
             loss = e["logs"].get("loss")
-            text = (f"\rEpoch {e['epoch']}/{e['epochs']} [{'=' * filled}{'.' * (width - filled)}]"
-                    f" {e['batch']}/{e['steps']} loss {_fmt(loss)} ETA {_duration(e['eta_s'])}")
+            bar = "=" * filled + "." * (width - filled)
+            text = (f"\rEpoch {e['epoch']}/{e['epochs']} [{bar}] {e['batch']}/{e['steps']} "
+                    f"loss {_fmt(loss)} ETA {format_duration(e['eta_s'])}")
             self.out.write(text + "\x1b[K")
             self.out.flush()
             self.bar = True
         elif kind == "epoch":
             logs = "  ".join(f"{k} {_fmt(v)}" for k, v in e["logs"].items()
                              if k not in _SKIP_LOGS)
-            eta = f"  ETA {_duration(e['eta_s'])}" if e.get("eta_s") else ""
+            eta = f"  ETA {format_duration(e['eta_s'])}" if e.get("eta_s") else ""
             self.line(f"Epoch {e['epoch']}/{e['epochs']}  {e['epoch_s']:.1f}s  {logs}{eta}")
         elif kind == "evaluation" and not self.quiet:
             metrics = "  ".join(f"{k} {_fmt(v)}" for k, v in e["metrics"].items())
@@ -214,7 +216,7 @@ class _Printer:
             speed = f", {e['samples_per_s']:,.0f} samples/s" if e.get("samples_per_s") else ""
             n = e.get("epochs_run", 0)
             self.line(f"Training {reason}: {n} epoch{'s' if n != 1 else ''} in "
-                      f"{_duration(e.get('train_s'))}{speed}")
+                      f"{format_duration(e.get('train_s'))}{speed}")
             paths = [p for p in (e.get("history_path"), e.get("model_path")) if p]
             if paths:
                 best = f" (best checkpoint: {_rel(e['best_path'])})" if e.get("best_path") else ""

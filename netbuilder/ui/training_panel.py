@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.project import Project
+from ..runtime.train_cli import format_duration
 from . import theme
 
 BUILTIN_SOURCES = ("digits", "shapes", "mnist", "fashion_mnist", "cifar10")
@@ -54,19 +55,6 @@ CRASH_MESSAGE = "the training process ended unexpectedly"
 
 COLORS = {"loss": "#1a73e8", "val_loss": "#e8710a", "batch_loss": "#a8c7fa",
           "metric": "#188038", "val_metric": "#d93025"}
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, s = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m {s:02d}s"
-    hours, m = divmod(minutes, 60)
-    return f"{hours}h {m:02d}m"
 
 
 def _fmt(value: Any) -> str:
@@ -647,7 +635,7 @@ class TrainingPanel(QWidget):
         fraction = float(e.get("progress") or 0.0)
         self.progress.setValue(int(round(fraction * 1000)))
         eta = e.get("eta_s")
-        left = f" · {_duration(eta)} left" if eta is not None and fraction < 1 else ""
+        left = f" · {format_duration(eta, ' ')} left" if eta is not None and fraction < 1 else ""
         self.progress.setFormat(f"{fraction:.0%} · {where}{left}")
 
     def _on_warning(self, e: dict[str, Any]) -> None:
@@ -705,8 +693,8 @@ class TrainingPanel(QWidget):
                   "preview": "Data loaded"}.get(e.get("reason"), "Training ended")
         n = e.get("epochs_run", 0)
         speed = f", {e['samples_per_s']:,.0f} samples/s" if e.get("samples_per_s") else ""
-        text = f"{reason}: {n} epoch{'s' if n != 1 else ''} in {_duration(e.get('train_s'))}" \
-               f"{speed}."
+        took = format_duration(e.get("train_s"), " ")
+        text = f"{reason}: {n} epoch{'s' if n != 1 else ''} in {took}{speed}."
         model = e.get("model_path")
         if model:
             self.last_model = Path(model)
