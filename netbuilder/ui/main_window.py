@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
         self.summary_dock.raise_()
         self.weights_file: Path | None = None
         self.import_job = None
+        self.export_job = None
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 
@@ -220,6 +221,9 @@ class MainWindow(QMainWindow):
         self.export_code_action = self._action("&Keras Code…", self.export_code,
                                                "Ctrl+Shift+E",
                                                "Save the model as a standalone Keras script")
+        self.export_keras_action = self._action(
+            "Keras &Model (.keras)…", self.export_keras_model, None,
+            "Build the model and save it as a .keras file (with the project's weights, if any)")
         self.import_action = self._action("&Import Keras Model…", self.import_dialog,
                                           "Ctrl+I", "Open a Keras model file or a Keras "
                                           "Application as a new project")
@@ -273,6 +277,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.import_action)
         self.export_menu = file_menu.addMenu("&Export")
         self.export_menu.addAction(self.export_code_action)
+        self.export_menu.addAction(self.export_keras_action)
         self.export_menu.addSeparator()
         self.export_menu.addAction(self.export_png_action)
         self.export_menu.addAction(self.export_svg_action)
@@ -683,6 +688,36 @@ class MainWindow(QMainWindow):
             text += f"; {len(notes)} kept as opaque Keras layers (see their tooltips)"
         self.statusBar().showMessage(text, 10000)
 
+    def export_keras_model(self, path: str | None = None) -> bool:
+        """Build the model with Keras (in the background: Keras takes seconds to start) and
+        save it as a ``.keras`` file, with the project's weights when it has them."""
+        from .import_dialog import Job
+
+        problems = self.project.graph.inference.errors()
+        if problems:
+            self.show_error("Cannot export the model",
+                            "The model has problems to fix first:\n\n" + "\n".join(problems))
+            return False
+        path = path or self.ask_export_path("Export Keras model", ".keras",
+                                            "Keras models (*.keras);;All files (*)")
+        if not path:
+            return False
+        from ..core.project import dumps
+
+        text = dumps(self.project)  # a snapshot: edits made meanwhile do not race the build
+        weights = str(self.weights_file) if self.weights_file else None
+        job = Job(lambda: save_keras_model(text, weights, path), self)
+        job.finished.connect(
+            lambda _: self._alive() and self.statusBar().showMessage(
+                f"Saved the Keras model to {path}", 5000))
+        job.failed.connect(
+            lambda message: self._alive() and self.show_error("Cannot export the model",
+                                                              message))
+        self.statusBar().showMessage(f"Building the Keras model for {path}…", 0)
+        self.export_job = job
+        job.start()
+        return True
+
     def export_png(self, path: str | None = None) -> bool:
         return self._export_picture(path, ".png", "PNG pictures (*.png)")
 
@@ -870,3 +905,17 @@ class MainWindow(QMainWindow):
         self.training_panel.shutdown()
         self.overview.set_scene(None)
         event.accept()
+
+
+def save_keras_model(project_text: str, weights: str | None, path: str) -> str:
+    """Build the project (a ``dumps`` snapshot) with Keras and save it atomically as ``path``
+    (runs in a worker thread)."""
+    from ..core.atomic_write import write_atomically
+    from ..core.codegen import model_name
+    from ..core.project import loads
+    from ..runtime.keras_build import build_model
+
+    project = loads(project_text)
+    model = build_model(project.graph, name=model_name(project.name), weights_path=weights)
+    write_atomically(path, lambda tmp: model.save(str(tmp)), suffix=".keras")
+    return path

@@ -10,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from PySide6.QtWidgets import QDockWidget, QMessageBox
 
 from netbuilder.core.project import load
@@ -233,3 +234,19 @@ def test_no_display_gives_a_clear_message(monkeypatch, capsys):
         monkeypatch.delenv(name, raising=False)
     assert app.run_editor(None) == 1
     assert "no display to open the editor on" in capsys.readouterr().err
+
+
+def test_export_keras_model_builds_in_the_background(qtbot, tmp_path):
+    keras = pytest.importorskip("keras")
+    from netbuilder.ui.app import create_window
+
+    window, _ = create_window(ROOT / "resources" / "examples" / "mnist_cnn.nbproj")
+    qtbot.addWidget(window)
+    target = tmp_path / "mnist.whatever"  # any extension: used as given
+    assert window.export_keras_model(str(target))
+    qtbot.waitUntil(lambda: target.exists(), timeout=120000)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file
+    check = tmp_path / "check.keras"  # Keras reads only names ending in .keras
+    check.write_bytes(target.read_bytes())
+    model = keras.saving.load_model(str(check), compile=False)
+    assert model.count_params() == 93322
