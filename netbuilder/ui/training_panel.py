@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QProcess, QProcessEnvironment, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QShowEvent
+from PySide6.QtGui import QBrush, QColor, QShowEvent, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QListWidget,
     QProgressBar,
     QPushButton,
     QSizePolicy,
@@ -54,7 +56,9 @@ PLOT_INTERVAL_MS = 100          # the plots are redrawn at most ten times a seco
 CRASH_MESSAGE = "the training process ended unexpectedly"
 
 COLORS = {"loss": "#1a73e8", "val_loss": "#e8710a", "batch_loss": "#a8c7fa",
-          "metric": "#188038", "val_metric": "#d93025"}
+          "metric": "#188038", "val_metric": "#d93025", "learning_rate": "#8430ce"}
+LR_KEYS = ("learning_rate", "lr")    # what Keras calls the rate in the epoch logs
+MAX_PREVIOUS_RUNS = 8                # earlier runs kept for "Compare with previous runs"
 
 
 def _fmt(value: Any) -> str:
@@ -81,6 +85,36 @@ def run_folder(project_path: Path | None, project_name: str,
         folder = base / f"{stamp}-{n}"
         n += 1
     return folder
+
+
+class SetTrainingSettings(QUndoCommand):
+    """Set project.settings["training"] (undoable, so that the project counts as modified)."""
+
+    def __init__(self, project: Project, old: Any, new: dict[str, Any],
+                 shown: Callable[[], None]) -> None:
+        super().__init__("Change training settings")
+        self.project = project
+        self.old = None if old is None else json.loads(json.dumps(old))
+        self.new = new
+        self.shown = shown
+
+    def _set(self, value: Any) -> None:
+        if value is None:
+            self.project.settings.pop("training", None)
+        else:
+            self.project.settings["training"] = json.loads(json.dumps(value))
+        try:
+            self.shown()
+        except Exception:  # noqa: BLE001 - an exception here would abort under Qt's stack
+            import sys
+
+            sys.excepthook(*sys.exc_info())
+
+    def redo(self) -> None:
+        self._set(self.new)
+
+    def undo(self) -> None:
+        self._set(self.old)
 
 
 class TrainingPanel(QWidget):
@@ -115,6 +149,10 @@ class TrainingPanel(QWidget):
         self.plots_ready = False
         self._dirty = False
         self._epoch_offset = 0
+        self.previous_runs: list[dict[str, Any]] = []  # earlier runs of this session
+        self.overlay_items: list[Any] = []
+        self._overlay_dirty = False
+        self.misclassified: list[int] = []
 
         self._build()
         self.plot_timer = QTimer(self)
@@ -178,6 +216,11 @@ class TrainingPanel(QWidget):
         buttons = QHBoxLayout()
         for button in (self.train_button, self.stop_button, self.continue_button):
             buttons.addWidget(button)
+        self.settings_button = QPushButton("Settings…")
+        self.settings_button.setToolTip("Every training setting: optimizer and schedule, loss "
+                                        "and metrics, checkpoint, early stopping, logs")
+        self.settings_button.clicked.connect(lambda: self.open_settings())
+        form.addRow("", self.settings_button)
 
         self.status_label = QLabel("Choose the data and press Train.")
         self.status_label.setWordWrap(True)
@@ -207,6 +250,11 @@ class TrainingPanel(QWidget):
         left.addWidget(self.progress)
         left.addWidget(self.status_label)
         left.addWidget(self.results_label)
+        self.compare_box = QCheckBox("Compare with previous runs")
+        self.compare_box.setToolTip("Draw the validation curves of this session's earlier runs, "
+                                    "faded, behind the current run's")
+        self.compare_box.toggled.connect(self._compare_toggled)
+        left.addWidget(self.compare_box)
         left.addStretch(1)
         self.confusion_box = QWidget()
         box = QVBoxLayout(self.confusion_box)
@@ -216,6 +264,17 @@ class TrainingPanel(QWidget):
         self.confusion_title.setWordWrap(True)
         box.addWidget(self.confusion_title)
         box.addWidget(self.confusion, 1)
+        self.misclassified_title = QLabel()
+        self.misclassified_title.setWordWrap(True)
+        self.misclassified_list = QListWidget()
+        self.misclassified_list.setFont(small)
+        self.misclassified_list.setToolTip(
+            "Indices of the misclassified samples in the evaluated split (the worker sends "
+            "their indices only, not their images or predicted labels)")
+        box.addWidget(self.misclassified_title)
+        box.addWidget(self.misclassified_list, 1)
+        self.misclassified_title.hide()
+        self.misclassified_list.hide()
         self.confusion_box.hide()
 
         self.plot_area = QWidget()
@@ -253,8 +312,10 @@ class TrainingPanel(QWidget):
         pg.setConfigOptions(antialias=True, background="w", foreground="#1f2328")
         self.loss_plot = pg.PlotWidget()
         self.metric_plot = pg.PlotWidget()
+        self.lr_plot = pg.PlotWidget()
         for plot, title, corner in ((self.loss_plot, "Loss", (-10, 10)),
-                                    (self.metric_plot, "Accuracy", (-10, -30))):
+                                    (self.metric_plot, "Accuracy", (-10, -30)),
+                                    (self.lr_plot, "Learning rate", (-10, 10))):
             plot.setTitle(title)
             plot.showGrid(x=True, y=True, alpha=0.25)
             plot.setLabel("bottom", "epoch")
@@ -263,6 +324,7 @@ class TrainingPanel(QWidget):
             plot.setMouseEnabled(x=False, y=False)
             plot.setMinimumWidth(150)
             self.plot_layout.addWidget(plot, 1)
+        self.lr_plot.hide()                   # until the worker sends a rate
         self.plot_layout.addWidget(self.confusion_box)
 
         def pen(key: str, width: float = 2.0) -> Any:
@@ -281,7 +343,12 @@ class TrainingPanel(QWidget):
             "val_metric": self.metric_plot.plot([], [], pen=pen("val_metric"), symbol="o",
                                                 symbolSize=5, symbolBrush=COLORS["val_metric"],
                                                 name="val_accuracy"),
+            "learning_rate": self.lr_plot.plot([], [], pen=pen("learning_rate"), symbol="o",
+                                               symbolSize=5,
+                                               symbolBrush=COLORS["learning_rate"],
+                                               name="learning rate"),
         }
+        self._overlay_dirty = True
         self.plots_ready = True
         self.refresh_plots()
 
@@ -305,6 +372,70 @@ class TrainingPanel(QWidget):
         source = data.get("source") if isinstance(data, dict) else data
         if isinstance(source, str) and source:
             self.set_data_source(source)
+
+    def current_settings(self) -> Any:
+        """The project's training settings with the panel's fields over them (defaults where
+        they cannot be read)."""
+        from ..runtime.training import SettingsError, TrainingSettings, load_settings
+
+        try:
+            return load_settings(self._project()).updated(self.changes())
+        except SettingsError:
+            try:
+                return TrainingSettings().updated(self.changes())
+            except SettingsError:
+                return TrainingSettings()
+
+    def open_settings(self, modal: bool = True) -> Any:
+        """Show the settings dialog; OK applies the (validated) settings to the project.
+        ``modal=False`` returns the open dialog at once (tests)."""
+        from .training_settings_dialog import TrainingSettingsDialog
+
+        dialog = TrainingSettingsDialog(self.current_settings(), self)
+        self.settings_dialog = dialog
+        dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings))
+        if modal:
+            dialog.exec()
+            dialog.deleteLater()
+        else:
+            dialog.open()
+        return dialog
+
+    def undo_stack(self) -> QUndoStack | None:
+        stack = getattr(self.window(), "undo_stack", None)
+        return stack if isinstance(stack, QUndoStack) else None
+
+    def apply_settings(self, settings: Any) -> bool:
+        """Keep ``settings`` (a valid ``TrainingSettings``) in project.settings["training"],
+        through the window's undo stack (so the project counts as modified); False when nothing
+        changed."""
+        if settings is None:
+            return False
+        project = self._project()
+        new = settings.to_dict()
+        old = project.settings.get("training")
+        if old == new:
+            return False
+        command = SetTrainingSettings(project, old, new, self._show_settings)
+        stack = self.undo_stack()
+        if stack is not None:
+            stack.push(command)
+        else:
+            command.redo()
+        return True
+
+    def _show_settings(self) -> None:
+        from ..runtime.training import SettingsError, TrainingSettings, load_settings
+
+        try:
+            settings = load_settings(self._project())
+        except SettingsError:
+            settings = TrainingSettings()
+        self.epochs_spin.setValue(settings.epochs)
+        self.batch_spin.setValue(settings.batch_size)
+        self.optimizer_combo.setCurrentIndex(max(0, self.optimizer_combo.findText(
+            settings.optimizer)))
+        self.lr_spin.setValue(settings.learning_rate)
 
     def changes(self) -> dict[str, Any]:
         """The settings shown here, as changes over the project's settings."""
@@ -411,6 +542,7 @@ class TrainingPanel(QWidget):
         output_dir = run_folder(self._path(), project.name)
         job = self.job(output_dir, resume)
         if not resume:
+            self.archive_run()
             self.clear()
         self.ensure_plots()
         self.events = []
@@ -420,6 +552,10 @@ class TrainingPanel(QWidget):
         self._buffer = b""
         self.output_dir = output_dir
         self.confusion_box.hide()
+        self.misclassified_title.hide()
+        self.misclassified_list.hide()
+        self.misclassified_list.clear()
+        self.misclassified = []
         self.results_label.clear()
         self.progress.setValue(0)
         self.progress.setFormat("starting…")
@@ -490,7 +626,7 @@ class TrainingPanel(QWidget):
         self.stop_button.setEnabled(running)
         self.continue_button.setEnabled(not running and self.can_continue())
         for widget in (self.data_combo, self.epochs_spin, self.batch_spin,
-                       self.optimizer_combo, self.lr_spin):
+                       self.optimizer_combo, self.lr_spin, self.settings_button):
             widget.setEnabled(not running)
         self.running_changed.emit(running)
 
@@ -616,7 +752,7 @@ class TrainingPanel(QWidget):
         if self.metric is None:
             self.metric = self._pick_metric(logs)
         self._progress(e, f"epoch {e.get('epoch')}/{e.get('epochs')} done")
-        parts = "  ".join(f"{k} {_fmt(v)}" for k, v in logs.items() if k != "learning_rate")
+        parts = "  ".join(f"{k} {_fmt(v)}" for k, v in logs.items() if k not in LR_KEYS)
         self.show_status(f"Epoch {e.get('epoch')}/{e.get('epochs')} "
                          f"({e.get('epoch_s', 0):.1f}s): {parts}")
         self._dirty = True
@@ -626,7 +762,7 @@ class TrainingPanel(QWidget):
         if "accuracy" in logs:
             return "accuracy"
         for key in logs:
-            if key not in ("loss", "learning_rate") and not key.startswith("val_") \
+            if key != "loss" and key not in LR_KEYS and not key.startswith("val_") \
                     and not key.endswith("loss"):
                 return key
         return None
@@ -649,6 +785,27 @@ class TrainingPanel(QWidget):
         matrix = e.get("confusion_matrix")
         if matrix:
             self.show_confusion(matrix, e.get("class_names") or [])
+        wrong = e.get("misclassified")
+        if isinstance(wrong, list):
+            self.show_misclassified(wrong, int(e.get("misclassified_count") or len(wrong)),
+                                    str(e.get("split", "validation")))
+
+    def show_misclassified(self, indices: list[int], count: int, split: str) -> None:
+        """List the misclassified samples. The worker's evaluation event carries only their
+        indices in the evaluated split: no images and no true or predicted labels."""
+        self.misclassified = [int(i) for i in indices]
+        self.misclassified_list.clear()
+        if count == 0:
+            self.misclassified_title.setText(f"No misclassified {split} samples.")
+        else:
+            shown = len(self.misclassified)
+            more = f", the first {shown} listed" if shown < count else ""
+            self.misclassified_title.setText(f"Misclassified {split} samples: {count}{more}")
+        for i in self.misclassified:
+            self.misclassified_list.addItem(f"{split} sample #{i}")
+        self.misclassified_title.show()
+        self.misclassified_list.setVisible(bool(self.misclassified))
+        self.confusion_box.show()
 
     def show_confusion(self, matrix: list[list[int]], names: list[str]) -> None:
         self.ensure_plots()
@@ -728,6 +885,68 @@ class TrainingPanel(QWidget):
     def show_error(self, text: str) -> None:
         self.show_status(text, theme.ERROR)
 
+    def learning_rates(self) -> list[float]:
+        """The per-epoch learning rate the worker sent (empty: none sent)."""
+        for key in LR_KEYS:
+            if key in self.history:
+                return list(self.history[key])
+        return []
+
+    def archive_run(self) -> None:
+        """Keep the current run's validation curves for "Compare with previous runs"."""
+        if not self.epoch_x:
+            return
+        metric = self.metric
+        run = {"x": list(self.epoch_x), "val_loss": list(self.history.get("val_loss", [])),
+               "metric": metric,
+               "val_metric": list(self.history.get(f"val_{metric}", [])) if metric else []}
+        self.previous_runs.append(run)
+        del self.previous_runs[:-MAX_PREVIOUS_RUNS]
+        self._overlay_dirty = True
+
+    def _compare_toggled(self, _: bool) -> None:
+        self._overlay_dirty = True
+        self.refresh_plots()
+
+    def _draw_overlays(self) -> None:
+        import pyqtgraph as pg
+
+        self._overlay_dirty = False
+        for plot, item in self.overlay_items:
+            plot.removeItem(item)
+        self.overlay_items = []
+        if not self.compare_box.isChecked():
+            return
+        n = len(self.previous_runs)
+        for k, run in enumerate(self.previous_runs):
+            alpha = int(50 + 70 * (k + 1) / n)     # older runs fainter
+            label = f"run {k + 1}"
+            for plot, key, color in ((self.loss_plot, "val_loss", COLORS["val_loss"]),
+                                     (self.metric_plot, "val_metric", COLORS["val_metric"])):
+                pairs = [(a, b) for a, b in zip(run["x"], run[key]) if b == b]
+                if not pairs:
+                    continue
+                c = QColor(color)
+                c.setAlpha(alpha)
+                item = pg.PlotDataItem([a for a, _ in pairs], [b for _, b in pairs],
+                                       pen=pg.mkPen(c, width=1.5,
+                                                    style=Qt.PenStyle.DashLine))
+                item.setZValue(-10)
+                shown = key if key == "val_loss" else f"val_{run['metric']}"
+                item.setToolTip(f"{label}: {shown}")
+                item.run_label = label
+                plot.addItem(item)              # not in the legend
+                self.overlay_items.append((plot, item))
+
+    def overlay_data(self) -> list[tuple[str, str, list[float], list[float]]]:
+        """The previous runs' curves drawn now (for tests): ``(plot, run, xs, ys)``."""
+        out = []
+        for plot, item in self.overlay_items:
+            xs, ys = item.getData()
+            name = "loss" if plot is self.loss_plot else "metric"
+            out.append((name, item.run_label, [float(v) for v in xs], [float(v) for v in ys]))
+        return out
+
     def clear(self) -> None:
         """Forget the curves and results of earlier runs."""
         self.history = {}
@@ -769,6 +988,12 @@ class TrainingPanel(QWidget):
         metric = self.metric
         set_curve("metric", x, series(metric))
         set_curve("val_metric", x, series(f"val_{metric}" if metric else None))
+        rates = self.learning_rates()
+        rates = rates[:n] + [float("nan")] * (n - len(rates[:n]))
+        set_curve("learning_rate", x, rates)
+        self.lr_plot.setVisible(any(r == r for r in rates))
+        if self._overlay_dirty:
+            self._draw_overlays()
         title = metric.replace("_", " ").capitalize() if metric else "Accuracy"
         self.metric_plot.setTitle(title)
         legend = self.metric_plot.plotItem.legend

@@ -204,6 +204,7 @@ def test_stop_then_continue_from_the_last_weights(make_window, qtbot, tmp_path):
     assert second["output_dir"] != first["output_dir"]
     panel.refresh_plots()
     assert panel.curve_data("loss")[0] == [1.0, 2.0]     # the curves go on
+    assert panel.previous_runs == []                     # Continue is the same run
 
 
 def test_run_folders_are_named_by_date_and_time(tmp_path):
@@ -248,3 +249,192 @@ def test_train_menu_f5_and_the_view_toggle(window):
     assert window.train_action.shortcut() == QKeySequence("F5")
     assert window.training_dock.toggleViewAction() in window.view_menu.actions()
     assert not window.stop_training_action.isEnabled()
+
+
+def test_the_settings_dialog_edits_every_field_validates_and_marks_the_project_modified(window):
+    from netbuilder.runtime.training import TrainingSettings
+
+    panel = window.training_panel
+    assert not window.is_modified()
+    dialog = panel.open_settings(modal=False)
+    try:
+        # every TrainingSettings field has an editor, and the dialog shows the panel's values
+        assert set(dialog.values()) == set(TrainingSettings().to_dict())
+        assert dialog.epochs.value() == panel.epochs_spin.value()
+        assert not dialog.momentum.isEnabled()               # adam: no momentum
+        dialog.optimizer.setCurrentText("sgd")
+        assert dialog.momentum.isEnabled() and dialog.nesterov.isEnabled()
+        assert not dialog.step_epochs.isEnabled()
+        dialog.schedule.setCurrentText("step")
+        assert dialog.step_epochs.isEnabled() and not dialog.cosine_alpha.isEnabled()
+
+        # an invalid value: shown inline, not applied, the dialog stays open
+        dialog.checkpoint_monitor.setEditText("")
+        dialog.accept()
+        assert dialog.isVisible()
+        assert "checkpoint_monitor" in dialog.error_label.text()
+        assert dialog.error_label.isVisibleTo(dialog)
+        assert "training" not in window.project.settings or \
+            window.project.settings["training"].get("optimizer") != "sgd"
+        assert not window.is_modified()
+        dialog.checkpoint_monitor.setEditText("val_accuracy")
+        dialog.learning_rate.setValue(0.0)
+        dialog.accept()
+        assert "learning_rate" in dialog.error_label.text() and dialog.isVisible()
+
+        dialog.learning_rate.setValue(0.05)
+        dialog.momentum.setValue(0.8)
+        dialog.nesterov.setChecked(True)
+        dialog.step_epochs.setValue(4)
+        dialog.clip.setChecked(True)
+        dialog.clipnorm.setValue(1.5)
+        dialog.loss.setEditText("")                 # blank: suggested
+        dialog.metrics.setText("accuracy, auc")
+        dialog.early_stopping.setChecked(True)
+        dialog.early_stopping_monitor.setEditText("val_accuracy")
+        dialog.patience.setValue(7)
+        dialog.min_delta.setValue(0.01)
+        dialog.restore_best_weights.setChecked(False)
+        dialog.terminate_on_nan.setChecked(False)
+        dialog.csv_log.setChecked(True)
+        dialog.tensorboard.setChecked(True)
+        dialog.epochs.setValue(12)
+        dialog.accept()
+        assert not dialog.isVisible()
+    finally:
+        dialog.close()
+    saved = window.project.settings["training"]
+    expected = {"optimizer": "sgd", "learning_rate": 0.05, "momentum": 0.8, "nesterov": True,
+                "schedule": "step", "step_epochs": 4, "clipnorm": 1.5, "loss": None,
+                "metrics": ["accuracy", "auc"], "early_stopping": True,
+                "early_stopping_monitor": "val_accuracy", "patience": 7, "min_delta": 0.01,
+                "restore_best_weights": False, "terminate_on_nan": False, "csv_log": True,
+                "tensorboard": True, "checkpoint_monitor": "val_accuracy", "epochs": 12}
+    assert {k: saved[k] for k in expected} == expected
+    assert TrainingSettings.from_dict(saved).optimizer == "sgd"
+    assert window.is_modified()
+    # the panel's own fields follow
+    assert panel.optimizer_combo.currentText() == "sgd"
+    assert panel.epochs_spin.value() == 12
+    assert panel.lr_spin.value() == pytest.approx(0.05)
+    # and it is one undoable step
+    window.undo_stack.undo()
+    assert window.project.settings.get("training", {}).get("optimizer") != "sgd"
+    assert not window.is_modified()
+    window.undo_stack.redo()
+    assert window.project.settings["training"]["optimizer"] == "sgd"
+
+
+def test_settings_cancelled_or_unchanged_change_nothing(window):
+    panel = window.training_panel
+    dialog = panel.open_settings(modal=False)
+    dialog.optimizer.setCurrentText("rmsprop")
+    dialog.reject()
+    assert not window.is_modified()
+    dialog = panel.open_settings(modal=False)
+    dialog.accept()
+    before = window.undo_stack.count()
+    dialog = panel.open_settings(modal=False)
+    dialog.accept()                                    # the same again: no new undo step
+    assert window.undo_stack.count() == before
+    assert not panel.open_settings(modal=False).output_losses.text()
+    panel.settings_dialog.output_losses.setText("{not json")
+    panel.settings_dialog.accept()
+    assert "JSON" in panel.settings_dialog.error_label.text()
+    panel.settings_dialog.close()
+
+
+def feed(panel, events):
+    for event in events:
+        panel.handle_event(event)
+    panel.refresh_plots()
+
+
+def test_the_learning_rate_curve_follows_the_epoch_logs(window):
+    panel = window.training_panel
+    events = recorded_events()
+    for event in events:
+        if event["event"] == "epoch":
+            event["logs"]["learning_rate"] = 0.01 / event["epoch"]
+    panel.ensure_plots()
+    assert not panel.lr_plot.isVisibleTo(panel)          # no rate yet: no plot
+    feed(panel, events)
+    assert panel.curve_data("learning_rate") == ([1.0, 2.0], pytest.approx([0.01, 0.005]))
+    assert panel.lr_plot.isVisibleTo(panel)
+    assert "learning_rate" not in panel.status_label.text()
+
+    # Keras' older name for it works too; a worker that sends no rate shows no curve
+    panel.clear()
+    for event in events:
+        if event["event"] == "epoch":
+            event["logs"]["lr"] = event["logs"].pop("learning_rate")
+    feed(panel, events)
+    assert panel.curve_data("learning_rate")[1] == pytest.approx([0.01, 0.005])
+    assert panel.metric == "accuracy"
+    panel.clear()
+    for event in events:
+        if event["event"] == "epoch":
+            event["logs"].pop("lr")
+    feed(panel, events)
+    assert panel.curve_data("learning_rate") == ([], [])
+    assert not panel.lr_plot.isVisibleTo(panel)
+
+
+def test_misclassified_samples_are_listed_after_training(window):
+    panel = window.training_panel
+    feed(panel, recorded_events())
+    assert panel.misclassified == [3, 9]
+    assert panel.misclassified_list.count() == 2
+    assert panel.misclassified_list.item(0).text() == "validation sample #3"
+    assert "Misclassified validation samples: 2" in panel.misclassified_title.text()
+    assert panel.misclassified_list.isVisibleTo(panel)
+    panel.handle_event({"event": "evaluation", "split": "test", "metrics": {"loss": 0.1},
+                        "confusion_matrix": [[4, 0], [0, 4]], "class_names": ["a", "b"],
+                        "misclassified": list(range(100)), "misclassified_count": 250})
+    assert panel.misclassified_list.count() == 100
+    assert "250, the first 100 listed" in panel.misclassified_title.text()
+    panel.handle_event({"event": "evaluation", "split": "test", "metrics": {"loss": 0.1},
+                        "confusion_matrix": [[4, 0], [0, 4]], "class_names": ["a", "b"],
+                        "misclassified": [], "misclassified_count": 0})
+    assert "No misclassified test samples" in panel.misclassified_title.text()
+    assert not panel.misclassified_list.isVisibleTo(panel)
+
+
+def test_compare_with_previous_runs_draws_their_validation_curves(window):
+    panel = window.training_panel
+    panel.ensure_plots()
+    feed(panel, recorded_events())
+    panel.archive_run()                  # what a fresh Train does before clearing
+    panel.clear()
+    second = recorded_events()
+    for event in second:
+        if event["event"] == "epoch":
+            event["logs"]["val_loss"] = 2.0 / event["epoch"]
+    feed(panel, second)
+    assert panel.overlay_data() == []    # off by default
+    panel.compare_box.setChecked(True)
+    drawn = panel.overlay_data()
+    assert ("loss", "run 1", [1.0, 2.0], pytest.approx([1.1, 0.55])) in drawn
+    assert ("metric", "run 1", [1.0, 2.0], pytest.approx([0.45, 0.9])) in drawn
+    assert len(drawn) == 2
+    assert panel.curve_data("val_loss")[1] == pytest.approx([2.0, 1.0])   # the current run
+    panel.compare_box.setChecked(False)
+    assert panel.overlay_data() == []
+    assert len(panel.loss_plot.plotItem.legend.items) == 3      # overlays stay off the legend
+
+
+def test_a_fresh_train_keeps_the_last_run_for_comparison(window, qtbot):
+    panel = window.training_panel
+    panel.worker_command = fake_worker(
+        emit({"event": "epoch", "epoch": 1, "epochs": 1,
+              "logs": {"loss": 1.0, "val_loss": 0.7, "accuracy": 0.5, "val_accuracy": 0.6},
+              "progress": 1.0, "eta_s": 0})
+        + emit({"event": "finished", "reason": "completed", "epochs_run": 1, "history": {}}))
+    for _ in range(2):
+        assert panel.train()
+        qtbot.waitUntil(lambda: not panel.is_running(), timeout=30000)
+    assert len(panel.previous_runs) == 1
+    assert panel.previous_runs[0]["val_loss"] == [0.7]
+    panel.compare_box.setChecked(True)
+    assert {(p, r) for p, r, _, _ in panel.overlay_data()} == {("loss", "run 1"),
+                                                               ("metric", "run 1")}
