@@ -1,6 +1,7 @@
 """Training throughput through `netbuilder train` (CLI -> worker process -> model.fit with
-NetBuilder's callbacks and progress stream) against a plain `model.fit` script, on the same model
-and the same data, in one run (DESIGN.md: >= 0.97x).
+NetBuilder's callbacks and progress stream) and through the editor (the Training panel's Train
+action -> the same worker, driven by QProcess, its events streamed into the live plots) against a
+plain `model.fit` script, on the same model and the same data, in one run (DESIGN.md: >= 0.97x).
 
     .venv/bin/python bench/bench_training.py [--samples 6000] [--epochs 3] [--batch-size 64]
                                              [--repeat 3]
@@ -10,11 +11,17 @@ script writes the same network with plain keras.layers. Data: a generated 28x28 
 10-class dataset (scikit-learn's digits, upscaled, shifted and noised) in a .npz file; both sides
 hold out the same 20% for validation and scale pixels to 0..1.
 
-Throughput = training samples x epochs / seconds spent in model.fit (validation included on both
-sides; TensorFlow's start-up and data loading excluded on both sides). The two run alternately,
-each in a fresh process; the best of the repeats (the least disturbed by other work on the
-machine) is compared, and the median is printed too. The wall time of the whole CLI command
-(process start, TensorFlow import, data, fit, saving) is printed too.
+Throughput = training samples x epochs / seconds spent in model.fit (validation included on all
+sides; TensorFlow's start-up and data loading excluded on all sides). For the CLI and the editor
+it is the samples_per_s the worker reports in its "finished" event (the CLI column reads it from
+run.json, the editor column from the event the panel received). The editor column runs in its own
+process (Qt offscreen, no TensorFlow in it): it opens a copy of the project with
+netbuilder.ui.app.create_window, sets the Training panel's data, epochs and batch size, triggers
+the window's Train action and waits for the panel's finished signal and the worker's exit. The
+three run in rotating order, each in a fresh process; the best of the repeats (the least disturbed
+by other work on the machine) is compared, and the median is printed too. The wall time of the
+whole CLI command (process start, TensorFlow import, data, fit, saving) and of the editor's run
+(Train pressed -> worker finished) is printed too.
 """
 
 from __future__ import annotations
@@ -63,6 +70,77 @@ seconds = time.perf_counter() - t0
 print(json.dumps({"params": model.count_params(), "train": len(x_train), "seconds": seconds,
                   "samples_per_s": len(x_train) * epochs / seconds,
                   "val_accuracy": history.history["val_accuracy"][-1]}))
+'''
+
+
+EDITOR = r'''
+import json, os, shutil, sys, time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+project_src, data, epochs, batch_size, work = (sys.argv[1], sys.argv[2], int(sys.argv[3]),
+                                               int(sys.argv[4]), Path(sys.argv[5]))
+work.mkdir(parents=True, exist_ok=True)
+project = work / Path(project_src).name      # a copy: the run folder goes beside it
+shutil.copyfile(project_src, project)
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+# recent files and recovery files go to the bench's folder, never the user's
+QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(work / "settings"))
+from netbuilder.ui import autosave
+autosave.recovery_dir = lambda: work / "recovery"
+
+app = QApplication([sys.argv[0]])
+from netbuilder.ui.app import create_window
+
+window, problem = create_window(project)
+if problem:
+    raise SystemExit(f"cannot open {project}: {problem}")
+window.ask_unsaved_changes = lambda: QMessageBox.StandardButton.Discard
+window.show()
+panel = window.training_panel
+panel.set_data_source(data)
+panel.epochs_spin.setValue(epochs)
+panel.batch_spin.setValue(batch_size)
+
+got = {}
+
+def finished(event):
+    got["event"] = event
+    got["t"] = time.perf_counter()
+
+def running(on):
+    if not on:
+        app.quit()
+
+panel.finished.connect(finished)
+panel.running_changed.connect(running)
+timed_out = []
+QTimer.singleShot(900_000, lambda: (timed_out.append(1), panel.kill(), app.quit()))
+
+def start():
+    got["t0"] = time.perf_counter()
+    window.train_action.trigger()
+    if not panel.is_running():
+        print(json.dumps({"error": panel.status_label.text()}))
+        app.quit()
+
+QTimer.singleShot(0, start)
+app.exec()
+event = got.get("event") or {}
+if timed_out or event.get("event") != "finished" or event.get("reason") != "completed":
+    tail = "\n".join(panel.stderr_tail)
+    raise SystemExit(f"editor training did not complete: {panel.status_label.text()}\n{tail}")
+sizes = next((e.get("sizes") for e in panel.events if e.get("event") == "data"), {}) or {}
+print(json.dumps({"seconds": event["train_s"], "samples_per_s": event["samples_per_s"],
+                  "wall": got["t"] - got["t0"],
+                  "val_accuracy": event["history"]["val_accuracy"][-1],
+                  "train": sizes.get("train"),
+                  "epochs_plotted": len(panel.epoch_x),
+                  "batches_plotted": len(panel.batch_x)}))
+window.close()
 '''
 
 
@@ -118,6 +196,18 @@ def run_cli(data: Path, epochs: int, batch: int, work: Path, i: int) -> dict[str
             "train": run["data"]["summary"]["sizes"]["train"]}
 
 
+def run_editor(data: Path, epochs: int, batch: int, work: Path, i: int) -> dict[str, float]:
+    proc = subprocess.run([sys.executable, "-c", EDITOR, str(PROJECT), str(data), str(epochs),
+                           str(batch), str(work / f"editor-{i}")],
+                          capture_output=True, text=True, env=env())
+    if proc.returncode != 0:
+        raise SystemExit(f"editor training failed:\n{proc.stdout}\n{proc.stderr}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    if "error" in result:
+        raise SystemExit(f"editor training did not start: {result['error']}")
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=6000)
@@ -131,33 +221,58 @@ def main() -> None:
         make_data(data, args.samples)
         print(f"data: {args.samples} generated 28x28 grayscale images, 10 classes; "
               f"{args.epochs} epochs, batch size {args.batch_size}; MNIST CNN (93,322 params)")
-        base, cli = [], []
+        base, cli, editor = [], [], []
+        kinds = ("plain", "cli", "editor")
         for i in range(args.repeat):
-            if i % 2 == 0:   # alternate which goes first
-                b = run_baseline(data, args.epochs, args.batch_size)
-                c = run_cli(data, args.epochs, args.batch_size, work, i)
-            else:
-                c = run_cli(data, args.epochs, args.batch_size, work, i)
-                b = run_baseline(data, args.epochs, args.batch_size)
-            assert b["params"] == 93_322 and abs(b["train"] - c["train"]) <= 10, (b, c)
+            got: dict[str, dict[str, float]] = {}
+            for kind in kinds[i % 3:] + kinds[:i % 3]:   # rotate which goes first
+                if kind == "plain":
+                    got[kind] = run_baseline(data, args.epochs, args.batch_size)
+                elif kind == "cli":
+                    got[kind] = run_cli(data, args.epochs, args.batch_size, work, i)
+                else:
+                    got[kind] = run_editor(data, args.epochs, args.batch_size, work, i)
+            b, c, e = got["plain"], got["cli"], got["editor"]
+            assert b["params"] == 93_322, b
+            assert abs(b["train"] - c["train"]) <= 10 and abs(b["train"] - e["train"]) <= 10, \
+                (b, c, e)
+            assert e["epochs_plotted"] == args.epochs, e
             base.append(b)
             cli.append(c)
+            editor.append(e)
             print(f"  run {i + 1}: plain model.fit {b['samples_per_s']:7.0f} samples/s "
-                  f"({b['seconds']:.2f}s, val_acc {b['val_accuracy']:.3f})   netbuilder train "
-                  f"{c['samples_per_s']:7.0f} samples/s ({c['seconds']:.2f}s in fit, "
-                  f"{c['wall']:.1f}s wall, val_acc {c['val_accuracy']:.3f})")
-        b_best = max(r["samples_per_s"] for r in base)
-        c_best = max(r["samples_per_s"] for r in cli)
-        b_med = statistics.median(r["samples_per_s"] for r in base)
-        c_med = statistics.median(r["samples_per_s"] for r in cli)
-        ratios = [c["samples_per_s"] / b["samples_per_s"] for b, c in zip(base, cli)]
-        print(f"best of {args.repeat}: plain model.fit {b_best:.0f} samples/s, netbuilder train "
-              f"{c_best:.0f} samples/s -> ratio {c_best / b_best:.3f}x (target >= 0.97x)")
-        print(f"median: plain {b_med:.0f}, netbuilder {c_med:.0f} -> ratio {c_med / b_med:.3f}x;"
-              f" per pair: {', '.join(f'{r:.3f}' for r in ratios)}")
-        print(f"netbuilder train wall time per run (start-up, TensorFlow import, data, fit, "
-              f"saving): {statistics.median(r['wall'] for r in cli):.1f}s")
+                  f"({b['seconds']:.2f}s, val_acc {b['val_accuracy']:.3f})")
+            print(f"         netbuilder train {c['samples_per_s']:7.0f} samples/s "
+                  f"({c['seconds']:.2f}s in fit, {c['wall']:.1f}s wall, "
+                  f"val_acc {c['val_accuracy']:.3f})")
+            print(f"         editor (Train)   {e['samples_per_s']:7.0f} samples/s "
+                  f"({e['seconds']:.2f}s in fit, {e['wall']:.1f}s wall, "
+                  f"val_acc {e['val_accuracy']:.3f}, {e['batches_plotted']} batch points "
+                  f"plotted)")
 
+        def best(rows: list[dict[str, float]]) -> float:
+            return max(r["samples_per_s"] for r in rows)
+
+        def median(rows: list[dict[str, float]]) -> float:
+            return statistics.median(r["samples_per_s"] for r in rows)
+
+        def pairs(rows: list[dict[str, float]]) -> str:
+            return ", ".join(f"{r['samples_per_s'] / b['samples_per_s']:.3f}"
+                             for b, r in zip(base, rows))
+
+        b_best, c_best, e_best = best(base), best(cli), best(editor)
+        b_med, c_med, e_med = median(base), median(cli), median(editor)
+        print()
+        print(f"{'samples/s':<12}{'plain model.fit':>17}{'netbuilder train':>18}"
+              f"{'editor':>10}{'CLI/plain':>11}{'editor/plain':>14}")
+        print(f"{'best of ' + str(args.repeat):<12}{b_best:>17.0f}{c_best:>18.0f}{e_best:>10.0f}"
+              f"{c_best / b_best:>10.3f}x{e_best / b_best:>13.3f}x")
+        print(f"{'median':<12}{b_med:>17.0f}{c_med:>18.0f}{e_med:>10.0f}"
+              f"{c_med / b_med:>10.3f}x{e_med / b_med:>13.3f}x")
+        print(f"target >= 0.97x. Per pair: CLI/plain {pairs(cli)}; editor/plain {pairs(editor)}")
+        print(f"wall time per run, median: netbuilder train (start-up, TensorFlow import, data, "
+              f"fit, saving) {statistics.median(r['wall'] for r in cli):.1f}s; editor (Train "
+              f"pressed -> worker finished) {statistics.median(r['wall'] for r in editor):.1f}s")
 
 if __name__ == "__main__":
     main()
