@@ -39,7 +39,6 @@ import inspect
 import json
 import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -47,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import catalog
+from ..core.atomic_write import write_atomically
 from ..core.catalog import opaque
 from ..core.catalog.base import (
     CONSTRAINTS,
@@ -934,16 +934,9 @@ def save_weights(graph: Graph, model: Any, path: str | os.PathLike[str],
     except BuildError as err:
         raise KerasImportError(f"cannot rebuild the model to save its weights: {err}") from None
     _copy_weights(model, built)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".weights.h5", dir=directory)
-    os.close(fd)
     try:
-        os.unlink(tmp)
-        built.save_weights(tmp)
-        os.replace(tmp, path)
+        write_atomically(path, lambda tmp: built.save_weights(str(tmp)), suffix=".weights.h5")
     except Exception as err:  # noqa: BLE001
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         raise KerasImportError(f"cannot save the weights to {path}: {_first_line(err)}"
                                ) from None
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import threading
 import time
 import traceback
@@ -21,6 +20,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ..core.atomic_write import write_atomically, write_text_atomically
 from . import data as data_mod
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
@@ -249,30 +249,13 @@ def _monitor_mode(monitor: str) -> str:
     return "max" if any(k in name for k in ("acc", "auc", "precision", "recall")) else "min"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def atomic_save_model(model: Any, path: Path) -> None:
     """Save a ``.keras`` (or ``.weights.h5``) file through a temporary file and a rename, so a
     crash or a kill mid-save leaves the previous file intact."""
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        if path.name.endswith(".weights.h5"):
-            model.save_weights(str(tmp))
-        else:
-            model.save(str(tmp))
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    if path.name.endswith(".weights.h5"):
+        write_atomically(path, lambda tmp: model.save_weights(str(tmp)), suffix=".weights.h5")
+    else:
+        write_atomically(path, lambda tmp: model.save(str(tmp)), suffix=".keras")
 
 
 # --- callbacks -------------------------------------------------------------------------------
@@ -685,7 +668,7 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
     record = {"project": _project_dict(project), "settings": settings.to_dict(),
               "data": {"source": source, "options": options, "summary": _clean(summary)},
               "initial_weights": initial, "initial_epoch": initial_epoch}
-    atomic_write_text(out_dir / "run.json", json.dumps(_clean(record), indent=2) + "\n")
+    write_text_atomically(out_dir / "run.json", json.dumps(_clean(record), indent=2) + "\n")
 
     if stop.is_set():
         emit({"event": "finished", "reason": "stopped", "history": {}, "epochs_run": 0,
@@ -711,7 +694,7 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
         raise
     train_s = time.perf_counter() - t0
     hist = _clean({k: list(v) for k, v in history.history.items()})
-    atomic_write_text(out_dir / "history.json", json.dumps(hist, indent=2) + "\n")
+    write_text_atomically(out_dir / "history.json", json.dumps(hist, indent=2) + "\n")
     epochs_run = len(next(iter(hist.values()), []))
     full, partial = divmod(progress.done, steps)
     samples_seen = full * prepared.train.size + partial * batch_size
@@ -743,7 +726,7 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
               "evaluation": evaluation}
     record.update({"result": {k: v for k, v in result.items() if k not in ("event", "history")},
                    "history": hist})
-    atomic_write_text(out_dir / "run.json", json.dumps(_clean(record), indent=2) + "\n")
+    write_text_atomically(out_dir / "run.json", json.dumps(_clean(record), indent=2) + "\n")
     emit(_clean(result))
     return 0
 
