@@ -53,6 +53,22 @@ def describe_exit(returncode: int) -> str:
     return f"exit status {returncode}"
 
 
+
+def parse_event_line(raw: bytes) -> dict[str, Any] | None:
+    """One line of the worker's stdout as an event; a line that is not a JSON event becomes a
+    "log" event; None for a blank line. Shared by this client and the editor's QProcess."""
+    text = raw.decode("utf-8", "replace").strip()
+    if not text:
+        return None
+    try:
+        event = json.loads(text)
+    except ValueError:
+        event = None
+    if not isinstance(event, dict) or "event" not in event:
+        event = {"event": "log", "message": text}
+    return event
+
+
 class TrainingProcess:
     """One worker process running one job."""
 
@@ -189,16 +205,9 @@ class TrainingProcess:
         assert self.process is not None and self.process.stdout is not None
         try:
             for raw in self.process.stdout:
-                text = raw.decode("utf-8", "replace").strip()
-                if not text:
-                    continue
-                try:
-                    event = json.loads(text)
-                except ValueError:
-                    event = {"event": "log", "message": text}
-                if not isinstance(event, dict) or "event" not in event:
-                    event = {"event": "log", "message": text}
-                self._events.put(event)
+                event = parse_event_line(raw)
+                if event is not None:
+                    self._events.put(event)
         finally:
             self._events.put(None)
 

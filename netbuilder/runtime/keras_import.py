@@ -57,6 +57,7 @@ from ..core.catalog.base import (
     Param,
     fmt_shape,
     snake_case,
+    to_plain,
 )
 from ..core.catalog.core_layers import DTYPES
 from ..core.graph import BLOCK_TYPE, Block, Graph, GraphError
@@ -654,7 +655,7 @@ def _has_tensor(value: Any) -> bool:
 def _same(a: Any, b: Any) -> bool:
     """Equal as JSON values (tuples and lists alike)."""
     try:
-        return _plain(a) == _plain(b)
+        return to_plain(a) == to_plain(b)
     except Exception:  # noqa: BLE001 - e.g. numpy arrays: not equal to a default
         return False
 
@@ -665,14 +666,6 @@ def _unnamed(value: Any) -> Any:
         return {k: _unnamed(v) for k, v in value.items() if k != "name"}
     if isinstance(value, (list, tuple)):
         return [_unnamed(v) for v in value]
-    return value
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
     return value
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..core import catalog
 from ..core.catalog import opaque
-from ..core.catalog.base import _thaw as thaw
+from ..core.catalog.base import to_plain as thaw
 
 
 def make_layer(layer_type: str, params: Mapping[str, Any] | None = None,

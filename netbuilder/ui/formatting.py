@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..core.catalog import LayerSpec, Param, fmt_shape
+from ..core.catalog.base import to_plain
 
 # Key parameters shown without their name on a node: the value says what it is ("32 · 3×3").
 _BARE = {"filters", "units", "kernel_size", "pool_size", "activation", "padding", "size",
@@ -70,7 +71,7 @@ def _value_text(name: str, value: Any) -> str:
             elif name == "dilation_rate":
                 text = f"dilation {value[0]}" if len(set(value)) == 1 else f"dilation {text}"
         else:
-            text = json.dumps(_plain(value))
+            text = json.dumps(to_plain(value))
     elif isinstance(value, Mapping):
         text = str(value.get("type") or value.get("class_name") or "…")
     elif isinstance(value, float):
@@ -103,14 +104,6 @@ def key_params_text(spec: LayerSpec, params: Mapping[str, Any]) -> str:
 # --- editing values as text (inspector line edits) ------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def value_to_text(param: Param, value: Any) -> str:
     """How a value appears in a line edit: ints as ``3, 3``, other values as JSON."""
     if value is None:
@@ -122,7 +115,7 @@ def value_to_text(param: Param, value: Any) -> str:
                          for v in value)
     if isinstance(value, float):
         return f"{value:g}"
-    return json.dumps(_plain(value))
+    return json.dumps(to_plain(value))
 
 
 def text_to_value(param: Param, text: str) -> Any:

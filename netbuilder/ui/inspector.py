@@ -32,7 +32,13 @@ from PySide6.QtWidgets import (
 
 from ..core import catalog
 from ..core.catalog import Param, ParamError
-from ..core.catalog.base import ACTIVATIONS, CONSTRAINTS, INITIALIZERS, REGULARIZERS
+from ..core.catalog.base import (
+    ACTIVATIONS,
+    CONSTRAINTS,
+    INITIALIZERS,
+    REGULARIZERS,
+    to_plain,
+)
 from ..core.explain import derivations, explain
 from ..core.graph import BLOCK_TYPE, Event, Graph, GraphError
 from ..core.quick_fixes import QuickFix, suggest_fixes
@@ -202,7 +208,7 @@ class ParamEditor:
                 elif isinstance(value, str):
                     text = value
                 else:
-                    text = json.dumps(value_plain(value))
+                    text = json.dumps(to_plain(value))
                 w.setCurrentText(text)
             elif isinstance(w, QLineEdit):
                 w.setText(value_to_text(self.param, value))
@@ -252,14 +258,6 @@ class ParamEditor:
             self.error.hide()
             self.error.clear()
             self.widget.setStyleSheet("")
-
-
-def value_plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: value_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [value_plain(v) for v in value]
-    return value
 
 
 class Inspector(QScrollArea):

@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.project import Project
+from ..runtime.engine_client import parse_event_line
 from ..runtime.train_cli import format_duration
 from . import theme
 
@@ -638,16 +639,9 @@ class TrainingPanel(QWidget):
         self._buffer += bytes(self.process.readAllStandardOutput().data())
         *lines, self._buffer = self._buffer.split(b"\n")
         for raw in lines:
-            text = raw.decode("utf-8", "replace").strip()
-            if not text:
-                continue
-            try:
-                event = json.loads(text)
-            except ValueError:
-                event = None
-            if not isinstance(event, dict) or "event" not in event:
-                event = {"event": "log", "message": text}
-            self.handle_event(event)
+            event = parse_event_line(raw)
+            if event is not None:
+                self.handle_event(event)
 
     def _read_stderr(self) -> None:
         if self.process is None:

@@ -270,7 +270,7 @@ class Param:
 
     def to_json(self, value: Any) -> Any:
         """The plain-JSON form of a normalized value (tuples become lists)."""
-        return _thaw(value)
+        return to_plain(value)
 
 
 class _FrozenDict(dict):  # type: ignore[type-arg]
@@ -294,11 +294,12 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-def _thaw(value: Any) -> Any:
+def to_plain(value: Any) -> Any:
+    """A parameter value as plain JSON data: tuples become lists, frozen dicts plain dicts."""
     if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
+        return {k: to_plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_thaw(v) for v in value]
+        return [to_plain(v) for v in value]
     return value
 
 
@@ -381,7 +382,7 @@ class LayerSpec:
     def kwargs(self, resolved: Mapping[str, Any]) -> dict[str, Any]:
         """Keyword arguments for the Keras constructor, as plain JSON values."""
         mapped = self.keras_kwargs(dict(resolved)) if self.keras_kwargs else dict(resolved)
-        return {k: _thaw(v) for k, v in mapped.items()}
+        return {k: to_plain(v) for k, v in mapped.items()}
 
     def check_arity(self, count: int) -> None:
         """Raise ``LayerError`` unless the layer can take ``count`` input tensors."""
