@@ -942,11 +942,11 @@ def _read_folder(folder: Path, class_names: list[str], size: list[int], color_mo
             xs.append(np.clip(np.round(xb), 0, 255).astype(np.uint8))
             ys.append(yb.astype(np.int64))
     except tf.errors.OpError as err:
-        raise DataError(f"{folder}: an image cannot be read ({_tf_message(err)})") from None
+        raise DataError(f"{folder}: an image cannot be read ({tf_message(err)})") from None
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def _tf_message(err: Exception) -> str:
+def tf_message(err: Exception) -> str:
     text = getattr(err, "message", None) or str(err)
     return text.strip().splitlines()[0] if text.strip() else type(err).__name__
 
@@ -1179,7 +1179,7 @@ def prepare(dataset: Dataset, model: Any, losses: Mapping[str, str | None] | Non
                         "input array (build a model with one Input layer)")
     target = tuple(None if v is None else int(v) for v in model.inputs[0].shape[1:])
     input_name = model.inputs[0]._keras_history[0].name
-    rescales = _model_rescales(model)
+    rescales = model_rescales(model)
     steps, notes = plan_inputs(dataset.sample_shape, target, dataset.value_range, rescales,
                                input_name)
     outputs = model_outputs(model)
@@ -1284,7 +1284,7 @@ def _prepare_stream(split: Split, outputs: list[OutputInfo],
                          stream=split.stream, label_fn=label_fn)
 
 
-def _model_rescales(model: Any) -> bool:
+def model_rescales(model: Any) -> bool:
     """Whether the model scales its own pixels (a Rescaling layer near its input)."""
     for layer in model.layers[:4]:
         if type(layer).__name__ == "Rescaling":
@@ -1535,3 +1535,20 @@ def augmented_preview(prepared: Prepared, augmentation: Mapping[str, Any] | None
     if model is not None:
         batch = np.asarray(model(batch, training=True))
     return to_uint8(batch, prepared.value_range)
+
+
+def augmented_images(image: np.ndarray, augmentation: Mapping[str, Any] | None,
+                     count: int = 9, seed: int | None = None) -> np.ndarray:
+    """``count`` augmented draws of one uint8 image (H×W or H×W×C) as it was loaded, before
+    any fitting to a model (the preview while the model cannot be built)."""
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim == 2:
+        img = img[..., None]
+    if img.ndim != 3:
+        raise DataError("augmentation works on images; these samples are not images")
+    batch = np.repeat(img[None], count, axis=0)
+    model = augmentation_model(augmentation, "0-255", seed)
+    if model is not None:
+        batch = np.asarray(model(batch, training=True))
+    out = to_uint8(batch, "0-255")
+    return out[..., 0] if np.asarray(image).ndim == 2 else out

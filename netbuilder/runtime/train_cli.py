@@ -33,7 +33,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    ".weights.h5), e.g. the model.keras of an earlier run")
     p.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE",
                    help="a data option, e.g. num_classes=4 or image_size=[64,64] (repeatable)")
-    p.add_argument("--quiet", action="store_true", help="print only the epoch lines")
+    p.add_argument("--fine-tune-from", metavar="LAYER", help="after the epochs, fine-tune: "
+                   "unfreeze this layer (top-level or inside a nested model) and the layers "
+                   "after it")
+    p.add_argument("--fine-tune-epochs", type=int, metavar="N",
+                   help="epochs of fine-tuning after the first stage")
+    p.add_argument("--fine-tune-learning-rate", type=float, metavar="LR",
+                   help="learning rate of the fine-tuning stage (default 1e-5)")
+    p.add_argument("--latest-weights", action="store_true", help="write "
+                   "OUT/latest.weights.h5 after every epoch")
+    p.add_argument("--quiet", action="store_true",
+                   help="print only the epoch lines (and the fine-tuning stage line)")
 
 
 def _fail(message: str) -> int:
@@ -66,7 +76,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except ProjectError as err:
         return _fail(str(err))
     changes: dict[str, Any] = {}
-    for name in ("epochs", "batch_size", "learning_rate", "optimizer"):
+    for name in ("epochs", "batch_size", "learning_rate", "optimizer", "fine_tune_from",
+                 "fine_tune_epochs", "fine_tune_learning_rate"):
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value
@@ -88,6 +99,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     job: dict[str, Any] = {"project": str(Path(args.project).resolve()),
                            "data": {"source": source, "options": options},
                            "settings": changes, "output_dir": str(out_dir)}
+    if getattr(args, "latest_weights", False):
+        job["latest_weights"] = True
     if args.weights:
         if not Path(args.weights).exists():
             return _fail(f"no weights file {args.weights}")
@@ -95,6 +108,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     printer = _Printer(out, quiet=args.quiet, tty=out.isatty())
     epochs = f"{settings.epochs} epoch{'s' if settings.epochs != 1 else ''}"
+    if settings.fine_tuning:
+        n = settings.fine_tune_epochs
+        epochs += (f" + {n} fine-tuning epoch{'s' if n != 1 else ''} from "
+                   f"{settings.fine_tune_from}")
     printer.line(f"Training {project.name} on {args.data} for {epochs} "
                  f"(batch size {settings.batch_size}) -> {out_dir}")
     proc = TrainingProcess(job)
@@ -221,6 +238,8 @@ class _Printer:
             if paths:
                 best = f" (best checkpoint: {_rel(e['best_path'])})" if e.get("best_path") else ""
                 self.line(f"Wrote {', '.join(_rel(p) for p in paths)}{best}")
+        elif kind == "stage":
+            self.line(f"Stage {e['stage']}: {e['message']}")
         elif kind == "warning":
             self.line(f"  warning: {e['message']}")
         elif kind == "log" and not self.quiet:

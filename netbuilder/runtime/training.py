@@ -29,6 +29,11 @@ SETTINGS_KEY = "training"
 DATA_KEY = "data"
 
 Emit = Callable[[dict[str, Any]], None]
+# seconds between two "batch" events (the last batch of an epoch is always sent): at most four
+# lines a second. Each one costs the editor a repaint (about 15 ms of CPU measured offscreen),
+# CPU that training on a small machine would miss; four a second still move a progress bar
+# smoothly. A job may ask for another interval ("batch_interval").
+BATCH_INTERVAL = 0.25
 
 
 class SettingsError(Exception):
@@ -82,6 +87,18 @@ class TrainingSettings:
     terminate_on_nan: bool = True
     tensorboard: bool = False            # logs in OUT/tensorboard
     csv_log: bool = False                # OUT/training.csv
+    # two-stage fine-tuning: after the epochs above, unfreeze from this layer (top-level or
+    # inside a nested model; BatchNormalization stays frozen) and train fine_tune_epochs more
+    # at fine_tune_learning_rate (kept constant: the step and cosine schedules shape stage 1
+    # only; reduce-on-plateau goes on acting)
+    fine_tune_from: str | None = None
+    fine_tune_epochs: int = 0
+    fine_tune_learning_rate: float = 1e-5
+
+    @property
+    def fine_tuning(self) -> bool:
+        """Whether a second, fine-tuning stage follows the first."""
+        return bool(self.fine_tune_from) and self.fine_tune_epochs > 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -141,6 +158,12 @@ class TrainingSettings:
         number("patience", 0, integer=True)
         number("min_delta", 0)
         number("seed", 0, integer=True, optional=True)
+        number("fine_tune_epochs", 0, integer=True)
+        number("fine_tune_learning_rate", 0, above=True)
+        if isinstance(self.fine_tune_from, str):
+            self.fine_tune_from = self.fine_tune_from.strip() or None   # "" from a text field
+        if self.fine_tune_from is not None and not isinstance(self.fine_tune_from, str):
+            raise SettingsError(f"fine_tune_from must name a layer, found {self.fine_tune_from!r}")
         for flag in ("nesterov", "shuffle", "checkpoint", "early_stopping",
                      "restore_best_weights", "terminate_on_nan", "tensorboard", "csv_log"):
             if not isinstance(getattr(self, flag), bool):
@@ -284,50 +307,83 @@ def _clean(value: Any) -> Any:
 
 def make_progress_callback(emit: Emit, stop: threading.Event, state: dict[str, Any],
                            epochs: int, initial_epoch: int, steps: int,
-                           batch_interval: float = 0.1) -> Any:
+                           batch_interval: float = BATCH_INTERVAL,
+                           terminate_on_nan: bool = False) -> Any:
     """Streams batch (at most one per ``batch_interval`` seconds) and epoch metrics, progress and
-    time left; notes NaN losses; sets ``model.stop_training`` once ``stop`` is set."""
+    time left; notes NaN losses (and stops training at one with ``terminate_on_nan``); sets
+    ``model.stop_training`` once ``stop`` is set.
+
+    It is safe for Keras' asynchronous batch dispatch (``async_safe``): the training loop does
+    not wait for it after every batch, as it would for any callback with a batch hook; Keras
+    runs its batch hook on a helper thread and waits for the pending ones before each epoch's
+    end. (This is also why it watches for NaN itself instead of ``keras.callbacks.
+    TerminateOnNaN``, which would make every batch wait.) For a second fit (fine-tuning) call
+    ``extend(epochs)``: progress, time left and elapsed time continue."""
     base = _callback_base()
 
     class Progress(base):  # type: ignore[misc, valid-type]
+        async_safe = True
+
         def __init__(self) -> None:
             super().__init__()
+            self.epochs = epochs
             self.total = max(1, (epochs - initial_epoch) * steps)
             self.done = 0
-            self.last_emit = 0.0
+            self.last_emit = -math.inf     # the first batch is always sent
+            self.last_batch = (-1, -1)
             self.epoch = initial_epoch
-            self.t0 = 0.0
+            self.t0: float | None = None
             self.epoch_t0 = 0.0
+            self.lock = threading.Lock()
+
+        def extend(self, new_epochs: int) -> None:
+            """The run now ends at ``new_epochs`` (the fine-tuning epochs added)."""
+            with self.lock:
+                self.total = max(1, self.done + (new_epochs - self.epoch - 1) * steps)
+                self.epochs = new_epochs
 
         def on_train_begin(self, logs: Any = None) -> None:
-            self.t0 = time.perf_counter()
+            if self.t0 is None:
+                self.t0 = time.perf_counter()
 
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
             self.epoch = epoch
             self.epoch_t0 = time.perf_counter()
 
-        def _eta(self) -> float | None:
+        def _elapsed(self, now: float) -> float:
+            return now - (self.t0 if self.t0 is not None else now)
+
+        def _eta(self, now: float) -> float | None:
             if not self.done:
                 return None
-            elapsed = time.perf_counter() - self.t0
-            return elapsed * (self.total - self.done) / self.done
+            return self._elapsed(now) * max(0, self.total - self.done) / self.done
 
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-            self.done += 1
             logs = logs or {}
             loss = logs.get("loss")
-            if loss is not None and not math.isfinite(float(loss)) and state.get("nan") is None:
-                state["nan"] = {"epoch": self.epoch + 1, "batch": batch + 1}
+            if loss is not None and not math.isfinite(float(loss)):
+                if state.get("nan") is None:
+                    state["nan"] = {"epoch": self.epoch + 1, "batch": batch + 1}
+                if terminate_on_nan:
+                    self.model.stop_training = True
             if stop.is_set() and not self.model.stop_training:
                 self.model.stop_training = True
                 state["stopped"] = True
-            now = time.perf_counter()
-            if now - self.last_emit >= batch_interval or batch + 1 == steps:
+            with self.lock:
+                self.done += 1
+                now = time.perf_counter()
+                where = (self.epoch, batch)
+                if where <= self.last_batch or not (
+                        now - self.last_emit >= batch_interval or batch + 1 == steps):
+                    return
                 self.last_emit = now
-                emit({"event": "batch", "epoch": self.epoch + 1, "epochs": epochs,
-                      "batch": batch + 1, "steps": steps, "logs": _clean(dict(logs)),
-                      "progress": round(self.done / self.total, 4), "eta_s": _round(self._eta()),
-                      "elapsed_s": round(now - self.t0, 2)})
+                self.last_batch = where
+                event = {"event": "batch", "epoch": self.epoch + 1, "epochs": self.epochs,
+                         "batch": batch + 1, "steps": steps, "logs": _clean(dict(logs)),
+                         "progress": round(min(1.0, self.done / self.total), 4),
+                         "eta_s": _round(self._eta(now)),
+                         "elapsed_s": round(self._elapsed(now), 2)}
+            emit(event)
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             if logs is not None and "learning_rate" not in logs:
@@ -336,10 +392,14 @@ def make_progress_callback(emit: Emit, stop: threading.Event, state: dict[str, A
                     logs["learning_rate"] = lr
             now = time.perf_counter()
             state["epochs_done"] = state.get("epochs_done", 0) + 1
-            emit({"event": "epoch", "epoch": epoch + 1, "epochs": epochs,
-                  "logs": _clean(dict(logs or {})), "progress": round(self.done / self.total, 4),
-                  "eta_s": _round(self._eta() if not self.model.stop_training else 0.0),
-                  "epoch_s": round(now - self.epoch_t0, 3), "elapsed_s": round(now - self.t0, 2)})
+            with self.lock:
+                self.last_batch = (epoch, steps)
+            emit({"event": "epoch", "epoch": epoch + 1, "epochs": self.epochs,
+                  "logs": _clean(dict(logs or {})),
+                  "progress": round(min(1.0, self.done / self.total), 4),
+                  "eta_s": _round(self._eta(now) if not self.model.stop_training else 0.0),
+                  "epoch_s": round(now - self.epoch_t0, 3),
+                  "elapsed_s": round(self._elapsed(now), 2)})
 
     return Progress()
 
@@ -461,9 +521,7 @@ def make_callbacks(settings: TrainingSettings, out_dir: Path, emit: Emit,
             return name[4:]
         return name
 
-    callbacks: list[Any] = []
-    if settings.terminate_on_nan:
-        callbacks.append(keras.callbacks.TerminateOnNaN())
+    callbacks: list[Any] = []   # terminate_on_nan: the progress callback does it
     if settings.schedule == "step":
         lr0, factor, every = settings.learning_rate, settings.step_factor, settings.step_epochs
         callbacks.append(keras.callbacks.LearningRateScheduler(
@@ -491,6 +549,89 @@ def make_callbacks(settings: TrainingSettings, out_dir: Path, emit: Emit,
                                 "installed: pip install tensorboard, or turn the logs off")
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / "tensorboard")))
     return callbacks, early
+
+
+def make_latest_weights_callback(path: Path, emit: Emit) -> Any:
+    """Writes the model's weights to ``path`` (a ``.weights.h5`` file, atomically) at the end of
+    every epoch and emits a ``weights`` event, for live inspection of a running training."""
+    base = _callback_base()
+
+    class LatestWeights(base):  # type: ignore[misc, valid-type]
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            try:
+                atomic_save_model(self.model, path)
+            except Exception as err:  # noqa: BLE001 - report, keep training
+                emit({"event": "warning", "message": f"could not write the latest weights "
+                                                     f"{path}: {_first_line(err)}"})
+                return
+            emit({"event": "weights", "path": str(path), "epoch": epoch + 1})
+
+    return LatestWeights()
+
+
+# --- fine-tuning -----------------------------------------------------------------------------
+# These two functions are copied as they are into exported training code (training_code.py):
+# plain Python formatted as black writes it, nothing from this module.
+
+
+def find_layer_path(model, name):
+    """The models from ``model`` down to the one that holds the layer called ``name`` (its own
+    layers first, then the nested models in order) and the layer's index in the last one; None
+    when no layer has that name."""
+    for index, layer in enumerate(model.layers):
+        if layer.name == name:
+            return [model], index
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            found = find_layer_path(layer, name)
+            if found is not None:
+                return [model] + found[0], found[1]
+    return None
+
+
+def unfreeze_from(model, name):
+    """Fine-tuning as in Keras' transfer-learning guide: the layer called ``name`` and every
+    layer after it in its (nested) model become trainable, the earlier ones frozen, and
+    BatchNormalization layers stay frozen (so they keep running in inference mode). Every other
+    layer keeps its setting. Returns the number of trainable parameters."""
+    import math
+
+    import keras
+
+    found = find_layer_path(model, name)
+    if found is None:
+        raise ValueError(f"the model has no layer named {name!r}")
+    models, index = found
+
+    def walk(layer):
+        yield layer
+        for inner in getattr(layer, "layers", []):
+            yield from walk(inner)
+
+    before = [(layer, layer.trainable) for layer in walk(model)]
+    for outer in models:  # open the way down to the layer (this sets every layer inside)
+        outer.trainable = True
+    for layer, trainable in before:  # every other layer as it was, outer before inner
+        if not any(layer is outer for outer in models):
+            layer.trainable = trainable
+    for i, layer in enumerate(models[-1].layers):
+        layer.trainable = i >= index
+        for inner in walk(layer):
+            if isinstance(inner, keras.layers.BatchNormalization):
+                inner.trainable = False
+    return sum(math.prod(weight.shape) for weight in model.trainable_weights)
+
+
+def _check_fine_tune_layer(model: Any, settings: TrainingSettings) -> None:
+    """A clear settings error, before any training, when ``fine_tune_from`` names no layer."""
+    if not settings.fine_tuning or find_layer_path(model, settings.fine_tune_from) is not None:
+        return
+    names = [layer.name for layer in model.layers if hasattr(layer, "layers")]
+    nested = (f"; its nested models are {', '.join(names)}" if names
+              else "; it has no nested model")
+    raise TrainingError("settings", f"fine_tune_from names the layer "
+                                    f"{settings.fine_tune_from!r}, but the model has no layer "
+                                    f"of that name (nested models searched too){nested}")
 
 
 def tensorboard_available() -> bool:
@@ -601,9 +742,17 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
     try:
         model = build_model(project.graph, name=_model_name(project.name))
     except BuildError as err:
-        raise TrainingError("build", f"the graph cannot be built: {err}") from None
+        problem = str(err)
+        if action == "preview":
+            return _preview_data_alone(source, options, settings, emit, problem)
+        raise TrainingError("build", f"the graph cannot be built: {problem}") from None
     except Exception as err:  # noqa: BLE001 - Keras refusing the graph
-        raise TrainingError("build", f"the graph cannot be built: {_first_line(err)}") from None
+        problem = _first_line(err)
+        if action == "preview":
+            return _preview_data_alone(source, options, settings, emit, problem)
+        raise TrainingError("build", f"the graph cannot be built: {problem}") from None
+    if action == "train":
+        _check_fine_tune_layer(model, settings)
     emit({"event": "model", "name": model.name, "params": int(model.count_params()),
           "inputs": [list(_shape(t)) for t in model.inputs],
           "outputs": [list(_shape(t)) for t in model.outputs]})
@@ -656,9 +805,23 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
     notes: list[str] = []
     callbacks, early = make_callbacks(settings, out_dir, emit, prepared.validation is not None,
                                       notes)
+    fine_tune = settings.fine_tuning
+    if settings.fine_tune_epochs > 0 and not settings.fine_tune_from:
+        notes.append("no fine-tuning: fine_tune_epochs is set but fine_tune_from names no layer")
+    elif settings.fine_tune_from and settings.fine_tune_epochs == 0:
+        notes.append("no fine-tuning: fine_tune_from is set but fine_tune_epochs is 0")
     state: dict[str, Any] = {}
-    progress = make_progress_callback(emit, stop, state, total_epochs, initial_epoch, steps)
+    final_epochs = total_epochs + (settings.fine_tune_epochs if fine_tune else 0)
+    interval = job.get("batch_interval", BATCH_INTERVAL)
+    if not isinstance(interval, (int, float)) or isinstance(interval, bool) or interval < 0:
+        raise TrainingError("settings", f"batch_interval must be a number of seconds >= 0, "
+                                        f"found {interval!r}")
+    progress = make_progress_callback(emit, stop, state, final_epochs, initial_epoch, steps,
+                                      batch_interval=float(interval),
+                                      terminate_on_nan=settings.terminate_on_nan)
     callbacks.insert(0, progress)
+    if job.get("latest_weights"):
+        callbacks.insert(1, make_latest_weights_callback(out_dir / "latest.weights.h5", emit))
     fit_kwargs = data_mod.fit_inputs(prepared.train, batch_size, shuffle=settings.shuffle,
                                      augmentation=augmentation, seed=settings.seed)
     if prepared.validation is not None:
@@ -674,26 +837,49 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
         emit({"event": "finished", "reason": "stopped", "history": {}, "epochs_run": 0,
               "output_dir": str(out_dir)})
         return 0
-    emit({"event": "train_begin", "epochs": total_epochs, "initial_epoch": initial_epoch,
+    emit({"event": "train_begin", "epochs": final_epochs, "initial_epoch": initial_epoch,
+          "stage1_epochs": total_epochs,
+          "fine_tune_epochs": settings.fine_tune_epochs if fine_tune else 0,
           "steps_per_epoch": steps, "batch_size": batch_size, "samples": prepared.train.size,
           "validation_samples": prepared.validation.size if prepared.validation else 0,
           "notes": notes})
-    t0 = time.perf_counter()
-    try:
-        history = model.fit(epochs=total_epochs, initial_epoch=initial_epoch,
-                            shuffle=settings.shuffle, callbacks=callbacks, verbose=0,
-                            **fit_kwargs)
-    except Exception as err:  # noqa: BLE001 - classify what went wrong
-        if _is_oom(err):
-            raise TrainingError("memory", f"ran out of memory while training with batch size "
-                                          f"{batch_size}: lower the batch size or use a smaller "
-                                          "model or image size") from None
-        if type(err).__name__ in ("InvalidArgumentError", "NotFoundError", "UnknownError"):
-            raise TrainingError("data", f"the data could not be fed to the model: "
-                                        f"{_first_line(err)}") from None
-        raise
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    history = _fit(model, batch_size, epochs=total_epochs, initial_epoch=initial_epoch,
+                   shuffle=settings.shuffle, callbacks=callbacks, verbose=0, **fit_kwargs)
+    hist = {k: list(v) for k, v in history.history.items()}
+    rate = settings.learning_rate
+    if fine_tune and state.get("nan") is None and not state.get("stopped"):
+        # stage 2: unfreeze from the chosen layer, recompile at the fine-tuning rate, go on
+        # from the epoch reached, with the same callbacks (curves and progress continue)
+        reached = initial_epoch + len(history.epoch)
+        rate = settings.fine_tune_learning_rate
+        stage2 = settings.updated({"learning_rate": rate, "schedule": "constant"
+                                   if settings.schedule in ("step", "cosine")
+                                   else settings.schedule})
+        trainable = int(unfreeze_from(model, settings.fine_tune_from))
+        compile_model(model, stage2, prepared, steps, settings.fine_tune_epochs)
+        callbacks = [c for c in callbacks if not isinstance(
+            c, keras.callbacks.LearningRateScheduler)]    # stage 2 keeps its own rate
+        for c in callbacks:
+            if isinstance(c, keras.callbacks.CSVLogger):
+                c.append = True                            # one CSV file for both stages
+            if hasattr(c, "shadow"):
+                c.shadow = None                            # the checkpoint's clone: new flags
+        progress.extend(reached + settings.fine_tune_epochs)
+        emit({"event": "stage", "stage": 2, "layer": settings.fine_tune_from,
+              "learning_rate": rate, "trainable_params": trainable, "initial_epoch": reached,
+              "epochs": reached + settings.fine_tune_epochs,
+              "message": f"fine-tuning from {settings.fine_tune_from} at lr {rate:g}: "
+                         f"{trainable:,} trainable params"})
+        history2 = _fit(model, batch_size, epochs=reached + settings.fine_tune_epochs,
+                        initial_epoch=reached, shuffle=settings.shuffle, callbacks=callbacks,
+                        verbose=0, **fit_kwargs)
+        n1, n2 = len(history.epoch), len(history2.epoch)
+        hist = {k: hist.get(k, [None] * n1) + list(history2.history.get(k, [None] * n2))
+                for k in list(hist) + [k for k in history2.history if k not in hist]}
     train_s = time.perf_counter() - t0
-    hist = _clean({k: list(v) for k, v in history.history.items()})
+    train_cpu_s = time.process_time() - cpu0     # all of this process's threads
+    hist = _clean(hist)
     write_text_atomically(out_dir / "history.json", json.dumps(hist, indent=2) + "\n")
     epochs_run = len(next(iter(hist.values()), []))
     full, partial = divmod(progress.done, steps)
@@ -701,7 +887,6 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
 
     if state.get("nan") is not None:
         where = state["nan"]
-        rate = settings.learning_rate
         emit({"event": "error", "kind": "nan", "history": hist,
               "message": f"the loss became NaN at epoch {where['epoch']}, batch {where['batch']}"
                          f" (learning rate {rate:g}); training stopped. Lower the learning rate, "
@@ -721,13 +906,53 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
               "history_path": str(out_dir / "history.json"),
               "best_path": str(out_dir / "best.keras") if (out_dir / "best.keras").exists()
               else None,
-              "train_s": round(train_s, 3), "total_s": round(time.perf_counter() - started, 3),
+              "train_s": round(train_s, 3), "train_cpu_s": round(train_cpu_s, 3),
+              "total_s": round(time.perf_counter() - started, 3),
               "samples_per_s": round(samples_seen / train_s, 1) if train_s > 0 else None,
               "evaluation": evaluation}
     record.update({"result": {k: v for k, v in result.items() if k not in ("event", "history")},
                    "history": hist})
     write_text_atomically(out_dir / "run.json", json.dumps(_clean(record), indent=2) + "\n")
     emit(_clean(result))
+    return 0
+
+
+def _fit(model: Any, batch: int, **kwargs: Any) -> Any:
+    """``model.fit(**kwargs)``, with out-of-memory and data errors made clear (``batch``: the
+    batch size, for the message)."""
+    try:
+        return model.fit(**kwargs)
+    except Exception as err:  # noqa: BLE001 - classify what went wrong
+        if _is_oom(err):
+            raise TrainingError("memory", f"ran out of memory while training with batch size "
+                                          f"{batch}: lower the batch size or use a smaller "
+                                          "model or image size") from None
+        if type(err).__name__ in ("InvalidArgumentError", "NotFoundError", "UnknownError"):
+            raise TrainingError("data", f"the data could not be fed to the model: "
+                                        f"{_first_line(err)}") from None
+        raise
+
+
+def _preview_data_alone(source: str, options: Mapping[str, Any], settings: TrainingSettings,
+                        emit: Emit, problem: str) -> int:
+    """A preview while the graph cannot be built: the data as it loads, not yet fitted to a
+    model (no input adaptation, no loss), with the reason said in its notes."""
+    _status(emit, f"loading data: {source}")
+    dataset = data_mod.load(source, options)
+    summary = dataset.summary()
+    summary["notes"] = [f"shown as loaded, not fitted to the model: it cannot be built yet "
+                        f"({problem})"] + list(dataset.notes)
+    event: dict[str, Any] = {"event": "data", **_clean(summary), "fitted": False,
+                             "samples": _encode_images(dataset.samples),
+                             "sample_labels": (None if dataset.sample_labels is None
+                                               else dataset.sample_labels.tolist())}
+    aug_opts = dataset.options.get("augmentation")
+    if aug_opts and any(aug_opts.values()) and dataset.samples is not None and len(
+            dataset.samples):
+        event["augmented"] = _encode_images(data_mod.augmented_images(
+            dataset.samples[0], aug_opts, 9, seed=settings.seed))
+    emit(event)
+    emit({"event": "finished", "reason": "preview", "history": {}})
     return 0
 
 
@@ -785,6 +1010,46 @@ def decode_images(payload: Mapping[str, Any] | None) -> Any:
     return np.frombuffer(raw, dtype=np.uint8).reshape(payload["shape"])
 
 
+def _confidence(pred: Any, chosen: Any, from_logits: bool) -> Any:
+    """The predicted probability of each chosen class (``pred``: one row per sample, one
+    sigmoid unit or one score per class, probabilities or logits)."""
+    import numpy as np
+
+    pred = np.asarray(pred, dtype=np.float64)
+    if pred.shape[1] == 1:
+        p1 = 1.0 / (1.0 + np.exp(-pred[:, 0])) if from_logits else pred[:, 0]
+        return np.where(np.asarray(chosen) == 1, p1, 1.0 - p1)
+    if from_logits:
+        pred = np.exp(pred - pred.max(axis=1, keepdims=True))
+        pred = pred / pred.sum(axis=1, keepdims=True)
+    return pred[np.arange(len(pred)), np.asarray(chosen, dtype=int)]
+
+
+def _images_of(prepared: data_mod.Prepared, split_name: str, index: Any) -> Any:
+    """Samples ``index`` of a split as displayable uint8 images (N, H, W, 1 or 3): the model's
+    inputs converted back from its input range as the data previews are, or, where the model
+    takes them in another form (e.g. flattened), the images as loaded; None for data that is
+    not images (vectors such as CSV rows)."""
+    import numpy as np
+
+    split = getattr(prepared, split_name)
+    loaded = getattr(prepared.dataset, split_name)
+    candidates = []
+    if split.x is not None and split.transform is None:       # adapted to the model already
+        candidates.append((split.x, prepared.value_range))
+    if loaded is not None and loaded.x is not None:            # the data as loaded
+        candidates.append((loaded.x, prepared.dataset.value_range))
+    for x, value_range in candidates:
+        if value_range is None or not len(index):
+            continue
+        images = np.asarray(x[index])
+        if images.ndim == 3:
+            images = images[..., None]
+        if images.ndim == 4 and images.shape[-1] in (1, 3):
+            return data_mod.to_uint8(images, value_range)
+    return None
+
+
 def _evaluate(model: Any, prepared: data_mod.Prepared, batch_size: int, emit: Emit
               ) -> dict[str, Any] | None:
     """Metrics on the test split (else the validation split); for a single classification
@@ -819,9 +1084,18 @@ def _evaluate(model: Any, prepared: data_mod.Prepared, batch_size: int, emit: Em
             matrix = np.zeros((k, k), dtype=int)
             np.add.at(matrix, (t, p), 1)
             wrong = np.flatnonzero(t != p)
+            shown = wrong[:100]
             result.update({"confusion_matrix": matrix.tolist(),
                            "class_names": list(prepared.dataset.class_names),
-                           "misclassified": wrong[:100].tolist(),
-                           "misclassified_count": int(len(wrong))})
+                           "misclassified": shown.tolist(),
+                           "misclassified_count": int(len(wrong)),
+                           "misclassified_true": t[shown].tolist(),
+                           "misclassified_pred": p[shown].tolist(),
+                           "misclassified_confidence": [
+                               round(float(c), 4) for c in _confidence(
+                                   pred[shown], p[shown], prepared.losses[names[0]].from_logits)]})
+            images = _images_of(prepared, split_name, shown)
+            if images is not None:
+                result["misclassified_images"] = _encode_images(images)
     emit({"event": "evaluation", **result})
     return result

@@ -7,12 +7,13 @@ the same things NetBuilder's worker does, in plain code a person can read and ch
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
 
 from ..core.graph import Graph
-from .training import SettingsError, TrainingSettings
+from .training import SettingsError, TrainingSettings, find_layer_path, unfreeze_from
 
 MAIN_BLOCK = 'if __name__ == "__main__":\n    build_model().summary()\n'
 
@@ -105,10 +106,11 @@ def _loss(graph: Graph, settings: TrainingSettings) -> str:
     return "keras.losses.SparseCategoricalCrossentropy(from_logits=True)"
 
 
-def _optimizer(s: TrainingSettings) -> str:
-    """The ``optimizer=...`` argument of ``model.compile``, wrapped to fit."""
-    args = ["learning_rate=schedule" if s.schedule == "cosine"
-            else f"learning_rate={s.learning_rate!r}"]
+def _optimizer(s: TrainingSettings, rate: str | None = None) -> str:
+    """The ``optimizer=...`` argument of ``model.compile``, wrapped to fit (``rate``: the
+    learning rate's expression, else the settings' rate or schedule)."""
+    args = [f"learning_rate={rate}" if rate else "learning_rate=schedule"
+            if s.schedule == "cosine" else f"learning_rate={s.learning_rate!r}"]
     if s.optimizer == "sgd":
         args += [f"momentum={s.momentum!r}", f"nesterov={s.nesterov!r}"]
     if s.optimizer == "adamw":
@@ -167,6 +169,50 @@ def _callbacks(s: TrainingSettings) -> list[str]:
     return out
 
 
+def _fine_tune_code(s: TrainingSettings, loss: str, metrics: str) -> str:
+    """Stage 2 of ``train()``: unfreeze, recompile at the fine-tuning rate, fit on from the
+    epoch reached (as NetBuilder's worker does)."""
+    stage2 = s.updated({"schedule": "constant"})
+    lines = [
+        "    # stage 2: fine-tuning from FINE_TUNE_FROM at a low rate, epochs counted on",
+        "    trainable = unfreeze_from(model, FINE_TUNE_FROM)",
+        "    rate = FINE_TUNE_LEARNING_RATE",
+        '    print(f"fine-tuning from {FINE_TUNE_FROM} at lr {rate:g}: {trainable:,} trainable '
+        'params")',
+        "    model.compile(",
+        f"        {_optimizer(stage2, 'FINE_TUNE_LEARNING_RATE')}",
+        f"        loss={loss},",
+        f"        metrics={metrics},",
+        "    )",
+    ]
+    if s.schedule == "step":
+        lines += ["    # the fine-tuning rate stays as set: no step schedule in stage 2",
+                  "    callbacks = [c for c in callbacks if not isinstance(c, "
+                  "keras.callbacks.LearningRateScheduler)]"]
+    if s.csv_log:
+        lines += ["    for callback in callbacks:",
+                  "        if isinstance(callback, keras.callbacks.CSVLogger):",
+                  "            callback.append = True  # one CSV file for both stages"]
+    lines += [
+        "    done = len(history.epoch)",
+        "    stage2 = model.fit(",
+        "        x,",
+        "        y,",
+        "        epochs=done + FINE_TUNE_EPOCHS,",
+        "        initial_epoch=done,",
+        "        batch_size=BATCH_SIZE,",
+        "        validation_split=VALIDATION_SPLIT,",
+        f"        shuffle={s.shuffle!r},",
+        "        callbacks=callbacks,",
+        "    )",
+        "    for key, values in stage2.history.items():",
+        "        history.history.setdefault(key, []).extend(values)",
+        "    history.epoch += stage2.epoch",
+        "    return history",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def training_code(graph: Graph, settings_dict: dict[str, Any] | None, data: str) -> str:
     """The training half of an exported script, for ``graph`` trained on ``data``."""
     try:
@@ -191,13 +237,24 @@ def training_code(graph: Graph, settings_dict: dict[str, Any] | None, data: str)
                           [repr(s.learning_rate), "steps", f"alpha={s.cosine_alpha!r}"], 4)
             + "\n")
     metrics = s.metrics if s.metrics is not None else ["accuracy"]
+    fine_tune = ""
+    constants = ""
+    result = "model.fit("
+    if s.fine_tuning:
+        parts.append("\n\n" + inspect.getsource(find_layer_path))
+        parts.append("\n\n" + inspect.getsource(unfreeze_from))
+        constants = (f"FINE_TUNE_FROM = {_q(s.fine_tune_from)}  # stage 2: fine-tuning\n"
+                     f"FINE_TUNE_EPOCHS = {s.fine_tune_epochs}\n"
+                     f"FINE_TUNE_LEARNING_RATE = {s.fine_tune_learning_rate!r}\n")
+        result = "history = model.fit("
+        fine_tune = _fine_tune_code(s, _loss(graph, s), _q(metrics))
     parts.append(f'''
 
 EPOCHS = {s.epochs}
 BATCH_SIZE = {s.batch_size}
 VALIDATION_SPLIT = 0.2
 IMAGE_SIZE = {image_size}  # for image folders
-
+{constants}
 
 def train(model):
     """Train ``model`` on the data with the project's settings; returns Keras' History."""
@@ -210,7 +267,7 @@ def train(model):
     )
     callbacks = [
 {callback_lines}    ]
-    return model.fit(
+    {"return " if not s.fine_tuning else ""}{result}
         x,
         y,
         epochs=EPOCHS,
@@ -219,7 +276,7 @@ def train(model):
         shuffle={s.shuffle!r},
         callbacks=callbacks,
     )
-
+{fine_tune}
 
 if __name__ == "__main__":
     model = build_model()

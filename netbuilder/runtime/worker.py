@@ -13,7 +13,9 @@ port: the protocol is JSON lines over the process's pipes.
      "initial_weights": "DIR/model.keras",   # optional: continue from these weights
      "initial_epoch": 0,           # optional: epoch numbers continue from here
      "action": "train" | "preview",          # preview: load and describe the data only
-     "send_samples": false}        # include sample images in the "data" event
+     "send_samples": false,        # include sample images in the "data" event
+     "latest_weights": false,      # write OUT/latest.weights.h5 after every epoch
+     "batch_interval": 0.25}       # seconds between "batch" events (default: 4 a second)
 
 Afterwards a line ``stop`` stops training after the current batch; the weights are kept
 (``model.keras``). SIGINT does the same. Closing stdin changes nothing.
@@ -24,16 +26,25 @@ Afterwards a line ``stop`` stops training after the current batch; the weights a
 * ``model``: name, params, input and output shapes;
 * ``data``: name, class_names, sizes and counts per split, notes (what was done to fit the data
   to the model), losses, optionally base64 ``samples``;
-* ``train_begin``: epochs, steps_per_epoch, batch_size, samples;
-* ``batch``: epoch, batch, steps, logs, progress (0..1), eta_s, elapsed_s; at most about ten a
-  second;
+* ``train_begin``: epochs (the last epoch number, fine-tuning included), stage1_epochs,
+  fine_tune_epochs, steps_per_epoch, batch_size, samples;
+* ``batch``: epoch, batch, steps, logs, progress (0..1), eta_s, elapsed_s; at most four a
+  second (``batch_interval``), and always the last batch of an epoch;
 * ``epoch``: epoch, logs (val_ metrics and learning_rate included), progress, eta_s, epoch_s;
 * ``checkpoint``: a new best model was written (path, monitor, value);
+* ``weights``: with ``"latest_weights": true``, the weights at the end of epoch ``epoch`` are in
+  ``path`` (OUT/latest.weights.h5, replaced atomically after each epoch);
+* ``stage``: stage 2 (fine-tuning) begins: stage, layer, learning_rate, trainable_params,
+  initial_epoch, epochs and a message ("fine-tuning from block5_conv1 at lr 1e-05: 1,234
+  trainable params"); its epochs continue the numbering of stage 1;
 * ``warning``: something the user should know that does not stop training (message);
-* ``evaluation``: metrics on the test (else validation) split, confusion matrix, misclassified
-  sample indices;
+* ``evaluation``: metrics on the test (else validation) split; for one classification output
+  also confusion_matrix, class_names, misclassified (the first 100 indices), misclassified_count,
+  misclassified_true, misclassified_pred (class indices), misclassified_confidence (the predicted
+  class's probability) and, for image inputs, misclassified_images (base64 uint8 N x H x W x C,
+  like ``samples``);
 * ``finished``: reason (completed, stopped, early_stopping, preview), history (as Keras'
-  ``History.history``), paths, train_s, samples_per_s — the last line;
+  ``History.history``), paths, train_s, train_cpu_s, samples_per_s — the last line;
 * ``error``: kind (project, build, data, settings, weights, nan, memory, output, internal) and a
   message for the user — the last line.
 

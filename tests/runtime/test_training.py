@@ -167,6 +167,104 @@ def test_events_describe_the_run(tmp_path):
     assert history == done["history"]
 
 
+def test_misclassified_samples_come_with_images_labels_and_confidence(tmp_path):
+    from netbuilder.runtime import data as data_mod
+
+    settings = {"epochs": 1, "learning_rate": 3e-4, "batch_size": 64, "checkpoint": False}
+    events = run_here(project_job(digits_cnn(), tmp_path, settings=settings))
+    ev = of(events, "evaluation")[0]
+    assert ev == {k: v for k, v in events[-1]["evaluation"].items()} | {"event": "evaluation"}
+    idx = ev["misclassified"]
+    assert 0 < len(idx) <= 100 and ev["misclassified_count"] >= len(idx)
+    assert len(ev["misclassified_true"]) == len(ev["misclassified_pred"]) == len(
+        ev["misclassified_confidence"]) == len(idx)
+    # Keras and the data as the data module loads it are the oracles
+    val = data_mod.load("digits").validation
+    images = training.decode_images(ev["misclassified_images"])
+    assert images.dtype == np.uint8 and images.shape == (len(idx), 8, 8, 1)
+    np.testing.assert_array_equal(images[..., 0], data_mod.to_uint8(val.x[idx], "0-1"))
+    assert ev["misclassified_true"] == val.y[idx].tolist()
+    model = keras.models.load_model(tmp_path / "out" / "model.keras")
+    probs = model.predict(val.x[idx][..., None], verbose=0)
+    assert ev["misclassified_pred"] == probs.argmax(axis=1).tolist()
+    np.testing.assert_allclose(ev["misclassified_confidence"], probs.max(axis=1), atol=2e-4)
+    assert all(t != p for t, p in zip(ev["misclassified_true"], ev["misclassified_pred"]))
+    matrix = np.array(ev["confusion_matrix"])
+    assert matrix.sum() - np.trace(matrix) == ev["misclassified_count"]
+
+
+def test_misclassified_images_of_flattened_and_tabular_inputs(tmp_path):
+    from netbuilder.runtime import data as data_mod
+
+    settings = {"epochs": 1, "learning_rate": 1e-4, "checkpoint": False}
+    ev = of(run_here(project_job(digits_mlp(), tmp_path, settings=settings)), "evaluation")[0]
+    images = training.decode_images(ev["misclassified_images"])      # the 8x8 images loaded
+    val = data_mod.load("digits").validation
+    np.testing.assert_array_equal(images[..., 0],
+                                  data_mod.to_uint8(val.x[ev["misclassified"]], "0-1"))
+    rng = np.random.default_rng(0)
+    rows = ["a,b,c,label"] + [f"{u:.3f},{v:.3f},{w:.3f},{int(u + v > 1)}"
+                              for u, v, w in rng.random((120, 3))]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    tabular = chain_project(("Input", {"shape": [3]}),
+                            ("Dense", {"units": 2, "activation": "softmax"}))
+    ev = of(run_here(project_job(tabular, tmp_path, data=str(tmp_path / "t.csv"),
+                                 settings={"epochs": 1, "checkpoint": False})), "evaluation")[0]
+    assert "misclassified_images" not in ev
+    assert len(ev["misclassified_true"]) == len(ev["misclassified"]) == len(
+        ev["misclassified_confidence"])
+    assert all(0.5 <= c <= 1 for c in ev["misclassified_confidence"])
+
+
+def test_latest_weights_are_written_after_every_epoch(tmp_path, monkeypatch):
+    writes = []
+    real = training.write_atomically
+
+    def spy(path, write, **kwargs):
+        writes.append(Path(path).name)
+        return real(path, write, **kwargs)
+
+    monkeypatch.setattr(training, "write_atomically", spy)
+    job = project_job(digits_cnn(), tmp_path, settings={"epochs": 3, "checkpoint": False},
+                      latest_weights=True)
+    events = run_here(job)
+    kinds = [e["event"] for e in events]
+    weights = of(events, "weights")
+    path = tmp_path / "out" / "latest.weights.h5"
+    assert [w["epoch"] for w in weights] == [1, 2, 3]
+    assert all(w["path"] == str(path) for w in weights)
+    for w in weights:        # each right after its epoch event
+        i = events.index(w)
+        assert kinds[i - 1] == "epoch" and events[i - 1]["epoch"] == w["epoch"]
+    assert writes.count("latest.weights.h5") == 3            # through the atomic helper
+    model = keras.models.load_model(tmp_path / "out" / "model.keras")
+    fresh = keras.models.clone_model(model)
+    fresh.load_weights(path)          # the last epoch's weights: those of the final model
+    for a, b in zip(fresh.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+    (tmp_path / "off").mkdir()
+    off = run_here(project_job(digits_mlp(), tmp_path / "off", settings={"epochs": 1}))
+    assert not of(off, "weights") and not (tmp_path / "off" / "out" / "latest.weights.h5"
+                                          ).exists()
+
+
+def test_batch_events_are_throttled_and_the_interval_can_be_chosen(tmp_path):
+    every = run_here(project_job(digits_mlp(), tmp_path, settings={"epochs": 1},
+                                 batch_interval=0))
+    numbers = [b["batch"] for b in of(every, "batch")]
+    # Keras runs the batch hooks on helper threads: one may overtake another (rarely), and
+    # then the older one is not sent, so that the numbers only ever go up
+    assert len(numbers) >= 40 and numbers == sorted(set(numbers)) and numbers[-1] == 45
+    assert training.BATCH_INTERVAL == 0.25                  # at most four lines a second
+    slow = run_here(project_job(digits_mlp(), tmp_path, settings={"epochs": 2},
+                                batch_interval=3600))
+    batches = [(b["epoch"], b["batch"]) for b in of(slow, "batch")]
+    assert len(batches) == 3 and batches[0][0] == 1 and batches[1:] == [(1, 45), (2, 45)]
+    bad = run_here(project_job(digits_mlp(), tmp_path, batch_interval="often"))
+    assert bad[-1]["kind"] == "settings" and "batch_interval" in bad[-1]["message"]
+
+
 def test_preview_sends_samples_and_augmented_images(tmp_path):
     project = chain_project(("Input", {"shape": [16, 16, 3]}), ("Flatten", {}),
                             ("Dense", {"units": 3, "activation": "softmax"}))
@@ -178,6 +276,26 @@ def test_preview_sends_samples_and_augmented_images(tmp_path):
     assert samples.shape[1:] == (16, 16, 3) and len(info["sample_labels"]) == len(samples)
     assert training.decode_images(info["augmented"]).shape == (9, 16, 16, 3)
     assert events[-1] == {"event": "finished", "reason": "preview", "history": {}}
+
+
+def test_preview_shows_the_data_as_loaded_when_the_model_cannot_be_built(tmp_path):
+    project = chain_project(("Input", {"shape": [8]}), ("Conv2D", {"filters": 4,
+                                                                  "kernel_size": 3}))
+    data = {"source": "shapes", "options": {"samples": 30, "image_size": [20, 20],
+                                            "augmentation": {"brightness": 0.5}}}
+    events = run_here(project_job(project, tmp_path, data=data, action="preview"))
+    info = of(events, "data")[0]
+    assert info["fitted"] is False and "input_shape" not in info and "losses" not in info
+    assert info["notes"][0].startswith("shown as loaded, not fitted to the model: it cannot "
+                                       "be built yet")
+    samples = training.decode_images(info["samples"])
+    assert samples.shape[1:] == (20, 20, 3)
+    augmented = training.decode_images(info["augmented"])
+    assert augmented.shape == (9, 20, 20, 3)
+    assert not (augmented == samples[0]).all(axis=(1, 2, 3)).all()  # brightness changed
+    assert events[-1] == {"event": "finished", "reason": "preview", "history": {}}
+    trained = run_here(project_job(project, tmp_path, data=data))
+    assert trained[-1]["event"] == "error" and trained[-1]["kind"] == "build"
 
 
 def test_two_outputs_with_a_loss_and_weight_each(tmp_path):
@@ -386,6 +504,21 @@ def test_worker_rejects_a_bad_job_line():
 
 
 # --- the command line ------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process groups are POSIX")
+def test_the_worker_has_its_own_process_group_in_the_callers_session():
+    """Ctrl-C in a terminal goes to the foreground process group: the caller's, not the
+    worker's (the caller then asks it to stop). Not a new session: Linux would schedule it as a
+    group of its own (autogroup), which trained measurably slower."""
+    sleeper = [sys.executable, "-c", "import sys, time; sys.stdin.readline(); time.sleep(60)"]
+    proc = TrainingProcess({}, command=sleeper).start()
+    try:
+        assert os.getpgid(proc.pid) == proc.pid != os.getpgid(0)
+        assert os.getsid(proc.pid) == os.getsid(0)
+    finally:
+        proc.kill()
+        proc.close()
 
 
 # The command runs where TensorFlow and Keras cannot load: only its worker process imports them.

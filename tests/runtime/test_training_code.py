@@ -22,6 +22,9 @@ SETTINGS = [
     {"optimizer": "rmsprop", "schedule": "step", "loss": "categorical_crossentropy"},
     {"schedule": "plateau", "checkpoint": False, "terminate_on_nan": False,
      "metrics": ["accuracy", "mae"]},
+    {"schedule": "cosine", "csv_log": True, "fine_tune_from": "conv2d_1", "fine_tune_epochs": 2,
+     "fine_tune_learning_rate": 3e-5},
+    {"optimizer": "sgd", "schedule": "step", "fine_tune_from": "dense", "fine_tune_epochs": 1},
 ]
 
 
@@ -36,6 +39,9 @@ def test_code_is_valid_and_black_formatted(settings, data):
     assert black.format_str(code, mode=black.Mode(line_length=99)) == code
     assert code.count("import numpy as np") == 1
     assert "model.fit(" in code and 'model.save("model.keras")' in code
+    fine_tune = bool(settings.get("fine_tune_epochs"))
+    assert ("unfreeze_from(model, FINE_TUNE_FROM)" in code) == fine_tune
+    assert code.count("model.fit(") == 1 + fine_tune
 
 
 def test_what_cannot_be_exported_is_refused_clearly():
