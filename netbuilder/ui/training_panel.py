@@ -6,6 +6,11 @@ events come back as JSON lines on stdout, and ``stop`` on stdin ends training af
 batch. The editor never imports TensorFlow, and a worker that crashes or is killed only ends the
 run: the panel says so and the editor keeps going.
 
+Beside the curves: the project's runs (read back from ``<project>-runs/``; tick runs to draw
+their validation curves, use one's weights, open or delete it), the confusion matrix and the
+misclassified samples (thumbnails with "true → predicted (confidence)"). Data… opens the data
+dialog (``data_dialog.py``).
+
 pyqtgraph is imported when the plots are first needed (the panel shown or a run started), so it
 does not slow the editor's start.
 """
@@ -15,51 +20,79 @@ from __future__ import annotations
 import collections
 import datetime
 import json
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QProcess, QProcessEnvironment, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QShowEvent, QUndoCommand, QUndoStack
+from PySide6.QtCore import (
+    QByteArray,
+    QProcess,
+    QSize,
+    Qt,
+    QTimer,
+    QUrl,
+    Signal,
+)
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QDesktopServices,
+    QIcon,
+    QPixmap,
+    QShowEvent,
+    QUndoCommand,
+    QUndoStack,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QListView,
     QListWidget,
+    QListWidgetItem,
+    QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from ..core.project import Project
 from ..runtime.engine_client import parse_event_line
 from ..runtime.train_cli import format_duration
 from . import theme
+from .runs import Run, delete_run, list_runs, runs_base
+from .worker_process import new_worker_process, read_stderr_lines, read_stdout_lines
 
 BUILTIN_SOURCES = ("digits", "shapes", "mnist", "fashion_mnist", "cifar10")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 CHOOSE_PATH = "Choose a folder or file…"
 PLOT_INTERVAL_MS = 100          # the plots are redrawn at most ten times a second
+BATCH_REDRAW_S = 1.0            # ... but for new batches alone at most once a second: a redraw
+                                # costs ~14 ms of the CPU that training shares
 CRASH_MESSAGE = "the training process ended unexpectedly"
 
 COLORS = {"loss": "#1a73e8", "val_loss": "#e8710a", "batch_loss": "#a8c7fa",
           "metric": "#188038", "val_metric": "#d93025", "learning_rate": "#8430ce"}
 LR_KEYS = ("learning_rate", "lr")    # what Keras calls the rate in the epoch logs
-MAX_PREVIOUS_RUNS = 8                # earlier runs kept for "Compare with previous runs"
+RUN_COLORS = ("#7b1fa2", "#00897b", "#c2185b", "#5d4037", "#3949ab", "#7cb342", "#f4511e",
+              "#546e7a")             # the compared runs' curves, one colour each
+MISCLASSIFIED_THUMB = 48             # pixels
 
 
 def _fmt(value: Any) -> str:
@@ -75,11 +108,7 @@ def run_folder(project_path: Path | None, project_name: str,
     """A new folder for one run's output: ``<project>-runs/<date>_<time>`` beside the project
     file, or under the temporary folder for a project never saved."""
     stamp = (now or datetime.datetime.now()).strftime("%Y-%m-%d_%H-%M-%S")
-    if project_path is not None:
-        base = project_path.parent / f"{project_path.stem}-runs"
-    else:
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in project_name) or "model"
-        base = Path(tempfile.gettempdir()) / "netbuilder-runs" / safe
+    base = runs_base(project_path, project_name)
     folder = base / stamp
     n = 2
     while folder.exists():
@@ -89,11 +118,14 @@ def run_folder(project_path: Path | None, project_name: str,
 
 
 class SetTrainingSettings(QUndoCommand):
-    """Set project.settings["training"] (undoable, so that the project counts as modified)."""
+    """Set project.settings["training"] (or ``key``: "data" for the data source and options)
+    (undoable, so that the project counts as modified)."""
 
-    def __init__(self, project: Project, old: Any, new: dict[str, Any],
-                 shown: Callable[[], None]) -> None:
-        super().__init__("Change training settings")
+    def __init__(self, project: Project, old: Any, new: Any,
+                 shown: Callable[[], None], key: str = "training") -> None:
+        super().__init__("Change the training data" if key == "data"
+                         else "Change training settings")
+        self.key = key
         self.project = project
         self.old = None if old is None else json.loads(json.dumps(old))
         self.new = new
@@ -101,9 +133,9 @@ class SetTrainingSettings(QUndoCommand):
 
     def _set(self, value: Any) -> None:
         if value is None:
-            self.project.settings.pop("training", None)
+            self.project.settings.pop(self.key, None)
         else:
-            self.project.settings["training"] = json.loads(json.dumps(value))
+            self.project.settings[self.key] = json.loads(json.dumps(value))
         try:
             self.shown()
         except Exception:  # noqa: BLE001 - an exception here would abort under Qt's stack
@@ -124,6 +156,8 @@ class TrainingPanel(QWidget):
 
     running_changed = Signal(bool)
     finished = Signal(dict)          # the worker's last event (finished or error)
+    event_received = Signal(dict)    # every worker event (the Inspect dock follows weights)
+    run_chosen = Signal(dict)        # "Use this run": {"event": "finished", "model_path", ...}
 
     def __init__(self, project: Callable[[], Project], path: Callable[[], Path | None],
                  parent: QWidget | None = None) -> None:
@@ -146,14 +180,19 @@ class TrainingPanel(QWidget):
         self.epoch_x: list[float] = []
         self.batch_x: list[float] = []
         self.batch_loss: list[float] = []
-        self.metric: str | None = None
+        self.metric_name: str | None = None
         self.plots_ready = False
         self._dirty = False
+        self._batch_dirty = False       # only new batch losses since the last redraw
+        self._last_redraw = 0.0
         self._epoch_offset = 0
-        self.previous_runs: list[dict[str, Any]] = []  # earlier runs of this session
+        self.runs: list[Run] = []                     # this project's runs on disk
+        self._runs_base: Path | None = None
         self.overlay_items: list[Any] = []
         self._overlay_dirty = False
         self.misclassified: list[int] = []
+        self.evaluation: dict[str, Any] | None = None
+        self.job_options: dict[str, Any] = {}          # extra job fields (latest_weights)
 
         self._build()
         self.plot_timer = QTimer(self)
@@ -221,7 +260,14 @@ class TrainingPanel(QWidget):
         self.settings_button.setToolTip("Every training setting: optimizer and schedule, loss "
                                         "and metrics, checkpoint, early stopping, logs")
         self.settings_button.clicked.connect(lambda: self.open_settings())
-        form.addRow("", self.settings_button)
+        self.data_button = QPushButton("Data…")
+        self.data_button.setToolTip("The data: source, splits, augmentation, and a preview of "
+                                    "its classes and samples")
+        self.data_button.clicked.connect(lambda: self.open_data_dialog())
+        row = QHBoxLayout()
+        row.addWidget(self.data_button)
+        row.addWidget(self.settings_button)
+        form.addRow("", row)
 
         self.status_label = QLabel("Choose the data and press Train.")
         self.status_label.setWordWrap(True)
@@ -251,40 +297,89 @@ class TrainingPanel(QWidget):
         left.addWidget(self.progress)
         left.addWidget(self.status_label)
         left.addWidget(self.results_label)
-        self.compare_box = QCheckBox("Compare with previous runs")
-        self.compare_box.setToolTip("Draw the validation curves of this session's earlier runs, "
-                                    "faded, behind the current run's")
-        self.compare_box.toggled.connect(self._compare_toggled)
-        left.addWidget(self.compare_box)
         left.addStretch(1)
+
+        # the right column: runs, confusion matrix, misclassified samples
         self.confusion_box = QWidget()
         box = QVBoxLayout(self.confusion_box)
-        box.setContentsMargins(0, 0, 0, 0)
-        self.confusion_title = QLabel("Confusion matrix: rows are the true classes, "
-                                      "columns the predicted ones")
+        box.setContentsMargins(4, 4, 4, 4)
+        self.confusion_title = QLabel("Rows are the true classes, columns the predicted ones.")
         self.confusion_title.setWordWrap(True)
         box.addWidget(self.confusion_title)
         box.addWidget(self.confusion, 1)
+
+        self.misclassified_box = QWidget()
+        box = QVBoxLayout(self.misclassified_box)
+        box.setContentsMargins(4, 4, 4, 4)
         self.misclassified_title = QLabel()
         self.misclassified_title.setWordWrap(True)
         self.misclassified_list = QListWidget()
         self.misclassified_list.setFont(small)
-        self.misclassified_list.setToolTip(
-            "Indices of the misclassified samples in the evaluated split (the worker sends "
-            "their indices only, not their images or predicted labels)")
+        self.misclassified_list.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.misclassified_list.setToolTip("The misclassified samples of the evaluated split: "
+                                           "true class → predicted class (confidence)")
         box.addWidget(self.misclassified_title)
         box.addWidget(self.misclassified_list, 1)
-        self.misclassified_title.hide()
-        self.misclassified_list.hide()
-        self.confusion_box.hide()
+
+        self.runs_box = QWidget()
+        box = QVBoxLayout(self.runs_box)
+        box.setContentsMargins(4, 4, 4, 4)
+        self.runs_note = QLabel()
+        self.runs_note.setWordWrap(True)
+        self.runs_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.runs_list = QListWidget()
+        self.runs_list.setFont(small)
+        self.runs_list.setIconSize(QSize(12, 12))
+        self.runs_list.setToolTip("This project's runs, newest first. Tick runs to draw their "
+                                  "validation curves behind the current run's.")
+        self.runs_list.itemChanged.connect(self._run_ticked)
+        self.runs_list.currentRowChanged.connect(lambda _: self._update_run_buttons())
+        self.open_run_button = QPushButton("Open folder")
+        self.open_run_button.setToolTip("Show the run's files: run.json, history.json, "
+                                        "model.keras, best.keras")
+        self.open_run_button.clicked.connect(lambda: self.open_run_folder())
+        self.use_run_button = QPushButton("Use this run")
+        self.use_run_button.setToolTip("Use this run's weights (its model.keras): Continue "
+                                       "trains on from them, and the Inspect dock shows them; "
+                                       "its curves are shown")
+        self.use_run_button.clicked.connect(lambda: self.use_run())
+        self.delete_run_button = QPushButton("Delete")
+        self.delete_run_button.setToolTip("Delete the run's folder (asks first)")
+        self.delete_run_button.clicked.connect(lambda: self.delete_selected_run())
+        run_buttons = QHBoxLayout()
+        for button in (self.open_run_button, self.use_run_button, self.delete_run_button):
+            run_buttons.addWidget(button)
+        box.addWidget(self.runs_note)
+        box.addWidget(self.runs_list, 1)
+        box.addLayout(run_buttons)
+
+        self.results_tabs = QTabWidget()
+        self.results_tabs.setDocumentMode(True)
+        self.results_tabs.addTab(self.runs_box, "Runs")
+        self.results_tabs.addTab(self.confusion_box, "Confusion")
+        self.results_tabs.setTabToolTip(1, "The confusion matrix of the evaluated split")
+        self.results_tabs.addTab(self.misclassified_box, "Misclassified")
+        self.results_tabs.setTabEnabled(1, False)
+        self.results_tabs.setTabEnabled(2, False)
+        self.results_tabs.setMinimumWidth(310)
+        self.results_tabs.setMaximumWidth(440)
 
         self.plot_area = QWidget()
         self.plot_layout = QHBoxLayout(self.plot_area)
         self.plot_layout.setContentsMargins(0, 0, 0, 0)
         self.plot_area.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.plot_layout.addWidget(self.results_tabs)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(side)
+        # a short dock scrolls the column instead of squeezing its fields
+        side_scroll = QScrollArea()
+        side_scroll.setWidget(side)
+        side_scroll.setWidgetResizable(True)
+        side_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side_scroll.setMinimumWidth(272)
+        side_scroll.setMaximumWidth(414)
+        splitter.addWidget(side_scroll)
         splitter.addWidget(self.plot_area)
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
@@ -299,6 +394,8 @@ class TrainingPanel(QWidget):
         # a tabified dock behind another is shown for a moment as the window opens: wait and
         # see, so that pyqtgraph loads only when the panel is really on screen
         QTimer.singleShot(50, self, self.plots_if_seen)
+        if self._runs_base != self.runs_folder():        # saved somewhere new meanwhile
+            self.refresh_runs()
 
     def plots_if_seen(self) -> None:
         if self.isVisible() and not self.visibleRegion().isEmpty():
@@ -324,9 +421,8 @@ class TrainingPanel(QWidget):
                            verSpacing=-6)
             plot.setMouseEnabled(x=False, y=False)
             plot.setMinimumWidth(150)
-            self.plot_layout.addWidget(plot, 1)
+            self.plot_layout.insertWidget(self.plot_layout.count() - 1, plot, 1)
         self.lr_plot.hide()                   # until the worker sends a rate
-        self.plot_layout.addWidget(self.confusion_box)
 
         def pen(key: str, width: float = 2.0) -> Any:
             return pg.mkPen(COLORS[key], width=width)
@@ -369,10 +465,75 @@ class TrainingPanel(QWidget):
         index = self.optimizer_combo.findText(settings.optimizer)
         self.optimizer_combo.setCurrentIndex(max(0, index))
         self.lr_spin.setValue(settings.learning_rate)
-        data = project.settings.get("data")
-        source = data.get("source") if isinstance(data, dict) else data
+        self._show_data()
+        self.refresh_runs()
+
+    def data_settings(self) -> dict[str, Any]:
+        """The project's data: ``{"source", "options"}`` (``project.settings["data"]`` is a
+        source name or that dict)."""
+        data = self._project().settings.get("data")
+        if isinstance(data, dict):
+            options = data.get("options")
+            return {"source": data.get("source"),
+                    "options": dict(options) if isinstance(options, dict) else {}}
+        return {"source": data if isinstance(data, str) and data else None, "options": {}}
+
+    def _show_data(self) -> None:
+        data = self.data_settings()
+        source = data["source"]
         if isinstance(source, str) and source:
             self.set_data_source(source)
+        aug = data["options"].get("augmentation")
+        tip = self.data_combo.toolTip().split("\n\n")[0]
+        extra = []
+        if data["options"]:
+            from ..runtime.data import describe_augmentation
+
+            shown = {k: v for k, v in data["options"].items() if k != "augmentation"}
+            if shown:
+                extra.append("Options: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
+            if aug:
+                extra.append(f"Augmentation: {describe_augmentation(aug)}")
+        self.data_combo.setToolTip("\n\n".join([tip] + extra))
+
+    def open_data_dialog(self, modal: bool = True) -> Any:
+        """Show the data dialog; OK keeps the source and options in the project (undoable).
+        ``modal=False`` returns the open dialog at once (tests)."""
+        from ..core.project import project_to_dict
+        from .data_dialog import DataDialog
+
+        data = self.data_settings()
+        data["source"] = self.data_source() if self.data_source() != CHOOSE_PATH \
+            else data["source"]
+        dialog = DataDialog(data, lambda: project_to_dict(self._project()), self.ask_data_path,
+                            self)
+        dialog.worker_command = self.worker_command
+        self.data_dialog = dialog
+        dialog.accepted.connect(lambda: self.apply_data(dialog.result_data))
+        if modal:
+            dialog.exec()
+            dialog.deleteLater()
+        else:
+            dialog.open()
+        return dialog
+
+    def apply_data(self, data: dict[str, Any] | None) -> bool:
+        """Keep ``data`` (``{"source", "options"}``) in project.settings["data"], through the
+        window's undo stack; False when nothing changed."""
+        if not data:
+            return False
+        project = self._project()
+        old = project.settings.get("data")
+        new = {"source": data["source"], "options": dict(data.get("options") or {})}
+        if old == new or (old == new["source"] and not new["options"]):
+            return False        # the same (a bare source name is a source without options)
+        command = SetTrainingSettings(project, old, new, self._show_data, key="data")
+        stack = self.undo_stack()
+        if stack is not None:
+            stack.push(command)
+        else:
+            command.redo()
+        return True
 
     def current_settings(self) -> Any:
         """The project's training settings with the panel's fields over them (defaults where
@@ -392,7 +553,8 @@ class TrainingPanel(QWidget):
         ``modal=False`` returns the open dialog at once (tests)."""
         from .training_settings_dialog import TrainingSettingsDialog
 
-        dialog = TrainingSettingsDialog(self.current_settings(), self)
+        layers = [node.name for node in self._project().graph.nodes.values()]
+        dialog = TrainingSettingsDialog(self.current_settings(), self, layers=layers)
         self.settings_dialog = dialog
         dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings))
         if modal:
@@ -485,23 +647,32 @@ class TrainingPanel(QWidget):
     def can_continue(self) -> bool:
         return self.last_model is not None and self.last_model.is_file()
 
+    def model_problem(self) -> str | None:
+        """Why the model on the canvas cannot be built (None: it can)."""
+        from ..core.summary import summarize
+
+        project = self._project()
+        if not project.graph.nodes:
+            return "the model is empty. Add some layers first"
+        errors = summarize(project.graph, project.name).errors
+        if errors:
+            n = len(errors)
+            more = f" (and {n - 1} more problem{'s' if n > 2 else ''})" if n > 1 else ""
+            return f"the model has a problem to fix first: {errors[0]}{more}"
+        if not any(node.type == "Input" for node in project.graph.nodes.values()):
+            return "the model has no Input layer"
+        return None
+
     def problem(self, resume: bool = False) -> str | None:
         """Why training cannot start now (None: it can)."""
-        from ..core.summary import summarize
         from ..runtime.training import SettingsError, load_settings
 
         if self.is_running():
             return "Training is running already: stop it first."
         project = self._project()
-        if not project.graph.nodes:
-            return "Cannot train: the model is empty. Add some layers first."
-        errors = summarize(project.graph, project.name).errors
-        if errors:
-            n = len(errors)
-            more = f" (and {n - 1} more problem{'s' if n > 2 else ''})" if n > 1 else ""
-            return f"Cannot train: the model has a problem to fix first: {errors[0]}{more}."
-        if not any(node.type == "Input" for node in project.graph.nodes.values()):
-            return "Cannot train: the model has no Input layer."
+        model = self.model_problem()
+        if model is not None:
+            return f"Cannot train: {model}."
         try:
             load_settings(project).updated(self.changes())
         except SettingsError as err:
@@ -522,8 +693,10 @@ class TrainingPanel(QWidget):
         if source not in BUILTIN_SOURCES:
             source = str(Path(source).expanduser().resolve())
         job: dict[str, Any] = {"project": project_to_dict(self._project()),
-                               "data": {"source": source, "options": {}},
+                               "data": {"source": source,
+                                        "options": self.data_settings()["options"]},
                                "settings": self.changes(), "output_dir": str(output_dir)}
+        job.update(self.job_options)     # e.g. {"latest_weights": True} from the Inspect dock
         if resume and self.last_model is not None:
             job["initial_weights"] = str(self.last_model)
             job["initial_epoch"] = self.epochs_done
@@ -543,7 +716,6 @@ class TrainingPanel(QWidget):
         output_dir = run_folder(self._path(), project.name)
         job = self.job(output_dir, resume)
         if not resume:
-            self.archive_run()
             self.clear()
         self.ensure_plots()
         self.events = []
@@ -552,11 +724,11 @@ class TrainingPanel(QWidget):
         self.stderr_tail.clear()
         self._buffer = b""
         self.output_dir = output_dir
-        self.confusion_box.hide()
-        self.misclassified_title.hide()
-        self.misclassified_list.hide()
         self.misclassified_list.clear()
         self.misclassified = []
+        self.results_tabs.setTabEnabled(1, False)
+        self.results_tabs.setTabEnabled(2, False)
+        self.results_tabs.setCurrentIndex(0)
         self.results_label.clear()
         self.progress.setValue(0)
         self.progress.setFormat("starting…")
@@ -565,11 +737,14 @@ class TrainingPanel(QWidget):
         return True
 
     def _remember_settings(self, project: Project) -> None:
-        """Keep the settings and data source with the project (saved with it)."""
+        """Keep the settings and data source (with its options) with the project (saved with
+        it)."""
         training = dict(project.settings.get("training") or {})
         training.update(self.changes())
         project.settings["training"] = training
-        project.settings["data"] = self.data_source()
+        options = self.data_settings()["options"]
+        project.settings["data"] = ({"source": self.data_source(), "options": options}
+                                    if options else self.data_source())
 
     def _command(self) -> list[str]:
         if self.worker_command is not None:
@@ -579,18 +754,9 @@ class TrainingPanel(QWidget):
         return worker_command()
 
     def _start_process(self, job: dict[str, Any]) -> None:
-        from ..runtime.engine_client import worker_environment
-
-        process = QProcess(self)
-        env = QProcessEnvironment()
-        for key, value in worker_environment().items():
-            env.insert(key, value)
-        process.setProcessEnvironment(env)
-        process.setWorkingDirectory(str(Path.cwd()))
-        process.readyReadStandardOutput.connect(self._read_stdout)
-        process.readyReadStandardError.connect(self._read_stderr)
-        process.finished.connect(self._process_finished)
-        process.errorOccurred.connect(self._process_error)
+        process = new_worker_process(self, stdout=self._read_stdout, stderr=self._read_stderr,
+                                     finished=self._process_finished,
+                                     error=self._process_error)
         self.process = process
         self._set_running(True)
         self.started_at = time.monotonic()
@@ -609,7 +775,11 @@ class TrainingPanel(QWidget):
         self.show_status("Stopping after the current batch…")
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
-        """The editor is closing: stop the worker (a stop request, then a kill)."""
+        """The editor is closing: stop the worker (a stop request, then a kill), and a data
+        preview still loading."""
+        dialog = getattr(self, "data_dialog", None)
+        if dialog is not None and isValid(dialog):
+            dialog.stop_preview()
         process = self.process
         if process is None:
             return
@@ -627,8 +797,10 @@ class TrainingPanel(QWidget):
         self.stop_button.setEnabled(running)
         self.continue_button.setEnabled(not running and self.can_continue())
         for widget in (self.data_combo, self.epochs_spin, self.batch_spin,
-                       self.optimizer_combo, self.lr_spin, self.settings_button):
+                       self.optimizer_combo, self.lr_spin, self.settings_button,
+                       self.data_button):
             widget.setEnabled(not running)
+        self._update_run_buttons()
         self.running_changed.emit(running)
 
     # -- the worker's output ---------------------------------------------------------------------
@@ -636,8 +808,7 @@ class TrainingPanel(QWidget):
     def _read_stdout(self) -> None:
         if self.process is None:
             return
-        self._buffer += bytes(self.process.readAllStandardOutput().data())
-        *lines, self._buffer = self._buffer.split(b"\n")
+        lines, self._buffer = read_stdout_lines(self.process, self._buffer)
         for raw in lines:
             event = parse_event_line(raw)
             if event is not None:
@@ -646,10 +817,7 @@ class TrainingPanel(QWidget):
     def _read_stderr(self) -> None:
         if self.process is None:
             return
-        text = bytes(self.process.readAllStandardError().data()).decode("utf-8", "replace")
-        for line in text.splitlines():
-            if line.strip():
-                self.stderr_tail.append(line)
+        self.stderr_tail.extend(read_stderr_lines(self.process))
 
     def _process_error(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart and self.process is not None:
@@ -689,6 +857,7 @@ class TrainingPanel(QWidget):
         self.plot_timer.stop()
         self.refresh_plots()
         self._set_running(False)
+        self.refresh_runs()
 
     def handle_event(self, event: dict[str, Any]) -> None:
         """Show one worker event (tests feed recorded ones)."""
@@ -697,6 +866,7 @@ class TrainingPanel(QWidget):
         handler = getattr(self, f"_on_{kind}", None)
         if handler is not None:
             handler(event)
+        self.event_received.emit(event)
 
     def _on_status(self, e: dict[str, Any]) -> None:
         message = str(e.get("message", ""))
@@ -732,7 +902,7 @@ class TrainingPanel(QWidget):
             self.batch_loss.append(float(loss))
         self._progress(e, f"epoch {e.get('epoch')}/{e.get('epochs')}, batch "
                           f"{e.get('batch')}/{steps}")
-        self._dirty = True
+        self._batch_dirty = True
 
     def _on_epoch(self, e: dict[str, Any]) -> None:
         logs = e.get("logs") or {}
@@ -743,8 +913,8 @@ class TrainingPanel(QWidget):
             series.append(float("nan") if value is None else float(value))
         self.epoch_x.append(float(e["epoch"]))
         self.epochs_done = int(e["epoch"])
-        if self.metric is None:
-            self.metric = self._pick_metric(logs)
+        if self.metric_name is None:
+            self.metric_name = self._pick_metric(logs)
         self._progress(e, f"epoch {e.get('epoch')}/{e.get('epochs')} done")
         parts = "  ".join(f"{k} {_fmt(v)}" for k, v in logs.items() if k not in LR_KEYS)
         self.show_status(f"Epoch {e.get('epoch')}/{e.get('epochs')} "
@@ -768,6 +938,10 @@ class TrainingPanel(QWidget):
         left = f" · {format_duration(eta, ' ')} left" if eta is not None and fraction < 1 else ""
         self.progress.setFormat(f"{fraction:.0%} · {where}{left}")
 
+    def _on_stage(self, e: dict[str, Any]) -> None:
+        message = str(e.get("message") or f"stage {e.get('stage')}")
+        self.show_status(message[:1].upper() + message[1:])
+
     def _on_warning(self, e: dict[str, Any]) -> None:
         self.show_status(f"Warning: {e.get('message')}", theme.NOTE)
 
@@ -777,29 +951,94 @@ class TrainingPanel(QWidget):
         self.results_label.setText(f"{getattr(self, '_info', '')}<br>"
                                    f"On the {e.get('split', 'validation')} data: {metrics}")
         matrix = e.get("confusion_matrix")
+        names = [str(n) for n in e.get("class_names") or []]
         if matrix:
-            self.show_confusion(matrix, e.get("class_names") or [])
+            self.show_confusion(matrix, names)
         wrong = e.get("misclassified")
         if isinstance(wrong, list):
             self.show_misclassified(wrong, int(e.get("misclassified_count") or len(wrong)),
-                                    str(e.get("split", "validation")))
+                                    str(e.get("split", "validation")), e, names)
+        if matrix:
+            self.results_tabs.setCurrentWidget(self.confusion_box)
 
-    def show_misclassified(self, indices: list[int], count: int, split: str) -> None:
-        """List the misclassified samples. The worker's evaluation event carries only their
-        indices in the evaluated split: no images and no true or predicted labels."""
+    def show_misclassified(self, indices: list[int], count: int, split: str,
+                           event: dict[str, Any] | None = None,
+                           names: Sequence[str] = ()) -> None:
+        """Show the misclassified samples: a grid of thumbnails captioned "true → predicted
+        (confidence)" when the evaluation event carries their images and labels, else (runs
+        of older workers) a list of their indices in the evaluated split."""
+        event = event or {}
         self.misclassified = [int(i) for i in indices]
-        self.misclassified_list.clear()
+        listing = self.misclassified_list
+        listing.clear()
+        images = None
+        if event.get("misclassified_images"):
+            from ..runtime.training import decode_images
+
+            try:
+                images = decode_images(event["misclassified_images"])
+            except (KeyError, TypeError, ValueError):
+                images = None
+        true = list(event.get("misclassified_true") or [])
+        pred = list(event.get("misclassified_pred") or [])
+        confidence = list(event.get("misclassified_confidence") or [])
+
+        def name(k: Any) -> str:
+            try:
+                k = int(k)
+            except (TypeError, ValueError):
+                return "?"
+            return str(names[k]) if 0 <= k < len(names) else str(k)
+
         if count == 0:
             self.misclassified_title.setText(f"No misclassified {split} samples.")
         else:
             shown = len(self.misclassified)
-            more = f", the first {shown} listed" if shown < count else ""
-            self.misclassified_title.setText(f"Misclassified {split} samples: {count}{more}")
-        for i in self.misclassified:
-            self.misclassified_list.addItem(f"{split} sample #{i}")
-        self.misclassified_title.show()
-        self.misclassified_list.setVisible(bool(self.misclassified))
-        self.confusion_box.show()
+            more = f", the first {shown} shown" if shown < count else ""
+            self.misclassified_title.setText(f"Misclassified {split} samples: {count}{more}"
+                                             + (". True → predicted (confidence)."
+                                                if images is not None else "."))
+        if images is not None and len(images):
+            from .data_dialog import thumbnail
+
+            size = MISCLASSIFIED_THUMB
+            listing.setViewMode(QListView.ViewMode.IconMode)
+            listing.setFlow(QListView.Flow.LeftToRight)
+            listing.setWrapping(True)
+            listing.setResizeMode(QListView.ResizeMode.Adjust)
+            listing.setMovement(QListView.Movement.Static)
+            listing.setIconSize(QSize(size, size))
+            listing.setGridSize(QSize(size + 34, size + 34))
+            listing.setWordWrap(True)
+            listing.setUniformItemSizes(True)
+            listing.setSpacing(2)
+            for k, image in enumerate(images):
+                t = true[k] if k < len(true) else None
+                p = pred[k] if k < len(pred) else None
+                c = confidence[k] if k < len(confidence) else None
+                conf = f" ({c:.0%})" if isinstance(c, (int, float)) else ""
+                caption = f"{name(t)} → {name(p)}{conf}"
+                index = self.misclassified[k] if k < len(self.misclassified) else k
+                item = QListWidgetItem(QIcon(thumbnail(image, size)), caption)
+                sure = f" with {c:.1%} confidence" if conf else ""
+                item.setToolTip(f"{split} sample #{index}: true {name(t)}, predicted "
+                                f"{name(p)}{sure}")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+                listing.addItem(item)
+        else:
+            listing.setViewMode(QListView.ViewMode.ListMode)
+            listing.setGridSize(QSize())
+            listing.setIconSize(QSize())
+            listing.setWrapping(False)
+            for k, i in enumerate(self.misclassified):
+                text = f"{split} sample #{i}"
+                if k < len(true) and k < len(pred):
+                    text += f": {name(true[k])} → {name(pred[k])}"
+                listing.addItem(text)
+        listing.setVisible(bool(listing.count()))
+        index = self.results_tabs.indexOf(self.misclassified_box)
+        self.results_tabs.setTabEnabled(index, True)
+        self.results_tabs.setTabText(index, f"Misclassified ({count})")
 
     def show_confusion(self, matrix: list[list[int]], names: list[str]) -> None:
         self.ensure_plots()
@@ -830,12 +1069,7 @@ class TrainingPanel(QWidget):
         table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         table.verticalHeader().setMinimumSectionSize(14)
         table.verticalHeader().setDefaultSectionSize(18)
-        table_width = (table.verticalHeader().sizeHint().width()
-                       + sum(table.columnWidth(j) for j in range(k)) + 2 * table.frameWidth()
-                       + 4)
-        self.confusion_box.setMinimumWidth(150)
-        self.confusion_box.setMaximumWidth(max(150, min(table_width, 420)))
-        self.confusion_box.show()
+        self.results_tabs.setTabEnabled(self.results_tabs.indexOf(self.confusion_box), True)
 
     def _on_finished(self, e: dict[str, Any]) -> None:
         self.terminal = e
@@ -886,21 +1120,181 @@ class TrainingPanel(QWidget):
                 return list(self.history[key])
         return []
 
-    def archive_run(self) -> None:
-        """Keep the current run's validation curves for "Compare with previous runs"."""
-        if not self.epoch_x:
-            return
-        metric = self.metric
-        run = {"x": list(self.epoch_x), "val_loss": list(self.history.get("val_loss", [])),
-               "metric": metric,
-               "val_metric": list(self.history.get(f"val_{metric}", [])) if metric else []}
-        self.previous_runs.append(run)
-        del self.previous_runs[:-MAX_PREVIOUS_RUNS]
-        self._overlay_dirty = True
+    # -- runs kept with the project -------------------------------------------------------------
 
-    def _compare_toggled(self, _: bool) -> None:
+    def runs_folder(self) -> Path:
+        project = self._project()
+        return runs_base(self._path(), project.name)
+
+    def refresh_runs(self) -> None:
+        """Read this project's runs from disk again (ticked runs stay ticked)."""
+        from ..core.project import project_to_dict
+        from .runs import graph_signature
+
+        ticked = {r.folder for r in self.ticked_runs()}
+        current = self.runs_list.currentItem()
+        selected = current.data(Qt.ItemDataRole.UserRole).folder if current else None
+        base = self.runs_folder()
+        self._runs_base = base
+        self.runs = list_runs(base)
+        signature = graph_signature(project_to_dict(self._project()))
+        listing = self.runs_list
+        listing.blockSignals(True)
+        listing.clear()
+        for k, run in enumerate(self.runs):
+            text = run.describe()
+            tip = [run.details()]
+            item = QListWidgetItem()
+            if run.signature is not None and run.signature != signature:
+                text += "\n⚠ trained an earlier version of the graph"
+                tip.append("This run trained an earlier version of the graph: its weights may "
+                           "not fit the model on the canvas.")
+                item.setForeground(QBrush(theme.MUTED))
+            if self.output_dir is not None and run.folder == self.output_dir:
+                bold = item.font()
+                bold.setBold(True)
+                item.setFont(bold)
+                tip.append("Its curves are the ones shown.")
+            item.setText(text)
+            item.setToolTip("\n".join(tip))
+            item.setData(Qt.ItemDataRole.UserRole, run)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if run.folder in ticked
+                               else Qt.CheckState.Unchecked)
+            self._color_run_item(item, k)
+            listing.addItem(item)
+            if run.folder == selected:
+                listing.setCurrentItem(item)
+        listing.blockSignals(False)
+        if self._path() is None:
+            self.runs_note.setText(f"This project is not saved: its runs are kept in a "
+                                   f"temporary folder ({base}). Save the project to keep them "
+                                   f"beside it.")
+        elif self.runs:
+            self.runs_note.setText(f"Runs kept in {base.name}/ beside the project. Tick runs "
+                                   f"to compare their validation curves.")
+        else:
+            self.runs_note.setText(f"No runs yet. Each run is kept in {base.name}/ beside the "
+                                   "project.")
+        self._update_run_buttons()
         self._overlay_dirty = True
         self.refresh_plots()
+
+    def _color_run_item(self, item: QListWidgetItem, k: int) -> None:
+        if item.checkState() == Qt.CheckState.Checked:
+            pixmap = QPixmap(12, 12)
+            pixmap.fill(QColor(RUN_COLORS[k % len(RUN_COLORS)]))
+            item.setIcon(QIcon(pixmap))
+        else:
+            item.setIcon(QIcon())
+
+    def ticked_runs(self) -> list[Run]:
+        out = []
+        for k in range(self.runs_list.count()):
+            item = self.runs_list.item(k)
+            if item.checkState() == Qt.CheckState.Checked:
+                out.append(item.data(Qt.ItemDataRole.UserRole))
+        return out
+
+    def set_run_ticked(self, row: int, ticked: bool) -> None:
+        self.runs_list.item(row).setCheckState(Qt.CheckState.Checked if ticked
+                                               else Qt.CheckState.Unchecked)
+
+    def _run_ticked(self, item: QListWidgetItem) -> None:
+        self.runs_list.blockSignals(True)
+        self._color_run_item(item, self.runs_list.row(item))
+        self.runs_list.blockSignals(False)
+        self._overlay_dirty = True
+        self.refresh_plots()
+
+    def selected_run(self) -> Run | None:
+        item = self.runs_list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def _update_run_buttons(self) -> None:
+        run = self.selected_run()
+        self.open_run_button.setEnabled(run is not None)
+        busy = self.is_running()
+        self.use_run_button.setEnabled(run is not None and not busy
+                                       and run.model_path.is_file())
+        self.delete_run_button.setEnabled(run is not None and not (
+            busy and self.output_dir is not None and run.folder == self.output_dir))
+
+    def open_run_folder(self) -> bool:
+        run = self.selected_run()
+        if run is None:
+            return False
+        return self.open_url(QUrl.fromLocalFile(str(run.folder)))
+
+    def open_url(self, url: QUrl) -> bool:
+        """Open a folder in the file manager (tests replace this)."""
+        return QDesktopServices.openUrl(url)
+
+    def use_run(self, run: Run | None = None) -> bool:
+        """Show ``run``'s curves as the current ones and make Continue train on from its
+        weights (its model.keras); ``run_chosen`` tells the Inspect dock."""
+        run = run or self.selected_run()
+        if run is None or self.is_running():
+            return False
+        if not run.model_path.is_file():
+            self.show_error(f"The run {run.name} has no model.keras to continue from.")
+            return False
+        from ..core.project import project_to_dict
+        from .runs import graph_signature
+
+        self.clear()
+        self.ensure_plots()
+        self.history = {k: list(v) for k, v in run.history.items()}
+        self.epoch_x = run.epoch_numbers()
+        self.epochs_done = run.initial_epoch + run.epochs
+        self.metric_name = run.metric
+        self.last_model = run.model_path
+        self.output_dir = run.folder
+        self._dirty = True
+        self.refresh_plots()
+        self._set_running(False)
+        text = (f"Continue will train on from the run of {run.when()} "
+                f"({self.epochs_done} epochs, its model.keras).")
+        if run.signature is not None and run.signature != graph_signature(
+                project_to_dict(self._project())):
+            self.show_status(text + " That run trained an earlier version of the graph: its "
+                                    "weights may not fit.", theme.NOTE)
+        else:
+            self.show_status(text)
+        self.refresh_runs()
+        self.run_chosen.emit({"event": "finished", "reason": run.reason,
+                              "model_path": str(run.model_path), "output_dir": str(run.folder)})
+        return True
+
+    def confirm_delete(self, run: Run) -> bool:
+        """Ask before deleting a run (tests replace this)."""
+        answer = QMessageBox.question(
+            self, "Delete run", f"Delete the run of {run.when()} and its files "
+                                f"(model, checkpoint, history)?\n\n{run.folder}",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def delete_selected_run(self) -> bool:
+        run = self.selected_run()
+        if run is None:
+            return False
+        if self.is_running() and self.output_dir is not None and run.folder == self.output_dir:
+            self.show_error("This run is training now: stop it before deleting it.")
+            return False
+        if not self.confirm_delete(run):
+            return False
+        try:
+            delete_run(run, self.runs_folder())
+        except OSError as err:
+            self.show_error(f"Could not delete the run: {err}")
+            return False
+        if self.last_model is not None and self.last_model.parent == run.folder:
+            self.last_model = None
+            self._set_running(False)
+        self.show_status(f"Deleted the run of {run.when()}.")
+        self.refresh_runs()
+        return True
 
     def _draw_overlays(self) -> None:
         import pyqtgraph as pg
@@ -909,25 +1303,29 @@ class TrainingPanel(QWidget):
         for plot, item in self.overlay_items:
             plot.removeItem(item)
         self.overlay_items = []
-        if not self.compare_box.isChecked():
-            return
-        n = len(self.previous_runs)
-        for k, run in enumerate(self.previous_runs):
-            alpha = int(50 + 70 * (k + 1) / n)     # older runs fainter
-            label = f"run {k + 1}"
-            for plot, key, color in ((self.loss_plot, "val_loss", COLORS["val_loss"]),
-                                     (self.metric_plot, "val_metric", COLORS["val_metric"])):
-                pairs = [(a, b) for a, b in zip(run["x"], run[key]) if b == b]
+        for k in range(self.runs_list.count()):
+            entry = self.runs_list.item(k)
+            if entry.checkState() != Qt.CheckState.Checked:
+                continue
+            run: Run = entry.data(Qt.ItemDataRole.UserRole)
+            label = run.when()
+            xs = run.epoch_numbers()
+            metric = self.metric_name
+            if not metric or f"val_{metric}" not in run.history:
+                metric = run.metric
+            color = QColor(RUN_COLORS[k % len(RUN_COLORS)])
+            for plot, key in ((self.loss_plot, "val_loss"),
+                              (self.metric_plot, f"val_{metric}" if metric else None)):
+                if key is None:
+                    continue
+                pairs = [(a, b) for a, b in zip(xs, run.history.get(key) or []) if b == b]
                 if not pairs:
                     continue
-                c = QColor(color)
-                c.setAlpha(alpha)
                 item = pg.PlotDataItem([a for a, _ in pairs], [b for _, b in pairs],
-                                       pen=pg.mkPen(c, width=1.5,
+                                       pen=pg.mkPen(color, width=1.5,
                                                     style=Qt.PenStyle.DashLine))
                 item.setZValue(-10)
-                shown = key if key == "val_loss" else f"val_{run['metric']}"
-                item.setToolTip(f"{label}: {shown}")
+                item.setToolTip(f"run {label}: {key}")
                 item.run_label = label
                 plot.addItem(item)              # not in the legend
                 self.overlay_items.append((plot, item))
@@ -947,7 +1345,7 @@ class TrainingPanel(QWidget):
         self.epoch_x = []
         self.batch_x = []
         self.batch_loss = []
-        self.metric = None
+        self.metric_name = None
         self.epochs_done = 0
         self.last_model = None
         self.evaluation = None
@@ -956,13 +1354,15 @@ class TrainingPanel(QWidget):
         self.refresh_plots()
 
     def _refresh_if_dirty(self) -> None:
-        if self._dirty:
+        if self._dirty or (self._batch_dirty
+                           and time.monotonic() - self._last_redraw >= BATCH_REDRAW_S):
             self.refresh_plots()
 
     def refresh_plots(self) -> None:
         """Give the curves their data (setData; called at most ten times a second while
         training)."""
-        self._dirty = False
+        self._dirty = self._batch_dirty = False
+        self._last_redraw = time.monotonic()
         if not self.plots_ready:
             return
         x = self.epoch_x
@@ -979,13 +1379,15 @@ class TrainingPanel(QWidget):
         set_curve("batch_loss", self.batch_x, self.batch_loss)
         set_curve("loss", x, series("loss"))
         set_curve("val_loss", x, series("val_loss"))
-        metric = self.metric
+        metric = self.metric_name
         set_curve("metric", x, series(metric))
         set_curve("val_metric", x, series(f"val_{metric}" if metric else None))
         rates = self.learning_rates()
         rates = rates[:n] + [float("nan")] * (n - len(rates[:n]))
         set_curve("learning_rate", x, rates)
-        self.lr_plot.setVisible(any(r == r for r in rates))
+        known = [r for r in rates if r == r]
+        # a constant rate says nothing a curve would show: the plot appears once it changes
+        self.lr_plot.setVisible(len(known) > 1 and max(known) - min(known) > 1e-12)
         if self._overlay_dirty:
             self._draw_overlays()
         title = metric.replace("_", " ").capitalize() if metric else "Accuracy"

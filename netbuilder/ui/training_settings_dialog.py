@@ -8,6 +8,8 @@ settings. No TensorFlow is imported.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -34,6 +36,11 @@ LOSSES = ("", "categorical_crossentropy", "sparse_categorical_crossentropy",
           "binary_crossentropy", "mse", "mae", "huber", "kl_divergence")
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 SUGGESTED = "(suggested)"
+NO_FINE_TUNING = "(no fine-tuning)"
+# the fine-tuning fields arrived in a later TrainingSettings; shown when they exist
+FINE_TUNE_FIELDS = ("fine_tune_from", "fine_tune_epochs", "fine_tune_learning_rate")
+HAS_FINE_TUNING = all(name in {f.name for f in fields(TrainingSettings)}
+                      for name in FINE_TUNE_FIELDS)
 
 
 def _double(decimals: int, low: float, high: float, step: float) -> QDoubleSpinBox:
@@ -60,11 +67,13 @@ def _monitor_combo() -> QComboBox:
 class TrainingSettingsDialog(QDialog):
     """Edit ``settings`` (a ``TrainingSettings``); ``result_settings`` is set on OK."""
 
-    def __init__(self, settings: TrainingSettings, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: TrainingSettings, parent: QWidget | None = None,
+                 layers: Sequence[str] = ()) -> None:
         super().__init__(parent)
         self.setObjectName("trainingSettingsDialog")
         self.setWindowTitle("Training settings")
         self.result_settings: TrainingSettings | None = None
+        self.layers = list(layers)
         self._build()
         self.set_settings(settings)
 
@@ -175,6 +184,8 @@ class TrainingSettingsDialog(QDialog):
         form.addRow(self.csv_log)
         form.addRow(self.tensorboard)
         tabs.addTab(page, "Callbacks")
+        if HAS_FINE_TUNING:
+            tabs.addTab(self._fine_tuning_page(), "Fine-tuning")
         self.tabs = tabs
 
         self.error_label = QLabel()
@@ -201,6 +212,34 @@ class TrainingSettingsDialog(QDialog):
         for box in (self.clip, self.use_seed, self.checkpoint, self.early_stopping):
             box.toggled.connect(self._update_enabled)
 
+    def _fine_tuning_page(self) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        about = QLabel("Two stages, as in transfer learning: first train with the settings on "
+                       "the other tabs (frozen layers stay frozen), then unfreeze every layer "
+                       "from the one chosen here to the output and train some more epochs at "
+                       "a low learning rate.")
+        about.setWordWrap(True)
+        self.fine_tune_from = QComboBox()
+        self.fine_tune_from.setEditable(True)
+        self.fine_tune_from.addItem("")
+        self.fine_tune_from.addItems(self.layers)
+        self.fine_tune_from.lineEdit().setPlaceholderText(NO_FINE_TUNING)
+        self.fine_tune_from.setToolTip("The first layer to unfreeze (a layer of the model, or "
+                                       "one inside a nested model such as block5_conv1); "
+                                       "blank: no fine-tuning")
+        self.fine_tune_epochs = _int(0, 1000000)
+        self.fine_tune_epochs.setToolTip("Epochs of the fine-tuning stage (0: none)")
+        self.fine_tune_learning_rate = _double(8, 0.0, 10.0, 1e-5)
+        self.fine_tune_learning_rate.setToolTip("Learning rate of the fine-tuning stage, "
+                                                "usually far below the first stage's")
+        form.addRow(about)
+        form.addRow("Unfreeze from layer", self.fine_tune_from)
+        form.addRow("Fine-tuning epochs", self.fine_tune_epochs)
+        form.addRow("Fine-tuning rate", self.fine_tune_learning_rate)
+        self.fine_tune_from.currentTextChanged.connect(self._update_enabled)
+        return page
+
     def _update_enabled(self, *_: Any) -> None:
         optimizer = self.optimizer.currentText()
         for name, widgets in self.optimizer_rows.items():
@@ -217,6 +256,10 @@ class TrainingSettingsDialog(QDialog):
         for widget in (self.early_stopping_monitor, self.patience, self.min_delta,
                        self.restore_best_weights):
             widget.setEnabled(early)
+        if HAS_FINE_TUNING:
+            tuning = bool(self.fine_tune_from.currentText().strip())
+            self.fine_tune_epochs.setEnabled(tuning)
+            self.fine_tune_learning_rate.setEnabled(tuning)
 
     # -- values --------------------------------------------------------------------------------
 
@@ -260,6 +303,11 @@ class TrainingSettingsDialog(QDialog):
         self.terminate_on_nan.setChecked(s.terminate_on_nan)
         self.csv_log.setChecked(s.csv_log)
         self.tensorboard.setChecked(s.tensorboard)
+        if HAS_FINE_TUNING:
+            self.fine_tune_from.setEditText(getattr(s, "fine_tune_from", None) or "")
+            self.fine_tune_epochs.setValue(int(getattr(s, "fine_tune_epochs", 0)))
+            self.fine_tune_learning_rate.setValue(float(getattr(s, "fine_tune_learning_rate",
+                                                                1e-5)))
         self._update_enabled()
         self.show_error(None)
 
@@ -277,7 +325,7 @@ class TrainingSettingsDialog(QDialog):
             raise SettingsError(f"per-output losses must be JSON such as "
                                 f'{{"output": {{"loss": "mse", "weight": 0.5}}}} ({err})'
                                 ) from None
-        return {
+        values: dict[str, Any] = {
             "optimizer": self.optimizer.currentText(),
             "learning_rate": float(self.learning_rate.value()),
             "momentum": float(self.momentum.value()),
@@ -309,6 +357,11 @@ class TrainingSettingsDialog(QDialog):
             "tensorboard": self.tensorboard.isChecked(),
             "csv_log": self.csv_log.isChecked(),
         }
+        if HAS_FINE_TUNING:
+            values["fine_tune_from"] = self.fine_tune_from.currentText().strip() or None
+            values["fine_tune_epochs"] = self.fine_tune_epochs.value()
+            values["fine_tune_learning_rate"] = float(self.fine_tune_learning_rate.value())
+        return values
 
     def settings(self) -> TrainingSettings:
         """The validated settings; raises ``SettingsError``."""

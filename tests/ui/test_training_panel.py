@@ -18,6 +18,15 @@ from netbuilder.ui.training_panel import CRASH_MESSAGE, run_folder
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def private_temp_folder(tmp_path, monkeypatch):
+    """Runs of unsaved projects go under the temporary folder: the test's own one."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+
+
 def recorded_events() -> list[dict]:
     """What the worker sends for a 2-epoch run, 3 steps per epoch (abridged)."""
     events: list[dict] = [
@@ -68,6 +77,33 @@ def emit(event: dict) -> str:
     return f"print(json.dumps({event!r}), flush=True)\n"
 
 
+def test_new_batches_alone_redraw_the_plots_at_most_once_a_second(window, monkeypatch):
+    from netbuilder.ui import training_panel as tp
+
+    panel = window.training_panel
+    panel.ensure_plots()
+    events = recorded_events()
+    for event in events[:11]:     # up to the end of the first epoch
+        panel.handle_event(event)
+    panel._refresh_if_dirty()
+    assert len(panel.curve_data("batch_loss")[0]) == 3
+    now = [1000.0]
+    monkeypatch.setattr(tp.time, "monotonic", lambda: now[0])
+    panel.refresh_plots()
+    batches = [e for e in events[11:] if e["event"] == "batch"]
+    panel.handle_event(batches[0])
+    now[0] += 0.5
+    panel._refresh_if_dirty()                   # half a second: not yet
+    assert len(panel.curve_data("batch_loss")[0]) == 3
+    now[0] += 0.6
+    panel._refresh_if_dirty()                   # over a second: redrawn
+    assert len(panel.curve_data("batch_loss")[0]) == 4
+    epoch = next(e for e in events[11:] if e["event"] == "epoch")
+    panel.handle_event(epoch)
+    panel._refresh_if_dirty()                   # an epoch is drawn at once
+    assert len(panel.curve_data("loss")[0]) == 2
+
+
 def test_recorded_events_drive_status_progress_curves_and_results(window, qtbot):
     panel = window.training_panel
     events = recorded_events()
@@ -96,7 +132,8 @@ def test_recorded_events_drive_status_progress_curves_and_results(window, qtbot)
     assert panel.progress.value() == 1000
     assert "Training done: 2 epochs" in panel.status_label.text()
     assert "accuracy <b>0.9000</b>" in panel.results_label.text()
-    assert panel.confusion_box.isVisibleTo(panel)
+    assert panel.results_tabs.currentWidget() is panel.confusion_box
+    assert panel.results_tabs.isTabEnabled(panel.results_tabs.indexOf(panel.confusion_box))
     assert panel.confusion.rowCount() == 3 and panel.confusion.item(2, 2).text() == "7"
     assert panel.epochs_done == 2
 
@@ -204,7 +241,6 @@ def test_stop_then_continue_from_the_last_weights(make_window, qtbot, tmp_path):
     assert second["output_dir"] != first["output_dir"]
     panel.refresh_plots()
     assert panel.curve_data("loss")[0] == [1.0, 2.0]     # the curves go on
-    assert panel.previous_runs == []                     # Continue is the same run
 
 
 def test_run_folders_are_named_by_date_and_time(tmp_path):
@@ -239,6 +275,13 @@ def test_a_real_short_run_through_the_worker(make_window, qtbot, tmp_path):
     assert (out / "history.json").is_file() and (out / "model.keras").is_file()
     assert panel.continue_button.isEnabled()
     assert any(e.get("message") == "loading TensorFlow" for e in panel.events)
+    # the run is kept with the project and listed
+    assert (out / "run.json").is_file()
+    assert panel.runs_list.count() == 1 and panel.runs[0].folder == out
+    assert "2 epochs · completed" in panel.runs_list.item(0).text()
+    evaluation = panel.evaluation
+    assert evaluation is not None and panel.misclassified_list.count() == min(
+        100, evaluation["misclassified_count"])
 
 
 def test_train_menu_f5_and_the_view_toggle(window):
@@ -370,7 +413,7 @@ def test_the_learning_rate_curve_follows_the_epoch_logs(window):
             event["logs"]["lr"] = event["logs"].pop("learning_rate")
     feed(panel, events)
     assert panel.curve_data("learning_rate")[1] == pytest.approx([0.01, 0.005])
-    assert panel.metric == "accuracy"
+    assert panel.metric_name == "accuracy"
     panel.clear()
     for event in events:
         if event["event"] == "epoch":
@@ -381,18 +424,22 @@ def test_the_learning_rate_curve_follows_the_epoch_logs(window):
 
 
 def test_misclassified_samples_are_listed_after_training(window):
+    """An evaluation event without images (an older worker): their indices are listed."""
     panel = window.training_panel
+    tabs = panel.results_tabs
+    assert not tabs.isTabEnabled(tabs.indexOf(panel.misclassified_box))
     feed(panel, recorded_events())
     assert panel.misclassified == [3, 9]
     assert panel.misclassified_list.count() == 2
     assert panel.misclassified_list.item(0).text() == "validation sample #3"
     assert "Misclassified validation samples: 2" in panel.misclassified_title.text()
-    assert panel.misclassified_list.isVisibleTo(panel)
+    assert tabs.isTabEnabled(tabs.indexOf(panel.misclassified_box))
+    assert tabs.tabText(tabs.indexOf(panel.misclassified_box)) == "Misclassified (2)"
     panel.handle_event({"event": "evaluation", "split": "test", "metrics": {"loss": 0.1},
                         "confusion_matrix": [[4, 0], [0, 4]], "class_names": ["a", "b"],
                         "misclassified": list(range(100)), "misclassified_count": 250})
     assert panel.misclassified_list.count() == 100
-    assert "250, the first 100 listed" in panel.misclassified_title.text()
+    assert "250, the first 100 shown" in panel.misclassified_title.text()
     panel.handle_event({"event": "evaluation", "split": "test", "metrics": {"loss": 0.1},
                         "confusion_matrix": [[4, 0], [0, 4]], "class_names": ["a", "b"],
                         "misclassified": [], "misclassified_count": 0})
@@ -400,41 +447,247 @@ def test_misclassified_samples_are_listed_after_training(window):
     assert not panel.misclassified_list.isVisibleTo(panel)
 
 
-def test_compare_with_previous_runs_draws_their_validation_curves(window):
+def encode(images) -> dict:
+    import base64
+
+    import numpy as np
+
+    arr = np.ascontiguousarray(images, dtype=np.uint8)
+    return {"shape": list(arr.shape), "dtype": "uint8",
+            "data": base64.b64encode(arr.tobytes()).decode("ascii")}
+
+
+def test_misclassified_samples_are_shown_as_captioned_thumbnails(window, qtbot):
+    import numpy as np
+    from PySide6.QtWidgets import QListView
+
     panel = window.training_panel
+    images = np.zeros((3, 8, 8, 1), dtype=np.uint8)
+    images[1, 2:6, 2:6, 0] = 255
+    panel.handle_event({
+        "event": "evaluation", "split": "test", "metrics": {"accuracy": 0.5},
+        "confusion_matrix": [[1, 2], [1, 0]], "class_names": ["cat", "dog"],
+        "misclassified": [4, 7, 11], "misclassified_count": 3,
+        "misclassified_true": [0, 0, 1], "misclassified_pred": [1, 1, 0],
+        "misclassified_confidence": [0.92, 0.51, 0.875], "misclassified_images": encode(images)})
+    listing = panel.misclassified_list
+    assert listing.viewMode() == QListView.ViewMode.IconMode
+    assert [listing.item(k).text() for k in range(3)] == [
+        "cat → dog (92%)", "cat → dog (51%)", "dog → cat (88%)"]
+    assert "test sample #7" in listing.item(1).toolTip()
+    assert "true cat, predicted dog" in listing.item(1).toolTip()
+    icon = listing.item(1).icon()
+    assert not icon.isNull()
+    picture = icon.pixmap(56, 56).toImage()
+    # the white square in the middle of the second image, black around it
+    assert picture.pixelColor(picture.width() // 2, picture.height() // 2).lightness() > 200
+    assert picture.pixelColor(1, 1).lightness() < 50
+    assert "True → predicted (confidence)" in panel.misclassified_title.text()
+    # an older event afterwards goes back to the plain list
+    feed(panel, recorded_events())
+    assert listing.viewMode() == QListView.ViewMode.ListMode
+    assert listing.item(0).icon().isNull()
+
+
+def run_record(folder, project, history, reason="completed", initial_epoch=0, model=True):
+    """A run folder as the worker writes it."""
+    from netbuilder.core.project import project_to_dict
+
+    folder.mkdir(parents=True)
+    record = {"project": project_to_dict(project), "settings": {"epochs": 2},
+              "data": {"source": "digits", "options": {}}, "initial_epoch": initial_epoch,
+              "result": {"reason": reason}, "history": history}
+    (folder / "run.json").write_text(json.dumps(record))
+    if model:
+        (folder / "model.keras").write_text("weights")
+    return folder
+
+
+HISTORY = {"loss": [1.0, 0.5], "accuracy": [0.4, 0.8], "val_loss": [1.1, 0.55],
+           "val_accuracy": [0.45, 0.9]}
+
+
+def test_runs_of_the_project_are_listed_and_compared(make_window, tmp_path):
+    window = make_window(path=tmp_path / "model.nbproj")
+    panel = window.training_panel
+    assert panel.runs_list.count() == 0
+    assert "No runs yet" in panel.runs_note.text()
+    base = tmp_path / "model-runs"
+    run_record(base / "2026-01-01_10-00-00", window.project, HISTORY)
+    run_record(base / "2026-01-02_10-00-00", window.project,
+               {"loss": [0.9, 0.4], "val_loss": [2.0, 1.0], "accuracy": [0.5, 0.9],
+                "val_accuracy": [0.5, 0.6]}, reason="stopped")
+    panel.refresh_runs()
+    assert panel.runs_list.count() == 2
+    newest = panel.runs_list.item(0).text()
+    assert "02 Jan 10:00:00 · 2 epochs · stopped" in newest
+    assert "best val_accuracy 0.6000 (epoch 2)" in newest
+    assert "earlier version" not in newest
+    assert "beside the project" in panel.runs_note.text()
+
     panel.ensure_plots()
     feed(panel, recorded_events())
-    panel.archive_run()                  # what a fresh Train does before clearing
-    panel.clear()
-    second = recorded_events()
-    for event in second:
-        if event["event"] == "epoch":
-            event["logs"]["val_loss"] = 2.0 / event["epoch"]
-    feed(panel, second)
-    assert panel.overlay_data() == []    # off by default
-    panel.compare_box.setChecked(True)
+    assert panel.overlay_data() == []                   # nothing ticked
+    panel.set_run_ticked(1, True)                       # the older run
     drawn = panel.overlay_data()
-    assert ("loss", "run 1", [1.0, 2.0], pytest.approx([1.1, 0.55])) in drawn
-    assert ("metric", "run 1", [1.0, 2.0], pytest.approx([0.45, 0.9])) in drawn
+    assert ("loss", "01 Jan 10:00:00", [1.0, 2.0], pytest.approx([1.1, 0.55])) in drawn
+    assert ("metric", "01 Jan 10:00:00", [1.0, 2.0], pytest.approx([0.45, 0.9])) in drawn
     assert len(drawn) == 2
-    assert panel.curve_data("val_loss")[1] == pytest.approx([2.0, 1.0])   # the current run
-    panel.compare_box.setChecked(False)
-    assert panel.overlay_data() == []
+    assert not panel.runs_list.item(1).icon().isNull()  # its colour swatch
+    panel.set_run_ticked(0, True)
+    assert len(panel.overlay_data()) == 4
     assert len(panel.loss_plot.plotItem.legend.items) == 3      # overlays stay off the legend
+    panel.refresh_runs()                                # re-read: the ticks stay
+    assert len(panel.ticked_runs()) == 2
+    panel.set_run_ticked(0, False)
+    panel.set_run_ticked(1, False)
+    assert panel.overlay_data() == []
+
+    # a run of an earlier graph is marked
+    node = next(n for n in window.graph.nodes.values() if n.type == "Dense")
+    window.graph.set_param(node.id, "units", 12)
+    panel.refresh_runs()
+    assert "trained an earlier version of the graph" in panel.runs_list.item(0).text()
+
+    # the runs are read again when a project opens
+    from netbuilder.core.project import Project
+
+    window.set_project(Project(window.graph, "other"), tmp_path / "other.nbproj")
+    assert panel.runs_list.count() == 0
+    window.set_project(Project(window.graph, "model"), tmp_path / "model.nbproj")
+    assert panel.runs_list.count() == 2
 
 
-def test_a_fresh_train_keeps_the_last_run_for_comparison(window, qtbot):
+def test_an_unsaved_project_says_where_its_runs_go(window):
     panel = window.training_panel
-    panel.worker_command = fake_worker(
-        emit({"event": "epoch", "epoch": 1, "epochs": 1,
+    assert "not saved" in panel.runs_note.text()
+    assert "temporary folder" in panel.runs_note.text()
+
+
+def test_continue_from_a_listed_run_open_its_folder_and_delete_it(make_window, qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+
+    window = make_window(path=tmp_path / "model.nbproj")
+    panel = window.training_panel
+    base = tmp_path / "model-runs"
+    old = run_record(base / "2026-01-01_10-00-00", window.project, HISTORY, initial_epoch=3)
+    run_record(base / "2026-01-02_10-00-00", window.project, HISTORY, model=False)
+    panel.refresh_runs()
+    panel.runs_list.setCurrentRow(0)
+    assert not panel.use_run_button.isEnabled()         # no model.keras to continue from
+    panel.runs_list.setCurrentRow(1)
+    assert panel.use_run_button.isEnabled()
+    assert not panel.can_continue()
+
+    opened = []
+    panel.open_url = lambda url: opened.append(url.toLocalFile()) or True
+    assert panel.open_run_folder()
+    assert opened == [str(old)]
+
+    chosen = []
+    panel.run_chosen.connect(chosen.append)
+    assert panel.use_run()
+    assert panel.can_continue() and panel.continue_button.isEnabled()
+    assert chosen == [{"event": "finished", "reason": "completed", "output_dir": str(old),
+                       "model_path": str(old / "model.keras")}]
+    assert window.inspect_panel.weights == str(old / "model.keras")   # Inspect follows
+    assert panel.curve_data("val_loss") == ([4.0, 5.0], pytest.approx([1.1, 0.55]))
+    assert "Continue will train on from the run of 01 Jan 10:00:00" in \
+        panel.status_label.text()
+    jobs = tmp_path / "jobs.txt"
+    panel.worker_command = fake_worker(f"""
+        open({str(jobs)!r}, "a").write(json.dumps(job) + "\\n")
+        print(json.dumps({{"event": "finished", "reason": "completed", "epochs_run": 0,
+              "history": {{}}}}), flush=True)
+    """)
+    assert panel.train(resume=True)
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=30000)
+    job = json.loads(jobs.read_text().splitlines()[0])
+    assert job["initial_weights"] == str(old / "model.keras")
+    assert job["initial_epoch"] == 5
+
+    # delete: asks first; No keeps it
+    panel.refresh_runs()
+    row = next(k for k in range(panel.runs_list.count())
+               if panel.runs_list.item(k).data(Qt.ItemDataRole.UserRole).folder == old)
+    panel.runs_list.setCurrentRow(row)
+    asked = []
+    panel.confirm_delete = lambda run: asked.append(run.folder) or False
+    assert not panel.delete_selected_run()
+    assert old.is_dir() and asked == [old]
+    panel.last_model = old / "model.keras"
+    panel.confirm_delete = lambda run: True
+    assert panel.delete_selected_run()
+    assert not old.exists()
+    assert old.name not in "".join(panel.runs_list.item(k).text()
+                                   for k in range(panel.runs_list.count()))
+    assert not panel.can_continue()                     # its weights are gone
+    assert "Deleted the run" in panel.status_label.text()
+
+
+def test_a_finished_run_appears_in_the_runs_list(make_window, qtbot, tmp_path):
+    window = make_window(path=tmp_path / "model.nbproj")
+    panel = window.training_panel
+    panel.worker_command = fake_worker("""
+        import os
+        out = job["output_dir"]
+        os.makedirs(out, exist_ok=True)
+        history = {"loss": [1.0], "val_loss": [0.7], "accuracy": [0.5], "val_accuracy": [0.6]}
+        json.dump({"project": job["project"], "settings": job["settings"],
+                   "data": job["data"], "initial_epoch": 0,
+                   "result": {"reason": "completed"}, "history": history},
+                  open(os.path.join(out, "run.json"), "w"))
+        print(json.dumps({"event": "epoch", "epoch": 1, "epochs": 1,
               "logs": {"loss": 1.0, "val_loss": 0.7, "accuracy": 0.5, "val_accuracy": 0.6},
-              "progress": 1.0, "eta_s": 0})
-        + emit({"event": "finished", "reason": "completed", "epochs_run": 1, "history": {}}))
-    for _ in range(2):
+              "progress": 1.0, "eta_s": 0}), flush=True)
+        print(json.dumps({"event": "finished", "reason": "completed", "epochs_run": 1,
+              "history": history, "output_dir": out}), flush=True)
+    """)
+    for n in (1, 2):
         assert panel.train()
         qtbot.waitUntil(lambda: not panel.is_running(), timeout=30000)
-    assert len(panel.previous_runs) == 1
-    assert panel.previous_runs[0]["val_loss"] == [0.7]
-    panel.compare_box.setChecked(True)
-    assert {(p, r) for p, r, _, _ in panel.overlay_data()} == {("loss", "run 1"),
-                                                               ("metric", "run 1")}
+        assert panel.runs_list.count() == n
+    assert panel.runs_list.item(0).font().bold()             # the run shown
+    assert not panel.runs_list.item(1).font().bold()
+    assert "1 epoch · completed" in panel.runs_list.item(1).text()
+    panel.ensure_plots()
+    panel.set_run_ticked(1, True)                       # the first run behind the second
+    assert {p for p, _, _, _ in panel.overlay_data()} == {"loss", "metric"}
+
+
+def test_the_settings_dialog_has_a_fine_tuning_stage(window):
+    from netbuilder.ui.training_settings_dialog import HAS_FINE_TUNING
+
+    if not HAS_FINE_TUNING:
+        pytest.skip("TrainingSettings has no fine-tuning fields")
+    panel = window.training_panel
+    dialog = panel.open_settings(modal=False)
+    try:
+        names = [dialog.fine_tune_from.itemText(k) for k in range(dialog.fine_tune_from.count())]
+        assert set(names) >= {n.name for n in window.graph.nodes.values()}
+        assert not dialog.fine_tune_epochs.isEnabled()        # no layer: no second stage
+        conv = next(n.name for n in window.graph.nodes.values() if n.type == "Conv2D")
+        dialog.fine_tune_from.setCurrentText(conv)
+        assert dialog.fine_tune_epochs.isEnabled()
+        dialog.fine_tune_epochs.setValue(3)
+        dialog.fine_tune_learning_rate.setValue(0.0)
+        dialog.accept()
+        assert "fine_tune_learning_rate" in dialog.error_label.text() and dialog.isVisible()
+        dialog.fine_tune_learning_rate.setValue(2e-5)
+        dialog.accept()
+        assert not dialog.isVisible()
+    finally:
+        dialog.close()
+    saved = window.project.settings["training"]
+    assert (saved["fine_tune_from"], saved["fine_tune_epochs"]) == (conv, 3)
+    assert saved["fine_tune_learning_rate"] == pytest.approx(2e-5)
+    dialog = panel.open_settings(modal=False)
+    assert dialog.fine_tune_from.currentText() == conv      # shown again
+    dialog.close()
+
+
+def test_a_stage_event_is_shown(window):
+    panel = window.training_panel
+    panel.handle_event({"event": "stage", "stage": 2, "message":
+                        "fine-tuning from conv2d at lr 1e-05: 1,234 trainable params"})
+    assert panel.status_label.text().startswith("Fine-tuning from conv2d")
