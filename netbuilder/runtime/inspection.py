@@ -1,0 +1,696 @@
+"""Looking inside a Keras model: layer outputs (feature maps), kernels, predictions, Grad-CAM
+and activation statistics, as plain functions on a built ``keras.Model``.
+
+Inputs are prepared the way training prepares data (``data.plan_inputs``: channel axis,
+grayscale <-> RGB, resize, flatten, 0..1 scaling), from a dataset sample, an image file, one of
+scikit-learn's bundled sample images or an array; ``PreparedInput.notes`` says what was done.
+Every failure the user can cause raises ``InspectError`` with a ``kind`` (the inspection
+protocol's error kinds: input, layer, request...) and one clear sentence.
+
+The inspection worker (``inspect_worker.py``) runs these in its own process; they can be called
+in any process that has the model. Keras is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import data as data_mod
+from .inspect_protocol import SAMPLE_IMAGES, ProtocolError, decode_array
+
+RELU_NAMES = ("relu", "relu6")
+IMAGENET_NOTE = ("ImageNet class names need keras' imagenet_class_index.json in "
+                 "~/.keras/models (offline)")
+SPLITS = ("train", "validation", "test")
+
+
+class InspectError(Exception):
+    """An inspection request that cannot be answered; ``kind`` is one of the protocol's error
+    kinds, ``str(err)`` is for the user."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+# --- the model's layers ----------------------------------------------------------------------
+
+
+def _shape(tensor: Any) -> list[int | None]:
+    return [None if v is None else int(v) for v in tensor.shape]
+
+
+def layer_outputs(layer: Any) -> list[Any]:
+    """The layer's symbolic output tensors (a list, also for one output)."""
+    out = layer.output
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def _model_inputs(model: Any) -> Any:
+    """The model's inputs as a sub-model takes them: the tensor itself for a single input (so
+    that calling it on one array matches its structure)."""
+    return model.inputs[0] if len(model.inputs) == 1 else list(model.inputs)
+
+
+def call_model(model: Any, x: np.ndarray) -> Any:
+    """``model(x, training=False)`` for a one-input model, with ``x`` in the structure the
+    model was built with (a list of one when it was given a list of inputs)."""
+    struct = getattr(model, "_inputs_struct", None)
+    arg = [x] if isinstance(struct, (list, tuple)) and len(model.inputs) == 1 else x
+    return model(arg, training=False)
+
+
+def layer_kernel(layer: Any) -> Any:
+    """The layer's kernel variable (a depthwise kernel for depthwise/separable convolutions), or
+    None when it has none."""
+    for attr in ("kernel", "depthwise_kernel"):
+        try:
+            value = getattr(layer, attr, None)
+        except (AttributeError, ValueError):
+            value = None
+        if value is not None and hasattr(value, "shape"):
+            return value
+    return None
+
+
+def is_conv(layer: Any) -> bool:
+    return "Conv" in type(layer).__name__
+
+
+def describe_layers(model: Any) -> list[dict[str, Any]]:
+    """One row per layer of ``model`` (in Keras' order): name, type, output shape (a list of
+    shapes for a layer with several outputs), whether it is a convolution and has a kernel."""
+    rows = []
+    for layer in model.layers:
+        outs = layer_outputs(layer)
+        shape: Any = _shape(outs[0]) if len(outs) == 1 else [_shape(t) for t in outs]
+        rows.append({"name": layer.name, "type": type(layer).__name__, "output_shape": shape,
+                     "conv": is_conv(layer), "has_kernel": layer_kernel(layer) is not None})
+    return rows
+
+
+def model_summary(model: Any) -> dict[str, Any]:
+    return {"name": model.name, "layers": describe_layers(model),
+            "inputs": [_shape(t) for t in model.inputs],
+            "outputs": [_shape(t) for t in model.outputs],
+            "params": int(model.count_params())}
+
+
+def get_layer(model: Any, name: Any) -> Any:
+    if not isinstance(name, str) or not name:
+        raise InspectError("request", f"a layer must be named by a string, found {name!r}")
+    for layer in model.layers:
+        if layer.name == name:
+            return layer
+    names = [layer.name for layer in model.layers]
+    shown = ", ".join(names[:12]) + (f", … ({len(names)} in all)" if len(names) > 12 else "")
+    raise InspectError("layer", f"the model has no layer named {name!r} (its layers: {shown})")
+
+
+# layers after a convolution that keep its feature maps (Grad-CAM's default layer may be one)
+FEATURE_MAP_LAYERS = ("Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "BatchNormalization",
+                      "Add", "Concatenate", "Functional", "Sequential")
+
+
+def conv_like_layers(model: Any) -> list[Any]:
+    """Layers whose (single) output is 4-D: a batch of feature maps."""
+    return [layer for layer in model.layers
+            if len(layer_outputs(layer)) == 1 and len(layer_outputs(layer)[0].shape) == 4
+            and type(layer).__name__ != "InputLayer"]
+
+
+def default_gradcam_layer(model: Any) -> Any:
+    """The last convolution with a 4-D output (or a layer that passes a convolution's maps on:
+    an activation, normalization, merge or nested model), else the last 4-D output; None when
+    the model has no feature maps."""
+    maps = conv_like_layers(model)
+    for layer in reversed(maps):
+        if is_conv(layer) or type(layer).__name__ in FEATURE_MAP_LAYERS:
+            return layer
+    return maps[-1] if maps else None
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+
+@dataclass
+class PreparedInput:
+    """Model-ready inputs (a float32 batch), what the model sees as a uint8 image, the label(s)
+    and class names when known, and notes saying what was done."""
+
+    x: np.ndarray
+    image: np.ndarray | None
+    label: int | None
+    class_names: list[str] | None
+    notes: list[str] = field(default_factory=list)
+    labels: list[int | None] = field(default_factory=list)
+
+
+class DatasetCache:
+    """Loaded datasets by (source, options), so that browsing samples loads each once; also
+    remembers the class names of the last dataset used (for inputs from files)."""
+
+    def __init__(self, limit: int = 3) -> None:
+        self.limit = limit
+        self._items: dict[str, Any] = {}
+        self.last_class_names: list[str] | None = None
+
+    def get(self, source: str, options: Mapping[str, Any], model: Any) -> Any:
+        key = json.dumps([source, options, _input_shape(model)], sort_keys=True, default=str)
+        dataset = self._items.pop(key, None)
+        if dataset is None:
+            try:
+                dataset = data_mod.load(source, options, input_shape=_input_shape(model),
+                                        classes=data_mod.output_classes(model))
+            except data_mod.DataError as err:
+                raise InspectError("input", str(err)) from None
+            while len(self._items) >= self.limit:
+                self._items.pop(next(iter(self._items)))
+        self._items[key] = dataset
+        self.last_class_names = list(dataset.class_names) or None
+        return dataset
+
+
+def _input_shape(model: Any) -> tuple[int | None, ...]:
+    if len(model.inputs) != 1:
+        raise InspectError("input", f"this model has {len(model.inputs)} inputs; inspection "
+                                    "feeds one input (a model with one Input layer)")
+    return tuple(None if v is None else int(v) for v in model.inputs[0].shape[1:])
+
+
+def _value_range(x: np.ndarray) -> str:
+    if x.dtype == np.uint8:
+        return "0-255"
+    return "0-255" if x.size and float(np.nanmax(x)) > 1.5 else "0-1"
+
+
+def _fit(model: Any, samples: np.ndarray, sample_shape: tuple[int, ...],
+         value_range: str | None) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """``samples`` (a batch as loaded) adapted to the model's input as training adapts them;
+    returns the batch, the first sample as a uint8 image when it is one, and the notes."""
+    target = _input_shape(model)
+    rescales = data_mod.model_rescales(model)
+    name = model.inputs[0]._keras_history[0].name
+    try:
+        steps, notes = data_mod.plan_inputs(sample_shape, target, value_range, rescales, name)
+    except data_mod.DataError as err:
+        raise InspectError("input", str(err)) from None
+    x = data_mod.apply_transform(data_mod.make_transform(steps), samples)
+    if value_range is None:
+        return x, None, notes
+    shown_range = value_range if (value_range != "0-255" or rescales) else "0-1"
+    if x.ndim == 4:
+        image = data_mod.to_uint8(x[0], shown_range)
+    elif x.ndim == 3 and len(target) == 2:       # (h, w) inputs: show as one channel
+        image = data_mod.to_uint8(x[0][..., None], shown_range)
+    elif samples.ndim in (3, 4):                 # flattened for the model: show the source
+        raw = samples[0] if samples.ndim == 4 else samples[0][..., None]
+        image = data_mod.to_uint8(raw, value_range)
+    else:
+        image = None
+    return x, image, notes
+
+
+def _class_of(y: Any) -> int | None:
+    arr = np.asarray(y)
+    if arr.ndim == 0 or arr.size == 1:
+        value = arr.reshape(-1)[0]
+        if np.issubdtype(arr.dtype, np.integer) or (
+                np.issubdtype(arr.dtype, np.floating) and float(value).is_integer()):
+            return int(value) if value >= 0 else None
+        return None
+    if arr.ndim == 1 and np.all((arr == 0) | (arr == 1)) and arr.sum() == 1:
+        return int(np.argmax(arr))
+    return None
+
+
+def prepare_input(model: Any, spec: Any, datasets: DatasetCache | None = None,
+                  batch: bool = False) -> PreparedInput:
+    """The protocol's ``"input"`` object fitted to ``model``. With ``batch`` a dataset input
+    gives ``spec["count"]`` samples (default 64) from ``spec["index"]`` on."""
+    if not isinstance(spec, Mapping):
+        raise InspectError("request", "the request needs an \"input\" object (kind: dataset, "
+                                      "file, sample_image or array)")
+    kind = spec.get("kind")
+    datasets = datasets if datasets is not None else DatasetCache()
+    if kind == "dataset":
+        return _dataset_input(model, spec, datasets, batch)
+    if kind == "file":
+        path = spec.get("path")
+        if not isinstance(path, str) or not path:
+            raise InspectError("request", "a file input needs a \"path\"")
+        image = read_image(path)
+        notes = [f"read {Path(path).name}: {image.shape[1]}×{image.shape[0]} pixels"]
+    elif kind == "sample_image":
+        image = sample_image(spec.get("name"))
+        notes = [f"scikit-learn's sample image {spec.get('name')}: "
+                 f"{image.shape[1]}×{image.shape[0]} pixels"]
+    elif kind == "array":
+        try:
+            image = decode_array(spec.get("array"))
+        except ProtocolError as err:
+            raise InspectError("request", f"the input array is not valid: {err}") from None
+        if image.size == 0 or (image.dtype != np.uint8 and not np.all(np.isfinite(image))):
+            raise InspectError("input", "the input array is empty or holds NaN/infinite values")
+        notes = [f"an array of shape {tuple(image.shape)}"]
+    else:
+        raise InspectError("request", f"unknown input kind {kind!r} (dataset, file, "
+                                      "sample_image or array)")
+    value_range: str | None = _value_range(image)
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+        value_range = None if image.dtype != np.uint8 else value_range
+    x, shown, fit_notes = _fit(model, image[None], tuple(image.shape), value_range)
+    names = datasets.last_class_names
+    return PreparedInput(x, shown, None, names, notes + fit_notes, [None])
+
+
+def _dataset_input(model: Any, spec: Mapping[str, Any], datasets: DatasetCache,
+                   batch: bool) -> PreparedInput:
+    source = spec.get("source")
+    if not isinstance(source, str) or not source:
+        raise InspectError("request", "a dataset input needs a \"source\" (e.g. digits, "
+                                      "shapes, mnist or a path)")
+    options = spec.get("options") or {}
+    if not isinstance(options, Mapping):
+        raise InspectError("request", "the dataset \"options\" must be an object")
+    split_name = spec.get("split") or "train"
+    index = spec.get("index", 0)
+    count = spec.get("count", 64) if batch else 1
+    for key, value, low in (("index", index, 0), ("count", count, 1)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise InspectError("request", f"the dataset input's \"{key}\" must be a whole number "
+                                          f"from {low}, found {value!r}")
+    if split_name not in SPLITS:
+        raise InspectError("request", f"unknown split {split_name!r} (train, validation or "
+                                      "test)")
+    dataset = datasets.get(source, dict(options), model)
+    split = dataset.splits().get(split_name)
+    if split is None:
+        raise InspectError("input", f"{dataset.name} has no {split_name} split (it has "
+                                    f"{', '.join(dataset.splits())})")
+    size = len(split)
+    if index >= size:
+        raise InspectError("input", f"sample {index} is out of range: the {split_name} split "
+                                    f"of {dataset.name} has {size} samples (0 to {size - 1})")
+    stop = min(size, index + count)
+    if split.x is not None:
+        samples = split.x[index:stop]
+    else:   # streamed from disk
+        import tensorflow as tf
+
+        try:
+            samples = np.stack([np.asarray(img) for img, _ in split.stream.skip(index)
+                                .take(stop - index).as_numpy_iterator()])
+        except tf.errors.OpError as err:
+            raise InspectError("input", f"an image of {dataset.name} cannot be read: "
+                                        f"{data_mod.tf_message(err)}") from None
+    labels_src = split.y if split.y is not None else None
+    labels = ([None] * (stop - index) if labels_src is None
+              else [_class_of(v) for v in labels_src[index:stop]])
+    x, shown, notes = _fit(model, samples, tuple(dataset.sample_shape), dataset.value_range)
+    where = f"{dataset.name}, {split_name} sample {index}"
+    if stop - index > 1:
+        where = f"{dataset.name}, {split_name} samples {index} to {stop - 1}"
+    return PreparedInput(x, shown, labels[0], list(dataset.class_names) or None,
+                         [where] + notes, labels)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """An image file as a uint8 array (H×W gray, H×W×3 RGB or H×W×4 RGBA)."""
+    from PIL import Image, UnidentifiedImageError
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise InspectError("input", f"no such image file: {p}")
+    try:
+        with Image.open(p) as img:
+            img.load()
+            if img.mode in ("1", "L", "I", "I;16", "F"):
+                arr = np.asarray(img.convert("L"))
+            elif img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+                arr = np.asarray(img.convert("RGBA"))
+            else:
+                arr = np.asarray(img.convert("RGB"))
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise InspectError("input", f"{p} cannot be read as an image ({err})") from None
+    return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
+def sample_image(name: Any) -> np.ndarray:
+    """One of scikit-learn's bundled sample images (no download)."""
+    if name not in SAMPLE_IMAGES:
+        raise InspectError("input", f"unknown sample image {name!r} (scikit-learn bundles "
+                                    f"{' and '.join(SAMPLE_IMAGES)})")
+    from sklearn.datasets import load_sample_image
+
+    return np.ascontiguousarray(load_sample_image(name), dtype=np.uint8)
+
+
+# --- activations -----------------------------------------------------------------------------
+
+
+class SubModels:
+    """``keras.Model(model.inputs, [layer.output, ...])`` per set of layers, built once."""
+
+    def __init__(self, model: Any, limit: int = 32) -> None:
+        self.model = model
+        self.limit = limit
+        self._cache: dict[tuple[str, ...], Any] = {}
+
+    def get(self, names: Sequence[str]) -> Any:
+        key = tuple(names)
+        sub = self._cache.get(key)
+        if sub is None:
+            import keras
+
+            tensors = [layer_outputs(get_layer(self.model, n))[0] for n in key]
+            sub = keras.Model(_model_inputs(self.model), tensors,
+                              name="inspect_" + str(len(self._cache)))
+            if len(self._cache) >= self.limit:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = sub
+        return sub
+
+    def run(self, names: Sequence[str], x: np.ndarray) -> list[np.ndarray]:
+        sub = self.get(names)
+        out = call_model(sub, x)
+        out = list(out) if isinstance(out, (list, tuple)) else [out]
+        return [np.asarray(o) for o in out]
+
+
+def output_kind(shape: Sequence[int]) -> str:
+    """How a layer's output (one sample) is shown: feature maps, a vector, or otherwise."""
+    if len(shape) == 3:
+        return "maps"
+    if len(shape) == 1:
+        return "vector"
+    return "other"
+
+
+def activations(model: Any, layers: Sequence[str], x: np.ndarray,
+                submodels: SubModels | None = None) -> dict[str, np.ndarray]:
+    """Each named layer's output for the batch ``x`` (batch axis kept), equal to Keras' own
+    intermediate output (a sub-model of the model's inputs and those layers' outputs)."""
+    if isinstance(layers, str) or not isinstance(layers, Sequence) or not layers:
+        raise InspectError("request", "\"layers\" must be a non-empty list of layer names")
+    names = list(dict.fromkeys(layers))
+    for n in names:
+        get_layer(model, n)
+    submodels = submodels if submodels is not None and submodels.model is model else (
+        SubModels(model))
+    arrays = submodels.run(names, x)
+    return dict(zip(names, arrays))
+
+
+# --- filters ---------------------------------------------------------------------------------
+
+
+def filters(model: Any, name: str) -> tuple[np.ndarray, bool]:
+    """The layer's kernel as a float32 array (for convolutions ``[kh, kw, cin, cout]``) and
+    whether to show it as colour images (three input channels)."""
+    layer = get_layer(model, name)
+    kernel = layer_kernel(layer)
+    if kernel is None:
+        raise InspectError("layer", f"layer {name!r} ({type(layer).__name__}) has no kernel: "
+                                    "filters exist for convolution and Dense layers")
+    arr = np.asarray(kernel.numpy() if hasattr(kernel, "numpy") else kernel, dtype=np.float32)
+    return arr, bool(arr.ndim == 4 and arr.shape[2] == 3)
+
+
+# --- predictions -----------------------------------------------------------------------------
+
+
+def imagenet_class_names() -> list[str] | None:
+    """The 1,000 ImageNet class names from Keras' cached ``imagenet_class_index.json``, or
+    None when it is not cached (nothing is downloaded)."""
+    for cache in data_mod.keras_cache_dirs():
+        path = cache.parent / "models" / "imagenet_class_index.json"
+        if not path.is_file():
+            continue
+        try:
+            index = json.loads(path.read_text(encoding="utf-8"))
+            names = [str(index[str(i)][1]) for i in range(1000)]
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            continue
+        return names
+    return None
+
+
+def _output_activation(model: Any) -> str:
+    infos = data_mod.model_outputs(model)
+    return infos[0].activation if infos else "linear"
+
+
+def probabilities(model: Any, x: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Class probabilities for the batch ``x`` from the model's (first) output, and notes
+    (softmax applied to an output without one, one sigmoid unit read as two classes...)."""
+    out = call_model(model, x)
+    out = out[0] if isinstance(out, (list, tuple)) else out
+    raw = np.asarray(out, dtype=np.float64)
+    notes: list[str] = []
+    if len(model.outputs) > 1:
+        notes.append(f"the model has {len(model.outputs)} outputs: predictions are from the "
+                     "first")
+    if raw.ndim != 2:
+        raise InspectError("request", f"the model's output has shape {list(raw.shape[1:])} per "
+                                      "sample; predictions need one score per class")
+    act = _output_activation(model)
+    if raw.shape[1] == 1:
+        p = raw[:, 0] if act == "sigmoid" else 1 / (1 + np.exp(-raw[:, 0]))
+        if act != "sigmoid":
+            notes.append("the output has no sigmoid: the sigmoid was applied to its one unit")
+        notes.append("one output unit read as two classes: probability of class 1 = output")
+        return np.stack([1 - p, p], axis=1), notes
+    if act == "softmax":
+        return raw, notes
+    if act == "sigmoid":
+        notes.append("the output has sigmoid units: each probability stands on its own "
+                     "(they need not sum to 1)")
+        return raw, notes
+    shifted = raw - raw.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    notes.append(f"the output layer has no softmax ({act} activation): softmax applied to its "
+                 "outputs")
+    return e / e.sum(axis=1, keepdims=True), notes
+
+
+def class_names_for(count: int, names: Sequence[str] | None) -> tuple[list[str], str, list[str]]:
+    """Names for ``count`` classes: the dataset's when they fit, ImageNet's for 1,000 classes
+    when cached, else the indices; and the source ("dataset", "imagenet", "indices")."""
+    if names and len(names) == count:
+        return list(names), "dataset", []
+    if count == 1000:
+        imagenet = imagenet_class_names()
+        if imagenet is not None:
+            return imagenet, "imagenet", []
+        return [str(i) for i in range(count)], "indices", [IMAGENET_NOTE]
+    notes = []
+    if names:
+        notes.append(f"the dataset's {len(names)} class names don't match the model's {count} "
+                     "outputs: classes shown by index")
+    return [str(i) for i in range(count)], "indices", notes
+
+
+def predict(model: Any, x: np.ndarray, top: int = 5, names: Sequence[str] | None = None
+            ) -> dict[str, Any]:
+    """The ``top`` classes (index, name, probability) for the first sample of ``x``."""
+    if not isinstance(top, int) or isinstance(top, bool) or top < 1:
+        raise InspectError("request", f"\"top\" must be a whole number from 1, found {top!r}")
+    probs, notes = probabilities(model, x[:1])
+    p = probs[0]
+    all_names, source, name_notes = class_names_for(len(p), names)
+    order = np.argsort(-p, kind="stable")[:top]
+    return {"top": [{"index": int(i), "name": all_names[i], "probability": float(p[i])}
+                    for i in order],
+            "notes": notes + name_notes, "source_of_names": source}
+
+
+# --- Grad-CAM --------------------------------------------------------------------------------
+
+
+def _score_tensor(model: Any) -> tuple[Any, Any, str | None]:
+    """The tensor whose class entries Grad-CAM differentiates: the logits before a final
+    softmax where they can be read (a Softmax layer's input, or a Dense layer's pre-activation),
+    else the model's output. Returns (symbolic tensor, how to turn it into scores, note)."""
+    out = model.outputs[0]
+    layer = out._keras_history[0]
+    cls = type(layer).__name__
+    if cls == "Softmax":
+        return layer.input, None, "class scores taken before the softmax"
+    if cls == "Dense" and _output_activation(model) == "softmax":
+        return layer.input, layer, "class scores taken before the softmax"
+    return out, None, None
+
+
+def gradcam(model: Any, x: np.ndarray, class_index: int | None = None,
+            layer_name: str | None = None, names: Sequence[str] | None = None,
+            cache: dict[Any, Any] | None = None) -> dict[str, Any]:
+    """Grad-CAM (Selvaraju et al.) for the first sample of ``x``: the chosen layer's feature
+    maps weighted by the spatial mean of the class score's gradient, ReLU, scaled to 0..1 and
+    resized to the input's height and width. ``heatmap`` is float32 H×W."""
+    import keras
+    import tensorflow as tf
+
+    convs = conv_like_layers(model)
+    if layer_name is None:
+        layer = default_gradcam_layer(model)
+        if layer is None:
+            raise InspectError("layer", "Grad-CAM needs a convolution layer with 2-D feature "
+                                        "maps (a 4-D output); this model has none")
+    else:
+        layer = get_layer(model, layer_name)
+        if layer not in convs:
+            shapes = [_shape(t)[1:] for t in layer_outputs(layer)]
+            gives = shapes[0] if len(shapes) == 1 else shapes
+            raise InspectError("layer", f"Grad-CAM needs a layer with 2-D feature maps (a 4-D "
+                                        f"output); {layer.name!r} gives {gives} per sample")
+    if len(x.shape) != 4:
+        raise InspectError("input", "Grad-CAM shows a heat map over an image; this model's "
+                                    f"input has shape {list(x.shape[1:])}")
+    probs, notes = probabilities(model, x[:1])
+    p = probs[0]
+    count = len(p)
+    if class_index is None:
+        class_index = int(np.argmax(p))
+    elif not isinstance(class_index, int) or isinstance(class_index, bool) or not (
+            0 <= class_index < count):
+        raise InspectError("request", f"class_index must be a class from 0 to {count - 1}, "
+                                      f"found {class_index!r}")
+    score_tensor, dense, note = _score_tensor(model)
+    key = ("gradcam", layer.name)
+    grad_model = cache.get(key) if cache is not None else None
+    if grad_model is None:
+        grad_model = keras.Model(_model_inputs(model), [layer_outputs(layer)[0], score_tensor])
+        if cache is not None:
+            cache[key] = grad_model
+    xt = tf.convert_to_tensor(x[:1], dtype=tf.float32)
+    with tf.GradientTape() as tape:
+        maps, scores = grad_model(xt, training=False)
+        tape.watch(maps)
+        if dense is not None:
+            scores = tf.matmul(scores, dense.kernel)
+            if dense.bias is not None:
+                scores = scores + dense.bias
+        if scores.shape[-1] == 1 and count == 2:    # one sigmoid unit: class 0 is its negative
+            score = scores[:, 0] if class_index == 1 else -scores[:, 0]
+        else:
+            score = scores[:, class_index]
+    grads = tape.gradient(score, maps)
+    if note:
+        notes.append(note)
+    if grads is None:
+        raise InspectError("layer", f"the class score does not depend on layer {layer.name!r}")
+    weights = tf.reduce_mean(grads, axis=(1, 2))                  # (1, channels)
+    cam = tf.nn.relu(tf.reduce_sum(maps * weights[:, None, None, :], axis=-1))[0]
+    cam_np = np.asarray(cam, dtype=np.float32)
+    peak = float(cam_np.max()) if cam_np.size else 0.0
+    if peak > 0:
+        cam_np = cam_np / peak
+    else:
+        notes.append(f"no part of {layer.name!r}'s output raises this class's score: the heat "
+                     "map is empty")
+    h, w = int(x.shape[1]), int(x.shape[2])
+    resized = tf.image.resize(cam_np[..., None], (h, w), method="bilinear")[..., 0]
+    heat = np.clip(np.asarray(resized, dtype=np.float32), 0.0, None)
+    if heat.size and float(heat.max()) > 0:       # resizing smooths the peak: 1 again
+        heat = np.clip(heat / float(heat.max()), 0.0, 1.0)
+    all_names, _source, name_notes = class_names_for(count, names)
+    return {"heatmap": heat, "layer": layer.name, "class_index": int(class_index),
+            "class_name": all_names[class_index], "probability": float(p[class_index]),
+            "notes": notes + name_notes}
+
+
+# --- statistics ------------------------------------------------------------------------------
+
+
+def _is_relu(layer: Any) -> bool:
+    cls = type(layer).__name__
+    if cls == "ReLU":
+        slope = float(getattr(layer, "negative_slope", 0.0) or 0.0)
+        threshold = float(getattr(layer, "threshold", 0.0) or 0.0)
+        return slope == 0.0 and threshold == 0.0
+    act = getattr(layer, "activation", None)
+    name = getattr(act, "__name__", None) if act is not None else None
+    return name in RELU_NAMES
+
+
+def _consumers(model: Any, layer: Any) -> list[Any]:
+    in_model = {id(lay) for lay in model.layers}
+    found = []
+    for node in getattr(layer, "_outbound_nodes", []):
+        op = getattr(node, "operation", None)
+        if op is not None and id(op) in in_model:
+            found.append(op)
+    return found
+
+
+def relu_layers(model: Any) -> set[str]:
+    """Names of the layers that have a ReLU activation or whose every consumer is a ReLU."""
+    names = set()
+    for layer in model.layers:
+        if _is_relu(layer):
+            names.add(layer.name)
+            continue
+        consumers = _consumers(model, layer)
+        if consumers and all(_is_relu(c) and type(c).__name__ in ("ReLU", "Activation")
+                             for c in consumers):
+            names.add(layer.name)
+    return names
+
+
+def stats(model: Any, x: np.ndarray, submodels: SubModels | None = None,
+          chunk: int | None = None, memory_mb: float = 256) -> list[dict[str, Any]]:
+    """Per layer (inputs excepted): mean and standard deviation of its output over the batch
+    ``x``, and for ReLU layers (or layers feeding only ReLUs) the fraction of units (channels
+    for feature maps) whose output is ≤ 0 for every sample and position."""
+    layers = [lay for lay in model.layers if type(lay).__name__ != "InputLayer"
+              and len(layer_outputs(lay)) == 1]
+    if not layers:
+        return []
+    names = [lay.name for lay in layers]
+    if chunk is None:   # samples per pass: every layer's outputs of a pass within memory_mb
+        per_sample = sum(math.prod(v or 1 for v in layer_outputs(lay)[0].shape[1:])
+                         for lay in layers)
+        chunk = int(max(1, min(64, memory_mb * 2**20 // max(1, per_sample * 4))))
+    relu = relu_layers(model)
+    submodels = submodels if submodels is not None and submodels.model is model else (
+        SubModels(model))
+    count = np.zeros(len(names))
+    sums = np.zeros(len(names))
+    squares = np.zeros(len(names))
+    alive: list[np.ndarray | None] = [None] * len(names)
+    for start in range(0, len(x), chunk):
+        outs = submodels.run(names, x[start:start + chunk])
+        for i, arr in enumerate(outs):
+            a = np.asarray(arr, dtype=np.float64)
+            count[i] += a.size
+            sums[i] += a.sum()
+            squares[i] += np.square(a).sum()
+            if names[i] in relu and a.ndim >= 2:
+                positive = (a > 0).reshape(-1, a.shape[-1]).any(axis=0)
+                alive[i] = positive if alive[i] is None else (alive[i] | positive)
+    rows = []
+    for i, name in enumerate(names):
+        mean = sums[i] / count[i] if count[i] else 0.0
+        var = max(squares[i] / count[i] - mean * mean, 0.0) if count[i] else 0.0
+        dead = None
+        if alive[i] is not None:
+            dead = float(1.0 - alive[i].mean())
+        rows.append({"name": name, "mean": float(mean), "std": float(math.sqrt(var)),
+                     "dead_fraction": dead})
+    return rows
+
+
+def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    """``fn(*args, **kwargs)`` and the milliseconds it took."""
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, (time.perf_counter() - start) * 1000.0
