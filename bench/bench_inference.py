@@ -79,11 +79,15 @@ def main() -> None:
         n = len(g.nodes)
         spec = build_model(g).to_json()
         keras.models.model_from_json(spec)  # warm up
-        keras_s = per_call(lambda i: keras.models.model_from_json(spec), args.keras_repeat)
+        keras_s = per_call(lambda i, spec=spec: keras.models.model_from_json(spec),
+                           args.keras_repeat)
         edits = {
-            "typical": lambda i: g.set_param(marks["conv"], "filters", 16 + i % 2 * 8),
-            "local": lambda i: g.set_param(marks["act"], "activation", ("relu", "gelu")[i % 2]),
-            "worst": lambda i: g.set_param(marks["input"], "shape", [32 + i % 2 * 8, 32, 16]),
+            "typical": lambda i, g=g, m=marks: g.set_param(
+                m["conv"], "filters", 16 + i % 2 * 8),
+            "local": lambda i, g=g, m=marks: g.set_param(
+                m["act"], "activation", ("relu", "gelu")[i % 2]),
+            "worst": lambda i, g=g, m=marks: g.set_param(
+                m["input"], "shape", [32 + i % 2 * 8, 32, 16]),
         }
         for name, edit in edits.items():
             ours = per_call(edit, args.repeat if name != "worst" else max(10, args.repeat // 10))

@@ -54,7 +54,8 @@ def test_an_edit_recomputes_only_what_changes(monkeypatch):
     calls = []
     engine = g.inference
     original = engine._compute
-    monkeypatch.setattr(engine, "_compute", lambda *a, **k: calls.append(a[1].id) or original(*a, **k))
+    monkeypatch.setattr(engine, "_compute",
+                        lambda *a, **k: calls.append(a[1].id) or original(*a, **k))
     g.set_param(nodes[100].id, "activation", "relu")  # same shape: only the node itself
     assert calls == [nodes[100].id]
     calls.clear()

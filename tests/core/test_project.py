@@ -104,7 +104,8 @@ BAD_DOCUMENTS = [
     (lambda d: d.pop("format"), "not a NetBuilder project"),
     (lambda d: d.pop("graph"), "missing \"graph\""),
     (lambda d: d.update(extra=1), "unknown key \"extra\""),
-    (lambda d: d["graph"]["nodes"][1].update(type="Dens"), "unknown layer type 'Dens'; did you mean Dense"),
+    (lambda d: d["graph"]["nodes"][1].update(type="Dens"),
+     "unknown layer type 'Dens'; did you mean Dense"),
     (lambda d: d["graph"]["nodes"][1]["params"].update(units=-4), "layer 'dense'.*units.*-4"),
     (lambda d: d["graph"]["nodes"][1]["params"].update(unitz=4), "did you mean `units`"),
     (lambda d: d["graph"]["nodes"][1].update(params=[1]), "\"params\" must be an object"),
@@ -119,7 +120,8 @@ BAD_DOCUMENTS = [
     (lambda d: d["graph"]["edges"].append({"from": ["n4", 0], "to": ["n1", 0]}), "takes no inputs"),
     (lambda d: d["graph"]["edges"].append({"from": "n4", "to": ["n1", 0]}), "expected \\[node id"),
     (lambda d: d["graph"]["nodes"].append("dense"), "node 5: expected an object, found a string"),
-    (lambda d: d["graph"]["nodes"][1].update(type="Block", params={"block": "x"}), "no block named"),
+    (lambda d: d["graph"]["nodes"][1].update(type="Block", params={"block": "x"}),
+     "no block named"),
     (lambda d: d.update(blocks=[{"name": "b"}]), "block 1: missing \"inputs\""),
 ]
 

@@ -113,7 +113,8 @@ register(LayerSpec(
     params=(
         KerasFactorParam("factor", "factor", 0.1,
                          "Largest rotation as a fraction of a full turn (0.1 = ±36°), or a "
-                         "(lower, upper) pair, e.g. (-0.05, 0.1).", minimum=-1.0, maximum=1.0, required=True),
+                         "(lower, upper) pair, e.g. (-0.05, 0.1).", minimum=-1.0, maximum=1.0,
+                         required=True),
         FILL_MODE,
         INTERPOLATION,
         SEED,
@@ -159,7 +160,8 @@ register(LayerSpec(
     params=(
         Param("height_factor", "factor", 0.1,
               "Vertical shift as a fraction of the height (0.1 = up to 10% up or down), or a "
-              "(lower, upper) pair; each value in [-1, 1].", minimum=-1.0, maximum=1.0, required=True),
+              "(lower, upper) pair; each value in [-1, 1].", minimum=-1.0, maximum=1.0,
+              required=True),
         Param("width_factor", "factor", 0.1,
               "Horizontal shift as a fraction of the width, or a (lower, upper) pair.",
               minimum=-1.0, maximum=1.0, required=True),
@@ -282,8 +284,10 @@ register(LayerSpec(
     type="RandomCrop", family=FAMILY,
     help="Cuts a height × width window at a random place out of each training image.",
     params=(
-        Param("height", "int", 224, "Height of the cropped image, in pixels.", minimum=0, required=True),
-        Param("width", "int", 224, "Width of the cropped image, in pixels.", minimum=0, required=True),
+        Param("height", "int", 224, "Height of the cropped image, in pixels.", minimum=0,
+              required=True),
+        Param("width", "int", 224, "Width of the cropped image, in pixels.", minimum=0,
+              required=True),
         SEED,
         DATA_FORMAT,
     ),

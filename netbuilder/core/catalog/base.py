@@ -70,8 +70,8 @@ ACTIVATIONS: tuple[str, ...] = (
     "linear", "relu", "sigmoid", "softmax", "tanh", "elu", "selu", "softplus", "softsign",
     "swish", "silu", "gelu", "exponential", "hard_sigmoid", "hard_silu", "hard_swish",
     "leaky_relu", "relu6", "mish", "log_softmax", "celu", "glu", "log_sigmoid", "sparse_plus",
-    "squareplus", "tanh_shrink", "hard_tanh", "soft_shrink", "hard_shrink", "sparsemax", "sparse_sigmoid",
-    "threshold",
+    "squareplus", "tanh_shrink", "hard_tanh", "soft_shrink", "hard_shrink", "sparsemax",
+    "sparse_sigmoid", "threshold",
 )
 
 INITIALIZERS: tuple[str, ...] = (
@@ -152,8 +152,10 @@ class Param:
         )
 
     def _bounds_text(self) -> str:
-        lo = "" if self.minimum is None else (">" if self.exclusive_minimum else ">=") + f" {self.minimum:g}"
-        hi = "" if self.maximum is None else ("<" if self.exclusive_maximum else "<=") + f" {self.maximum:g}"
+        lo = ("" if self.minimum is None
+              else (">" if self.exclusive_minimum else ">=") + f" {self.minimum:g}")
+        hi = ("" if self.maximum is None
+              else ("<" if self.exclusive_maximum else "<=") + f" {self.maximum:g}")
         return " and ".join(t for t in (lo, hi) if t)
 
     def _in_bounds(self, number: float) -> bool:

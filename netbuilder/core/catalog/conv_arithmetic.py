@@ -21,7 +21,8 @@ def conv_length(length: Dim, kernel: int, padding: str, stride: int, dilation: i
 
 def deconv_length(length: Dim, kernel: int, padding: str, stride: int,
                   output_padding: int | None = None, dilation: int = 1) -> Dim:
-    """Output length of a transposed convolution (Keras' ``compute_conv_transpose_output_length``)."""
+    """Output length of a transposed convolution
+    (Keras' ``compute_conv_transpose_output_length``)."""
     if length is None:
         return None
     kernel = kernel + (kernel - 1) * (dilation - 1)

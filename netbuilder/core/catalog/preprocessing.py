@@ -131,8 +131,10 @@ def _hw(p: dict[str, Any], shape: Shape) -> tuple[Any, Any]:
 
 def height_width_params(default: int, what: str) -> tuple[Param, Param]:
     return (
-        Param("height", "int", default, f"Height of the {what} image, in pixels.", minimum=0, required=True),
-        Param("width", "int", default, f"Width of the {what} image, in pixels.", minimum=0, required=True),
+        Param("height", "int", default, f"Height of the {what} image, in pixels.", minimum=0,
+              required=True),
+        Param("width", "int", default, f"Width of the {what} image, in pixels.", minimum=0,
+              required=True),
     )
 
 

@@ -297,7 +297,8 @@ def _conv_lstm_spec(rank: int) -> LayerSpec:
               + {1: "1D signals", 2: "images", 3: "volumes"}[rank]
               + " (e.g. video frames) and keeps a spatial memory."),
         params=(
-            Param("filters", "int", 16, "Number of output channels (feature maps).", minimum=0, required=True),
+            Param("filters", "int", 16, "Number of output channels (feature maps).", minimum=0,
+                  required=True),
             Param("kernel_size", "ints", (default_kernel,) * rank,
                   "Size of the convolution window.", length=rank, minimum=1, required=True),
             Param("strides", "ints", (1,) * rank, "Step of the window over the input.",
@@ -385,7 +386,8 @@ register(LayerSpec(
          "two results.",
     params=(
         Param("layer", "layer", {"type": "LSTM", "params": {"units": 32}},
-              "The recurrent layer to run in both directions (a backward copy is made from it).", required=True),
+              "The recurrent layer to run in both directions (a backward copy is made from it).",
+              required=True),
         Param("merge_mode", "choice", "concat",
               "How to combine the two directions: 'concat' (twice the features), 'sum', 'mul', "
               "'ave', or None (return both separately).",
