@@ -9,10 +9,17 @@ functional API, written the way a person would write it.
 - ``x`` holds a tensor that only the next line uses; a tensor needed anywhere else gets a variable
   named after its layer. Layers with several outputs are unpacked.
 - A function block becomes ``def block(x, name)``, called once per instance; its layers are named
-  ``f"{name}_{layer}"`` so that every call has unique names. A model block becomes
+  ``f"{name}_{layer}"`` so that every call has unique names. Its exposed parameters are keyword
+  arguments with their defaults (``def residual_unit(x, name, filters=64, strides=1)``), passed
+  by every call (``residual_unit(x, name="unit4", filters=128, strides=2)``); its optional layers
+  sit under ``if strides != 1:``, their outputs being their inputs otherwise. A model block becomes
   ``def build_block()`` returning a nested ``keras.Model`` that is called like a layer; a
   Sequential block's ``build_block()`` returns ``keras.Sequential([keras.Input(...), layers...])``;
   like ``netbuilder.runtime.keras_build``, every instance of a model block shares one model.
+- A Keras Application block becomes ``def build_vgg16(name="vgg16")`` calling its
+  ``keras.applications`` constructor, then setting its inner trainable flags as the course
+  notes do (``base.trainable = False``, or the "fine-tune from block5_conv1" loop); a (partly)
+  frozen one is called with ``training=False``.
 - A Keras operation kept as imported (``x + y`` in a functional model: ``keras.src.ops``'
   ``Add``) is written as that operation, named: ``Add(name="add")(x, y)``.
 - Lines are at most 99 characters, wrapped the way black wraps them. The same project always
@@ -32,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import catalog
+from .block_ops import exposure_default, exposure_param, instance_block
 from .catalog import opaque
 from .catalog.base import LayerSpec, Param, snake_case
 from .graph import BLOCK_TYPE, Block, Graph, GraphError, Node
@@ -324,19 +332,22 @@ def _param_value(p: Param, value: Any) -> list[Any]:
     return _literal(value)
 
 
-def _layer_args(spec: LayerSpec, params: Mapping[str, Any]) -> list[list[Any]]:
-    """Constructor arguments: positional ones first, then the non-default keywords."""
+def _layer_args(spec: LayerSpec, params: Mapping[str, Any],
+                exprs: Mapping[str, str] | None = None) -> list[list[Any]]:
+    """Constructor arguments: positional ones first, then the non-default keywords.
+    ``exprs`` gives parameters written as a variable (a block's exposed parameter), always."""
     positional = positional_params(spec)
     args: list[list[Any]] = []
     keywords: list[list[Any]] = []
     in_order = True
+    exprs = exprs or {}
     for p in spec.params:
         value = params.get(p.name, p.normalize(p.default))
-        if not p.required and _is_default(p, value):
+        if p.name not in exprs and not p.required and _is_default(p, value):
             if p.name in positional:
                 in_order = False
             continue
-        rendered = _param_value(p, value)
+        rendered = [exprs[p.name]] if p.name in exprs else _param_value(p, value)
         if p.name in positional and in_order:
             args.append(rendered)
         else:
@@ -449,14 +460,16 @@ class _Module:
             if block.kind == "function":
                 shapes = self._input_shapes(graph, nid)
                 key = id(block.graph)
-                if key not in self.results:
-                    self.results[key] = _block_results(block, shapes)
+                if key not in self.results:  # (as the first instance calls it)
+                    self.results[key] = _block_results(instance_block(block, node.params),
+                                                       shapes)
                 self._walk(block.graph, f"{prefix}{node.name}_", now_frozen, here)
                 continue
             if block.name not in self.models:
                 self.results[id(block.graph)] = block.graph.inference.results
                 plan = _ModelPlan(block.name, prefix + node.name)
-                self._walk(block.graph, "", False, here)
+                if getattr(block, "application", None) is None:  # an Application: its call
+                    self._walk(block.graph, "", False, here)
                 self.models[block.name] = plan
                 self.triggers.setdefault(here, []).append(block.name)
             if now_frozen:
@@ -535,6 +548,8 @@ class _Module:
 
     def _function(self, fn: _Function) -> list[str]:
         block = fn.block
+        if getattr(block, "application", None) is not None:
+            return _application_function(fn.name, block, self.models[block.name].name)
         names = self._scope()
         if block.kind == "function":
             if len(block.inputs) == 1:
@@ -546,6 +561,7 @@ class _Module:
                 self.models[m].var for m in fn.models]
             if fn.needs_trainable:
                 signature.append("trainable=True")
+            signature += _exposed_signature(block, names)
             body = _Body(self, block.graph, "function", names, params=params,
                          returns=list(block.outputs), fn=fn)
         else:
@@ -585,6 +601,81 @@ class _Module:
         if plan.frozen:
             lines.append(f"{INDENT * depth}{plan.var}.trainable = False")
         return lines
+
+
+def _exposed_signature(block: Block, names: _Names) -> list[str]:
+    """``filters=64, strides=1``: a function block's exposed parameters with their defaults."""
+    out = []
+    for name in block.exposed:
+        if name in names.taken:
+            raise CodegenError(f"block {block.name}: its parameter {name!r} has the name of "
+                               "something else in the exported code; rename the parameter")
+        names.taken.add(name)
+        p = exposure_param(block, name)
+        out.append(f"{name}={_flat(_param_value(p, p.normalize(exposure_default(block, name))))}")
+    return out
+
+
+def _exposed_call_args(block: Block, params: Mapping[str, Any]) -> list[list[Any]]:
+    """``filters=128, strides=2``: an instance's exposed values as keyword arguments."""
+    args = []
+    for name in block.exposed:
+        p = exposure_param(block, name)
+        value = params.get(name, exposure_default(block, name))
+        args.append(_kw(name, _param_value(p, p.normalize(value))))
+    return args
+
+
+def _application_function(fn_name: str, block: Block, model: str) -> list[str]:
+    """``def build_vgg16(name="vgg16")``: the ``keras.applications`` constructor with the
+    block's arguments, then its inner trainable flags the way the course notes set them."""
+    from .freezing import fine_tune_layer, inner_layers
+
+    app = dict(block.application or {})
+    args = [_kw("include_top", _literal(bool(app.get("include_top", False)))),
+            _kw("weights", _literal(app.get("weights")))]
+    if app.get("input_shape") is not None:
+        args.append(_kw("input_shape", _literal(tuple(app["input_shape"]))))
+    if app.get("pooling") is not None:
+        args.append(_kw("pooling", _literal(app["pooling"])))
+    if app.get("include_top") and app.get("classes", 1000) != 1000:
+        args.append(_kw("classes", _literal(app["classes"])))
+    args.append(_kw("name", ["name"]))
+    lines = _def_lines(fn_name, [f"name={_str(model)}"])
+    lines += _format(["base = "] + _call(f"keras.applications.{app['name']}", args), 1)
+    layers = inner_layers(block)
+    frozen = [n.name for n in layers if not n.trainable]
+    start = fine_tune_layer(block)
+    if layers and len(frozen) == len(layers):
+        lines.append(f"{INDENT}base.trainable = False")
+    elif start is not None:
+        keep_bn = any(n.type == "BatchNormalization" for n in layers)
+        lines += [f"{INDENT}# fine-tune from {start}: the layers before it stay frozen"
+                  + (", and so do the BatchNormalization layers" if keep_bn else ""),
+                  f"{INDENT}set_trainable = False",
+                  f"{INDENT}for layer in base.layers:",
+                  f"{INDENT * 2}if layer.name == {_str(start)}:",
+                  f"{INDENT * 3}set_trainable = True"]
+        if keep_bn:
+            lines += [f"{INDENT * 2}layer.trainable = set_trainable and not isinstance(",
+                      f"{INDENT * 3}layer, layers.BatchNormalization",
+                      f"{INDENT * 2})"]
+        else:
+            lines.append(f"{INDENT * 2}layer.trainable = set_trainable")
+    elif frozen:
+        lines += _format(["for layer_name in "] + _list([[_str(n)] for n in frozen]) + [":"], 1)
+        lines.append(f"{INDENT * 2}base.get_layer(layer_name).trainable = False")
+    lines.append(f"{INDENT}return base")
+    return lines
+
+
+def _runs_in_inference(block: Block, frozen: bool) -> bool:
+    """A (partly) frozen Application is called with ``training=False``, as Keras' transfer
+    learning guide says, so that its BatchNormalization runs in inference mode."""
+    if getattr(block, "application", None) is None:
+        return False
+    return frozen or any(not n.trainable for n in block.graph.nodes.values()
+                         if n.type != "Input")
 
 
 def _slot(slot: Any, tensors: list[str]) -> list[Any]:
@@ -690,7 +781,7 @@ class _Body:
 
     def _is_temp(self, nid: str, i: int, returned: set[tuple[str, int]]) -> bool:
         node = self.graph.nodes[nid]
-        if node.type == "Input":
+        if node.type == "Input" or self._optional_condition(nid) is not None:
             return False
         users = self.consumers.get((nid, 0), [])
         if (nid, 0) in returned:
@@ -715,12 +806,59 @@ class _Body:
             return self._sequential(depth)
         self._plan_vars()
         lines: list[str] = []
-        for nid in self.statements:
+        i = 0
+        while i < len(self.statements):
+            nid = self.statements[i]
+            condition = self._optional_condition(nid)
+            if condition is not None:  # a run of optional layers: one if/else
+                group = [nid]
+                while (i + len(group) < len(self.statements) and self._optional_condition(
+                        self.statements[i + len(group)]) == condition):
+                    group.append(self.statements[i + len(group)])
+                lines += self._optional_group(group, condition, depth)
+                i += len(group)
+                continue
             if self.kind == "main":
                 for block_name in self.module.triggers.get(nid, []):
                     lines += self.module.model_creation(block_name, depth)
             lines += self._statement(self.graph.nodes[nid], depth)
+            i += 1
         lines += self._return(depth)
+        return lines
+
+    # -- exposed parameters and optional layers of a function block ------------------------
+
+    def _exposed_exprs(self, node: Node) -> dict[str, str]:
+        """Parameters of ``node`` set by an exposed parameter of the block being written."""
+        if self.kind != "function" or self.fn is None:
+            return {}
+        return {param: name for name, targets in self.fn.block.exposed.items()
+                for nid, param in targets if nid == node.id}
+
+    def _optional_condition(self, nid: str) -> str | None:
+        """``strides != 1`` for a layer present only when ``strides`` is not 1."""
+        if self.kind != "function" or self.fn is None or nid not in self.fn.block.optional:
+            return None
+        param, value = self.fn.block.optional[nid]
+        p = exposure_param(self.fn.block, param)
+        return f"{param} != {_flat(_param_value(p, p.normalize(value)))}"
+
+    def _optional_group(self, group: list[str], condition: str, depth: int) -> list[str]:
+        """``if strides != 1: <the layers>`` ``else:`` their outputs are their inputs."""
+        lines = [f"{INDENT * depth}if {condition}:"]
+        for nid in group:
+            lines += self._statement(self.graph.nodes[nid], depth + 1)
+        passthrough: dict[str, str] = {}
+        for nid in group:
+            e = self.graph.in_edges(nid)[0]
+            passthrough[nid] = passthrough[e.src] if e.src in passthrough else self.vars[
+                (e.src, e.src_port)]
+        needed = [nid for nid in group if (nid, 0) in self.returns or any(
+            c not in group for c in self.consumers.get((nid, 0), []))]
+        if needed:
+            lines.append(f"{INDENT * depth}else:")
+            lines += [f"{INDENT * (depth + 1)}{self.vars[(nid, 0)]} = {passthrough[nid]}"
+                      for nid in needed]
         return lines
 
     def _targets(self, node: Node) -> str:
@@ -774,7 +912,7 @@ class _Body:
 
     def _layer_expr(self, node: Node) -> list[Any]:
         spec = catalog.get(node.type)
-        ctor = _layer_args(spec, node.params)
+        ctor = _layer_args(spec, node.params, self._exposed_exprs(node))
         ctor.append(_kw("name", self._layer_name(node)))
         ctor += self._trainable(node)
         return _call(f"layers.{spec.class_name}", ctor)
@@ -845,12 +983,15 @@ class _Body:
         if block.is_model:
             var = self.module.models[block.name].var
             call_args = [_list([[a] for a in args])] if len(args) > 1 else [[args[0]]]
+            if _runs_in_inference(block, self.module.models[block.name].frozen):
+                call_args.append(_kw("training", ["False"]))
             return _format([self._targets(node)] + _call(var, call_args), depth)
         call_args = [[a] for a in args] + [_kw("name", self._instance_name(node))]
         call_args += [_kw(self.module.models[m].var, [self.module.models[m].var])
                       for m in fn.models]
         if fn.needs_trainable:
             call_args += self._trainable(node)
+        call_args += _exposed_call_args(block, node.params)
         return _format([self._targets(node)] + _call(fn.name, call_args), depth)
 
     def _instance_name(self, node: Node) -> list[Any]:

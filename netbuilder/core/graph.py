@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import catalog
@@ -84,11 +84,31 @@ class Block:
     inputs: list[str]
     outputs: list[tuple[str, int]]
     kind: str = "function"
+    exposed: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    """Parameters an instance sets (a function block only): name -> the (inner node id,
+    parameter) pairs it sets; its default is the first target's value in ``graph``. See
+    ``netbuilder.core.block_ops``."""
+    optional: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    """Optional layers: inner node id -> (exposed parameter, value): an instance whose
+    parameter has that value leaves the layer out and passes its one input through (the
+    residual unit's 1x1 projection, absent when ``strides`` is 1)."""
+    application: dict[str, Any] | None = None
+    """A Keras Application (a ``kind="model"`` block only): the arguments of its
+    ``keras.applications`` constructor, ``{"name": "VGG16", "include_top": False, "pooling":
+    None, "weights": None | "imagenet" | "/path.h5", "input_shape": [150, 150, 3], "classes":
+    1000}``. ``graph`` holds its layers (imported with ``weights=None``) for inference, the
+    summary and the trainable flags; the Keras build calls the constructor. See
+    ``netbuilder.runtime.applications``."""
 
     def __post_init__(self) -> None:
         if self.kind not in BLOCK_KINDS:
             raise GraphError(f"block {self.name!r}: kind must be 'function', 'model' or "
                              "'sequential'")
+        if self.application is not None and (
+                self.kind != "model" or not isinstance(self.application, Mapping)
+                or not isinstance(self.application.get("name"), str)):
+            raise GraphError(f"block {self.name!r}: a Keras Application is a 'model' block "
+                             "with the constructor's name and arguments")
         for node_id in self.inputs:
             node = self.graph.nodes.get(node_id)
             if node is None or node.type != "Input":
@@ -100,6 +120,10 @@ class Block:
             raise GraphError(f"block {self.name!r} has no outputs")
         if self.kind == "sequential":
             self.sequence()
+        if self.exposed or self.optional:
+            from .block_ops import check_exposures
+
+            check_exposures(self)
 
     @property
     def is_model(self) -> bool:
@@ -273,7 +297,9 @@ class Graph:
             block = (params or {}).get("block")
             if block not in self.blocks:
                 raise GraphError(f"no block named {block!r} in this project")
-            return {"block": block}
+            from .block_ops import resolve_instance_params
+
+            return resolve_instance_params(self.blocks[block], params or {})
         try:
             return catalog.get(layer_type).resolve(params)
         except CatalogError as err:
@@ -380,9 +406,15 @@ class Graph:
         """Set one parameter; refuses values the layer can never take (``GraphError``)."""
         node = self.node(node_id)
         if node.type == BLOCK_TYPE:
-            if name != "block" or value not in self.blocks:
+            if name != "block":
+                from .block_ops import instance_param_value
+
+                new = instance_param_value(self.blocks[node.params["block"]], name, value,
+                                           node.name)
+            elif value not in self.blocks:
                 raise GraphError(f"{node.name}: no block named {value!r}")
-            new = value
+            else:
+                new = value
         else:
             spec = catalog.get(node.type)
             if not spec.has_param(name):
@@ -434,6 +466,9 @@ class Graph:
         """Add or replace a block definition; every instance is re-inferred."""
         self.blocks[block.name] = block
         self.inference.forget_block(block.name)
+        from .block_ops import refresh_instances
+
+        refresh_instances(self, block)
         self._emit(Event("block_changed", name=block.name))
         self._reinfer(n.id for n in self.nodes.values()
                       if n.type == BLOCK_TYPE and n.params["block"] == block.name)

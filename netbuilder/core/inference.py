@@ -10,7 +10,7 @@ import heapq
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .catalog.base import CatalogError, LayerError, Shape, fmt_shape, numel, registry
 
@@ -73,7 +73,7 @@ class InferenceEngine:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
         self.results: dict[str, NodeResult] = {}
-        self._block_cache: dict[tuple[str, tuple[Shape, ...]], NodeResult] = {}
+        self._block_cache: dict[tuple[Any, ...], NodeResult] = {}
         self._order_seen: list[str] | None = None
         self._index: dict[str, int] = {}
 
@@ -221,7 +221,12 @@ class InferenceEngine:
                     raise LayerError(
                         f"model {block.name} expects input {fmt_shape(declared[0])}, got "
                         f"{fmt_shape(shape)}", "resize the input or change the model's input")
-        key = (block.name, tuple(shapes))
+        key: tuple[Any, ...] = (block.name, tuple(shapes))
+        if block.exposed or block.optional:  # the instance's exposed values change the result
+            from .block_ops import instance_block, instance_values
+
+            key += instance_values(block, node.params)
+            block = instance_block(block, node.params)
         cached = self._block_cache.get(key)
         if cached is None:
             cached = evaluate_block(block, shapes)
@@ -255,7 +260,8 @@ def evaluate_block(block: Block, shapes: list[Shape]) -> NodeResult:
         total.trainable += r.trainable
         total.non_trainable += r.non_trainable
         total.flops += r.flops
-        total.memory += r.memory
+        if nid not in overrides:  # the block's inputs are its caller's tensors, counted there
+            total.memory += r.memory
     outputs = []
     for nid, port in block.outputs:
         r = results[nid]

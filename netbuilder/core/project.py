@@ -15,7 +15,15 @@ Layout (keys are written in this order; parameters only where they differ from K
      "weights": "NAME.weights.h5"}
 
 A block's ``kind`` is ``"function"`` (the default), ``"model"`` (a nested functional Keras
-model) or ``"sequential"`` (a nested ``keras.Sequential``).
+model) or ``"sequential"`` (a nested ``keras.Sequential``). A Keras Application (a ``"model"``
+block) also has ``"application"``: its ``keras.applications`` constructor's name and arguments
+(written only for Applications, so older files are unchanged).
+
+Version 2 (written only when a block uses them, so that older files stay version 1): a function
+block may have ``"exposed": {"filters": [[node id, "filters"], ...]}`` (parameters its instances
+set, see ``netbuilder.core.block_ops``) and ``"optional": {node id: ["strides", 1]}`` (layers an
+instance leaves out when that parameter has that value); its instances' params then carry the
+exposed values. Version 1 files load unchanged.
 
 ``weights`` (optional, written only when set) is a Keras weights file, as a path relative to the
 project file.
@@ -33,11 +41,11 @@ from typing import Any
 
 from . import catalog
 from .atomic_write import write_text_atomically
-from .catalog.base import CatalogError
+from .catalog.base import CatalogError, to_plain
 from .graph import BLOCK_TYPE, Block, Graph, GraphError
 
 FORMAT = "netbuilder-project"
-VERSION = 1
+VERSION = 2
 SUFFIX = ".nbproj"
 
 
@@ -86,7 +94,7 @@ def _graph_to_dict(graph: Graph) -> dict[str, Any]:
 def project_to_dict(project: Project) -> dict[str, Any]:
     data: dict[str, Any] = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": _version_needed(project.graph),
         "name": project.name,
         "description": project.description,
         "graph": _graph_to_dict(project.graph),
@@ -96,7 +104,8 @@ def project_to_dict(project: Project) -> dict[str, Any]:
         data["blocks"] = [
             {"name": b.name, "kind": b.kind, "inputs": list(b.inputs),
              "outputs": [[nid, port] for nid, port in b.outputs],
-             "graph": _graph_to_dict(b.graph)}
+             "graph": _graph_to_dict(b.graph)} | _application_entry(b)
+            | _block_exposures_to_dict(b)
             for b in blocks
         ]
     if project.settings:
@@ -104,6 +113,31 @@ def project_to_dict(project: Project) -> dict[str, Any]:
     if project.weights is not None:
         data["weights"] = Path(project.weights).as_posix()
     return data
+
+
+def _application_entry(block: Block) -> dict[str, Any]:
+    """``{"application": {...}}`` for a Keras Application block (its constructor's arguments),
+    else nothing: files without Applications stay as they were."""
+    if getattr(block, "application", None) is None:
+        return {}
+    return {"application": dict(block.application)}
+
+
+def _block_exposures_to_dict(block: Block) -> dict[str, Any]:
+    """A block's exposed parameters and optional layers (format version 2), when it has any."""
+    out: dict[str, Any] = {}
+    if block.exposed:
+        out["exposed"] = {name: [[nid, param] for nid, param in targets]
+                          for name, targets in block.exposed.items()}
+    if block.optional:
+        out["optional"] = {nid: [param, to_plain(value)]
+                           for nid, (param, value) in block.optional.items()}
+    return out
+
+
+def _version_needed(graph: Graph) -> int:
+    """1 unless a block exposes parameters or has optional layers (format version 2)."""
+    return 2 if any(b.exposed or b.optional for b in _blocks_in_use_order(graph)) else 1
 
 
 def _blocks_in_use_order(graph: Graph) -> list[Block]:
@@ -236,7 +270,8 @@ class _Reader:
         raw_blocks = self.typed(data.get("blocks", []), list, "", "\"blocks\"")
         for i, raw in enumerate(raw_blocks):
             at = f"block {i + 1}"
-            raw = self.obj(raw, at, ("name", "inputs", "outputs", "graph"), ("kind",))
+            raw = self.obj(raw, at, ("name", "inputs", "outputs", "graph"),
+                           ("kind", "application", "exposed", "optional"))
             block_name = self.typed(raw["name"], str, at, "\"name\"")
             at = f"block {block_name!r}"
             if block_name in blocks:
@@ -248,12 +283,39 @@ class _Reader:
                        for v in self.typed(raw["outputs"], list, at, "\"outputs\"")]
             kind = self.typed(raw.get("kind", "function"), str, at, "\"kind\"")
             sub = self.graph(raw["graph"], at, blocks)
+            application = raw.get("application")
+            if application is not None:
+                application = dict(self.typed(application, dict, at, "\"application\""))
+            exposed, optional = self.block_exposures(raw, at)
             try:
-                blocks[block_name] = Block(block_name, sub, list(inputs), outputs, kind)
+                blocks[block_name] = Block(block_name, sub, list(inputs), outputs, kind,
+                                           exposed=exposed, optional=optional)
             except GraphError as err:
                 raise self.fail(at, str(err)) from None
+            if application is not None:
+                if kind != "model" or not isinstance(application.get("name"), str):
+                    raise self.fail(at, "\"application\" needs kind \"model\" and the "
+                                        "constructor's \"name\"")
+                blocks[block_name].application = application
         graph = self.graph(data["graph"], "graph", blocks)
         return Project(graph, name, description, dict(settings), weights)
+
+    def block_exposures(self, raw: Mapping[str, Any], at: str
+                        ) -> tuple[dict[str, list[tuple[str, str]]], dict[str, tuple[str, Any]]]:
+        """A block's "exposed" and "optional" (format version 2); checked by ``Block``."""
+        exposed: dict[str, list[tuple[str, str]]] = {}
+        for name, targets in self.typed(raw.get("exposed", {}), dict, at, "\"exposed\"").items():
+            if not isinstance(targets, list) or not all(
+                    isinstance(t, list) and len(t) == 2 and all(isinstance(v, str) for v in t)
+                    for t in targets):
+                raise self.fail(at, f"\"exposed\" {name!r} must list [node id, parameter] pairs")
+            exposed[name] = [(t[0], t[1]) for t in targets]
+        optional: dict[str, tuple[str, Any]] = {}
+        for nid, cond in self.typed(raw.get("optional", {}), dict, at, "\"optional\"").items():
+            if not isinstance(cond, list) or len(cond) != 2 or not isinstance(cond[0], str):
+                raise self.fail(at, f"\"optional\" {nid!r} must be [parameter, value]")
+            optional[nid] = (cond[0], cond[1])
+        return exposed, optional
 
     def weights(self, value: Any) -> str | None:
         if value is None:

@@ -1,5 +1,10 @@
 """The model summary: a layer table like Keras' ``model.summary()``, with totals, in text and in
-the JSON form of the command-line contract."""
+the JSON form of the command-line contract.
+
+A nested model (a "model" or "sequential" block) is one row, as in Keras. A function block is
+inlined by Keras, so the text table and ``--json`` list its layers instead, named as the build
+names them (``<instance>_<layer>``); ``Summary.rows`` keeps one row per node (the editor's
+table), each function block's layers in ``SummaryRow.inner``. Totals are the same either way."""
 
 from __future__ import annotations
 
@@ -23,6 +28,9 @@ class SummaryRow:
     flops: int
     memory: int
     problem: str | None = None
+    inner: list[SummaryRow] = field(default_factory=list)
+    """A function block's layers, as Keras inlines and names them (``<instance>_<layer>``):
+    the command line's table and ``--json`` show these rows instead of the block's."""
 
 
 @dataclass
@@ -68,7 +76,8 @@ def summarize(graph: Graph, name: str = "model") -> Summary:
             problem = f"waits for {graph.nodes[r.blocked_by].name}"
         summary.rows.append(SummaryRow(
             node.name, type_label(graph, node.type, node.params), r.outputs, r.params,
-            r.trainable, connected, r.flops, r.memory, problem))
+            r.trainable, connected, r.flops, r.memory, problem,
+            _inline_rows(graph, nid, connected) if r.ok and node.type == BLOCK_TYPE else []))
     totals = engine.totals()
     summary.total_params = totals.params
     summary.trainable_params = totals.trainable
@@ -79,6 +88,69 @@ def summarize(graph: Graph, name: str = "model") -> Summary:
     return summary
 
 
+def _inline_rows(graph: Graph, node_id: str, connected: list[str]) -> list[SummaryRow]:
+    """The rows of a function block instance's layers (nested function blocks inlined too)."""
+    from .block_ops import instance_block
+
+    node = graph.nodes[node_id]
+    block = graph.blocks[node.params["block"]]
+    if block.kind != "function":
+        return []
+    block = instance_block(block, node.params)
+    results = graph.inference.results
+    shapes = []
+    for e in graph.in_edges(node_id):
+        outs = results[e.src].outputs
+        if outs is None:
+            return []
+        shapes.append(outs[e.src_port])
+    return _block_rows(block, shapes, connected, f"{node.name}_", not node.trainable)
+
+
+def _block_rows(block: Any, shapes: list[Shape], connected: list[str], prefix: str,
+                frozen: bool) -> list[SummaryRow]:
+    sub = block.graph
+    overrides = dict(zip(block.inputs, shapes))
+    results: dict[str, Any] = {}
+    for nid in sub.topological_order():
+        results[nid] = sub.inference._compute(sub, sub.nodes[nid], results, overrides)
+    names = {nid: connected[i] if i < len(connected) else "?"
+             for i, nid in enumerate(block.inputs)}
+    rows: list[SummaryRow] = []
+    for nid in sub.topological_order():
+        if nid in overrides:
+            continue
+        node = sub.nodes[nid]
+        r = results[nid]
+        names[nid] = prefix + node.name
+        sources = []
+        for e in sub.in_edges(nid):
+            src = names[e.src]
+            sources.append(src if e.src_port == 0 else f"{src}[{e.src_port}]")
+        inner_block = sub.blocks.get(node.params.get("block")) if node.type == BLOCK_TYPE else None
+        if inner_block is not None and inner_block.kind == "function" and r.ok:
+            from .block_ops import instance_block
+
+            inner = instance_block(inner_block, node.params)
+            in_shapes = [results[e.src].outputs[e.src_port] for e in sub.in_edges(nid)]
+            rows += _block_rows(inner, in_shapes, sources, f"{prefix}{node.name}_",
+                                frozen or not node.trainable)
+            continue
+        trainable = 0 if frozen or not node.trainable else r.trainable
+        rows.append(SummaryRow(prefix + node.name, type_label(sub, node.type, node.params),
+                               r.outputs, r.params, trainable, sources, r.flops, r.memory,
+                               r.error))
+    return rows
+
+
+def _flat_rows(summary: Summary) -> list[SummaryRow]:
+    """The rows as Keras lists its layers: a function block's layers instead of the block."""
+    rows: list[SummaryRow] = []
+    for row in summary.rows:
+        rows += row.inner or [row]
+    return rows
+
+
 def _shape_json(shape: Shape) -> list[int | None]:
     return list(shape)
 
@@ -86,7 +158,7 @@ def _shape_json(shape: Shape) -> list[int | None]:
 def to_json(summary: Summary) -> dict[str, Any]:
     """The ``summary --json`` document of the command-line contract."""
     layers = []
-    for row in summary.rows:
+    for row in _flat_rows(summary):
         if row.outputs is None:
             shape: Any = None
         elif len(row.outputs) == 1:
@@ -123,7 +195,8 @@ def format_text(summary: Summary) -> str:
     """The summary as a table, like Keras prints it; totals in the contract's exact form."""
     header = ("Layer (type)", "Output Shape", "Param #", "Connected to")
     table = []
-    for row in summary.rows:
+    rows = _flat_rows(summary)
+    for row in rows:
         if row.outputs is None:
             shape = "?"
         elif len(row.outputs) == 1:
@@ -141,7 +214,7 @@ def format_text(summary: Summary) -> str:
 
     rule_width = sum(widths) + 2 * 3 + 1
     out = [f'Model: "{summary.name}"', "_" * rule_width, line(header), "=" * rule_width]
-    for cells, row in zip(table, summary.rows):
+    for cells, row in zip(table, rows):
         out.append(line(cells))
         if row.problem:
             out.append("   ! " + row.problem)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import catalog
+from ..core.block_ops import instance_block
 from ..core.catalog import opaque
 from ..core.graph import BLOCK_TYPE, Block, Graph
 
@@ -86,7 +87,7 @@ def _run(graph: Graph, feeds: dict[str, Any] | None, models: dict[str, Any],
                                   dtype=p["dtype"], name=node.name)
                 new_inputs.append(out)
         elif node.type == BLOCK_TYPE:
-            block = graph.blocks[node.params["block"]]
+            block = instance_block(graph.blocks[node.params["block"]], node.params)
             out = _call_block(block, prefix + node.name, node.trainable and not frozen, args,
                               models)
         else:
@@ -114,6 +115,13 @@ def _call_block(block: Block, name: str, trainable: bool, args: list[Any],
                           frozen=not trainable)
         return [tensors[nid][port] for nid, port in block.outputs]
     model = _block_model(block, name, trainable, models)
+    if getattr(block, "application", None) is not None:
+        from .applications import partly_frozen
+
+        if not trainable or partly_frozen(block):
+            # a (partly) frozen base runs its BatchNormalization in inference mode, as the
+            # Keras transfer-learning guide says: base_model(inputs, training=False)
+            return model(args if len(args) > 1 else args[0], training=False)
     return model(args if len(args) > 1 else args[0])
 
 
@@ -124,7 +132,11 @@ def _block_model(block: Block, name: str, trainable: bool, models: dict[str, Any
 
     model = models.get(block.name)
     if model is None:
-        if block.kind == "sequential":
+        if getattr(block, "application", None) is not None:
+            from .applications import build_model as build_application
+
+            model = build_application(block, name)
+        elif block.kind == "sequential":
             model = _sequential(block, name, models)
         else:
             inputs, tensors = _run(block.graph, None, models)

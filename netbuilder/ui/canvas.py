@@ -165,8 +165,16 @@ class NodeItem(QGraphicsItem):
         result = graph.inference.results.get(self.node_id)
         self.name = node.name
         if node.type == BLOCK_TYPE:
-            self.family, self.type_text, self.detail = "Blocks", node.params["block"], "block"
+            self.family, self.type_text = "Blocks", node.params["block"]
+            self.detail = ", ".join(  # its exposed values: filters=128, strides=2
+                f"{k}={v[0] if isinstance(v, list) and v and v.count(v[0]) == len(v) else v}"
+                for k, v in node.params.items() if k != "block") or "block"
             spec = None
+            if getattr(graph.blocks.get(node.params["block"]), "application", None):
+                from .application_dialog import node_detail  # a Keras Application
+
+                self.family = "Pretrained"
+                self.type_text, self.detail = node_detail(graph, node.id)
         else:
             spec = catalog.get(node.type)
             self.family, self.type_text = spec.family, node.type
@@ -555,6 +563,14 @@ class GraphScene(QGraphicsScene):
 
     status_message = Signal(str)
     """A short message for the status bar (a refused connection and why)."""
+    inspect_requested = Signal(str)
+    """"Inspect Layer" in a layer's menu: the id of the layer."""
+    recipe_requested = Signal(str, str)
+    """A transfer-learning recipe from an Application's menu: ("head" | "two_stage", node id);
+    the main window carries it out (``ui.application_dialog``)."""
+    block_requested = Signal(str, str)
+    """A block command from a layer's menu or a double-click: ("expand" | "collapse" | "edit" |
+    "save" | "make", node id); ``ui.block_editor.BlockActions`` carries it out."""
 
     def __init__(self, graph: Graph, undo_stack: QUndoStack, parent: QWidget | None = None
                  ) -> None:
@@ -619,6 +635,10 @@ class GraphScene(QGraphicsScene):
             for node_id in event.nodes:
                 self._refresh_node(node_id)
                 self._refresh_out_edges(node_id)
+        elif kind == "block_changed":  # a new definition: its instances' ports and values
+            for node in list(self.graph.nodes.values()):
+                if node.type == BLOCK_TYPE and node.params.get("block") == event.name:
+                    self._refresh_node(node.id)
 
     def _add_node_item(self, node_id: str) -> None:
         item = NodeItem(self, node_id)
@@ -692,6 +712,10 @@ class GraphScene(QGraphicsScene):
 
     def add_layer(self, layer_type: str, position: QPointF) -> str | None:
         """Add a layer centred at ``position``; returns its node id."""
+        if layer_type.startswith("block:"):  # a block from the palette
+            from .block_editor import place_block
+
+            return place_block(self, layer_type, position)
         command = AddNode(self.graph, layer_type, position=(round(position.x(), 1),
                                                             round(position.y(), 1)))
         if not self._push(command):
@@ -706,6 +730,11 @@ class GraphScene(QGraphicsScene):
         if after is None:
             outputs = self.graph.outputs()
             after = outputs[-1].id if outputs else None
+        if layer_type.startswith("block:"):  # a block from the palette
+            from .block_editor import place_block
+
+            return place_block(self, layer_type, fallback or self._free_spot(QPointF(0, 0)),
+                               after)
         takes_input = catalog.has(layer_type) and catalog.get(layer_type).max_inputs != 0
         if after is None or not takes_input:
             position = fallback or self._free_spot(QPointF(0, 0))
@@ -1007,6 +1036,8 @@ class GraphScene(QGraphicsScene):
         add("Duplicate", self.duplicate_selection, "Ctrl+D")
         add("Copy", self._copy_to_clipboard, "Ctrl+C")
         add("Rename…", lambda: self.rename_node(node_id), "F2", enabled=len(ids) == 1)
+        add("Inspect Layer", lambda: self.inspect_requested.emit(node_id), "Ctrl+Shift+I",
+            enabled=len(ids) == 1)
         freezable = [n for n in ids if self.graph.node(n).type != "Input"]
         if freezable:
             frozen = all(not self.graph.node(n).trainable for n in freezable)
@@ -1015,9 +1046,45 @@ class GraphScene(QGraphicsScene):
             else:
                 add("Freeze (keep its weights as they are)",
                     lambda: self.set_trainable(ids, False))
+        if len(ids) == 1:  # a Keras Application: its recipes
+            from .application_dialog import add_recipe_actions
+
+            add_recipe_actions(self, menu, node_id)
+        self._block_menu_items(menu, node_id, ids)
         menu.addSeparator()
         add("Delete", self.delete_selection, "Del")
         return menu
+
+    def _block_menu_items(self, menu: QMenu, node_id: str, ids: list[str]) -> None:
+        """Make Block… / Expand / Edit Definition… / Save to Library / Collapse."""
+        from ..core.block_ops import group_of
+
+        node = self.graph.node(node_id)
+        menu.addSeparator()
+        items: list[tuple[str, str]] = []
+        if node.type == BLOCK_TYPE and len(ids) == 1:
+            items.append(("Expand Block", "expand"))
+            if not self.graph.blocks[node.params["block"]].is_model:
+                items += [("Edit Block Definition…", "edit"), ("Save Block to Library", "save")]
+        if group_of(self.graph, node_id) is not None:
+            items.append(("Collapse Block", "collapse"))
+        if node.type != "Input":
+            items.append(("Make Block…", "make"))
+        for text, what in items:
+            action = menu.addAction(text)
+            if what == "make":
+                action.setShortcut("Ctrl+B")
+                action.setShortcutVisibleInContextMenu(True)
+            action.triggered.connect(
+                lambda _c=False, w=what: self.block_requested.emit(w, node_id))
+
+    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        node = self._node_at(event.scenePos())
+        if node is not None and self.graph.node(node.node_id).type == BLOCK_TYPE:
+            self.block_requested.emit("edit", node.node_id)  # open its definition
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
 
     def edge_menu(self, edge: Edge) -> QMenu:
         self.clearSelection()

@@ -363,6 +363,7 @@ class Inspector(QScrollArea):
 
         self.title = QLabel()
         self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.title.setWordWrap(True)  # a long name (mobilenetv2_1.00_224) must not widen it
         outer.addWidget(self.title)
         spec = catalog.get(node.type) if node.type != BLOCK_TYPE else None
         if spec is not None:
@@ -420,8 +421,12 @@ class Inspector(QScrollArea):
             self.trainable_box.setChecked(node.trainable)
             self.trainable_box.toggled.connect(self._set_trainable)
             form.addRow("", self.trainable_box)
+        self._add_freeze_controls(form, node.id)
+        self._add_group_note(form, node.id)
 
         self.editors = {}
+        if node.type == BLOCK_TYPE:
+            self._add_block_params(form, node.params["block"])
         if spec is not None:
             key = [p for p in spec.params if p.name in spec.key_params]
             key.sort(key=lambda p: spec.key_params.index(p.name))
@@ -459,6 +464,43 @@ class Inspector(QScrollArea):
             form.addRow(label, self._with_error(editor.widget, editor.error))
             self.editors[param.name] = editor
 
+    def _add_block_params(self, form: QFormLayout, block_name: str) -> None:
+        """A block instance: the parameters its block exposes, each editable (undoable)."""
+        import dataclasses
+
+        from ..core.block_ops import exposure_param
+
+        assert self.graph is not None
+        block = self.graph.blocks.get(block_name)
+        if block is None:
+            return
+        if not block.exposed:
+            if block.application:  # keras.applications builds it: its layers are not edited
+                hint = (f"{block.application['name']} comes from keras.applications: its "
+                        "constructor builds it, with its weights. To change its layers, expand "
+                        "it (double-click, or Edit ▸ Expand Block); once changed, they collapse "
+                        "into a plain model.")
+            elif block.is_model:
+                hint = ("A nested model: double-click it (or Edit ▸ Expand Block) to put its "
+                        "layers on the canvas; Edit ▸ Collapse Block makes it one model again.")
+            else:
+                hint = ("This block exposes no parameters; double-click it on the canvas to "
+                        "edit its definition.")
+            note = QLabel(hint)
+            note.setWordWrap(True)
+            note.setStyleSheet("color: #5f6873;")
+            form.addRow(note)
+            return
+        note = QLabel("Block parameters (double-click the block to edit its definition):")
+        note.setWordWrap(True)
+        note.setStyleSheet("color: #5f6873; font-weight: bold; padding-top: 6px;")
+        form.addRow(note)
+        for name, targets in block.exposed.items():
+            inner = exposure_param(block, name)
+            where = ", ".join(f"{block.graph.nodes[n].name}.{p}" for n, p in targets)
+            param = dataclasses.replace(inner, name=name, help=f"Sets {where}. {inner.help}")
+            self._add_params(form, [param])
+
     def _refresh_header(self) -> None:
         if self.graph is None or self.node_id is None or self.title is None:
             return
@@ -467,9 +509,46 @@ class Inspector(QScrollArea):
         self.title.setText(f"<span style='font-size: 12pt'><b>{escape(node.name)}</b></span>"
                            f"&nbsp;&nbsp;<span style='color:#5f6873'>{escape(type_text)}</span>")
 
+    def _add_group_note(self, form: QFormLayout, node_id: str) -> None:
+        """A layer of an expanded block: which one, and how to put it back."""
+        from ..core.block_ops import group_of
+
+        assert self.graph is not None
+        group = group_of(self.graph, node_id)
+        if group is None:
+            return
+        block = self.graph.blocks.get(group.block)
+        app = block.application if block is not None else None
+        if app:
+            text = (f"Part of <b>{escape(group.instance_name)}</b>, the Keras Application "
+                    f"{escape(app['name'])} expanded. Edit ▸ Collapse Block gives it back; "
+                    "once its layers are changed, it collapses into a plain model instead.")
+        else:
+            text = (f"Part of <b>{escape(group.instance_name)}</b>, block "
+                    f"{escape(group.block)} expanded. Edit ▸ Collapse Block puts it back.")
+        note = QLabel(text)
+        note.setObjectName("group_note")
+        note.setWordWrap(True)
+        note.setStyleSheet("color: #5f6873;")
+        form.addRow(note)
+
+    def _add_freeze_controls(self, form: QFormLayout, node_id: str) -> None:
+        """A Keras Application: "Frozen" and "Fine-tune from layer" instead of "trainable"."""
+        from .application_dialog import FreezeControls, application_of
+
+        self.freeze_controls = None
+        if self.graph is None or application_of(self.graph, node_id) is None:
+            return
+        self.freeze_controls = FreezeControls(self.graph, node_id, self.undo_stack)
+        if self.trainable_box is not None:
+            form.setRowVisible(self.trainable_box, False)
+        form.addRow(self.freeze_controls)
+
     def _refresh_status(self) -> None:
         if self.graph is None or self.node_id is None or self.status is None:
             return
+        if getattr(self, "freeze_controls", None) is not None:
+            self.freeze_controls.refresh()
         result = self.graph.inference.results.get(self.node_id)
         self._refresh_fixes()
         self._refresh_explanation()
@@ -568,7 +647,11 @@ class Inspector(QScrollArea):
         node = self.graph.nodes[self.node_id]
         editor = self.editors[name]
         try:
-            normalized = catalog.get(node.type).param(name).normalize(value)
+            if node.type == BLOCK_TYPE:  # an exposed parameter of a block instance
+                normalized = editor.param.normalize(value)
+                normalized = to_plain(normalized)
+            else:
+                normalized = catalog.get(node.type).param(name).normalize(value)
         except ParamError as err:
             editor.show_error(str(err))
             return
@@ -628,3 +711,7 @@ class Inspector(QScrollArea):
             self._refresh_status()
         elif event.kind == "shapes_changed" and self.node_id in event.nodes:
             self._refresh_status()
+        elif event.kind == "block_changed" and self.graph.nodes[self.node_id].type == BLOCK_TYPE \
+                and self.graph.nodes[self.node_id].params.get("block") == event.name:
+            node_id, self.title = self.node_id, None  # its exposed parameters may differ
+            self.set_node(node_id)

@@ -25,12 +25,14 @@ from ..core.project import SUFFIX, Project, ProjectError, load, save
 from ..core.summary import Summary
 from . import autosave
 from .autosave import Autosaver
+from .block_editor import BlockActions
 from .canvas import GraphScene, GraphView
 from .code_view import CodeView
 from .commands import Move, push
+from .inspect_panel import InspectPanel
 from .inspector import Inspector
 from .minimap import Overview
-from .palette import LayerPalette
+from .palette import APPLICATION_KEY, LayerPalette
 from .summary_panel import SummaryPanel
 from .training_panel import TrainingPanel
 
@@ -116,6 +118,22 @@ class MainWindow(QMainWindow):
         self.training_dock = self._dock("Training", "trainingDock", self.training_panel,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.code_dock, self.training_dock)
+        self.inspect_panel = InspectPanel(
+            lambda: self.project, lambda: self.weights_file,
+            lambda: {"source": self.training_panel.data_source(),
+                     "options": self.training_panel.data_settings()["options"]})
+        self.inspect_dock = self._dock("Inspect", "inspectDock", self.inspect_panel,
+                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.training_dock, self.inspect_dock)
+        self.inspect_panel.set_seen(False)
+        self.inspect_dock.visibilityChanged.connect(self.inspect_panel.set_seen)
+        self.training_panel.event_received.connect(self.inspect_panel.training_event)
+        self.training_panel.finished.connect(self.inspect_panel.training_finished)
+        self.training_panel.run_chosen.connect(self.inspect_panel.training_finished)
+        self.inspect_panel.live_weights_wanted.connect(
+            lambda on: self.training_panel.job_options.update(latest_weights=on))
+        self.training_panel.data_combo.currentIndexChanged.connect(
+            lambda _i: self.inspect_panel.data_source_changed())
         self.training_dock.visibilityChanged.connect(
             lambda shown: shown and QTimer.singleShot(50, self.training_panel,
                                                       self.training_panel.plots_if_seen))
@@ -136,6 +154,9 @@ class MainWindow(QMainWindow):
             lambda why: self.statusBar().showMessage(f"Autosave failed: {why}", 8000))
         self._make_actions()
         self._make_menus()
+        from .application_dialog import ApplicationActions
+
+        self.application_actions = ApplicationActions(self)  # Recipes menu, Keras Applications
 
         self.palette.layer_activated.connect(self.append_layer)
         self.summary.node_clicked.connect(self.select_node)
@@ -255,6 +276,10 @@ class MainWindow(QMainWindow):
         self.arrange_action = self._action("A&rrange Layers", self.arrange, "Ctrl+L",
                                            "Lay the model out top to bottom, branches side by "
                                            "side")
+        self.inspect_action = self._action(
+            "&Inspect Selected Layer", lambda: self.inspect_layer(), "Ctrl+Shift+I",
+            "Show what the selected layer computes: feature maps, filters, predictions, "
+            "Grad-CAM")
 
     def _make_menus(self) -> None:
         bar = self.menuBar()
@@ -299,6 +324,8 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.rename_action)
         edit_menu.addAction(self.freeze_action)
         edit_menu.addAction(self.unfreeze_action)
+        self.block_actions = BlockActions(self)  # Make Block…, Expand, Collapse, Edit, Save
+        self.block_actions.add_to_menu(edit_menu)
 
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.fit_action)
@@ -309,15 +336,20 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.arrange_action)
         view_menu.addSeparator()
         view_menu.addAction(self.overview_action)
+        view_menu.addAction(self.inspect_action)
         self.view_menu = view_menu
         for dock in (self.palette_dock, self.inspector_dock, self.summary_dock,
-                     self.code_dock, self.training_dock):
+                     self.code_dock, self.training_dock, self.inspect_dock):
             view_menu.addAction(dock.toggleViewAction())
 
         train_menu = bar.addMenu("&Train")
         train_menu.addAction(self.train_action)
         train_menu.addAction(self.stop_training_action)
         train_menu.addAction(self.continue_training_action)
+        train_menu.addSeparator()
+        self.data_action = train_menu.addAction("&Data…")
+        self.data_action.setStatusTip("The training data: source, splits, augmentation, preview")
+        self.data_action.triggered.connect(lambda _c=False: self.training_panel.open_data_dialog())
         self.train_menu = train_menu
         self.training_panel.running_changed.connect(self._training_running)
         self._training_running(False)
@@ -356,6 +388,9 @@ class MainWindow(QMainWindow):
         scene = GraphScene(project.graph, self.undo_stack, self)
         scene.status_message.connect(self._status_message)
         scene.selectionChanged.connect(self._selection_changed)
+        scene.inspect_requested.connect(self.inspect_layer)
+        self.application_actions.attach(scene)
+        self.block_actions.attach(scene)
         self.scene = scene
         self.view.setScene(scene)
         self.overview.set_scene(scene)
@@ -370,6 +405,7 @@ class MainWindow(QMainWindow):
             self.training_panel.load_settings()
         weights = getattr(project, "weights", None)
         self.weights_file = (self.path.parent / weights) if weights and self.path else None
+        self.inspect_panel.set_project()
         self.undo_stack.setClean()
         self._update_title()
         if self.isVisible():
@@ -750,6 +786,9 @@ class MainWindow(QMainWindow):
     def append_layer(self, layer_type: str) -> str | None:
         if self.scene is None:
             return None
+        if layer_type == APPLICATION_KEY:  # "Keras Application…": a dialog, then a block
+            self.application_actions.add_application()
+            return None
         centre = self.view.mapToScene(self.view.viewport().rect().center())
         node_id = self.scene.append_layer(layer_type, QPointF(centre))
         if node_id is not None:
@@ -859,7 +898,23 @@ class MainWindow(QMainWindow):
             return
         ids = self.scene.selected_node_ids()
         self.inspector.set_selection(ids)
+        self.inspect_panel.set_selection([self.graph.node(n).name for n in ids
+                                          if n in self.graph.nodes])
         self.summary.select_node(ids[0] if len(ids) == 1 else None)
+
+    def inspect_layer(self, node_id: str | None = None) -> None:
+        """Show the Inspect dock on one layer (the selected one by default)."""
+        if node_id is None and self.scene is not None:
+            ids = self.scene.selected_node_ids()
+            node_id = ids[0] if len(ids) == 1 else None
+        self.inspect_dock.show()
+        self.inspect_dock.raise_()
+        if not self.inspect_dock.isFloating() and self.inspect_dock.height() < 380:
+            self.resizeDocks([self.inspect_dock], [380], Qt.Orientation.Vertical)
+        if node_id is not None and node_id in self.graph.nodes:
+            self.inspect_panel.inspect_layer(self.graph.node(node_id).name)
+        else:
+            self.statusBar().showMessage("Select one layer to inspect it", 5000)
 
     def _status_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
@@ -903,6 +958,7 @@ class MainWindow(QMainWindow):
         self.summary.detach()
         self.code_view.detach()
         self.training_panel.shutdown()
+        self.inspect_panel.shutdown()
         self.overview.set_scene(None)
         event.accept()
 

@@ -26,9 +26,11 @@ def test_layout_of_the_window(window):
                      "inspectorDock": Qt.DockWidgetArea.RightDockWidgetArea,
                      "summaryDock": Qt.DockWidgetArea.BottomDockWidgetArea,
                      "codeDock": Qt.DockWidgetArea.BottomDockWidgetArea,
-                     "trainingDock": Qt.DockWidgetArea.BottomDockWidgetArea}
+                     "trainingDock": Qt.DockWidgetArea.BottomDockWidgetArea,
+                     "inspectDock": Qt.DockWidgetArea.BottomDockWidgetArea}
     assert window.tabifiedDockWidgets(window.summary_dock) == [window.code_dock,
-                                                              window.training_dock]
+                                                              window.training_dock,
+                                                              window.inspect_dock]
     assert window.centralWidget() is window.view
     menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
     assert menus[:3] == ["File", "Edit", "View"]

@@ -1,0 +1,373 @@
+"""Keras Applications as blocks: a pretrained architecture placed as one node.
+
+An Application is a ``Block(kind="model")`` whose ``application`` records the arguments of its
+``keras.applications`` constructor (``{"name": "VGG16", "include_top": False, "pooling": None,
+"weights": None | "imagenet" | "/path.h5", "input_shape": [150, 150, 3], "classes": 1000}``).
+Its subgraph is imported from Keras with ``weights=None`` (``keras_import``), so that inference,
+the summary and the list of inner layers (for "fine-tune from layer X") work offline and without
+Keras; the Keras build (``keras_build``) calls the constructor itself, so ImageNet weights come
+from Keras' cache (never downloaded: a missing file is a clear error naming the file expected),
+then applies the inner layers' trainable flags.
+
+``check_arguments`` knows each constructor's input-shape rules (minimum size, 3 channels with
+ImageNet weights, the fixed size of the ImageNet classifier) without importing Keras, so that
+the editor can say what is wrong at once. Everything else imports Keras lazily.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..core.graph import Block, Graph
+
+POOLINGS = (None, "avg", "max")
+
+# (default size, minimum size) of each constructor's input, as keras.applications checks them
+_EFFICIENTNET = {"B0": 224, "B1": 240, "B2": 260, "B3": 300, "B4": 380, "B5": 456, "B6": 528,
+                 "B7": 600}
+_EFFICIENTNET_V2 = {"B0": 224, "B1": 240, "B2": 260, "B3": 300, "S": 384, "M": 480, "L": 480}
+_SPECIAL = {"Xception": (299, 71), "InceptionV3": (299, 75), "InceptionResNetV2": (299, 75),
+            "NASNetLarge": (331, 32)}
+# the ImageNet classifier of these takes several sizes (a weights file per size)
+_FLEXIBLE_TOP = {"MobileNet": (128, 160, 192, 224), "MobileNetV2": (96, 128, 160, 192, 224)}
+_ANY_TOP = ("MobileNetV3Small", "MobileNetV3Large")  # global pooling before the classifier
+
+
+class ApplicationError(Exception):
+    """A Keras Application that cannot be made or built; ``str(err)`` is for the user."""
+
+
+def application_names() -> list[str]:
+    """Every public model constructor in ``keras.applications`` (imports Keras)."""
+    from .keras_import import application_names as names
+
+    return names()
+
+
+def input_sizes(name: str) -> tuple[int, int]:
+    """(default size, minimum size) of the input of the constructor ``name``."""
+    if name in _SPECIAL:
+        return _SPECIAL[name]
+    if name.startswith("EfficientNetV2"):
+        return _EFFICIENTNET_V2.get(name[len("EfficientNetV2"):], 224), 32
+    if name.startswith("EfficientNet"):
+        return _EFFICIENTNET.get(name[len("EfficientNet"):], 224), 32
+    return 224, 32
+
+
+def default_arguments(name: str) -> dict[str, Any]:
+    """The arguments an Application starts with in the editor: no classifier, no weights, the
+    constructor's default input size."""
+    size = input_sizes(name)[0]
+    return {"name": name, "include_top": False, "pooling": None, "weights": None,
+            "input_shape": [size, size, 3], "classes": 1000}
+
+
+def normalized(app: Mapping[str, Any]) -> dict[str, Any]:
+    """``app`` with every key present, in plain JSON values; ``ApplicationError`` when a value
+    has the wrong type."""
+    name = app.get("name")
+    if not isinstance(name, str) or not name:
+        raise ApplicationError("choose a Keras Application (e.g. VGG16)")
+    out = default_arguments(name)
+    out["input_shape"] = None
+    for key in ("include_top", "pooling", "weights", "input_shape", "classes"):
+        if key in app:
+            out[key] = app[key]
+    if not isinstance(out["include_top"], bool):
+        raise ApplicationError(f"{name}: include_top must be true or false")
+    if out["pooling"] not in POOLINGS:
+        raise ApplicationError(f"{name}: pooling must be none, 'avg' or 'max', got "
+                               f"{out['pooling']!r}")
+    weights = out["weights"]
+    if isinstance(weights, str) and weights.lower() == "none":
+        weights = None
+    if weights is not None and not (isinstance(weights, str) and weights.strip()):
+        raise ApplicationError(f"{name}: weights must be none, 'imagenet' or a weights file")
+    out["weights"] = weights
+    shape = out["input_shape"]
+    if shape is not None:
+        if (not isinstance(shape, Sequence) or isinstance(shape, str) or len(shape) != 3
+                or not all(d is None or (isinstance(d, int) and not isinstance(d, bool)
+                                         and d > 0) for d in shape)):
+            raise ApplicationError(f"{name}: the input shape must be three sizes (height, "
+                                   f"width, channels), e.g. 224, 224, 3; got {shape!r}")
+        out["input_shape"] = list(shape)
+    classes = out["classes"]
+    if not isinstance(classes, int) or isinstance(classes, bool) or classes < 1:
+        raise ApplicationError(f"{name}: classes must be a positive whole number")
+    return out
+
+
+def check_arguments(app: Mapping[str, Any], names: Sequence[str] | None = None
+                    ) -> dict[str, Any]:
+    """The normalized arguments, or ``ApplicationError`` saying what the constructor would
+    refuse: an unknown name (when ``names`` is given), an input smaller than the model's
+    minimum, not 3 channels with ImageNet weights, an input other than the classifier's size
+    with ``include_top`` and ImageNet weights, ``classes`` other than 1000 with the ImageNet
+    classifier, a missing weights file. Pure Python: Keras is not imported."""
+    app = normalized(app)
+    name = app["name"]
+    if names is not None and name not in names:
+        raise ApplicationError(f"unknown Keras Application {name!r}; choose one of "
+                               f"{', '.join(names)}")
+    default, minimum = input_sizes(name)
+    shape = app["input_shape"]
+    weights = app["weights"]
+    imagenet = weights == "imagenet"
+    if shape is not None:
+        height, width, channels = shape
+        if (height is not None and height < minimum) or (width is not None and width < minimum):
+            raise ApplicationError(
+                f"{name} needs an input of at least {minimum}×{minimum} pixels; "
+                f"{_fmt(shape)} is too small. Resize the images (a Resizing layer) or choose "
+                "another model")
+        if imagenet and channels != 3:
+            raise ApplicationError(
+                f"{name} with ImageNet weights needs 3 colour channels; the input "
+                f"{_fmt(shape)} has {channels}. Use RGB images, or weights=None")
+    if app["include_top"] and imagenet:
+        if app["classes"] != 1000:
+            raise ApplicationError(
+                f"{name}'s ImageNet classifier (include_top) has 1000 classes, not "
+                f"{app['classes']}; untick include_top and add your own classifier head")
+        if shape is not None and name not in _ANY_TOP:
+            sizes = _FLEXIBLE_TOP.get(name, (default,))
+            if shape[0] != shape[1] or shape[0] not in sizes or shape[2] != 3:
+                allowed = " or ".join(f"{s}×{s}×3" for s in sizes)
+                raise ApplicationError(
+                    f"{name} with its ImageNet classifier (include_top) takes {allowed} "
+                    f"images, not {_fmt(shape)}; untick include_top to use another size")
+    if weights not in (None, "imagenet"):
+        path = Path(os.path.expanduser(str(weights)))
+        if not path.is_file():
+            raise ApplicationError(f"{name}: weights file {weights} not found (use none, "
+                                   "imagenet or an existing weights file)")
+    return app
+
+
+def _fmt(shape: Sequence[Any]) -> str:
+    return "×".join("?" if d is None else str(d) for d in shape)
+
+
+# --- Keras ------------------------------------------------------------------------------------
+
+
+def constructor_arguments(app: Mapping[str, Any], weights: Any = "same",
+                          name: str | None = None) -> dict[str, Any]:
+    """The keyword arguments of the ``keras.applications`` call (``weights="same"`` keeps the
+    recorded weights)."""
+    app = normalized(app)
+    kwargs: dict[str, Any] = {"include_top": app["include_top"],
+                              "weights": app["weights"] if weights == "same" else weights}
+    if app["input_shape"] is not None:
+        kwargs["input_shape"] = tuple(app["input_shape"])
+    if app["pooling"] is not None:
+        kwargs["pooling"] = app["pooling"]
+    if app["include_top"]:
+        kwargs["classes"] = app["classes"]
+    if isinstance(kwargs["weights"], str) and kwargs["weights"] != "imagenet":
+        kwargs["weights"] = os.path.expanduser(kwargs["weights"])
+    if name is not None:
+        kwargs["name"] = name
+    return kwargs
+
+
+def make_model(app: Mapping[str, Any], weights: Any = "same", name: str | None = None) -> Any:
+    """Call the ``keras.applications`` constructor. ImageNet weights come from Keras' cache
+    only: when the file is not there, ``ApplicationError`` names the file expected."""
+    from .keras_import import KerasImportError, _application_name, _keras
+
+    app = check_arguments(app)
+    keras = _keras()
+    try:
+        ctor = getattr(keras.applications, _application_name(app["name"]))
+    except KerasImportError as err:
+        raise ApplicationError(str(err)) from None
+    kwargs = constructor_arguments(app, weights, name)
+    try:
+        with _weights_mode("cache"):
+            return ctor(**kwargs)
+    except ApplicationError:
+        raise
+    except Exception as err:  # noqa: BLE001 - Keras' ValueErrors explain bad combinations
+        text = str(err).strip()
+        first = text.splitlines()[0] if text else type(err).__name__
+        raise ApplicationError(f"{app['name']}: Keras refuses these settings: {first}"
+                               ) from None
+
+
+class _Probe(Exception):
+    def __init__(self, path: Path) -> None:
+        super().__init__(str(path))
+        self.path = path
+
+
+_guard_lock = threading.Lock()
+_local = threading.local()
+
+
+def _cache_path(fname: Any, origin: Any, kwargs: Mapping[str, Any]) -> Path:
+    """Where ``keras.utils.get_file`` keeps ``fname`` (as it computes it)."""
+    cache_dir = kwargs.get("cache_dir")
+    subdir = kwargs.get("cache_subdir", "datasets")
+    if cache_dir is None:
+        from keras.src.backend.config import keras_home
+
+        cache_dir = keras_home()
+    name = fname or (os.path.basename(origin) if origin else "")
+    return Path(cache_dir).expanduser() / subdir / name
+
+
+@contextmanager
+def _weights_mode(mode: str) -> Iterator[None]:
+    """While Keras makes an Application in this thread, its weights come from Keras' cache
+    only (``mode="cache"``: a missing file is an ``ApplicationError`` naming it) or are only
+    located (``mode="probe"``: ``_Probe`` with the path). Nothing is ever downloaded. The guard
+    on ``keras.utils.get_file`` is per thread, so a look-up in the dialog's background job
+    cannot let another thread's constructor through."""
+    from keras.src.utils import file_utils
+
+    with _guard_lock:
+        current = file_utils.get_file
+        if not getattr(current, "_netbuilder_guard", False):
+            def guarded(fname: Any = None, origin: Any = None, *args: Any, **kwargs: Any
+                        ) -> Any:
+                how = getattr(_local, "mode", None)
+                if how is None:
+                    return current(fname, origin, *args, **kwargs)
+                path = _cache_path(fname, origin, kwargs)
+                if how == "probe":
+                    raise _Probe(path)
+                if not path.is_file():
+                    raise ApplicationError(
+                        f"the ImageNet weights are not in Keras' cache ({path} is missing) and "
+                        "NetBuilder does not download them; copy that file there, choose a "
+                        "weights file, or use weights=None")
+                return current(fname, origin, *args, **kwargs)
+
+            guarded._netbuilder_guard = True  # type: ignore[attr-defined]
+            file_utils.get_file = guarded
+    previous = getattr(_local, "mode", None)
+    _local.mode = mode
+    try:
+        yield
+    finally:
+        _local.mode = previous
+
+
+def expected_weights_file(app: Mapping[str, Any]) -> Path:
+    """Where Keras' cache keeps the ImageNet weights of ``app`` (found by letting the
+    constructor ask for them; nothing is downloaded)."""
+    from .keras_import import _keras
+
+    app = normalized(app)
+    keras = _keras()
+    try:
+        with _weights_mode("probe"):
+            getattr(keras.applications, app["name"])(**constructor_arguments(app, "imagenet"))
+    except _Probe as found:
+        return found.path
+    except Exception as err:  # noqa: BLE001
+        raise ApplicationError(f"{app['name']}: {err}") from None
+    raise ApplicationError(f"{app['name']} has no ImageNet weights")
+
+
+def weights_cached(app: Mapping[str, Any]) -> tuple[bool, Path]:
+    """(whether Keras' cache holds the ImageNet weights of ``app``, where they belong)."""
+    path = expected_weights_file(app)
+    return path.is_file(), path
+
+
+def make_block(app: Mapping[str, Any], taken: Sequence[str] = ()) -> Block:
+    """A Block for the Application: its layers imported from Keras (built with
+    ``weights=None``: nothing is read or downloaded), named after the model (``vgg16``, or
+    ``vgg16_1`` when ``taken`` has that name)."""
+    from ..core.layout import auto_layout
+    from .keras_build import ensure_recursion_limit
+    from .keras_import import KerasImportError, _Importer
+
+    app = check_arguments(app)
+    model = make_model(app, weights=None)
+    ensure_recursion_limit(len(model.layers))
+    importer = _Importer()
+    try:
+        sub, inputs, outputs = importer.model_graph(model, top=False)
+    except KerasImportError as err:
+        raise ApplicationError(f"{app['name']}: {err}") from None
+    for nid, position in auto_layout(sub).items():
+        sub.move(nid, position)
+    name, i = model.name, 1
+    while name in taken:
+        name = f"{model.name}_{i}"
+        i += 1
+    return Block(name, sub, inputs, outputs, kind="model", application=app)
+
+
+def add_to_graph(graph: Graph, block: Block, position: tuple[float, float] = (0.0, 0.0)
+                 ) -> str:
+    """Add ``block`` and one instance of it to ``graph``; returns the instance's node id."""
+    from ..core.graph import BLOCK_TYPE
+
+    graph.add_block(block)
+    return graph.add_node(BLOCK_TYPE, {"block": block.name}, position=position).id
+
+
+def build_model(block: Block, name: str) -> Any:
+    """The Keras model of an Application block (``keras_build``): the constructor with the
+    recorded arguments (ImageNet weights from Keras' cache), named ``name``, with the inner
+    layers' trainable flags of the block."""
+    from .keras_build import BuildError
+
+    assert block.application is not None
+    try:
+        model = make_model(block.application, name=name)
+    except ApplicationError as err:
+        raise BuildError(str(err)) from None
+    apply_trainable_flags(block, model)
+    return model
+
+
+def apply_trainable_flags(block: Block, model: Any) -> None:
+    """Give each layer of ``model`` the trainable flag of its node in ``block``: by name, and
+    by order among the layers of the same class where Keras numbered a name differently (a
+    second model made in one session: ``rescaling_1``)."""
+    by_name = {layer.name: layer for layer in model.layers}
+    graph = block.graph
+    unmatched_nodes: dict[str, list[bool]] = {}
+    matched: set[int] = set()
+    for nid in graph.topological_order():
+        node = graph.nodes[nid]
+        if node.type == "Input":
+            continue
+        layer = by_name.get(node.name)
+        if layer is not None:
+            matched.add(id(layer))
+            layer.trainable = node.trainable
+        else:
+            unmatched_nodes.setdefault(_class_of(node), []).append(node.trainable)
+    if not unmatched_nodes:
+        return
+    for layer in model.layers:
+        flags = unmatched_nodes.get(type(layer).__name__)
+        if id(layer) not in matched and flags:
+            layer.trainable = flags.pop(0)
+
+
+def _class_of(node: Any) -> str:
+    if node.type == "KerasLayer":
+        return str(node.params.get("class_name"))
+    from ..core import catalog
+
+    return catalog.get(node.type).class_name
+
+
+def partly_frozen(block: Block) -> bool:
+    """Whether some layer inside the Application is frozen (so it runs with
+    ``training=False``)."""
+    return any(not n.trainable for n in block.graph.nodes.values() if n.type != "Input")
