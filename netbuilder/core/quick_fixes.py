@@ -2,8 +2,10 @@
 
 Each candidate repair inserts one layer on one of the node's incoming edges (Flatten or global
 pooling before Dense, a 1×1 convolution to match channels before Add, a Reshape to an image...).
-A candidate is offered only if inference says it works: the inserted layer accepts the tensor on
-that edge, and the node becomes valid with the new shape. No fix is offered on faith.
+For a block instance, a repair sets one of its exposed parameters to the channels of its input
+(an SE block's ``channels``, a unit's ``filters``). A candidate is offered only if inference says
+it works: the inserted layer accepts the tensor on that edge, or the block infers with the new
+value, and the node becomes valid. No fix is offered on faith.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from . import catalog
 from .catalog.base import CatalogError, Shape
-from .graph import BLOCK_TYPE, Edge, Graph
+from .graph import BLOCK_TYPE, Edge, Graph, GraphError
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,45 @@ class QuickFix:
     edge: Edge
     layer_type: str
     params: dict[str, Any] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class ParamFix:
+    """Set parameter ``name`` of node ``node_id`` to ``value`` (a block instance's exposed
+    parameter)."""
+
+    label: str
+    node_id: str
+    name: str
+    value: Any = field(hash=False)
+
+
+def _block_fixes(graph: Graph, node_id: str, shapes: list[Shape]) -> list[ParamFix]:
+    """Exposed integer parameters of a block instance set to its inputs' channels, where the
+    block then infers without an error."""
+    from .block_ops import instance_block
+    from .inference import evaluate_block
+
+    node = graph.node(node_id)
+    block = graph.blocks.get(node.params.get("block", ""))
+    if block is None or not block.exposed or len(shapes) != len(block.inputs):
+        return []
+    channels = sorted({s[-1] for s in shapes if len(s) > 1 and s[-1] is not None})
+    fixes: list[ParamFix] = []
+    for name in block.exposed:
+        current = node.params.get(name)
+        if not isinstance(current, int) or isinstance(current, bool):
+            continue
+        for value in channels:
+            if value == current:
+                continue
+            try:
+                evaluate_block(instance_block(block, {**node.params, name: value}), shapes)
+            except (CatalogError, GraphError):
+                continue
+            fixes.append(ParamFix(f"Set {name} to {value}, the channels of its input", node_id,
+                                  name, value))
+    return fixes
 
 
 def _infer(layer_type: str, params: dict[str, Any], shapes: list[Shape]) -> list[Shape] | None:
@@ -81,11 +122,9 @@ def _candidates(shape: Shape, wanted: Shape | None) -> list[tuple[str, str, dict
     return out
 
 
-def suggest_fixes(graph: Graph, node_id: str) -> list[QuickFix]:
+def suggest_fixes(graph: Graph, node_id: str) -> list[QuickFix | ParamFix]:
     """Repairs that make ``node_id`` valid (or silence its notes), checked by inference."""
     node = graph.node(node_id)
-    if node.type == BLOCK_TYPE:
-        return []
     result = graph.inference.result(node_id)
     if result.blocked_by is not None or (result.ok and not result.notes):
         return []
@@ -98,8 +137,10 @@ def suggest_fixes(graph: Graph, node_id: str) -> list[QuickFix]:
         shapes.append(upstream.outputs[e.src_port])
     if not edges:
         return []
+    if node.type == BLOCK_TYPE:
+        return list(_block_fixes(graph, node_id, shapes)) if result.error else []
     wanted = _majority(shapes) if len(shapes) > 1 else None
-    fixes: list[QuickFix] = []
+    fixes: list[QuickFix | ParamFix] = []
     seen: set[tuple[str, str]] = set()
     for i, (edge, shape) in enumerate(zip(edges, shapes)):
         if wanted is not None and shape == wanted:
@@ -129,8 +170,22 @@ def _majority(shapes: list[Shape]) -> Shape:
     return max(counts, key=lambda s: (counts[s], -shapes.index(s)))
 
 
-def apply_fix(graph: Graph, fix: QuickFix) -> str:
-    """Insert the fix's layer on its edge; returns the new node's id."""
+def describe_fix(graph: Graph, fix: QuickFix | ParamFix) -> str:
+    """What applying ``fix`` does, in a sentence (for tooltips)."""
+    if isinstance(fix, ParamFix):
+        node = graph.node(fix.node_id)
+        return (f"Set {node.name}'s {fix.name} from {node.params.get(fix.name)} to "
+                f"{fix.value}")
+    return (f"Insert a {fix.layer_type} layer on the connection from "
+            f"{graph.node(fix.edge.src).name}")
+
+
+def apply_fix(graph: Graph, fix: QuickFix | ParamFix) -> str:
+    """Insert the fix's layer on its edge (returns the new node's id), or set the parameter
+    (returns the node's id)."""
+    if isinstance(fix, ParamFix):
+        graph.set_param(fix.node_id, fix.name, fix.value)
+        return fix.node_id
     edge = fix.edge
     src = graph.nodes[edge.src]
     dst = graph.nodes[edge.dst]

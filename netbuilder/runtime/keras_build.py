@@ -63,6 +63,23 @@ def load_weights(model: Any, weights_path: str | os.PathLike[str]) -> None:
         raise BuildError(f"cannot load weights from {path}: {first}") from None
 
 
+def built_layer_name(graph: Graph, node_id: str, prefix: str = "") -> str | None:
+    """The name of the Keras layer whose output is node ``node_id``'s output in the built model:
+    the node's own name, or for a function block instance its output layer's inlined name
+    (``<instance>_<layer>``, nested blocks recursively). None when a block passes an input
+    straight through (no layer of its own)."""
+    node = graph.nodes[node_id]
+    if node.type == "Input":
+        return None if prefix else node.name
+    if node.type != BLOCK_TYPE:
+        return prefix + node.name
+    block = graph.blocks.get(node.params["block"])
+    if block is None or block.kind != "function":
+        return prefix + node.name                   # a nested model is one layer
+    block = instance_block(block, node.params)
+    return built_layer_name(block.graph, block.outputs[0][0], f"{prefix}{node.name}_")
+
+
 def _run(graph: Graph, feeds: dict[str, Any] | None, models: dict[str, Any],
          prefix: str = "", frozen: bool = False) -> tuple[list[Any], dict[str, list[Any]]]:
     """Call every layer of ``graph`` in topological order; returns the new ``keras.Input``s

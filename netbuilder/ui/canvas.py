@@ -53,7 +53,7 @@ from ..core.explain import derivations, explain
 from ..core.graph import BLOCK_TYPE, Edge, Event, Graph, GraphError, Node
 from ..core.inference import NodeResult
 from ..core.layout import V_SPACING
-from ..core.quick_fixes import QuickFix, suggest_fixes
+from ..core.quick_fixes import ParamFix, QuickFix, describe_fix, suggest_fixes
 from . import theme
 from .clipboard import base_name, data_from_mime, data_to_mime, nodes_to_data
 from .commands import (
@@ -66,6 +66,7 @@ from .commands import (
     Move,
     RemoveNode,
     Rename,
+    SetParam,
     SetTrainable,
     push,
 )
@@ -794,7 +795,7 @@ class GraphScene(QGraphicsScene):
 
     # -- inserting on a connection: quick fixes and drops on an edge ---------------------------
 
-    def quick_fixes(self, node_id: str) -> list[QuickFix]:
+    def quick_fixes(self, node_id: str) -> list[QuickFix | ParamFix]:
         item = self.node_items.get(node_id)
         return list(item.fixes) if item is not None else []
 
@@ -848,8 +849,18 @@ class GraphScene(QGraphicsScene):
         self.select_node(command.node_id)
         return command.node_id
 
-    def apply_quick_fix(self, fix: QuickFix) -> str | None:
-        """Apply a quick fix as one undo step; returns the inserted layer's id."""
+    def apply_quick_fix(self, fix: QuickFix | ParamFix) -> str | None:
+        """Apply a quick fix as one undo step; returns the inserted layer's id (for a parameter
+        fix, the node's)."""
+        if isinstance(fix, ParamFix):
+            node = self.graph.node(fix.node_id)
+            text = describe_fix(self.graph, fix)
+            push(self.undo_stack, SetParam(self.graph, fix.node_id, fix.name, fix.value))
+            result = self.graph.inference.result(fix.node_id)
+            state = "valid now" if result.ok and not result.notes else "changed"
+            self.status_message.emit(f"{text}: {node.name} is {state}. Ctrl+Z undoes it.")
+            self.select_node(fix.node_id)
+            return fix.node_id
         node_name = self.graph.node(fix.edge.dst).name
         node_id = self._insert(ApplyQuickFix(self.graph, fix),
                                f"Quick fix for {node_name}: {fix.label[0].lower()}"
@@ -1018,8 +1029,7 @@ class GraphScene(QGraphicsScene):
             menu.addSection("Quick fixes")
             for fix in fixes:
                 action = menu.addAction(fix.label)
-                action.setToolTip(f"Insert a {fix.layer_type} layer on the connection from "
-                                  f"{self.graph.node(fix.edge.src).name}")
+                action.setToolTip(describe_fix(self.graph, fix))
                 action.triggered.connect(lambda _c=False, f=fix: self.apply_quick_fix(f))
             menu.addSeparator()
 

@@ -852,8 +852,8 @@ class InspectPanel(QWidget):
             self._show_in_view("Select a layer on the canvas to see its output.")
             return None
         if self.model is not None and self.layer_info(layer) is None:
-            self._show_in_view(f"{layer} is not a layer of the built model (a layer inside a "
-                               "block shows under its own name).")
+            self._show_in_view(f"{layer} is not a layer of the built model yet (it is being "
+                               "rebuilt, or this block only passes its input on).")
             return None
         spec = self._input_or_message()
         if spec is None:

@@ -41,7 +41,7 @@ from ..core.catalog.base import (
 )
 from ..core.explain import derivations, explain
 from ..core.graph import BLOCK_TYPE, Event, Graph, GraphError
-from ..core.quick_fixes import QuickFix, suggest_fixes
+from ..core.quick_fixes import ParamFix, QuickFix, describe_fix, suggest_fixes
 from .commands import GraphCommand, Rename, SetParam, SetTrainable, push
 from .formatting import outputs_text, text_to_value, value_to_text
 
@@ -585,17 +585,16 @@ class Inspector(QScrollArea):
             layout.removeWidget(button)
             button.deleteLater()
         self.fix_buttons = []
-        fixes: list[QuickFix] = []
+        fixes: list[QuickFix | ParamFix] = []
         node = self.graph.nodes.get(self.node_id)
-        if node is not None and node.type != BLOCK_TYPE:
+        if node is not None:
             try:
                 fixes = suggest_fixes(self.graph, self.node_id)
             except Exception:  # a hint must never take an edit down with it
                 fixes = []
         for fix in fixes:
             button = QPushButton(f"Fix: {fix.label}")
-            button.setToolTip(f"Insert a {fix.layer_type} layer on the connection from "
-                              f"{self.graph.nodes[fix.edge.src].name}; Ctrl+Z undoes it")
+            button.setToolTip(f"{describe_fix(self.graph, fix)}; Ctrl+Z undoes it")
             button.setStyleSheet("text-align: left; padding: 4px 8px;")
             button.clicked.connect(lambda _c=False, f=fix: self.fix_requested.emit(f))
             layout.addWidget(button)

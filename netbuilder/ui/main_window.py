@@ -841,9 +841,9 @@ class MainWindow(QMainWindow):
             self.scene.set_trainable(self.scene.selected_node_ids(), trainable)
 
     def apply_quick_fix(self, fix: object) -> str | None:
-        from ..core.quick_fixes import QuickFix
+        from ..core.quick_fixes import ParamFix, QuickFix
 
-        if self.scene is None or not isinstance(fix, QuickFix):
+        if self.scene is None or not isinstance(fix, (QuickFix, ParamFix)):
             return None
         node_id = self.scene.apply_quick_fix(fix)
         if node_id is not None:
@@ -898,9 +898,16 @@ class MainWindow(QMainWindow):
             return
         ids = self.scene.selected_node_ids()
         self.inspector.set_selection(ids)
-        self.inspect_panel.set_selection([self.graph.node(n).name for n in ids
+        self.inspect_panel.set_selection([self._built_name(n) for n in ids
                                           if n in self.graph.nodes])
         self.summary.select_node(ids[0] if len(ids) == 1 else None)
+
+    def _built_name(self, node_id: str) -> str:
+        """The Keras layer the Inspect dock shows for a node: for a function block instance,
+        its output layer as the build names it."""
+        from ..runtime.keras_build import built_layer_name
+
+        return built_layer_name(self.graph, node_id) or self.graph.node(node_id).name
 
     def inspect_layer(self, node_id: str | None = None) -> None:
         """Show the Inspect dock on one layer (the selected one by default)."""
@@ -912,7 +919,7 @@ class MainWindow(QMainWindow):
         if not self.inspect_dock.isFloating() and self.inspect_dock.height() < 380:
             self.resizeDocks([self.inspect_dock], [380], Qt.Orientation.Vertical)
         if node_id is not None and node_id in self.graph.nodes:
-            self.inspect_panel.inspect_layer(self.graph.node(node_id).name)
+            self.inspect_panel.inspect_layer(self._built_name(node_id))
         else:
             self.statusBar().showMessage("Select one layer to inspect it", 5000)
 

@@ -286,14 +286,14 @@ class LayerPalette(QWidget):
         dragged."""
         family_item = QTreeWidgetItem(["Pretrained"])
         family_item.setFlags(Qt.ItemFlag.ItemIsEnabled)
-        family_item.setIcon(0, theme.swatch_icon("Blocks"))
+        family_item.setIcon(0, theme.swatch_icon("Pretrained"))
         font = family_item.font(0)
         font.setBold(True)
         family_item.setFont(0, font)
         self.tree.addTopLevelItem(family_item)
         item = QTreeWidgetItem(["Keras Application…"])
         item.setData(0, TYPE_ROLE, APPLICATION_KEY)
-        item.setIcon(0, theme.layer_icon("Blocks"))
+        item.setIcon(0, theme.layer_icon("Pretrained"))
         item.setToolTip(0, "<b>Keras Application</b>: a pretrained model (VGG16, ResNet50, "
                            "MobileNetV2…) as one block: choose its input, classifier and weights, "
                            "then freeze it or fine-tune it. Double-click to choose.")

@@ -19,6 +19,7 @@ FAMILY_COLORS = {
     "Preprocessing": "#607d8b",
     "Augmentation": "#7c8a16",
     "Blocks": "#455a64",
+    "Pretrained": "#5c6bc0",
 }
 
 ERROR = QColor("#d93025")
@@ -107,6 +108,10 @@ def _glyph(painter: QPainter, family: str, s: float) -> None:
         for x, y in ((0.95, 0.5), (0.5, 0.95), (0.05, 0.5), (0.5, 0.05)):
             path.lineTo(p(x, y))
         painter.drawPath(path)
+    elif family == "Pretrained":  # a deep stack of layers
+        for i in range(3):
+            painter.drawRect(QRectF(p(0.08 + 0.14 * i, 0.5 - 0.14 * i),
+                                    p(0.58 + 0.14 * i, 0.9 - 0.14 * i)))
     else:  # Other: a plain box
         painter.drawRect(QRectF(p(0.15, 0.15), p(0.85, 0.85)))
 

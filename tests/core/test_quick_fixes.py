@@ -70,3 +70,37 @@ def test_no_fix_is_offered_that_does_not_work():
         apply_fix(trial, [f for f in suggest_fixes(trial, trial_rep.id)
                           if f.label == fix.label][0])
         assert trial.inference.errors() == []
+
+
+
+def test_a_block_instance_gets_its_exposed_channels_set_to_its_input():
+    from netbuilder.core import blocks_library as bl
+    from netbuilder.core.quick_fixes import ParamFix, describe_fix
+
+    g = Graph()
+    bl.add_to_graph(g, bl.se_block())
+    x = g.add_node("Input", {"shape": [8, 8, 3]})
+    conv = g.add_node("Conv2D", {"filters": 16, "kernel_size": 3, "padding": "same"})
+    se = g.add_node("Block", {"block": "se_block"})
+    g.connect(x.id, conv.id)
+    g.connect(conv.id, se.id)
+    assert g.inference.result(se.id).error          # channels 64 by default, the input has 16
+    fixes = suggest_fixes(g, se.id)
+    assert [(f.name, f.value) for f in fixes] == [("channels", 16)]
+    assert all(isinstance(f, ParamFix) for f in fixes)
+    assert describe_fix(g, fixes[0]) == f"Set {se.name}'s channels from 64 to 16"
+    assert apply_fix(g, fixes[0]) == se.id
+    assert g.inference.result(se.id).ok and g.nodes[se.id].params["channels"] == 16
+    assert suggest_fixes(g, se.id) == []
+
+
+def test_no_parameter_fix_is_offered_when_none_makes_the_block_valid():
+    from netbuilder.core import blocks_library as bl
+
+    g = Graph()
+    bl.add_to_graph(g, bl.se_block())
+    x = g.add_node("Input", {"shape": [10]})
+    se = g.add_node("Block", {"block": "se_block"})
+    g.connect(x.id, se.id)                          # a vector: no channels value can help
+    assert g.inference.result(se.id).error
+    assert suggest_fixes(g, se.id) == []

@@ -99,3 +99,32 @@ def test_made_block_exports_and_expands_consistently():
     expand_block(g, inst)  # the expanded layers are named as the build named them
     assert sorted(json.dumps(r) for r in to_json(summarize(g))["layers"]) == before
     assert_model_matches_graph(build_model(g), g)
+
+
+def test_every_node_has_its_layer_in_the_built_model_for_inspection():
+    """What the Inspect dock asks for: each node's output is one named layer's output in the
+    built model, block instances included (their inlined output layer)."""
+    from netbuilder.runtime.keras_build import built_layer_name
+
+    g = Graph()
+    bl.add_to_graph(g, bl.residual_unit())
+    bl.add_to_graph(g, bl.se_block())
+    x = g.add_node("Input", {"shape": [16, 16, 8]}).id
+    nodes = [x]
+    for params in ({"block": "residual_unit", "filters": 8, "strides": 1},
+                   {"block": "residual_unit", "filters": 16, "strides": 2},
+                   {"block": "se_block", "channels": 16}):
+        node = g.add_node("Block", params)
+        g.connect(nodes[-1], node.id)
+        nodes.append(node.id)
+    pool = g.add_node("GlobalAveragePooling2D", {})
+    g.connect(nodes[-1], pool.id)
+    nodes.append(pool.id)
+    assert not g.inference.errors()
+    model = build_model(g)
+    for node_id in nodes:
+        name = built_layer_name(g, node_id)
+        layer = model.get_layer(name)
+        expected = g.inference.results[node_id].outputs[0]
+        assert tuple(layer.output.shape) == tuple(expected), (name, expected)
+    assert built_layer_name(g, nodes[2]).startswith(g.nodes[nodes[2]].name + "_")

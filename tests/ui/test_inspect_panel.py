@@ -341,6 +341,23 @@ def test_the_canvas_menu_and_the_view_menu_open_the_dock_on_a_layer(inspect, qtb
     qtbot.waitUntil(lambda: showing(window.inspect_panel) == "maps", timeout=WAIT)
 
 
+def test_a_block_instance_is_inspected_at_its_output_layer(make_window):
+    from netbuilder.core import blocks_library as bl
+    from netbuilder.core.graph import Graph
+
+    graph = Graph()
+    bl.add_to_graph(graph, bl.conv_bn_relu())
+    x = graph.add_node("Input", {"shape": [16, 16, 3]})
+    unit = graph.add_node("Block", {"block": "conv_bn_relu"}, name="stem", position=(0, 110))
+    graph.connect(x.id, unit.id)
+    window = make_window(graph)
+    window.select_node(unit.id)
+    inner = graph.blocks["conv_bn_relu"].graph.nodes[graph.blocks["conv_bn_relu"].outputs[0][0]]
+    assert window.inspect_panel.selection == [f"stem_{inner.name}"]
+    window.select_node(x.id)
+    assert window.inspect_panel.selection == [x.name]
+
+
 def test_closing_the_window_ends_the_worker(inspect, qtbot):
     window = inspect()
     panel = window.inspect_panel

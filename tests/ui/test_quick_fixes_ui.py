@@ -134,3 +134,34 @@ def test_valid_layers_offer_no_fixes(window):
     menu = window.scene.node_menu("n2")
     assert "Quick fixes" not in [a.text() for a in menu.actions()]
     assert window.scene.node_items["n2"].fixes == []
+
+
+def test_a_block_instance_parameter_fix_from_the_menu_and_the_inspector(make_window):
+    from netbuilder.core import blocks_library as bl
+
+    graph = Graph()
+    bl.add_to_graph(graph, bl.se_block())
+    x = graph.add_node("Input", {"shape": [8, 8, 3]}, position=(0, 0))
+    conv = graph.add_node("Conv2D", {"filters": 16, "kernel_size": 3}, position=(0, 110))
+    se = graph.add_node("Block", {"block": "se_block"}, name="se", position=(0, 220))
+    graph.connect(x.id, conv.id)
+    graph.connect(conv.id, se.id)
+    window = make_window(graph)
+    scene = window.scene
+    assert scene.node_items[se.id].error
+    label = "Set channels to 16, the channels of its input"
+    assert [f.label for f in scene.node_items[se.id].fixes] == [label]
+    window.select_node(se.id)
+    buttons = [b.text() for b in window.inspector.fix_buttons]
+    assert buttons == [f"Fix: {label}"]
+    menu = scene.node_menu(se.id)
+    actions = menu_actions(menu)
+    assert list(actions)[0] == label
+    actions[label].trigger()
+    assert graph.nodes[se.id].params["channels"] == 16
+    assert not scene.node_items[se.id].error and graph.inference.errors() == []
+    assert window.undo_stack.count() == 1
+    window.undo_stack.undo()
+    assert graph.nodes[se.id].params["channels"] == 64 and scene.node_items[se.id].error
+    window.undo_stack.redo()
+    assert graph.nodes[se.id].params["channels"] == 16
