@@ -553,7 +553,12 @@ class TrainingPanel(QWidget):
         ``modal=False`` returns the open dialog at once (tests)."""
         from .training_settings_dialog import TrainingSettingsDialog
 
-        layers = [node.name for node in self._project().graph.nodes.values()]
+        graph = self._project().graph
+        layers = [node.name for node in graph.nodes.values()]
+        for block in graph.blocks.values():    # fine-tuning starts inside a base model too
+            if block.is_model:
+                layers += [block.graph.nodes[nid].name for nid in block.graph.topological_order()
+                           if block.graph.nodes[nid].type != "Input"]
         dialog = TrainingSettingsDialog(self.current_settings(), self, layers=layers)
         self.settings_dialog = dialog
         dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings))

@@ -691,3 +691,25 @@ def test_a_stage_event_is_shown(window):
     panel.handle_event({"event": "stage", "stage": 2, "message":
                         "fine-tuning from conv2d at lr 1e-05: 1,234 trainable params"})
     assert panel.status_label.text().startswith("Fine-tuning from conv2d")
+
+
+def test_fine_tuning_offers_the_layers_inside_a_base_model(make_window):
+    from netbuilder.core.graph import Block, Graph
+
+    inner = Graph()
+    i = inner.add_node("Input", {"shape": [8, 8, 3]})
+    c1 = inner.add_node("Conv2D", {"filters": 4, "kernel_size": 3}, name="base_conv1")
+    c2 = inner.add_node("Conv2D", {"filters": 4, "kernel_size": 3}, name="base_conv2")
+    inner.connect(i.id, c1.id)
+    inner.connect(c1.id, c2.id)
+    graph = Graph()
+    graph.add_block(Block("base", inner, [i.id], [(c2.id, 0)], kind="model"))
+    x = graph.add_node("Input", {"shape": [8, 8, 3]})
+    b = graph.add_node("Block", {"block": "base"}, position=(0, 110))
+    graph.connect(x.id, b.id)
+    window = make_window(graph)
+    dialog = window.training_panel.open_settings(modal=False)
+    offered = [dialog.fine_tune_from.itemText(k) for k in range(dialog.fine_tune_from.count())]
+    assert offered.index("base_conv1") < offered.index("base_conv2")
+    assert "input_layer" not in offered[offered.index("base_conv1"):]
+    dialog.reject()
