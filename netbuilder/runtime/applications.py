@@ -330,6 +330,7 @@ def build_model(block: Block, name: str) -> Any:
     except ApplicationError as err:
         raise BuildError(str(err)) from None
     apply_trainable_flags(block, model)
+    model._netbuilder_application = block.application["name"]  # see preprocessing_for_model
     return model
 
 
@@ -371,3 +372,133 @@ def partly_frozen(block: Block) -> bool:
     """Whether some layer inside the Application is frozen (so it runs with
     ``training=False``)."""
     return any(not n.trainable for n in block.graph.nodes.values() if n.type != "Input")
+
+
+# --- input preprocessing ----------------------------------------------------------------------
+
+# layers between the Input and an Application that leave the pixels' meaning as it is
+_GEOMETRIC = ("Resizing", "CenterCrop")
+_MODES = {"caffe": "caffe: RGB converted to BGR, ImageNet mean subtracted",
+          "tf": "tf: pixels scaled to -1…1",
+          "torch": "torch: pixels scaled to 0–1, ImageNet mean and deviation normalized",
+          "none": "a pass-through: the model preprocesses its input itself"}
+
+
+def preprocess_module(name: str) -> str | None:
+    """The ``keras.applications`` submodule (e.g. ``"vgg16"``) that defines the constructor
+    ``name`` and its ``preprocess_input``, found by looking through the submodules Keras has;
+    None when there is none."""
+    import inspect
+
+    from .keras_import import _keras
+
+    apps = _keras().applications
+    found = []
+    for attr in sorted(dir(apps)):
+        module = getattr(apps, attr, None)
+        if (inspect.ismodule(module) and callable(getattr(module, name, None))
+                and callable(getattr(module, "preprocess_input", None))):
+            found.append(attr)
+    if not found:
+        return None
+    return name.lower() if name.lower() in found else found[0]
+
+
+def preprocess_function(name: str) -> Any:
+    """``keras.applications.<module>.preprocess_input`` for the constructor ``name``, or None
+    when Keras has none for it."""
+    module = preprocess_module(name)
+    if module is None:
+        return None
+    from .keras_import import _keras
+
+    return getattr(_keras().applications, module).preprocess_input
+
+
+def preprocess_mode(name: str) -> str | None:
+    """What ``name``'s ``preprocess_input`` does, told by running it on black and white pixels:
+    ``"caffe"``, ``"tf"``, ``"torch"``, ``"none"`` (a pass-through), ``"other"``; None when
+    there is no such function."""
+    import numpy as np
+
+    fn = preprocess_function(name)
+    if fn is None:
+        return None
+    probe = np.array([[[[0.0, 0.0, 0.0], [255.0, 255.0, 255.0]]]], dtype=np.float32)
+    out = np.asarray(fn(probe.copy()), dtype=np.float64).reshape(2, 3)
+    if np.allclose(out, probe.reshape(2, 3)):
+        return "none"
+    if np.allclose(out, [[-1, -1, -1], [1, 1, 1]], atol=1e-4):
+        return "tf"
+    if np.allclose(out[0], [-103.939, -116.779, -123.68], atol=1e-3):
+        return "caffe"
+    torch = -np.array([0.485, 0.456, 0.406]) / np.array([0.229, 0.224, 0.225])
+    if np.allclose(out[0], torch, atol=1e-3):
+        return "torch"
+    return "other"
+
+
+def preprocess_note(name: str) -> str:
+    """The data note for pixels prepared for the Application ``name``."""
+    module = preprocess_module(name)
+    mode = preprocess_mode(name)
+    how = _MODES.get(mode or "", "its own scaling")
+    return (f"pixels prepared with keras.applications.{module}.preprocess_input, as {name} was "
+            f"trained ({how})")
+
+
+def _layer_class(node: Any) -> str:
+    if node.type == "KerasLayer":
+        return str(node.params.get("class_name"))
+    return str(node.type)
+
+
+def _keeps_pixels(class_name: str) -> bool:
+    return class_name in _GEOMETRIC or class_name.startswith("Random")
+
+
+def preprocessing_for(graph: Graph) -> str | None:
+    """The Application's name (e.g. ``"VGG16"``) when the model's one Input feeds an
+    Application block directly, or through layers that keep the pixels' values as they are
+    (Resizing, CenterCrop, Random* augmentation); else None. Pure Python."""
+    from ..core.graph import BLOCK_TYPE
+
+    inputs = graph.inputs()
+    if len(inputs) != 1:
+        return None
+    node = inputs[0]
+    for _ in range(len(graph.nodes)):
+        consumers = {e.dst for e in graph.out_edges(node.id)}
+        if len(consumers) != 1:
+            return None
+        node = graph.nodes[consumers.pop()]
+        if node.type == BLOCK_TYPE:
+            block = graph.blocks.get(node.params.get("block"))
+            app = block.application if block is not None else None
+            return app.get("name") if app else None
+        if not _keeps_pixels(_layer_class(node)):
+            return None
+    return None
+
+
+def preprocessing_for_model(model: Any) -> str | None:
+    """``preprocessing_for`` on a built Keras model: the Application's name when its Input
+    feeds an Application (built by ``build_model``, which marks it) directly or through
+    Resizing/CenterCrop/Random* layers; else None."""
+    if len(getattr(model, "inputs", []) or []) != 1:
+        return None
+    layer = model.inputs[0]._keras_history[0]
+    in_model = {id(lay) for lay in model.layers}
+    for _ in range(len(model.layers) + 1):
+        consumers = {id(node.operation): node.operation
+                     for node in getattr(layer, "_outbound_nodes", [])
+                     if id(getattr(node, "operation", None)) in in_model}
+        if len(consumers) != 1:
+            return None
+        layer = next(iter(consumers.values()))
+        name = getattr(layer, "_netbuilder_application", None)
+        if isinstance(name, str):
+            return name
+        if not _keeps_pixels(type(layer).__name__):
+            return None
+    return None

@@ -16,7 +16,9 @@ Sources (``load(source, options)``):
 ``load`` gives a ``Dataset``: train / validation / test splits (by default 20% of the training
 data is held out for validation), class names, counts, a few sample images and notes saying what
 was done. ``prepare(dataset, model)`` then fits it to a ``keras.Model``: inputs are adapted to the
-model's input (channel axis, grayscale <-> RGB, resize, flatten, 0..1 scaling), labels are matched
+model's input (channel axis, grayscale <-> RGB, resize, flatten, 0..1 scaling; or, for a model
+whose Input feeds a Keras Application, 0-255 pixels through that Application's
+``preprocess_input``, with augmentation on the pixels before it), labels are matched
 to each output and a loss is chosen to match (sparse / categorical / binary cross-entropy, or a
 regression loss). Anything that cannot work raises ``DataError`` with one message naming the
 problem. Keras and TensorFlow are imported only where they are needed.
@@ -1152,6 +1154,12 @@ class PreparedSplit:
     transform: Callable[[Any], Any] | None = None
     stream: Any = None            # unbatched tf.data.Dataset of (image, int label)
     label_fn: Callable[[Any], Any] | None = None   # for streams: tf labels -> targets
+    # with a Keras Application's preprocess_input (the last step): the samples as loaded,
+    # the steps before it (to 0-255 pixels of the model's size) and the step itself, so that
+    # augmentation and pictures work on pixels, not on preprocessed values
+    source: np.ndarray | None = None
+    pixels: Callable[[Any], Any] | None = None
+    preprocess: Callable[[Any], Any] | None = None
 
 
 @dataclass
@@ -1164,16 +1172,20 @@ class Prepared:
     notes: list[str]
     input_shape: tuple[int | None, ...]
     value_range: str | None            # of the prepared inputs ("0-1", "0-255" or None)
+    preprocess: str | None = None      # the Application whose preprocess_input ends the steps;
+    # value_range is then that of the pixels before it (0-255), which augmentation works on
 
     @property
     def classification(self) -> bool:
         return all(c.classification for c in self.losses.values())
 
 
-def prepare(dataset: Dataset, model: Any, losses: Mapping[str, str | None] | None = None
-            ) -> Prepared:
+def prepare(dataset: Dataset, model: Any, losses: Mapping[str, str | None] | None = None,
+            preprocess: str | None = None) -> Prepared:
     """Fit ``dataset`` to ``model``: inputs adapted, labels matched to each output, a loss per
-    output (``losses`` maps output names to a chosen loss, None to suggest one)."""
+    output (``losses`` maps output names to a chosen loss, None to suggest one). With
+    ``preprocess`` (a Keras Application's name, see ``applications.preprocessing_for``) images
+    end with that Application's ``preprocess_input`` on 0-255 pixels."""
     if len(model.inputs) != 1:
         raise DataError(f"this model has {len(model.inputs)} inputs; the data sources give one "
                         "input array (build a model with one Input layer)")
@@ -1181,7 +1193,8 @@ def prepare(dataset: Dataset, model: Any, losses: Mapping[str, str | None] | Non
     input_name = model.inputs[0]._keras_history[0].name
     rescales = model_rescales(model)
     steps, notes = plan_inputs(dataset.sample_shape, target, dataset.value_range, rescales,
-                               input_name)
+                               input_name, preprocess)
+    preprocessed = preprocess_name(steps)
     outputs = model_outputs(model)
     losses = dict(losses or {})
     choices: dict[str, LossChoice] = {}
@@ -1214,7 +1227,9 @@ def prepare(dataset: Dataset, model: Any, losses: Mapping[str, str | None] | Non
         notes.append(f"loss {c.loss}{' (from logits)' if c.from_logits else ''} for output "
                      f"{out.name!r} ({_units_text(out)}): {c.reason}")
     final_range = dataset.value_range
-    if dataset.value_range == "0-255" and not rescales:
+    if preprocessed is not None:
+        final_range = "0-255"
+    elif dataset.value_range == "0-255" and not rescales:
         final_range = "0-1"
     limit = dataset.options.get("max_memory_mb", DEFAULT_OPTIONS["max_memory_mb"]) * 2**20
     prepared: dict[str, PreparedSplit | None] = {}
@@ -1225,7 +1240,12 @@ def prepare(dataset: Dataset, model: Any, losses: Mapping[str, str | None] | Non
             continue
         prepared[name] = _prepare_split(split, outputs, converters, steps, target, limit)
     return Prepared(dataset, prepared["train"], prepared["validation"],  # type: ignore[arg-type]
-                    prepared["test"], choices, notes, target, final_range)
+                    prepared["test"], choices, notes, target, final_range, preprocessed)
+
+
+def preprocess_name(steps: list[tuple[str, Any]]) -> str | None:
+    """The Application whose ``preprocess_input`` is the last of ``steps``, else None."""
+    return steps[-1][1] if steps and steps[-1][0] == "preprocess" else None
 
 
 def _labels_for(split: Split, outputs: list[OutputInfo],
@@ -1245,6 +1265,17 @@ def _prepare_split(split: Split, outputs: list[OutputInfo],
                    converters: Mapping[str, Callable[[np.ndarray], np.ndarray]],
                    steps: list[tuple[str, Any]], target: tuple[int | None, ...],
                    limit: float) -> PreparedSplit:
+    prepared = _prepare_split_steps(split, outputs, converters, steps, limit)
+    if preprocess_name(steps) is not None:
+        prepared.source = split.x
+        prepared.pixels = make_transform(steps[:-1])
+        prepared.preprocess = make_transform(steps[-1:])
+    return prepared
+
+
+def _prepare_split_steps(split: Split, outputs: list[OutputInfo],
+                         converters: Mapping[str, Callable[[np.ndarray], np.ndarray]],
+                         steps: list[tuple[str, Any]], limit: float) -> PreparedSplit:
     if split.stream is not None:
         return _prepare_stream(split, outputs, converters, steps)
     assert split.x is not None
@@ -1293,10 +1324,13 @@ def model_rescales(model: Any) -> bool:
 
 
 def plan_inputs(shape: tuple[int, ...], target: tuple[int | None, ...], value_range: str | None,
-                rescales: bool = False, input_name: str = "input"
-                ) -> tuple[list[tuple[str, Any]], list[str]]:
+                rescales: bool = False, input_name: str = "input",
+                preprocess: str | None = None) -> tuple[list[tuple[str, Any]], list[str]]:
     """The steps that turn one sample of ``shape`` into the model's ``target`` shape, and notes
-    saying what they do. Raises ``DataError`` when no sensible adaptation exists."""
+    saying what they do. With ``preprocess`` (the name of the Keras Application the input
+    feeds) images become 0-255 pixels and the last step is ``("preprocess", name)``: that
+    Application's ``keras.applications.<module>.preprocess_input``. Raises ``DataError`` when
+    no sensible adaptation exists."""
     shape = tuple(int(v) for v in shape)
     steps: list[tuple[str, Any]] = []
     notes: list[str] = []
@@ -1372,6 +1406,16 @@ def plan_inputs(shape: tuple[int, ...], target: tuple[int | None, ...], value_ra
         if len(current) != len(target) or any(
                 t is not None and t != s for s, t in zip(current, target)):
             raise fail
+    if preprocess is not None and image and len(current) == 3 and current[2] == 3:
+        from .applications import preprocess_function, preprocess_note
+
+        if preprocess_function(preprocess) is not None:
+            if value_range == "0-1":
+                steps.insert(0, ("scale", 255.0))
+                notes.append("pixel values scaled from 0–1 to 0–255")
+            steps.append(("preprocess", preprocess))
+            notes.append(preprocess_note(preprocess))
+            return steps, notes
     if value_range == "0-255":
         if rescales:
             notes.append("pixel values kept at 0–255: the model's Rescaling layer scales them")
@@ -1407,13 +1451,23 @@ def make_transform(steps: list[tuple[str, Any]]) -> Callable[[Any], Any] | None:
     """A function that adapts a batch (a tensor of samples) with TensorFlow ops."""
     if not steps:
         return None
+    functions = {}
+    for op, arg in steps:
+        if op == "preprocess":
+            from .applications import preprocess_function
+
+            functions[arg] = preprocess_function(arg)
+            if functions[arg] is None:
+                raise DataError(f"Keras has no preprocess_input for {arg}")
 
     def transform(xb: Any) -> Any:
         import tensorflow as tf
 
         xb = tf.cast(xb, tf.float32)
         for op, arg in steps:
-            if op == "scale":
+            if op == "preprocess":
+                xb = functions[arg](xb)
+            elif op == "scale":
                 xb = xb * arg
             elif op == "add_channel":
                 xb = tf.expand_dims(xb, -1)
@@ -1494,6 +1548,10 @@ def fit_inputs(split: PreparedSplit, batch_size: int, *, shuffle: bool = False,
         return {"x": split.x, "y": split.y, "batch_size": batch_size}
     import tensorflow as tf
 
+    x, transform, after = split.x, split.transform, None
+    if augmentation is not None and split.preprocess is not None:
+        # augment the 0-255 pixels, then preprocess them as the Application expects
+        x, transform, after = split.source, split.pixels, split.preprocess
     if split.stream is not None:
         ds = split.stream
         if shuffle:
@@ -1502,11 +1560,10 @@ def fit_inputs(split: PreparedSplit, batch_size: int, *, shuffle: bool = False,
         label_fn = split.label_fn
         ds = ds.map(lambda xb, yb: (xb, label_fn(yb)), num_parallel_calls=tf.data.AUTOTUNE)
     else:
-        ds = tf.data.Dataset.from_tensor_slices((split.x, split.y))
+        ds = tf.data.Dataset.from_tensor_slices((x, split.y))
         if shuffle:
             ds = ds.shuffle(min(split.size, 50_000), seed=seed, reshuffle_each_iteration=True)
         ds = ds.batch(batch_size)
-    transform = split.transform
     if transform is not None:
         ds = ds.map(lambda xb, yb: (transform(xb), yb), num_parallel_calls=tf.data.AUTOTUNE)
     else:
@@ -1514,21 +1571,27 @@ def fit_inputs(split: PreparedSplit, batch_size: int, *, shuffle: bool = False,
     if augmentation is not None:
         ds = ds.map(lambda xb, yb: (augmentation(xb, training=True), yb),
                     num_parallel_calls=tf.data.AUTOTUNE)
+    if after is not None:
+        ds = ds.map(lambda xb, yb: (after(xb), yb), num_parallel_calls=tf.data.AUTOTUNE)
     return {"x": ds.prefetch(tf.data.AUTOTUNE)}
 
 
 def augmented_preview(prepared: Prepared, augmentation: Mapping[str, Any] | None, count: int = 9,
                       index: int = 0, seed: int | None = None) -> np.ndarray:
-    """``count`` augmented versions of training sample ``index`` (uint8 images), for a grid."""
+    """``count`` augmented versions of training sample ``index`` (uint8 images), for a grid;
+    with an Application's preprocessing, the pixels before it."""
     model = augmentation_model(augmentation, prepared.value_range, seed)
     split = prepared.train
+    pixels = split.preprocess is not None
     if split.stream is not None:
         xb = next(iter(split.stream.take(1)))[0][None]
     else:
-        assert split.x is not None
-        xb = split.x[index:index + 1]
-    if split.transform is not None:
-        xb = split.transform(xb)
+        source = split.source if pixels else split.x
+        assert source is not None
+        xb = source[index:index + 1]
+    transform = split.pixels if pixels else split.transform
+    if transform is not None:
+        xb = transform(xb)
     batch = np.repeat(np.asarray(xb, dtype=np.float32), count, axis=0)
     if batch.ndim != 4:
         raise DataError("augmentation works on images; this model's input is not an image")

@@ -2,7 +2,8 @@
 and activation statistics, as plain functions on a built ``keras.Model``.
 
 Inputs are prepared the way training prepares data (``data.plan_inputs``: channel axis,
-grayscale <-> RGB, resize, flatten, 0..1 scaling), from a dataset sample, an image file, one of
+grayscale <-> RGB, resize, flatten, 0..1 scaling, or a Keras Application's ``preprocess_input``
+when the Input feeds one), from a dataset sample, an image file, one of
 scikit-learn's bundled sample images or an array; ``PreparedInput.notes`` says what was done.
 Every failure the user can cause raises ``InspectError`` with a ``kind`` (the inspection
 protocol's error kinds: input, layer, request...) and one clear sentence.
@@ -194,19 +195,27 @@ def _value_range(x: np.ndarray) -> str:
 
 def _fit(model: Any, samples: np.ndarray, sample_shape: tuple[int, ...],
          value_range: str | None) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
-    """``samples`` (a batch as loaded) adapted to the model's input as training adapts them;
-    returns the batch, the first sample as a uint8 image when it is one, and the notes."""
+    """``samples`` (a batch as loaded) adapted to the model's input as training adapts them
+    (ending with the Keras Application's ``preprocess_input`` when the Input feeds one);
+    returns the batch, the first sample as a uint8 image when it is one (the pixels before
+    such preprocessing), and the notes."""
+    from .applications import preprocessing_for_model
+
     target = _input_shape(model)
     rescales = data_mod.model_rescales(model)
     name = model.inputs[0]._keras_history[0].name
     try:
-        steps, notes = data_mod.plan_inputs(sample_shape, target, value_range, rescales, name)
+        steps, notes = data_mod.plan_inputs(sample_shape, target, value_range, rescales, name,
+                                            preprocessing_for_model(model))
+        x = data_mod.apply_transform(data_mod.make_transform(steps), samples)
     except data_mod.DataError as err:
         raise InspectError("input", str(err)) from None
-    x = data_mod.apply_transform(data_mod.make_transform(steps), samples)
     if value_range is None:
         return x, None, notes
     shown_range = value_range if (value_range != "0-255" or rescales) else "0-1"
+    if data_mod.preprocess_name(steps) is not None:
+        pixels = data_mod.apply_transform(data_mod.make_transform(steps[:-1]), samples[:1])
+        return x, data_mod.to_uint8(pixels[0], "0-255"), notes
     if x.ndim == 4:
         image = data_mod.to_uint8(x[0], shown_range)
     elif x.ndim == 3 and len(target) == 2:       # (h, w) inputs: show as one channel

@@ -16,17 +16,21 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from ..core.atomic_write import write_atomically, write_text_atomically
 from . import data as data_mod
-
-OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
-SCHEDULES = ("constant", "step", "cosine", "plateau")
-SETTINGS_KEY = "training"
-DATA_KEY = "data"
+from .training_settings import (  # noqa: F401 - the settings, re-exported
+    DATA_KEY,
+    OPTIMIZERS,
+    SCHEDULES,
+    SETTINGS_KEY,
+    SettingsError,
+    TrainingSettings,
+    load_settings,
+    store_settings,
+)
 
 Emit = Callable[[dict[str, Any]], None]
 # seconds between two "batch" events (the last batch of an epoch is always sent): at most four
@@ -36,10 +40,6 @@ Emit = Callable[[dict[str, Any]], None]
 BATCH_INTERVAL = 0.25
 
 
-class SettingsError(Exception):
-    """Training settings that cannot be used; ``str(err)`` is for the user."""
-
-
 class TrainingError(Exception):
     """A training job that failed; ``kind`` says what failed (project, build, data, settings,
     weights, nan, memory, output, internal)."""
@@ -47,158 +47,6 @@ class TrainingError(Exception):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
-
-
-# --- settings --------------------------------------------------------------------------------
-
-
-@dataclass
-class TrainingSettings:
-    """Everything ``model.compile`` and ``model.fit`` need besides the model and the data."""
-
-    optimizer: str = "adam"              # sgd (with momentum), rmsprop, adam, adamw
-    learning_rate: float = 0.001
-    momentum: float = 0.9                # sgd
-    nesterov: bool = False               # sgd
-    weight_decay: float = 0.004          # adamw
-    schedule: str = "constant"           # constant, step, cosine, plateau
-    step_epochs: int = 10                # step: multiply the rate by step_factor every N epochs
-    step_factor: float = 0.5
-    cosine_alpha: float = 0.0            # cosine: final rate as a fraction of the first
-    plateau_factor: float = 0.5          # plateau: multiply by this when val_loss stalls
-    plateau_patience: int = 3
-    min_learning_rate: float = 1e-6
-    clipnorm: float | None = None        # gradient clipping by norm
-    loss: str | None = None              # None: suggested from the output layer and labels
-    output_losses: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # per output of a multi-output model: {"box_output": {"loss": "mse", "weight": 0.5}}
-    metrics: list[str] | None = None     # None: accuracy (classification) or mae (regression)
-    batch_size: int = 32
-    epochs: int = 10
-    shuffle: bool = True
-    seed: int | None = None
-    checkpoint: bool = True              # keep the best model as best.keras
-    checkpoint_monitor: str = "val_loss"
-    early_stopping: bool = False
-    early_stopping_monitor: str = "val_loss"
-    patience: int = 5
-    min_delta: float = 0.0
-    restore_best_weights: bool = True
-    terminate_on_nan: bool = True
-    tensorboard: bool = False            # logs in OUT/tensorboard
-    csv_log: bool = False                # OUT/training.csv
-    # two-stage fine-tuning: after the epochs above, unfreeze from this layer (top-level or
-    # inside a nested model; BatchNormalization stays frozen) and train fine_tune_epochs more
-    # at fine_tune_learning_rate (kept constant: the step and cosine schedules shape stage 1
-    # only; reduce-on-plateau goes on acting)
-    fine_tune_from: str | None = None
-    fine_tune_epochs: int = 0
-    fine_tune_learning_rate: float = 1e-5
-
-    @property
-    def fine_tuning(self) -> bool:
-        """Whether a second, fine-tuning stage follows the first."""
-        return bool(self.fine_tune_from) and self.fine_tune_epochs > 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any] | None) -> TrainingSettings:
-        """Settings from a (possibly partial) dict; unknown keys and bad values raise
-        ``SettingsError`` naming the key."""
-        values = dict(values or {})
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise SettingsError(f"unknown training setting {unknown[0]!r}")
-        settings = cls(**values)
-        settings.validate()
-        return settings
-
-    def updated(self, changes: Mapping[str, Any] | None) -> TrainingSettings:
-        return TrainingSettings.from_dict({**self.to_dict(), **dict(changes or {})})
-
-    def validate(self) -> None:
-        def number(name: str, low: float | None = None, *, integer: bool = False,
-                   optional: bool = False, above: bool = False) -> None:
-            value = getattr(self, name)
-            if value is None and optional:
-                return
-            kinds = (int,) if integer else (int, float)
-            if not isinstance(value, kinds) or isinstance(value, bool) or (
-                    isinstance(value, float) and not math.isfinite(value)):
-                raise SettingsError(f"{name} must be a {'whole ' if integer else ''}number, "
-                                    f"found {value!r}")
-            if low is not None and (value <= low if above else value < low):
-                raise SettingsError(f"{name} must be {'above' if above else 'at least'} {low:g}, "
-                                    f"found {value!r}")
-
-        def choice(name: str, options: tuple[str, ...]) -> None:
-            value = getattr(self, name)
-            if value not in options:
-                raise SettingsError(f"{name} must be one of {', '.join(options)}, found {value!r}")
-
-        if isinstance(self.optimizer, str):
-            self.optimizer = self.optimizer.lower()
-        choice("optimizer", OPTIMIZERS)
-        choice("schedule", SCHEDULES)
-        number("learning_rate", 0, above=True)
-        number("momentum", 0)
-        number("weight_decay", 0)
-        number("step_epochs", 1, integer=True)
-        number("step_factor", 0, above=True)
-        number("cosine_alpha", 0)
-        number("plateau_factor", 0, above=True)
-        number("plateau_patience", 0, integer=True)
-        number("min_learning_rate", 0)
-        number("clipnorm", 0, optional=True, above=True)
-        number("batch_size", 1, integer=True)
-        number("epochs", 1, integer=True)
-        number("patience", 0, integer=True)
-        number("min_delta", 0)
-        number("seed", 0, integer=True, optional=True)
-        number("fine_tune_epochs", 0, integer=True)
-        number("fine_tune_learning_rate", 0, above=True)
-        if isinstance(self.fine_tune_from, str):
-            self.fine_tune_from = self.fine_tune_from.strip() or None   # "" from a text field
-        if self.fine_tune_from is not None and not isinstance(self.fine_tune_from, str):
-            raise SettingsError(f"fine_tune_from must name a layer, found {self.fine_tune_from!r}")
-        for flag in ("nesterov", "shuffle", "checkpoint", "early_stopping",
-                     "restore_best_weights", "terminate_on_nan", "tensorboard", "csv_log"):
-            if not isinstance(getattr(self, flag), bool):
-                raise SettingsError(f"{flag} must be true or false, found {getattr(self, flag)!r}")
-        for name in ("checkpoint_monitor", "early_stopping_monitor"):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name):
-                raise SettingsError(f"{name} must name a metric such as val_loss")
-        if self.loss is not None and not isinstance(self.loss, str):
-            raise SettingsError(f"loss must be a Keras loss name, found {self.loss!r}")
-        if self.metrics is not None and (not isinstance(self.metrics, list) or not all(
-                isinstance(m, str) for m in self.metrics)):
-            raise SettingsError(f"metrics must be a list of metric names, found {self.metrics!r}")
-        if not isinstance(self.output_losses, dict):
-            raise SettingsError("output_losses must map output names to {\"loss\", \"weight\"}")
-        for name, spec in self.output_losses.items():
-            if not isinstance(spec, dict) or set(spec) - {"loss", "weight"}:
-                raise SettingsError(f"output_losses[{name!r}] must be {{\"loss\": NAME, "
-                                    f"\"weight\": NUMBER}}, found {spec!r}")
-            weight = spec.get("weight", 1.0)
-            if (not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0
-                    or not math.isfinite(weight)):
-                raise SettingsError(f"output_losses[{name!r}] weight must be a number >= 0")
-            if spec.get("loss") is not None and not isinstance(spec["loss"], str):
-                raise SettingsError(f"output_losses[{name!r}] loss must be a Keras loss name")
-
-
-def load_settings(project: Any) -> TrainingSettings:
-    """The project's training settings (defaults where it has none)."""
-    return TrainingSettings.from_dict(project.settings.get(SETTINGS_KEY))
-
-
-def store_settings(project: Any, settings: TrainingSettings) -> None:
-    """Keep ``settings`` in the project (saved with the project file)."""
-    settings.validate()
-    project.settings[SETTINGS_KEY] = settings.to_dict()
 
 
 # --- building blocks -------------------------------------------------------------------------
@@ -768,7 +616,9 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
                             classes=data_mod.output_classes(model))
     losses = losses_for(settings, [o.name for o in data_mod.model_outputs(model)])
     _status(emit, "fitting the data to the model")
-    prepared = data_mod.prepare(dataset, model, losses)
+    from .applications import preprocessing_for
+
+    prepared = data_mod.prepare(dataset, model, losses, preprocessing_for(project.graph))
     aug_opts = dataset.options.get("augmentation")
     augmentation = None
     if aug_opts and any(aug_opts.values()):
@@ -777,7 +627,9 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
                                         f"{prepared.input_shape}")
         augmentation = data_mod.augmentation_model(aug_opts, prepared.value_range, settings.seed)
         prepared.notes.append(f"augmentation on the training data only: "
-                              f"{data_mod.describe_augmentation(aug_opts)}")
+                              f"{data_mod.describe_augmentation(aug_opts)}"
+                              + (" (on the pixels, before preprocess_input)"
+                                 if prepared.preprocess else ""))
     summary = dataset.summary()
     summary["notes"] = list(dataset.notes) + list(prepared.notes)
     summary["input_shape"] = list(prepared.input_shape)
@@ -827,6 +679,8 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
     if prepared.validation is not None:
         val = data_mod.fit_inputs(prepared.validation, batch_size)
         fit_kwargs["validation_data"] = (val["x"], val["y"]) if "y" in val else val["x"]
+    # a tf.data dataset is shuffled by fit_inputs; Keras only shuffles plain arrays
+    shuffle = settings.shuffle and "y" in fit_kwargs
 
     record = {"project": _project_dict(project), "settings": settings.to_dict(),
               "data": {"source": source, "options": options, "summary": _clean(summary)},
@@ -845,7 +699,7 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
           "notes": notes})
     t0, cpu0 = time.perf_counter(), time.process_time()
     history = _fit(model, batch_size, epochs=total_epochs, initial_epoch=initial_epoch,
-                   shuffle=settings.shuffle, callbacks=callbacks, verbose=0, **fit_kwargs)
+                   shuffle=shuffle, callbacks=callbacks, verbose=0, **fit_kwargs)
     hist = {k: list(v) for k, v in history.history.items()}
     rate = settings.learning_rate
     if fine_tune and state.get("nan") is None and not state.get("stopped"):
@@ -872,7 +726,7 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
               "message": f"fine-tuning from {settings.fine_tune_from} at lr {rate:g}: "
                          f"{trainable:,} trainable params"})
         history2 = _fit(model, batch_size, epochs=reached + settings.fine_tune_epochs,
-                        initial_epoch=reached, shuffle=settings.shuffle, callbacks=callbacks,
+                        initial_epoch=reached, shuffle=shuffle, callbacks=callbacks,
                         verbose=0, **fit_kwargs)
         n1, n2 = len(history.epoch), len(history2.epoch)
         hist = {k: hist.get(k, [None] * n1) + list(history2.history.get(k, [None] * n2))
@@ -1034,15 +888,19 @@ def _images_of(prepared: data_mod.Prepared, split_name: str, index: Any) -> Any:
 
     split = getattr(prepared, split_name)
     loaded = getattr(prepared.dataset, split_name)
-    candidates = []
-    if split.x is not None and split.transform is None:       # adapted to the model already
-        candidates.append((split.x, prepared.value_range))
+    candidates: list[tuple[Any, str | None]] = []
+    if split.preprocess is not None:      # the pixels before the Application's preprocessing
+        if split.source is not None and len(index):
+            pixels = data_mod.apply_transform(split.pixels, np.asarray(split.source[index]))
+            candidates.append((lambda: pixels, "0-255"))
+    elif split.x is not None and split.transform is None:     # adapted to the model already
+        candidates.append((lambda: split.x[index], prepared.value_range))
     if loaded is not None and loaded.x is not None:            # the data as loaded
-        candidates.append((loaded.x, prepared.dataset.value_range))
+        candidates.append((lambda: loaded.x[index], prepared.dataset.value_range))
     for x, value_range in candidates:
         if value_range is None or not len(index):
             continue
-        images = np.asarray(x[index])
+        images = np.asarray(x())
         if images.ndim == 3:
             images = images[..., None]
         if images.ndim == 4 and images.shape[-1] in (1, 3):

@@ -213,6 +213,19 @@ def _fine_tune_code(s: TrainingSettings, loss: str, metrics: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _preprocess_line(graph: Graph) -> str:
+    """The line of ``train()`` that prepares the pixels as the Keras Application the Input feeds
+    was trained (``load_data`` gives 0-1 values); empty for other models."""
+    from .applications import preprocess_module, preprocessing_for
+
+    name = preprocessing_for(graph)
+    module = preprocess_module(name) if name else None
+    if module is None:
+        return ""
+    return (f"    # pixels prepared as {name} was trained\n"
+            f"    x = keras.applications.{module}.preprocess_input(x * 255.0)\n")
+
+
 def training_code(graph: Graph, settings_dict: dict[str, Any] | None, data: str) -> str:
     """The training half of an exported script, for ``graph`` trained on ``data``."""
     try:
@@ -227,6 +240,7 @@ def training_code(graph: Graph, settings_dict: dict[str, Any] | None, data: str)
                   else "(256, 256)")
     parts = [_load_data_code(data)]
     parts.append("\n\n" + FIT_TO_MODEL)
+    preprocess = _preprocess_line(graph)
     callbacks = _callbacks(s)
     callback_lines = "".join(f"        {c},\n" for c in callbacks)
     schedule = ""
@@ -260,7 +274,7 @@ def train(model):
     """Train ``model`` on the data with the project's settings; returns Keras' History."""
     x, y = load_data()
     x = fit_to_model(x, model.input_shape[1:])
-{schedule}    model.compile(
+{preprocess}{schedule}    model.compile(
         {_optimizer(s)}
         loss={_loss(graph, s)},
         metrics={_q(metrics)},
