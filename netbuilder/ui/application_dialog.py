@@ -963,7 +963,7 @@ class ApplicationActions(QObject):
 
     def _apply_training(self, values: dict[str, Any]) -> str | None:
         """Set training settings fields through the training panel (its undo command)."""
-        from ..runtime.training import SettingsError
+        from ..runtime.training_settings import SettingsError
 
         panel = self.window.training_panel
         try:

@@ -453,7 +453,7 @@ class TrainingPanel(QWidget):
 
     def load_settings(self) -> None:
         """Show the project's training settings (defaults where it has none)."""
-        from ..runtime.training import SettingsError, TrainingSettings, load_settings
+        from ..runtime.training_settings import SettingsError, TrainingSettings, load_settings
 
         project = self._project()
         try:
@@ -538,7 +538,7 @@ class TrainingPanel(QWidget):
     def current_settings(self) -> Any:
         """The project's training settings with the panel's fields over them (defaults where
         they cannot be read)."""
-        from ..runtime.training import SettingsError, TrainingSettings, load_settings
+        from ..runtime.training_settings import SettingsError, TrainingSettings, load_settings
 
         try:
             return load_settings(self._project()).updated(self.changes())
@@ -593,7 +593,7 @@ class TrainingPanel(QWidget):
         return True
 
     def _show_settings(self) -> None:
-        from ..runtime.training import SettingsError, TrainingSettings, load_settings
+        from ..runtime.training_settings import SettingsError, TrainingSettings, load_settings
 
         try:
             settings = load_settings(self._project())
@@ -670,7 +670,7 @@ class TrainingPanel(QWidget):
 
     def problem(self, resume: bool = False) -> str | None:
         """Why training cannot start now (None: it can)."""
-        from ..runtime.training import SettingsError, load_settings
+        from ..runtime.training_settings import SettingsError, load_settings
 
         if self.is_running():
             return "Training is running already: stop it first."

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..runtime.training import OPTIMIZERS, SCHEDULES, SettingsError, TrainingSettings
+from ..runtime.training_settings import OPTIMIZERS, SCHEDULES, SettingsError, TrainingSettings
 from . import theme
 
 LOSSES = ("", "categorical_crossentropy", "sparse_categorical_crossentropy",

@@ -161,7 +161,7 @@ def test_arrange_is_one_undo_step(window):
     assert window.graph.nodes["n3"].position == (500.0, 900.0)
 
 
-def test_no_keras_or_tensorflow_on_the_way_to_the_first_window(tmp_path):
+def test_no_keras_tensorflow_or_numpy_on_the_way_to_the_first_window(tmp_path):
     project = tmp_path / "m.nbproj"
     script = textwrap.dedent(f"""
         import sys
@@ -174,8 +174,10 @@ def test_no_keras_or_tensorflow_on_the_way_to_the_first_window(tmp_path):
                 window = next(w for w in QApplication.topLevelWidgets()
                               if type(w).__name__ == "MainWindow")
                 print("VISIBLE", window.isVisible())
+                # numpy and pyqtgraph (~0.2 s together) wait for the plots that need them
                 heavy = sorted(m for m in sys.modules
-                               if m.split(".")[0] in ("keras", "tensorflow", "tf_keras"))
+                               if m.split(".")[0] in ("keras", "tensorflow", "tf_keras",
+                                                      "numpy", "pyqtgraph"))
                 print("HEAVY", heavy)
                 print("TITLE", window.windowTitle())
                 print("LAYERS", len(window.graph.nodes))
