@@ -1,6 +1,6 @@
 """Core layers against Keras: shapes, parameter counts and refusals over generated cases."""
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from oracle import CHECKED, check_layer, params_strategy, shapes
 
@@ -19,6 +19,8 @@ def test_dense(params, shape):
 @given(params_strategy(catalog.get("Activation"), {
     "activation": st.sampled_from(["relu", "softmax", "gelu", "linear", "no_such_function"])}),
     any_shape)
+# the one refusal the generated cases reach only now and then (about 1 in 10): always tried
+@example({"activation": "no_such_function"}, (None, 4))
 def test_activation(params, shape):
     check_layer("Activation", params, [shape])
 
