@@ -22,10 +22,11 @@ for undo of those structural edits.
 
 from __future__ import annotations
 
+import json
 import keyword
 import weakref
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from . import catalog
@@ -439,6 +440,59 @@ def groups(graph: Graph) -> dict[str, ExpandedGroup]:
     """Expanded instances of ``graph`` that can be collapsed: instance name -> group."""
     found = _groups.get(graph, {})
     return {k: g for k, g in found.items() if all(n in graph.nodes for n in g.node_ids)}
+
+
+def _tuples(value: Any) -> Any:
+    """JSON's lists back to the tuples a group holds (fingerprints compare as tuples)."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
+def groups_to_plain(graph: Graph) -> list[dict[str, Any]]:
+    """The expanded groups of ``graph`` as JSON-able dicts (saved with the project, so that
+    Collapse still works after it is reopened)."""
+    out = []
+    for group in groups(graph).values():
+        entry = {f.name: getattr(group, f.name) for f in fields(ExpandedGroup)}
+        out.append(json.loads(json.dumps(entry)))   # tuples -> lists, plain values only
+    return out
+
+
+def restore_groups(graph: Graph, entries: list[Any]) -> None:
+    """Give ``graph`` the expanded groups ``groups_to_plain`` wrote; ``GraphError`` naming the
+    problem when an entry does not fit the graph."""
+    restored: dict[str, ExpandedGroup] = {}
+    names = {f.name for f in fields(ExpandedGroup)}
+    for i, entry in enumerate(entries):
+        where = f"expanded block {i + 1}"
+        if not isinstance(entry, dict) or set(entry) != names:
+            raise GraphError(f"{where}: needs exactly the keys {', '.join(sorted(names))}")
+        try:
+            group = ExpandedGroup(
+                block=str(entry["block"]), instance_id=str(entry["instance_id"]),
+                instance_name=str(entry["instance_name"]), params=dict(entry["params"]),
+                trainable=bool(entry["trainable"]), position=_tuples(entry["position"]),
+                node_ids=[str(n) for n in entry["node_ids"]],
+                fingerprint=_tuples(entry["fingerprint"]),
+                inputs=[_tuples(p) for p in entry["inputs"]],
+                outputs=[[_tuples(p) for p in ports] for ports in entry["outputs"]],
+                output_nodes=[_tuples(p) for p in entry["output_nodes"]],
+                model=bool(entry["model"]), inner=[str(n) for n in entry["inner"]],
+                flags=_tuples(entry["flags"]),
+                shifted={str(k): float(v) for k, v in dict(entry["shifted"]).items()},
+                index=int(entry["index"]))
+        except (TypeError, ValueError) as err:
+            raise GraphError(f"{where}: {err}") from None
+        missing = [n for n in group.node_ids if n not in graph.nodes]
+        if missing:
+            raise GraphError(f"{where} ({group.instance_name}): its layers {missing[:3]} are "
+                             "not in the graph")
+        if group.block not in graph.blocks:
+            raise GraphError(f"{where} ({group.instance_name}): no block named {group.block!r}")
+        restored[group.instance_name] = group
+    if restored:
+        _groups[graph] = restored
 
 
 def group_of(graph: Graph, node_id: str) -> ExpandedGroup | None:

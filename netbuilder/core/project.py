@@ -27,6 +27,10 @@ exposed values. Version 1 files load unchanged.
 
 ``weights`` (optional, written only when set) is a Keras weights file, as a path relative to the
 project file.
+
+Version 3 (written only while a block is expanded on the canvas): ``"expanded"`` lists what
+Edit ▸ Collapse Block needs to fold those layers back into their block (an Application with its
+constructor and weights again), see ``block_ops.groups_to_plain``.
 """
 
 from __future__ import annotations
@@ -41,11 +45,12 @@ from typing import Any
 
 from . import catalog
 from .atomic_write import write_text_atomically
+from .block_ops import groups_to_plain, restore_groups
 from .catalog.base import CatalogError, to_plain
 from .graph import BLOCK_TYPE, Block, Graph, GraphError
 
 FORMAT = "netbuilder-project"
-VERSION = 2
+VERSION = 3
 SUFFIX = ".nbproj"
 
 
@@ -108,6 +113,9 @@ def project_to_dict(project: Project) -> dict[str, Any]:
             | _block_exposures_to_dict(b)
             for b in blocks
         ]
+    expanded = groups_to_plain(project.graph)
+    if expanded:
+        data["expanded"] = expanded
     if project.settings:
         data["settings"] = project.settings
     if project.weights is not None:
@@ -136,7 +144,10 @@ def _block_exposures_to_dict(block: Block) -> dict[str, Any]:
 
 
 def _version_needed(graph: Graph) -> int:
-    """1 unless a block exposes parameters or has optional layers (format version 2)."""
+    """1 unless a block exposes parameters or has optional layers (format version 2) or an
+    instance is expanded on the canvas (version 3)."""
+    if groups_to_plain(graph):
+        return 3
     return 2 if any(b.exposed or b.optional for b in _blocks_in_use_order(graph)) else 1
 
 
@@ -261,7 +272,7 @@ class _Reader:
             raise self.fail("", f"written by a newer NetBuilder (format version {version}); this "
                                 f"version reads format {VERSION}. Update NetBuilder to open it")
         data = self.obj(data, "", ("format", "version", "graph"),
-                        ("name", "description", "blocks", "settings", "weights"))
+                        ("name", "description", "blocks", "expanded", "settings", "weights"))
         name = self.typed(data.get("name", "untitled"), str, "", "\"name\"")
         description = self.typed(data.get("description", ""), str, "", "\"description\"")
         settings = self.typed(data.get("settings", {}), dict, "", "\"settings\"")
@@ -298,6 +309,11 @@ class _Reader:
                                         "constructor's \"name\"")
                 blocks[block_name].application = application
         graph = self.graph(data["graph"], "graph", blocks)
+        expanded = self.typed(data.get("expanded", []), list, "", "\"expanded\"")
+        try:
+            restore_groups(graph, expanded)
+        except GraphError as err:
+            raise self.fail("\"expanded\"", str(err)) from None
         return Project(graph, name, description, dict(settings), weights)
 
     def block_exposures(self, raw: Mapping[str, Any], at: str

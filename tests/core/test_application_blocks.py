@@ -219,3 +219,53 @@ def test_a_big_application_expands_without_overlaps():
             assert abs(x1 - x2) >= 190 or abs(y1 - y2) >= 70
     collapse_block(g, ids[-1])
     assert g.blocks["big"].application == {"name": "ResNet50"}
+
+
+def test_an_expansion_saved_and_reopened_still_collapses_into_the_application(tmp_path):
+    g, _block, base = with_head()
+    saved = dump(g)
+    freezing.freeze_block(g, base, True)
+    frozen = dump(g)
+    ids = expand_block(g, base)
+    path = tmp_path / "expanded.nbproj"
+    project_io.save(project_io.Project(g, "expanded"), path)
+    text = path.read_text()
+    assert '"version": 3' in text and '"expanded"' in text
+    reopened = project_io.load(path).graph
+    names = [reopened.nodes[n].name for n in ids]
+    assert names == [f"tiny_{name}" for name in LAYERS]
+    assert group_of(reopened, ids[1]).block == "tiny"
+    back = collapse_block(reopened, ids[1])
+    assert reopened.nodes[back].name == "tiny" and reopened.blocks["tiny"].application == APP
+    assert dump(reopened) == frozen != saved        # the Application again, still frozen
+    assert '"expanded"' not in dump(reopened) and '"version": 1' in dump(reopened)
+
+
+def test_an_edited_reopened_expansion_collapses_into_a_plain_model(tmp_path):
+    g, _block, base = with_head()
+    ids = expand_block(g, base)
+    g.set_param(ids[0], "filters", 6)
+    path = tmp_path / "edited.nbproj"
+    project_io.save(project_io.Project(g, "edited"), path)
+    reopened = project_io.load(path).graph
+    back = collapse_block(reopened, ids[0])
+    block = reopened.blocks[reopened.nodes[back].params["block"]]
+    assert block.application is None and block.kind == "model"
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: d["expanded"][0].pop("fingerprint"), "needs exactly the keys"),
+    (lambda d: d["expanded"][0].update(node_ids=["nope"]), "not in the graph"),
+    (lambda d: d["expanded"][0].update(block="gone"), "no block named 'gone'"),
+    (lambda d: d["expanded"][0].update(index="x"), "expanded block 1"),
+    (lambda d: d.update(expanded={}), "\"expanded\""),
+])
+def test_a_damaged_expansion_record_is_a_clear_error(tmp_path, damage, message):
+    import json
+
+    g, _block, base = with_head()
+    expand_block(g, base)
+    data = json.loads(dump(g))
+    damage(data)
+    with pytest.raises(project_io.ProjectError, match=message):
+        project_io.loads(json.dumps(data), "damaged.nbproj")
