@@ -376,11 +376,14 @@ class BlockEditorDialog(QDialog):
                 value = self.sub.nodes[targets[0][0]].params[targets[0][1]]
                 default = f" = {_short(value)}"
             lines.append(f"<code>{name}</code>{default} → {where}")
+        notes = {}
         for nid, (param, value) in self.optional.items():
             if nid in self.sub.nodes and param in self.exposed:
                 lines.append(f"<i>{self.sub.nodes[nid].name}</i> is left out when "
                              f"<code>{param}</code> = {_short(value)}")
+                notes[nid] = f"only if {param} ≠ {_short(value)}"
         self.exposed_label.setText("<br>".join(lines))
+        self.scene.set_node_notes(notes)     # the optional layers, marked on the canvas
 
     def new_block(self) -> Block:
         """The edited definition; ``GraphError`` says why it cannot be one."""

@@ -236,6 +236,8 @@ class NodeItem(QGraphicsItem):
             lines.extend(f"&nbsp;• {escape(f.label)}" for f in self.fixes)
         if self.frozen:
             lines.append("Frozen: its weights do not change in training.")
+        if self.canvas.node_notes.get(self.node_id):
+            lines.append(f"<i>{escape(self.canvas.node_notes[self.node_id])}</i>")
         how = explanation_html(self.canvas.graph, self.node_id) if result is not None and \
             result.ok else ""
         if how:
@@ -345,12 +347,23 @@ class NodeItem(QGraphicsItem):
         muted = theme.MUTED if not self.blocked else QColor("#9aa1a9")
         y = rect.top() + 5
 
-        # line 1: the layer's name
+        # line 1: the layer's name (and the scene's note on it, right-aligned)
+        note = self.canvas.node_notes.get(self.node_id, "")
+        name_width = width
+        if note:
+            painter.setFont(DETAIL_FONT)
+            painter.setPen(theme.family_color("Blocks"))
+            fm_note = QFontMetricsF(DETAIL_FONT)
+            note_text = fm_note.elidedText(note, Qt.TextElideMode.ElideRight, width * 0.6)
+            painter.drawText(QRectF(left, y, width, 17),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                             note_text)
+            name_width = width - fm_note.horizontalAdvance(note_text) - 6
         painter.setFont(NAME_FONT)
         painter.setPen(theme.TEXT if not self.blocked else muted)
         fm = QFontMetricsF(NAME_FONT)
-        painter.drawText(QRectF(left, y, width, 17), Qt.AlignmentFlag.AlignVCenter,
-                         fm.elidedText(self.name, Qt.TextElideMode.ElideMiddle, width))
+        painter.drawText(QRectF(left, y, name_width, 17), Qt.AlignmentFlag.AlignVCenter,
+                         fm.elidedText(self.name, Qt.TextElideMode.ElideMiddle, name_width))
         y += 17
 
         # line 2: type and key parameters, like the Keras call: Conv2D 32 · 3×3 · relu
@@ -578,6 +591,7 @@ class GraphScene(QGraphicsScene):
         super().__init__(parent)
         self.graph = graph
         self.undo_stack = undo_stack
+        self.node_notes: dict[str, str] = {}   # short labels on some layers (set_node_notes)
         self.node_items: dict[str, NodeItem] = {}
         self.edge_items: dict[Edge, EdgeItem] = {}
         self._drag_start: dict[str, QPointF] = {}
@@ -684,6 +698,16 @@ class GraphScene(QGraphicsScene):
             self.edge_items[edge].update_path()
 
     # -- selection --------------------------------------------------------------------------
+
+    def set_node_notes(self, notes: dict[str, str]) -> None:
+        """Short labels drawn on layers' name lines (the block editor marks the optional
+        layers: "only if strides ≠ 1")."""
+        changed = set(self.node_notes) | set(notes)
+        self.node_notes = dict(notes)
+        for node_id in changed:
+            item = self.node_items.get(node_id)
+            if item is not None:
+                item.refresh()
 
     def selected_node_ids(self) -> list[str]:
         return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]

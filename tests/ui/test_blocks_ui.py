@@ -252,6 +252,10 @@ def test_screenshot_of_a_block_being_edited(make_window, qtbot):
     dialog.show()
     qtbot.waitExposed(dialog)
     skip = next(n for n in dialog.sub.nodes.values() if n.name == "skip_conv")
+    # the optional layers (the projection) are marked on the canvas
+    marked = {dialog.sub.nodes[n].name: note for n, note in dialog.scene.node_notes.items()}
+    assert marked == {"skip_conv": "only if strides ≠ 1", "skip_bn": "only if strides ≠ 1"}
+    assert "only if strides ≠ 1" in dialog.scene.node_items[skip.id].toolTip()
     dialog.scene.select_node(skip.id)
     dialog.view.fit_to_view()
     qtbot.wait(100)  # let the inspector lay itself out
