@@ -124,13 +124,36 @@ class InferenceEngine:
         return self.results[node_id]
 
     def totals(self) -> Totals:
+        """Sums over the nodes. A nested model placed several times is one shared Keras model:
+        its weights count once (frozen if any of its instances is), its work once per call."""
         t = Totals()
-        for r in self.results.values():
-            t.trainable += r.trainable
-            t.non_trainable += r.non_trainable
+        shared = self.shared_instances()
+        weights: dict[str, tuple[int, int]] = {}
+        for nid, r in self.results.items():
             t.flops += r.flops
             t.memory += r.memory
+            block = shared.get(nid)
+            if block is None:
+                t.trainable += r.trainable
+                t.non_trainable += r.non_trainable
+            elif block not in weights or r.trainable < weights[block][0]:
+                weights[block] = (r.trainable, r.non_trainable)
+        for trainable, non_trainable in weights.values():
+            t.trainable += trainable
+            t.non_trainable += non_trainable
         return t
+
+    def shared_instances(self) -> dict[str, str]:
+        """Node id -> block name, for every instance of a nested model (model or Sequential
+        block): the build shares one Keras model between a block's instances."""
+        graph = self.graph
+        out = {}
+        for nid, node in graph.nodes.items():
+            if node.type == "Block":
+                block = graph.blocks.get(node.params.get("block"))
+                if block is not None and block.is_model:
+                    out[nid] = block.name
+        return out
 
     def errors(self) -> list[str]:
         """Every problem that stops the graph from being a model, each naming its node."""

@@ -29,6 +29,10 @@ class SummaryRow:
     memory: int
     problem: str | None = None
     inner: list[SummaryRow] = field(default_factory=list)
+    shares: str | None = None
+    """For a later instance of a nested model: the first instance's name. Keras builds one
+    model for both, so its weights are counted there (this row's params are 0) and the
+    command line's table lists it once, connected to both inputs."""
     """A function block's layers, as Keras inlines and names them (``<instance>_<layer>``):
     the command line's table and ``--json`` show these rows instead of the block's."""
 
@@ -64,6 +68,8 @@ def type_label(graph: Graph, node_type: str, params: dict[str, Any]) -> str:
 def summarize(graph: Graph, name: str = "model") -> Summary:
     engine = graph.inference
     summary = Summary(name)
+    shared = engine.shared_instances()
+    first: dict[str, str] = {}          # block name -> the name of its first instance
     for nid in graph.topological_order():
         node = graph.nodes[nid]
         r = engine.result(nid)
@@ -74,10 +80,16 @@ def summarize(graph: Graph, name: str = "model") -> Summary:
         problem = r.error
         if r.blocked_by is not None:
             problem = f"waits for {graph.nodes[r.blocked_by].name}"
+        shares = None
+        if nid in shared:
+            shares = first.setdefault(shared[nid], node.name)
+            shares = shares if shares != node.name else None
         summary.rows.append(SummaryRow(
-            node.name, type_label(graph, node.type, node.params), r.outputs, r.params,
-            r.trainable, connected, r.flops, r.memory, problem,
-            _inline_rows(graph, nid, connected) if r.ok and node.type == BLOCK_TYPE else []))
+            node.name, type_label(graph, node.type, node.params), r.outputs,
+            0 if shares else r.params, 0 if shares else r.trainable, connected, r.flops,
+            r.memory, problem,
+            _inline_rows(graph, nid, connected) if r.ok and node.type == BLOCK_TYPE else [],
+            shares))
     totals = engine.totals()
     summary.total_params = totals.params
     summary.trainable_params = totals.trainable
@@ -144,10 +156,21 @@ def _block_rows(block: Any, shapes: list[Shape], connected: list[str], prefix: s
 
 
 def _flat_rows(summary: Summary) -> list[SummaryRow]:
-    """The rows as Keras lists its layers: a function block's layers instead of the block."""
+    """The rows as Keras lists its layers: a function block's layers instead of the block, a
+    nested model placed several times once (connected to the inputs of every call)."""
     rows: list[SummaryRow] = []
+    by_name: dict[str, SummaryRow] = {}
     for row in summary.rows:
-        rows += row.inner or [row]
+        if row.shares is not None and row.shares in by_name:
+            first = by_name[row.shares]
+            by_name[row.shares] = SummaryRow(**{**vars(first),
+                                                "connected_to": first.connected_to
+                                                + row.connected_to})
+            rows[next(i for i, r in enumerate(rows) if r is first)] = by_name[row.shares]
+            continue
+        for flat in row.inner or [row]:
+            rows.append(flat)
+            by_name[flat.name] = flat
     return rows
 
 

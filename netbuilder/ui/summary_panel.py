@@ -111,8 +111,10 @@ class SummaryPanel(QWidget):
         bold.setBold(True)
         for row, (node_id, info) in enumerate(zip(ids, summary.rows)):
             blocked = graph.inference.result(node_id).blocked_by is not None
-            cells = (f"{info.name} ({info.type})", outputs_text(info.outputs),
-                     f"{info.params:,}" if info.outputs is not None else "?",
+            count = f"{info.params:,}" if info.outputs is not None else "?"
+            if info.shares:
+                count = f"shared ({info.shares})"
+            cells = (f"{info.name} ({info.type})", outputs_text(info.outputs), count,
                      ", ".join(info.connected_to) or "-")
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -123,6 +125,10 @@ class SummaryPanel(QWidget):
                 if info.problem:
                     item.setForeground(QBrush(theme.MUTED if blocked else theme.ERROR))
                     item.setToolTip(info.problem)
+                elif info.shares and col == 2:
+                    item.setToolTip(f"the same Keras model as {info.shares}: its weights are "
+                                    "counted there")
+                    item.setForeground(QBrush(theme.MUTED))
                 elif info.params and info.trainable_params == 0 and col == 2:
                     item.setToolTip("frozen: not trained")
                     item.setForeground(QBrush(QColor("#1565c0")))

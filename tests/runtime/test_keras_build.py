@@ -104,3 +104,40 @@ def test_invalid_graph_is_refused_with_the_errors():
     g.connect(inp.id, conv.id)
     with pytest.raises(BuildError, match="conv2d: Conv2D expects input of rank 4"):
         build_model(g)
+
+
+def siamese(frozen_second: bool = False):
+    """Two inputs through one nested model (placed twice), added: Keras shares the model."""
+    inner = Graph()
+    i = inner.add_node("Input", {"shape": [8]})
+    d = inner.add_node("Dense", {"units": 4})
+    n = inner.add_node("BatchNormalization", {})
+    inner.connect(i.id, d.id)
+    inner.connect(d.id, n.id)
+    g = Graph()
+    g.add_block(Block("enc", inner, [i.id], [(n.id, 0)], kind="model"))
+    a = g.add_node("Input", {"shape": [8]}, name="a")
+    b = g.add_node("Input", {"shape": [8]}, name="b")
+    e1 = g.add_node("Block", {"block": "enc"}, name="enc_a")
+    e2 = g.add_node("Block", {"block": "enc"}, name="enc_b", trainable=not frozen_second)
+    g.connect(a.id, e1.id)
+    g.connect(b.id, e2.id)
+    add = g.add_node("Add", {})
+    g.connect(e1.id, add.id)
+    g.connect(e2.id, add.id)
+    return g
+
+
+@pytest.mark.parametrize("frozen_second", [False, True])
+def test_a_nested_model_placed_twice_is_one_shared_model_as_in_keras(frozen_second):
+    from netbuilder.core.summary import to_json
+
+    g = siamese(frozen_second)
+    model = build_model(g)
+    doc = to_json(summarize(g))
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert doc["total_params"] == model.count_params() == 36 + 16
+    assert doc["trainable_params"] == trainable
+    assert doc["non_trainable_params"] == model.count_params() - trainable
+    assert [row["name"] for row in doc["layers"]] == [layer.name for layer in model.layers]
+    assert sum(row["params"] for row in doc["layers"]) == model.count_params()

@@ -47,3 +47,26 @@ def test_clicking_a_row_selects_the_layer(window, qtbot):
 
     window.scene.select_node("n2")
     assert window.summary.selected_node_id() == "n2"
+
+
+def test_a_nested_model_placed_twice_shows_its_weights_once(make_window):
+    from netbuilder.core.graph import Block, Graph
+
+    inner = Graph()
+    i = inner.add_node("Input", {"shape": [8]})
+    d = inner.add_node("Dense", {"units": 4})
+    inner.connect(i.id, d.id)
+    graph = Graph()
+    graph.add_block(Block("enc", inner, [i.id], [(d.id, 0)], kind="model"))
+    a = graph.add_node("Input", {"shape": [8]}, name="a")
+    b = graph.add_node("Input", {"shape": [8]}, name="b", position=(200, 0))
+    e1 = graph.add_node("Block", {"block": "enc"}, name="enc_a", position=(0, 110))
+    e2 = graph.add_node("Block", {"block": "enc"}, name="enc_b", position=(200, 110))
+    graph.connect(a.id, e1.id)
+    graph.connect(b.id, e2.id)
+    window = make_window(graph)
+    table = window.summary.table
+    cells = {table.item(r, 0).text().split(" ")[0]: table.item(r, 2).text()
+             for r in range(table.rowCount())}
+    assert cells["enc_a"] == "36" and cells["enc_b"] == "shared (enc_a)"
+    assert "Total params:</b> 36 " in window.summary.totals.text()
