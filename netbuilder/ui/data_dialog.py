@@ -574,10 +574,10 @@ class DataDialog(QDialog):
             shutil.rmtree(self._preview_dir, ignore_errors=True)
             self._preview_dir = None
 
-    def _read_stdout(self) -> None:
+    def _read_stdout(self, final: bool = False) -> None:
         if self.process is None:
             return
-        lines, self._buffer = read_stdout_lines(self.process, self._buffer)
+        lines, self._buffer = read_stdout_lines(self.process, self._buffer, final)
         for raw in lines:
             event = parse_event_line(raw)
             if event is not None:
@@ -597,11 +597,8 @@ class DataDialog(QDialog):
     def _process_finished(self, code: int, status: QProcess.ExitStatus) -> None:
         if self.process is None:
             return
-        self._read_stdout()
+        self._read_stdout(final=True)
         self._read_stderr()
-        if self._buffer.strip():
-            self._buffer += b"\n"
-            self._read_stdout()
         done = self.preview_event is not None or self.preview_error is not None
         self._end_process()
         if not done:

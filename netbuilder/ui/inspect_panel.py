@@ -128,10 +128,10 @@ class InspectClient(QObject):
         if process is not None:
             process.deleteLater()
 
-    def _read_stdout(self) -> None:
+    def _read_stdout(self, final: bool = False) -> None:
         if self.process is None:
             return
-        lines, self._buffer = read_stdout_lines(self.process, self._buffer)
+        lines, self._buffer = read_stdout_lines(self.process, self._buffer, final)
         for raw in lines:
             self._line(raw)
 
@@ -165,11 +165,8 @@ class InspectClient(QObject):
     def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
         if self.process is None:
             return
-        self._read_stdout()
+        self._read_stdout(final=True)
         self._read_stderr()
-        if self._buffer.strip():
-            self._line(self._buffer)
-            self._buffer = b""
         closing = self._closing
         self._drop()
         if closing:

@@ -810,10 +810,10 @@ class TrainingPanel(QWidget):
 
     # -- the worker's output ---------------------------------------------------------------------
 
-    def _read_stdout(self) -> None:
+    def _read_stdout(self, final: bool = False) -> None:
         if self.process is None:
             return
-        lines, self._buffer = read_stdout_lines(self.process, self._buffer)
+        lines, self._buffer = read_stdout_lines(self.process, self._buffer, final)
         for raw in lines:
             event = parse_event_line(raw)
             if event is not None:
@@ -834,11 +834,8 @@ class TrainingPanel(QWidget):
     def _process_finished(self, code: int, status: QProcess.ExitStatus) -> None:
         if self.process is None:
             return
-        self._read_stdout()
+        self._read_stdout(final=True)
         self._read_stderr()
-        if self._buffer.strip():
-            self._buffer += b"\n"
-            self._read_stdout()
         if self.terminal is None:
             if status == QProcess.ExitStatus.CrashExit:
                 how = "it crashed or was killed"

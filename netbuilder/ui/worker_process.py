@@ -29,11 +29,16 @@ def new_worker_process(parent: QObject, *, stdout: Callable[[], None],
     return process
 
 
-def read_stdout_lines(process: QProcess, pending: bytes) -> tuple[list[bytes], bytes]:
+def read_stdout_lines(process: QProcess, pending: bytes, final: bool = False
+                      ) -> tuple[list[bytes], bytes]:
     """The whole lines now available on ``process``'s stdout after ``pending`` (the unfinished
-    line of the previous read), and the new unfinished line."""
+    line of the previous read), and the new unfinished line. ``final`` (the process has ended):
+    an unfinished last line counts as a line too."""
     pending += bytes(process.readAllStandardOutput().data())
     *lines, rest = pending.split(b"\n")
+    if final and rest.strip():
+        lines.append(rest)
+        rest = b""
     return lines, rest
 
 
