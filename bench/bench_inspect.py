@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_inspect.py [--repeats 30] [--data digits]
 
-Starts the real inspection worker (``python -m netbuilder.runtime.inspect_worker``), loads the
+Starts the real inspection worker (``python -m netbuilder.runtime.workers.inspection``), loads the
 MNIST CNN example (``resources/examples/mnist_cnn.nbproj``), warms it up, then times, for each
 conv layer and for all conv layers in one request, "request written -> reply read -> arrays
 decoded" (the median of ``--repeats``), with the input a dataset sample that the worker prepares
@@ -33,13 +33,13 @@ PROJECT = ROOT / "resources" / "examples" / "mnist_cnn.nbproj"
 class Worker:
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "netbuilder.runtime.inspect_worker"], cwd=ROOT,
+            [sys.executable, "-m", "netbuilder.runtime.workers.inspection"], cwd=ROOT,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             text=True, bufsize=1)
         self.next_id = 0
 
     def ask(self, action: str, **fields: object) -> dict:
-        from netbuilder.runtime.inspect_protocol import request
+        from netbuilder.runtime.workers.protocol import request
 
         self.next_id += 1
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -61,7 +61,7 @@ class Worker:
 
 def timed_request(worker: Worker, layers: list[str], inp: dict) -> tuple[float, float]:
     """(ms from request to decoded arrays, ms the worker spent computing)."""
-    from netbuilder.runtime.inspect_protocol import decode_array
+    from netbuilder.runtime.workers.protocol import decode_array
 
     start = time.perf_counter()
     result = worker.ask("activations", layers=layers, input=inp)
@@ -113,7 +113,7 @@ def main() -> None:
         worst = max(worst, statistics.median(totals))
     worker.close()
 
-    from netbuilder.runtime.keras_quiet import import_keras_quietly
+    from netbuilder.runtime.keras_loader import import_keras_quietly
 
     import_keras_quietly()
     import numpy as np

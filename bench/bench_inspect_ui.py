@@ -3,7 +3,7 @@
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_inspect_ui.py [--project P] [--repeats N]
 
 Opens the Inspect panel (offscreen) on ``resources/examples/mnist_cnn.nbproj`` with the real
-inspection worker (``python -m netbuilder.runtime.inspect_worker``) and waits until the model is
+inspection worker (``python -m netbuilder.runtime.workers.inspection``) and waits until the model is
 built (not timed: that is TensorFlow starting). Then, for every conv layer, asks for its feature
 maps on a different dataset sample each time and times request → reply (the worker's compute, the
 pipe, base64) → decoded, tiled, coloured and painted in the dock. Prints the medians per layer and
@@ -39,7 +39,7 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     from netbuilder.core.project import load
-    from netbuilder.ui.inspect_panel import InspectPanel
+    from netbuilder.ui.panels.inspect.panel import InspectPanel
 
     _app = QApplication.instance() or QApplication([])  # noqa: F841 - kept alive
     project = load(args.project)

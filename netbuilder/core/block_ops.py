@@ -29,9 +29,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from . import catalog
-from .catalog.base import CatalogError, Param, ParamError, to_plain
-from .graph import BLOCK_TYPE, Block, Edge, Graph, GraphError
+from netbuilder.core import catalog
+from netbuilder.core.catalog.base import CatalogError, Param, ParamError, to_plain
+from netbuilder.core.graph import BLOCK_TYPE, Block, Edge, Graph, GraphError
 
 RESERVED = frozenset({"block", "name", "x", "trainable", "inputs", "outputs", "keras", "layers"})
 """Names an exposed parameter cannot take: they mean something else in an instance or in the
@@ -538,7 +538,7 @@ def expand_block(graph: Graph, node_id: str) -> list[str]:
     xs = [p[0] for p in where.values()]
     ys = [p[1] for p in where.values()]
     if max(max(xs) - min(xs), max(ys) - min(ys)) < 1.0:  # no layout inside: make one
-        from .layout import auto_layout
+        from netbuilder.core.layout import auto_layout
 
         where = auto_layout(sub)
         xs = [where[n][0] for n in inner]

@@ -38,11 +38,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import catalog
-from .block_ops import exposure_default, exposure_param, instance_block
-from .catalog import opaque
-from .catalog.base import LayerSpec, Param, snake_case
-from .graph import BLOCK_TYPE, Block, Graph, GraphError, Node
+from netbuilder.core import catalog
+from netbuilder.core.block_ops import exposure_default, exposure_param, instance_block
+from netbuilder.core.catalog import opaque
+from netbuilder.core.catalog.base import LayerSpec, Param, snake_case
+from netbuilder.core.graph import BLOCK_TYPE, Block, Graph, GraphError, Node
 
 LINE_LENGTH = 99
 INDENT = "    "
@@ -629,7 +629,7 @@ def _exposed_call_args(block: Block, params: Mapping[str, Any]) -> list[list[Any
 def _application_function(fn_name: str, block: Block, model: str) -> list[str]:
     """``def build_vgg16(name="vgg16")``: the ``keras.applications`` constructor with the
     block's arguments, then its inner trainable flags the way the course notes set them."""
-    from .freezing import fine_tune_layer, inner_layers
+    from netbuilder.core.freezing import fine_tune_layer, inner_layers
 
     app = dict(block.application or {})
     args = [_kw("include_top", _literal(bool(app.get("include_top", False)))),

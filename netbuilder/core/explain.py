@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .catalog.base import Shape
-from .graph import BLOCK_TYPE, Graph, Node
+from netbuilder.core.catalog.base import Shape
+from netbuilder.core.graph import BLOCK_TYPE, Graph, Node
 
 _AXES = {1: ("steps",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .graph import BLOCK_TYPE, Block, Graph, GraphError, Node
+from netbuilder.core.graph import BLOCK_TYPE, Block, Graph, GraphError, Node
 
 KEPT_FROZEN = ("BatchNormalization",)
 """Layer types that ``fine_tune_from`` keeps frozen."""

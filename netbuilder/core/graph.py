@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import catalog
-from .catalog.base import CatalogError, ParamError, snake_case
+from netbuilder.core import catalog
+from netbuilder.core.catalog.base import CatalogError, ParamError, snake_case
 
 BLOCK_TYPE = "Block"
 """Node type of a block instance: a reusable subgraph or a nested model (``params["block"]``)."""
@@ -121,7 +121,7 @@ class Block:
         if self.kind == "sequential":
             self.sequence()
         if self.exposed or self.optional:
-            from .block_ops import check_exposures
+            from netbuilder.core.block_ops import check_exposures
 
             check_exposures(self)
 
@@ -172,7 +172,7 @@ class Graph:
     """Nodes and edges of one network, with live shape and parameter inference."""
 
     def __init__(self) -> None:
-        from .inference import InferenceEngine
+        from netbuilder.core.inference import InferenceEngine
 
         self.nodes: dict[str, Node] = {}
         self.blocks: dict[str, Block] = {}
@@ -297,7 +297,7 @@ class Graph:
             block = (params or {}).get("block")
             if block not in self.blocks:
                 raise GraphError(f"no block named {block!r} in this project")
-            from .block_ops import resolve_instance_params
+            from netbuilder.core.block_ops import resolve_instance_params
 
             return resolve_instance_params(self.blocks[block], params or {})
         try:
@@ -407,7 +407,7 @@ class Graph:
         node = self.node(node_id)
         if node.type == BLOCK_TYPE:
             if name != "block":
-                from .block_ops import instance_param_value
+                from netbuilder.core.block_ops import instance_param_value
 
                 new = instance_param_value(self.blocks[node.params["block"]], name, value,
                                            node.name)
@@ -466,7 +466,7 @@ class Graph:
         """Add or replace a block definition; every instance is re-inferred."""
         self.blocks[block.name] = block
         self.inference.forget_block(block.name)
-        from .block_ops import refresh_instances
+        from netbuilder.core.block_ops import refresh_instances
 
         refresh_instances(self, block)
         self._emit(Event("block_changed", name=block.name))

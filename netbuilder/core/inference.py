@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .catalog.base import CatalogError, LayerError, Shape, fmt_shape, numel, registry
+from netbuilder.core.catalog.base import CatalogError, LayerError, Shape, fmt_shape, numel, registry
 
 if TYPE_CHECKING:
-    from .graph import Block, Graph, Node
+    from netbuilder.core.graph import Block, Graph, Node
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ class InferenceEngine:
                         f"{fmt_shape(shape)}", "resize the input or change the model's input")
         key: tuple[Any, ...] = (block.name, tuple(shapes))
         if block.exposed or block.optional:  # the instance's exposed values change the result
-            from .block_ops import instance_block, instance_values
+            from netbuilder.core.block_ops import instance_block, instance_values
 
             key += instance_values(block, node.params)
             block = instance_block(block, node.params)

@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .graph import Graph
+    from netbuilder.core.graph import Graph
 
 H_SPACING = 220.0
 """Minimum horizontal distance between the centres of two nodes in one row."""

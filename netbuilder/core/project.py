@@ -43,11 +43,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
 from typing import Any
 
-from . import catalog
-from .atomic_write import write_text_atomically
-from .block_ops import groups_to_plain, restore_groups
-from .catalog.base import CatalogError, to_plain
-from .graph import BLOCK_TYPE, Block, Graph, GraphError
+from netbuilder.core import catalog
+from netbuilder.core.atomic_write import write_text_atomically
+from netbuilder.core.block_ops import groups_to_plain, restore_groups
+from netbuilder.core.catalog.base import CatalogError, to_plain
+from netbuilder.core.graph import BLOCK_TYPE, Block, Graph, GraphError
 
 FORMAT = "netbuilder-project"
 VERSION = 3

@@ -14,9 +14,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import catalog
-from .catalog.base import CatalogError, Shape
-from .graph import BLOCK_TYPE, Edge, Graph, GraphError
+from netbuilder.core import catalog
+from netbuilder.core.catalog.base import CatalogError, Shape
+from netbuilder.core.graph import BLOCK_TYPE, Edge, Graph, GraphError
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,8 @@ class ParamFix:
 def _block_fixes(graph: Graph, node_id: str, shapes: list[Shape]) -> list[ParamFix]:
     """Exposed integer parameters of a block instance set to its inputs' channels, where the
     block then infers without an error."""
-    from .block_ops import instance_block
-    from .inference import evaluate_block
+    from netbuilder.core.block_ops import instance_block
+    from netbuilder.core.inference import evaluate_block
 
     node = graph.node(node_id)
     block = graph.blocks.get(node.params.get("block", ""))

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import catalog
-from .catalog.base import Shape, fmt_shape
-from .catalog.opaque import TYPE as OPAQUE_TYPE
-from .graph import BLOCK_TYPE, Graph
+from netbuilder.core import catalog
+from netbuilder.core.catalog.base import Shape, fmt_shape
+from netbuilder.core.catalog.opaque import TYPE as OPAQUE_TYPE
+from netbuilder.core.graph import BLOCK_TYPE, Graph
 
 
 @dataclass
@@ -102,7 +102,7 @@ def summarize(graph: Graph, name: str = "model") -> Summary:
 
 def _inline_rows(graph: Graph, node_id: str, connected: list[str]) -> list[SummaryRow]:
     """The rows of a function block instance's layers (nested function blocks inlined too)."""
-    from .block_ops import instance_block
+    from netbuilder.core.block_ops import instance_block
 
     node = graph.nodes[node_id]
     block = graph.blocks[node.params["block"]]
@@ -141,7 +141,7 @@ def _block_rows(block: Any, shapes: list[Shape], connected: list[str], prefix: s
             sources.append(src if e.src_port == 0 else f"{src}[{e.src_port}]")
         inner_block = sub.blocks.get(node.params.get("block")) if node.type == BLOCK_TYPE else None
         if inner_block is not None and inner_block.kind == "function" and r.ok:
-            from .block_ops import instance_block
+            from netbuilder.core.block_ops import instance_block
 
             inner = instance_block(inner_block, node.params)
             in_shapes = [results[e.src].outputs[e.src_port] for e in sub.in_edges(nid)]

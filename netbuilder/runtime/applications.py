@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..core.graph import Block, Graph
+from netbuilder.core.graph import Block, Graph
 
 POOLINGS = (None, "avg", "max")
 
@@ -44,7 +44,7 @@ class ApplicationError(Exception):
 
 def application_names() -> list[str]:
     """Every public model constructor in ``keras.applications`` (imports Keras)."""
-    from .keras_import import application_names as names
+    from netbuilder.runtime.keras_import import application_names as names
 
     return names()
 
@@ -181,7 +181,7 @@ def constructor_arguments(app: Mapping[str, Any], weights: Any = "same",
 def make_model(app: Mapping[str, Any], weights: Any = "same", name: str | None = None) -> Any:
     """Call the ``keras.applications`` constructor. ImageNet weights come from Keras' cache
     only: when the file is not there, ``ApplicationError`` names the file expected."""
-    from .keras_import import KerasImportError, _application_name, _keras
+    from netbuilder.runtime.keras_import import KerasImportError, _application_name, _keras
 
     app = check_arguments(app)
     keras = _keras()
@@ -264,7 +264,7 @@ def _weights_mode(mode: str) -> Iterator[None]:
 def expected_weights_file(app: Mapping[str, Any]) -> Path:
     """Where Keras' cache keeps the ImageNet weights of ``app`` (found by letting the
     constructor ask for them; nothing is downloaded)."""
-    from .keras_import import _keras
+    from netbuilder.runtime.keras_import import _keras
 
     app = normalized(app)
     keras = _keras()
@@ -288,9 +288,9 @@ def make_block(app: Mapping[str, Any], taken: Sequence[str] = ()) -> Block:
     """A Block for the Application: its layers imported from Keras (built with
     ``weights=None``: nothing is read or downloaded), named after the model (``vgg16``, or
     ``vgg16_1`` when ``taken`` has that name)."""
-    from ..core.layout import auto_layout
-    from .keras_build import ensure_recursion_limit
-    from .keras_import import KerasImportError, _Importer
+    from netbuilder.core.layout import auto_layout
+    from netbuilder.runtime.keras_build import ensure_recursion_limit
+    from netbuilder.runtime.keras_import import KerasImportError, _Importer
 
     app = check_arguments(app)
     model = make_model(app, weights=None)
@@ -312,7 +312,7 @@ def make_block(app: Mapping[str, Any], taken: Sequence[str] = ()) -> Block:
 def add_to_graph(graph: Graph, block: Block, position: tuple[float, float] = (0.0, 0.0)
                  ) -> str:
     """Add ``block`` and one instance of it to ``graph``; returns the instance's node id."""
-    from ..core.graph import BLOCK_TYPE
+    from netbuilder.core.graph import BLOCK_TYPE
 
     graph.add_block(block)
     return graph.add_node(BLOCK_TYPE, {"block": block.name}, position=position).id
@@ -322,7 +322,7 @@ def build_model(block: Block, name: str) -> Any:
     """The Keras model of an Application block (``keras_build``): the constructor with the
     recorded arguments (ImageNet weights from Keras' cache), named ``name``, with the inner
     layers' trainable flags of the block."""
-    from .keras_build import BuildError
+    from netbuilder.runtime.keras_build import BuildError
 
     assert block.application is not None
     try:
@@ -363,7 +363,7 @@ def apply_trainable_flags(block: Block, model: Any) -> None:
 def _class_of(node: Any) -> str:
     if node.type == "KerasLayer":
         return str(node.params.get("class_name"))
-    from ..core import catalog
+    from netbuilder.core import catalog
 
     return catalog.get(node.type).class_name
 
@@ -390,7 +390,7 @@ def preprocess_module(name: str) -> str | None:
     None when there is none."""
     import inspect
 
-    from .keras_import import _keras
+    from netbuilder.runtime.keras_import import _keras
 
     apps = _keras().applications
     found = []
@@ -410,7 +410,7 @@ def preprocess_function(name: str) -> Any:
     module = preprocess_module(name)
     if module is None:
         return None
-    from .keras_import import _keras
+    from netbuilder.runtime.keras_import import _keras
 
     return getattr(_keras().applications, module).preprocess_input
 
@@ -461,7 +461,7 @@ def preprocessing_for(graph: Graph) -> str | None:
     """The Application's name (e.g. ``"VGG16"``) when the model's one Input feeds an
     Application block directly, or through layers that keep the pixels' values as they are
     (Resizing, CenterCrop, Random* augmentation); else None. Pure Python."""
-    from ..core.graph import BLOCK_TYPE
+    from netbuilder.core.graph import BLOCK_TYPE
 
     inputs = graph.inputs()
     if len(inputs) != 1:

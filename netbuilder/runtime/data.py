@@ -1407,7 +1407,7 @@ def plan_inputs(shape: tuple[int, ...], target: tuple[int | None, ...], value_ra
                 t is not None and t != s for s, t in zip(current, target)):
             raise fail
     if preprocess is not None and image and len(current) == 3 and current[2] == 3:
-        from .applications import preprocess_function, preprocess_note
+        from netbuilder.runtime.applications import preprocess_function, preprocess_note
 
         if preprocess_function(preprocess) is not None:
             if value_range == "0-1":
@@ -1454,7 +1454,7 @@ def make_transform(steps: list[tuple[str, Any]]) -> Callable[[Any], Any] | None:
     functions = {}
     for op, arg in steps:
         if op == "preprocess":
-            from .applications import preprocess_function
+            from netbuilder.runtime.applications import preprocess_function
 
             functions[arg] = preprocess_function(arg)
             if functions[arg] is None:

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from . import data as data_mod
-from .inspect_protocol import SAMPLE_IMAGES, ProtocolError, decode_array
+from netbuilder.runtime import data as data_mod
+from netbuilder.runtime.workers.protocol import SAMPLE_IMAGES, ProtocolError, decode_array
 
 RELU_NAMES = ("relu", "relu6")
 IMAGENET_NOTE = ("ImageNet class names need keras' imagenet_class_index.json in "
@@ -199,7 +199,7 @@ def _fit(model: Any, samples: np.ndarray, sample_shape: tuple[int, ...],
     (ending with the Keras Application's ``preprocess_input`` when the Input feeds one);
     returns the batch, the first sample as a uint8 image when it is one (the pixels before
     such preprocessing), and the notes."""
-    from .applications import preprocessing_for_model
+    from netbuilder.runtime.applications import preprocessing_for_model
 
     target = _input_shape(model)
     rescales = data_mod.model_rescales(model)

@@ -9,10 +9,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..core import catalog
-from ..core.block_ops import instance_block
-from ..core.catalog import opaque
-from ..core.graph import BLOCK_TYPE, Block, Graph
+from netbuilder.core import catalog
+from netbuilder.core.block_ops import instance_block
+from netbuilder.core.catalog import opaque
+from netbuilder.core.graph import BLOCK_TYPE, Block, Graph
 
 
 class BuildError(Exception):
@@ -88,7 +88,7 @@ def _run(graph: Graph, feeds: dict[str, Any] | None, models: dict[str, Any],
     named ``{prefix}{layer name}`` so that every call of the block has unique names."""
     import keras
 
-    from .keras_layers import call_opaque, make_layer
+    from netbuilder.runtime.keras_layers import call_opaque, make_layer
 
     tensors: dict[str, list[Any]] = {}
     new_inputs: list[Any] = []
@@ -133,7 +133,7 @@ def _call_block(block: Block, name: str, trainable: bool, args: list[Any],
         return [tensors[nid][port] for nid, port in block.outputs]
     model = _block_model(block, name, trainable, models)
     if getattr(block, "application", None) is not None:
-        from .applications import partly_frozen
+        from netbuilder.runtime.applications import partly_frozen
 
         if not trainable or partly_frozen(block):
             # a (partly) frozen base runs its BatchNormalization in inference mode, as the
@@ -150,7 +150,7 @@ def _block_model(block: Block, name: str, trainable: bool, models: dict[str, Any
     model = models.get(block.name)
     if model is None:
         if getattr(block, "application", None) is not None:
-            from .applications import build_model as build_application
+            from netbuilder.runtime.applications import build_model as build_application
 
             model = build_application(block, name)
         elif block.kind == "sequential":
@@ -170,8 +170,8 @@ def _sequential(block: Block, name: str, models: dict[str, Any]) -> Any:
     """``keras.Sequential([keras.Input(...), layer, ...], name=name)`` of a Sequential block."""
     import keras
 
-    from ..core.graph import GraphError
-    from .keras_layers import make_layer
+    from netbuilder.core.graph import GraphError
+    from netbuilder.runtime.keras_layers import make_layer
 
     try:
         chain = block.sequence()

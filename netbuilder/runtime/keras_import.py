@@ -45,10 +45,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..core import catalog
-from ..core.atomic_write import write_atomically
-from ..core.catalog import opaque
-from ..core.catalog.base import (
+from netbuilder.core import catalog
+from netbuilder.core.atomic_write import write_atomically
+from netbuilder.core.catalog import opaque
+from netbuilder.core.catalog.base import (
     CONSTRAINTS,
     INITIALIZERS,
     REGULARIZERS,
@@ -59,9 +59,9 @@ from ..core.catalog.base import (
     snake_case,
     to_plain,
 )
-from ..core.catalog.core_layers import DTYPES
-from ..core.graph import BLOCK_TYPE, Block, Graph, GraphError
-from ..core.project import Project
+from netbuilder.core.catalog.core_layers import DTYPES
+from netbuilder.core.graph import BLOCK_TYPE, Block, Graph, GraphError
+from netbuilder.core.project import Project
 
 APP_PREFIX = "app:"
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5", ".json")
@@ -358,7 +358,7 @@ class _Importer:
                         leftover: dict[str, Any], layer: Any | None) -> None:
         """Config keys the spec has no parameter for: fine where the layer the spec builds has
         the same value anyway (Bidirectional's backward layer), else unrepresentable."""
-        from .keras_layers import make_layer
+        from netbuilder.runtime.keras_layers import make_layer
 
         rebuilt: Mapping[str, Any] = {}
         try:
@@ -375,7 +375,7 @@ class _Importer:
     def _default_config(self, spec: LayerSpec) -> dict[str, Any]:
         config = self._default_configs.get(spec.type)
         if config is None:
-            from .keras_layers import make_layer
+            from netbuilder.runtime.keras_layers import make_layer
 
             try:
                 config = make_layer(spec.type, {p.name: p.default for p in spec.params
@@ -680,7 +680,7 @@ def graph_from_keras(model: Any, notes: list[str] | None = None) -> Graph:
     Layers kept as ``KerasLayer`` nodes are explained in ``notes`` (appended to, when given).
     Raises ``KerasImportError`` for what NetBuilder cannot represent.
     """
-    from .keras_build import ensure_recursion_limit
+    from netbuilder.runtime.keras_build import ensure_recursion_limit
 
     importer = _Importer()
     ensure_recursion_limit(len(getattr(model, "layers", [])))
@@ -919,7 +919,7 @@ def save_weights(graph: Graph, model: Any, path: str | os.PathLike[str],
     """Save ``model``'s weights as a ``.weights.h5`` file that ``build_model(graph,
     weights_path=path)`` loads: the weights go into the model built from ``graph`` and are saved
     from there, so the file's layout is the build's (atomically: a failure leaves no file)."""
-    from .keras_build import BuildError, build_model
+    from netbuilder.runtime.keras_build import BuildError, build_model
 
     path = Path(path)
     try:
@@ -983,7 +983,7 @@ def import_source(source: str, *, include_top: bool = True,
 
 def apply_layout(graph: Graph) -> None:
     """Give ``graph`` and every block inside it an automatic layout."""
-    from ..core.layout import auto_layout
+    from netbuilder.core.layout import auto_layout
 
     seen: set[int] = set()
 
@@ -1003,7 +1003,7 @@ def import_to_file(source: str, project_path: str | os.PathLike[str], **options:
                    ) -> Project:
     """Import ``source`` and write the project to ``project_path`` (exactly that path), with
     its weights beside it where the source has them."""
-    from ..core.project import ProjectError, save
+    from netbuilder.core.project import ProjectError, save
 
     folder = Path(project_path).parent
     if not folder.is_dir():

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..core import catalog
-from ..core.catalog import opaque
-from ..core.catalog.base import to_plain as thaw
+from netbuilder.core import catalog
+from netbuilder.core.catalog import opaque
+from netbuilder.core.catalog.base import to_plain as thaw
 
 
 def make_layer(layer_type: str, params: Mapping[str, Any] | None = None,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
-from .main_window import APP_NAME, MainWindow, examples_dir
+from netbuilder.ui.main_window import APP_NAME, MainWindow, examples_dir
 
 DEFAULT_EXAMPLE = "mnist_cnn.nbproj"
 
@@ -28,7 +28,7 @@ def application() -> QApplication:
 def create_window(path: str | Path | None = None) -> tuple[MainWindow, str | None]:
     """A window on ``path`` (or on the default example); the second value is the message to
     show when ``path`` could not be opened (the window then holds an empty project)."""
-    from ..core.project import ProjectError, load
+    from netbuilder.core.project import ProjectError, load
 
     window = MainWindow()
     if path is not None:
@@ -36,7 +36,7 @@ def create_window(path: str | Path | None = None) -> tuple[MainWindow, str | Non
             window.set_project(load(path), path)
         except ProjectError as err:
             return window, str(err)
-        from .main_window import remember_recent
+        from netbuilder.ui.main_window import remember_recent
 
         remember_recent(path)
         return window, None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 
-from ..core.project import SUFFIX, Project, ProjectError, save
+from netbuilder.core.project import SUFFIX, Project, ProjectError, save
 
 AUTOSAVE_INTERVAL_MS = 30_000
 

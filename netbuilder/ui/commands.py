@@ -13,10 +13,10 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from ..core import catalog
-from ..core.catalog import CatalogError
-from ..core.graph import Edge, Graph, GraphError
-from ..core.quick_fixes import QuickFix, apply_fix
+from netbuilder.core import catalog
+from netbuilder.core.catalog import CatalogError
+from netbuilder.core.graph import Edge, Graph, GraphError
+from netbuilder.core.quick_fixes import QuickFix, apply_fix
 
 _SET_PARAM_ID = 1001
 

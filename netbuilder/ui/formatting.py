@@ -10,8 +10,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..core.catalog import LayerSpec, Param, fmt_shape
-from ..core.catalog.base import to_plain
+from netbuilder.core.catalog import LayerSpec, Param, fmt_shape
+from netbuilder.core.catalog.base import to_plain
 
 # Key parameters shown without their name on a node: the value says what it is ("32 · 3×3").
 _BARE = {"filters", "units", "kernel_size", "pool_size", "activation", "padding", "size",

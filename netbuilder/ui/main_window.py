@@ -19,22 +19,22 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from ..core.graph import Graph
-from ..core.layout import layered_layout
-from ..core.project import SUFFIX, Project, ProjectError, load, save
-from ..core.summary import Summary
-from . import autosave
-from .autosave import Autosaver
-from .block_editor import BlockActions
-from .canvas import GraphScene, GraphView
-from .code_view import CodeView
-from .commands import Move, push
-from .inspect_panel import InspectPanel
-from .inspector import Inspector
-from .minimap import Overview
-from .palette import APPLICATION_KEY, LayerPalette
-from .summary_panel import SummaryPanel
-from .training_panel import TrainingPanel
+from netbuilder.core.graph import Graph
+from netbuilder.core.layout import layered_layout
+from netbuilder.core.project import SUFFIX, Project, ProjectError, load, save
+from netbuilder.core.summary import Summary
+from netbuilder.ui import autosave
+from netbuilder.ui.autosave import Autosaver
+from netbuilder.ui.canvas.minimap import Overview
+from netbuilder.ui.canvas.scene import GraphScene, GraphView
+from netbuilder.ui.commands import Move, push
+from netbuilder.ui.features.blocks import BlockActions
+from netbuilder.ui.panels.code import CodeView
+from netbuilder.ui.panels.inspect.panel import InspectPanel
+from netbuilder.ui.panels.palette import APPLICATION_KEY, LayerPalette
+from netbuilder.ui.panels.parameters import Inspector
+from netbuilder.ui.panels.summary import SummaryPanel
+from netbuilder.ui.panels.training.panel import TrainingPanel
 
 APP_NAME = "NetBuilder"
 FILE_FILTER = f"NetBuilder projects (*{SUFFIX});;All files (*)"
@@ -154,7 +154,7 @@ class MainWindow(QMainWindow):
             lambda why: self.statusBar().showMessage(f"Autosave failed: {why}", 8000))
         self._make_actions()
         self._make_menus()
-        from .application_dialog import ApplicationActions
+        from netbuilder.ui.features.applications import ApplicationActions
 
         self.application_actions = ApplicationActions(self)  # Recipes menu, Keras Applications
 
@@ -618,8 +618,8 @@ class MainWindow(QMainWindow):
 
     def export_code(self, path: str | None = None) -> bool:
         """Save the model's Keras code as a Python file."""
-        from ..core.atomic_write import write_text_atomically
-        from ..core.codegen import CodegenError, generate_code
+        from netbuilder.core.atomic_write import write_text_atomically
+        from netbuilder.core.codegen import CodegenError, generate_code
 
         try:
             code = generate_code(self.project)
@@ -644,7 +644,7 @@ class MainWindow(QMainWindow):
 
     def ask_import(self) -> tuple[str, dict] | None:
         """Ask what to import (tests replace this): ``(source, options)`` or None."""
-        from .import_dialog import ImportDialog, Job, load_application_names
+        from netbuilder.ui.dialogs.import_model import ImportDialog, Job, load_application_names
 
         start = str(self.path.parent) if self.path else str(Path.home())
         dialog = ImportDialog(self, start)
@@ -670,7 +670,7 @@ class MainWindow(QMainWindow):
 
         from PySide6.QtWidgets import QProgressBar
 
-        from .import_dialog import Job, run_import
+        from netbuilder.ui.dialogs.import_model import Job, run_import
 
         if self.import_job is not None and self.import_job.running():
             self.statusBar().showMessage("An import is running already", 5000)
@@ -727,7 +727,7 @@ class MainWindow(QMainWindow):
     def export_keras_model(self, path: str | None = None) -> bool:
         """Build the model with Keras (in the background: Keras takes seconds to start) and
         save it as a ``.keras`` file, with the project's weights when it has them."""
-        from .import_dialog import Job
+        from netbuilder.ui.dialogs.import_model import Job
 
         problems = self.project.graph.inference.errors()
         if problems:
@@ -738,7 +738,7 @@ class MainWindow(QMainWindow):
                                             "Keras models (*.keras);;All files (*)")
         if not path:
             return False
-        from ..core.project import dumps
+        from netbuilder.core.project import dumps
 
         text = dumps(self.project)  # a snapshot: edits made meanwhile do not race the build
         weights = str(self.weights_file) if self.weights_file else None
@@ -761,7 +761,7 @@ class MainWindow(QMainWindow):
         return self._export_picture(path, ".svg", "SVG drawings (*.svg)")
 
     def _export_picture(self, path: str | None, suffix: str, file_filter: str) -> bool:
-        from . import picture
+        from netbuilder.ui.dialogs import picture
 
         if self.scene is None or not self.graph.nodes:
             self.show_error("Nothing to export", "The model is empty: add some layers first.")
@@ -841,7 +841,7 @@ class MainWindow(QMainWindow):
             self.scene.set_trainable(self.scene.selected_node_ids(), trainable)
 
     def apply_quick_fix(self, fix: object) -> str | None:
-        from ..core.quick_fixes import ParamFix, QuickFix
+        from netbuilder.core.quick_fixes import ParamFix, QuickFix
 
         if self.scene is None or not isinstance(fix, (QuickFix, ParamFix)):
             return None
@@ -905,7 +905,7 @@ class MainWindow(QMainWindow):
     def _built_name(self, node_id: str) -> str:
         """The Keras layer the Inspect dock shows for a node: for a function block instance,
         its output layer as the build names it."""
-        from ..runtime.keras_build import built_layer_name
+        from netbuilder.runtime.keras_build import built_layer_name
 
         return built_layer_name(self.graph, node_id) or self.graph.node(node_id).name
 
@@ -973,10 +973,10 @@ class MainWindow(QMainWindow):
 def save_keras_model(project_text: str, weights: str | None, path: str) -> str:
     """Build the project (a ``dumps`` snapshot) with Keras and save it atomically as ``path``
     (runs in a worker thread)."""
-    from ..core.atomic_write import write_atomically
-    from ..core.codegen import model_name
-    from ..core.project import loads
-    from ..runtime.keras_build import build_model
+    from netbuilder.core.atomic_write import write_atomically
+    from netbuilder.core.codegen import model_name
+    from netbuilder.core.project import loads
+    from netbuilder.runtime.keras_build import build_model
 
     project = loads(project_text)
     model = build_model(project.graph, name=model_name(project.name), weights_path=weights)

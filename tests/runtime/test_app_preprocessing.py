@@ -18,10 +18,10 @@ from netbuilder.core.project import Project, save  # noqa: E402
 from netbuilder.runtime import applications as apps  # noqa: E402
 from netbuilder.runtime import data as data_mod  # noqa: E402
 from netbuilder.runtime import inspection as insp  # noqa: E402
-from netbuilder.runtime import training  # noqa: E402
-from netbuilder.runtime.inspect_protocol import encode_array  # noqa: E402
 from netbuilder.runtime.keras_build import build_model  # noqa: E402
-from netbuilder.runtime.training_code import with_training  # noqa: E402
+from netbuilder.runtime.training.code import with_training  # noqa: E402
+from netbuilder.runtime.training.engine import engine as training  # noqa: E402
+from netbuilder.runtime.workers.protocol import encode_array  # noqa: E402
 
 KERAS_FN = {"VGG16": keras.applications.vgg16.preprocess_input,
             "MobileNetV2": keras.applications.mobilenet_v2.preprocess_input}

@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 from training_helpers import digits_cnn
 
+from netbuilder.cli.train import _Printer
 from netbuilder.core.codegen import generate_code
 from netbuilder.core.project import Project, save
-from netbuilder.runtime import training
 from netbuilder.runtime.keras_import import graph_from_keras
-from netbuilder.runtime.train_cli import _Printer
-from netbuilder.runtime.training import SettingsError, TrainingSettings, run_job
-from netbuilder.runtime.training_code import with_training
+from netbuilder.runtime.training.code import with_training
+from netbuilder.runtime.training.engine import SettingsError, TrainingSettings, run_job
+from netbuilder.runtime.training.engine import engine as training
 
 ROOT = Path(__file__).resolve().parents[2]
 

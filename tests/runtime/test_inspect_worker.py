@@ -13,7 +13,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from netbuilder.runtime.inspect_protocol import decode_array, encode_array, request  # noqa: E402
+from netbuilder.runtime.workers.protocol import decode_array, encode_array, request  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 MNIST_CNN = ROOT / "resources" / "examples" / "mnist_cnn.nbproj"
@@ -22,7 +22,7 @@ MNIST_CNN = ROOT / "resources" / "examples" / "mnist_cnn.nbproj"
 class Worker:
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "netbuilder.runtime.inspect_worker"], cwd=ROOT,
+            [sys.executable, "-m", "netbuilder.runtime.workers.inspection"], cwd=ROOT,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: queue.Queue = queue.Queue()
         self.events: list[dict] = []

@@ -13,15 +13,15 @@ from netbuilder.core.graph import Block, Graph  # noqa: E402
 from netbuilder.core.project import Project, project_to_dict  # noqa: E402
 from netbuilder.runtime import data as data_mod  # noqa: E402
 from netbuilder.runtime import inspection as insp  # noqa: E402
-from netbuilder.runtime.inspect_protocol import (  # noqa: E402
+from netbuilder.runtime.inspection import InspectError  # noqa: E402
+from netbuilder.runtime.keras_build import build_model  # noqa: E402
+from netbuilder.runtime.workers.inspection import Session, reply_for  # noqa: E402
+from netbuilder.runtime.workers.protocol import (  # noqa: E402
     ProtocolError,
     decode_array,
     encode_array,
     request,
 )
-from netbuilder.runtime.inspect_worker import Session, reply_for  # noqa: E402
-from netbuilder.runtime.inspection import InspectError  # noqa: E402
-from netbuilder.runtime.keras_build import build_model  # noqa: E402
 
 
 def chain(graph, specs, start=None):

@@ -20,9 +20,10 @@ import pytest
 from training_helpers import chain_project, digits_cnn, digits_mlp, two_class_images
 
 from netbuilder.core.project import load, save
-from netbuilder.runtime import engine_client, training
-from netbuilder.runtime.engine_client import TrainingProcess
-from netbuilder.runtime.training import SettingsError, TrainingSettings, run_job
+from netbuilder.runtime.training.engine import SettingsError, TrainingSettings, run_job
+from netbuilder.runtime.training.engine import engine as training
+from netbuilder.runtime.workers import client as engine_client
+from netbuilder.runtime.workers.client import TrainingProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -495,7 +496,7 @@ def test_a_crashing_worker_command_is_reported(tmp_path):
 
 
 def test_worker_rejects_a_bad_job_line():
-    result = subprocess.run([sys.executable, "-m", "netbuilder.runtime.worker"],
+    result = subprocess.run([sys.executable, "-m", "netbuilder.runtime.workers.training"],
                             input="this is not json\n", capture_output=True, text=True,
                             timeout=60, cwd=ROOT, env=engine_client.worker_environment())
     lines = [json.loads(line) for line in result.stdout.splitlines()]

@@ -10,7 +10,7 @@ import pytest
 
 from netbuilder.core import project as proj
 from netbuilder.core.codegen import generate_code
-from netbuilder.runtime.training_code import TrainingCodeError, with_training
+from netbuilder.runtime.training.code import TrainingCodeError, with_training
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "resources" / "examples"

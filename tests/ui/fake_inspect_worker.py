@@ -1,4 +1,4 @@
-"""A stand-in for ``python -m netbuilder.runtime.inspect_worker`` in the Inspect dock's tests: it
+"""A stand-in for ``python -m netbuilder.runtime.workers.inspection`` in the Inspect dock's tests: it
 speaks the inspection protocol with canned arrays (no TensorFlow), so that the tests exercise the
 dock's process handling, request ids and drawing.
 
@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from netbuilder.runtime.inspect_protocol import (  # noqa: E402
+from netbuilder.runtime.workers.protocol import (  # noqa: E402
     encode_array,
     error_reply,
     event,

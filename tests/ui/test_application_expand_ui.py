@@ -126,7 +126,7 @@ def test_editing_the_definition_explains_and_offers_the_expansion(make_window, q
     trigger(window, actions.edit_action)
     assert asked == ["tiny"] and state(window) == original and stack.count() == 0
 
-    from netbuilder.ui.block_editor import expand_model_text
+    from netbuilder.ui.features.blocks import expand_model_text
 
     text = expand_model_text(graph.blocks["tiny"])
     assert "VGG16 comes from keras.applications" in text and "plain model" in text

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from netbuilder.core.graph import Graph
-from netbuilder.ui import application_dialog as ad
-from netbuilder.ui.palette import APPLICATION_KEY
+from netbuilder.ui.features import applications as ad
+from netbuilder.ui.panels.palette import APPLICATION_KEY
 
 keras = pytest.importorskip("keras")
 

@@ -13,9 +13,9 @@ from PySide6.QtCore import QPointF, Qt
 from netbuilder.core import blocks_library as bl
 from netbuilder.core.graph import Graph
 from netbuilder.core.project import Project, dumps
-from netbuilder.ui.block_editor import BlockEditorDialog
-from netbuilder.ui.canvas import LAYER_MIME
+from netbuilder.ui.canvas.scene import LAYER_MIME
 from netbuilder.ui.commands import SetParam, push
+from netbuilder.ui.features.blocks import BlockEditorDialog
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 from test_blocks import resnet34  # noqa: E402

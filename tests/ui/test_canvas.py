@@ -7,7 +7,7 @@ from PySide6.QtGui import QDropEvent, QImage, QPainter
 from PySide6.QtTest import QTest
 
 from netbuilder.core.graph import Graph
-from netbuilder.ui.canvas import LAYER_MIME, NodeItem
+from netbuilder.ui.canvas.scene import LAYER_MIME, NodeItem
 
 
 def view_point(window, scene_point: QPointF) -> QPoint:

@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QApplication
 from netbuilder.core.codegen import generate_code
 from netbuilder.core.graph import Graph
 from netbuilder.core.project import Project
-from netbuilder.ui import import_dialog
-from netbuilder.ui.code_view import CodeView
+from netbuilder.ui.dialogs import import_model as import_dialog
+from netbuilder.ui.panels.code import CodeView
 
 
 def show_code(window):

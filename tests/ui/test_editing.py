@@ -9,7 +9,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from netbuilder.core.graph import Graph
-from netbuilder.ui.clipboard import NODES_MIME, base_name, data_from_mime
+from netbuilder.ui.canvas.clipboard import NODES_MIME, base_name, data_from_mime
 
 
 def edge_point(window, src: str, dst: str) -> QPointF:

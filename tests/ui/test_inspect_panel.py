@@ -374,7 +374,7 @@ def test_closing_the_window_ends_the_worker(inspect, qtbot):
 
 
 def test_the_real_worker_draws_the_maps_and_predictions_of_a_small_cnn(make_window, qtbot):
-    """End to end with ``python -m netbuilder.runtime.inspect_worker`` (TensorFlow)."""
+    """End to end with ``python -m netbuilder.runtime.workers.inspection`` (TensorFlow)."""
     pytest.importorskip("keras")
     window = make_window()
     panel = window.inspect_panel

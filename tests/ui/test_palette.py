@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from netbuilder.core import catalog
-from netbuilder.ui.canvas import LAYER_MIME
-from netbuilder.ui.palette import LayerPalette
+from netbuilder.ui.canvas.scene import LAYER_MIME
+from netbuilder.ui.panels.palette import LayerPalette
 
 
 def test_every_layer_is_listed_under_its_family(qtbot):
@@ -84,7 +84,7 @@ def test_enter_in_the_search_box_adds_the_first_match(window, qtbot):
 
 
 def test_every_layer_has_an_icon(qtbot):
-    from netbuilder.ui.palette import LayerPalette
+    from netbuilder.ui.panels.palette import LayerPalette
 
     palette = LayerPalette()
     qtbot.addWidget(palette)

@@ -10,7 +10,7 @@ import pytest
 
 from netbuilder.core.graph import Graph
 from netbuilder.core.project import Project, project_to_dict
-from netbuilder.ui.runs import (
+from netbuilder.ui.panels.training.runs import (
     delete_run,
     graph_signature,
     list_runs,

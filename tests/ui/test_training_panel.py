@@ -13,7 +13,7 @@ import pytest
 
 from netbuilder.core.graph import Graph
 from netbuilder.core.project import load
-from netbuilder.ui.training_panel import CRASH_MESSAGE, run_folder
+from netbuilder.ui.panels.training.panel import CRASH_MESSAGE, run_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,7 +78,7 @@ def emit(event: dict) -> str:
 
 
 def test_new_batches_alone_redraw_the_plots_at_most_once_a_second(window, monkeypatch):
-    from netbuilder.ui import training_panel as tp
+    from netbuilder.ui.panels.training import panel as tp
 
     panel = window.training_panel
     panel.ensure_plots()
@@ -295,7 +295,7 @@ def test_train_menu_f5_and_the_view_toggle(window):
 
 
 def test_the_settings_dialog_edits_every_field_validates_and_marks_the_project_modified(window):
-    from netbuilder.runtime.training import TrainingSettings
+    from netbuilder.runtime.training.engine import TrainingSettings
 
     panel = window.training_panel
     assert not window.is_modified()
@@ -656,7 +656,7 @@ def test_a_finished_run_appears_in_the_runs_list(make_window, qtbot, tmp_path):
 
 
 def test_the_settings_dialog_has_a_fine_tuning_stage(window):
-    from netbuilder.ui.training_settings_dialog import HAS_FINE_TUNING
+    from netbuilder.ui.dialogs.training_settings import HAS_FINE_TUNING
 
     if not HAS_FINE_TUNING:
         pytest.skip("TrainingSettings has no fine-tuning fields")

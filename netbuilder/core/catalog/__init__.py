@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .base import (
+from netbuilder.core.catalog.base import (
     CatalogError,
     Inferred,
     LayerError,

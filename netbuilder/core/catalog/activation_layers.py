@@ -7,8 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import InferFn, Inferred, LayerError, LayerSpec, Param, Shape, fmt_shape, numel, register
-from .shared_params import weight_params
+from netbuilder.core.catalog.base import (
+    InferFn,
+    Inferred,
+    LayerError,
+    LayerSpec,
+    Param,
+    Shape,
+    fmt_shape,
+    numel,
+    register,
+)
+from netbuilder.core.catalog.shared_params import weight_params
 
 FAMILY = "Activation"
 

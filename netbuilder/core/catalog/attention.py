@@ -11,8 +11,21 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .base import Inferred, LayerError, LayerSpec, Param, Shape, fmt_shape, register
-from .shared_params import ACTIVITY_REGULARIZER, SEED, use_bias_param, weight_params
+from netbuilder.core.catalog.base import (
+    Inferred,
+    LayerError,
+    LayerSpec,
+    Param,
+    Shape,
+    fmt_shape,
+    register,
+)
+from netbuilder.core.catalog.shared_params import (
+    ACTIVITY_REGULARIZER,
+    SEED,
+    use_bias_param,
+    weight_params,
+)
 
 FAMILY = "Attention"
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .base import (
+from netbuilder.core.catalog.base import (
     InferFn,
     Inferred,
     LayerError,
@@ -24,8 +24,14 @@ from .base import (
     numel,
     register,
 )
-from .preprocessing import IMAGE_FIX, VALUE_RANGE, channels_last, image_notes, is_number
-from .shared_params import DATA_FORMAT, SEED
+from netbuilder.core.catalog.preprocessing import (
+    IMAGE_FIX,
+    VALUE_RANGE,
+    channels_last,
+    image_notes,
+    is_number,
+)
+from netbuilder.core.catalog.shared_params import DATA_FORMAT, SEED
 
 FAMILY = "Augmentation"
 

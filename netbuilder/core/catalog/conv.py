@@ -12,9 +12,18 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .base import Dim, Inferred, LayerError, LayerSpec, Param, Shape, fmt_shape, register
-from .conv_arithmetic import conv_length, deconv_length
-from .shared_params import (
+from netbuilder.core.catalog.base import (
+    Dim,
+    Inferred,
+    LayerError,
+    LayerSpec,
+    Param,
+    Shape,
+    fmt_shape,
+    register,
+)
+from netbuilder.core.catalog.conv_arithmetic import conv_length, deconv_length
+from netbuilder.core.catalog.shared_params import (
     ACTIVITY_REGULARIZER,
     DATA_FORMAT,
     activation_param,

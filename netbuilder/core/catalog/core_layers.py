@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import (
+from netbuilder.core.catalog.base import (
     Inferred,
     LayerError,
     LayerSpec,
@@ -16,7 +16,7 @@ from .base import (
     register,
     require_rank,
 )
-from .shared_params import (
+from netbuilder.core.catalog.shared_params import (
     ACTIVITY_REGULARIZER,
     DATA_FORMAT,
     SEED,

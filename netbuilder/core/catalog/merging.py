@@ -11,7 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Dim, Inferred, LayerError, LayerSpec, Param, Shape, fmt_shape, numel, register
+from netbuilder.core.catalog.base import (
+    Dim,
+    Inferred,
+    LayerError,
+    LayerSpec,
+    Param,
+    Shape,
+    fmt_shape,
+    numel,
+    register,
+)
 
 FAMILY = "Merging"
 

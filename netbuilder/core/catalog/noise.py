@@ -8,8 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import InferFn, Inferred, LayerSpec, Param, Shape, fmt_shape, register, require_rank
-from .shared_params import DATA_FORMAT, SEED
+from netbuilder.core.catalog.base import (
+    InferFn,
+    Inferred,
+    LayerSpec,
+    Param,
+    Shape,
+    fmt_shape,
+    register,
+    require_rank,
+)
+from netbuilder.core.catalog.shared_params import DATA_FORMAT, SEED
 
 FAMILY = "Regularization"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .base import (
+from netbuilder.core.catalog.base import (
     Inferred,
     LayerError,
     LayerSpec,
@@ -16,7 +16,7 @@ from .base import (
     numel,
     register,
 )
-from .shared_params import weight_params
+from netbuilder.core.catalog.shared_params import weight_params
 
 FAMILY = "Normalization"
 

@@ -17,7 +17,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .base import Inferred, LayerError, LayerSpec, Param, Shape, fmt_shape, register
+from netbuilder.core.catalog.base import (
+    Inferred,
+    LayerError,
+    LayerSpec,
+    Param,
+    Shape,
+    fmt_shape,
+    register,
+)
 
 FAMILY = "Other"
 TYPE = "KerasLayer"

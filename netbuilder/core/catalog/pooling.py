@@ -11,9 +11,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .base import Inferred, LayerError, LayerSpec, Param, Shape, fmt_shape, numel, register
-from .conv_arithmetic import pool_length
-from .shared_params import DATA_FORMAT, PADDING
+from netbuilder.core.catalog.base import (
+    Inferred,
+    LayerError,
+    LayerSpec,
+    Param,
+    Shape,
+    fmt_shape,
+    numel,
+    register,
+)
+from netbuilder.core.catalog.conv_arithmetic import pool_length
+from netbuilder.core.catalog.shared_params import DATA_FORMAT, PADDING
 
 FAMILY = "Pooling"
 

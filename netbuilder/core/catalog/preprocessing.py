@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .base import (
+from netbuilder.core.catalog.base import (
     Inferred,
     LayerError,
     LayerSpec,
@@ -24,7 +24,7 @@ from .base import (
     numel,
     register,
 )
-from .shared_params import DATA_FORMAT
+from netbuilder.core.catalog.shared_params import DATA_FORMAT
 
 FAMILY = "Preprocessing"
 

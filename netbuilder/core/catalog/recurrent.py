@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import (
+from netbuilder.core.catalog.base import (
     Inferred,
     LayerError,
     LayerSpec,
@@ -19,8 +19,8 @@ from .base import (
     fmt_shape,
     register,
 )
-from .conv_arithmetic import conv_length
-from .shared_params import (
+from netbuilder.core.catalog.conv_arithmetic import conv_length
+from netbuilder.core.catalog.shared_params import (
     ACTIVITY_REGULARIZER,
     DATA_FORMAT,
     PADDING,
@@ -337,7 +337,9 @@ WRAPPABLE = ("SimpleRNN", "LSTM", "GRU", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D
 
 
 def _infer_bidirectional(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
-    from . import get  # the package imports this module, so look the inner spec up lazily
+    from netbuilder.core.catalog import (
+        get,  # the package imports this module, so look the inner spec up lazily
+    )
 
     inner = p["layer"]
     kind = inner["type"]

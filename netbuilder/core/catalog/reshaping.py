@@ -10,9 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Inferred, LayerError, LayerSpec, Param, Shape, fmt_shape, numel, register
-from .pooling import AXIS_NAMES, require_spatial_rank, spatial_axes
-from .shared_params import DATA_FORMAT
+from netbuilder.core.catalog.base import (
+    Inferred,
+    LayerError,
+    LayerSpec,
+    Param,
+    Shape,
+    fmt_shape,
+    numel,
+    register,
+)
+from netbuilder.core.catalog.pooling import AXIS_NAMES, require_spatial_rank, spatial_axes
+from netbuilder.core.catalog.shared_params import DATA_FORMAT
 
 FAMILY = "Reshaping"
 

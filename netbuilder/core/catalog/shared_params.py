@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Param
+from netbuilder.core.catalog.base import Param
 
 
 def weight_params(prefix: str, initializer: str, what: str) -> tuple[Param, ...]:

@@ -1,0 +1,316 @@
+"""The training part of exported code: data loading, compile and fit for the project's training
+settings, appended to ``core.codegen``'s model code (``netbuilder export --with-training``).
+
+The script it writes stands on its own (Keras, NumPy, and scikit-learn for ``digits``): it does
+the same things NetBuilder's worker does, in plain code a person can read and change.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+from typing import Any
+
+from netbuilder.core.graph import Graph
+from netbuilder.runtime.training.engine import (
+    SettingsError,
+    TrainingSettings,
+    find_layer_path,
+    unfreeze_from,
+)
+
+MAIN_BLOCK = 'if __name__ == "__main__":\n    build_model().summary()\n'
+
+KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+
+
+class TrainingCodeError(Exception):
+    """The training cannot be written as code; ``str(err)`` says why."""
+
+
+def _load_data_code(data: str) -> str:
+    """``load_data()`` for ``data``: returns (x, y) of the training data."""
+    if data == "digits":
+        return '''def load_data():
+    """scikit-learn's bundled 8x8 digits (no download), pixel values scaled to 0-1."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return digits.images.astype("float32") / 16.0, digits.target
+'''
+    if data in KERAS_DATASETS:
+        return f'''def load_data():
+    """keras.datasets.{data}: the training images (from Keras' cache, or downloaded)."""
+    (x, y), _ = keras.datasets.{data}.load_data()
+    return x.astype("float32") / 255.0, y.reshape(len(y))
+'''
+    if data == "shapes":
+        raise TrainingCodeError(
+            "the generated 'shapes' data lives inside NetBuilder; export with --data digits, "
+            "mnist, fashion_mnist, cifar10, a folder of images or an .npz file")
+    path = Path(data)
+    if path.suffix == ".npz":
+        return f'''def load_data():
+    """Arrays from {path.name}: x_train/y_train (or x/y)."""
+    with np.load({_q(str(path))}) as arrays:
+        x = arrays["x_train"] if "x_train" in arrays else arrays["x"]
+        y = arrays["y_train"] if "y_train" in arrays else arrays["y"]
+    x = x.astype("float32")
+    return (x / 255.0 if x.max() > 1.0 else x), y
+'''
+    if path.is_dir() or not path.suffix:
+        return f'''def load_data():
+    """Images from {path.name}/, one sub-folder per class, pixel values scaled to 0-1."""
+    images = keras.utils.image_dataset_from_directory(
+        {_q(str(path))}, batch_size=None, shuffle=False, image_size=IMAGE_SIZE
+    )
+    x = np.stack([image for image, _ in images.as_numpy_iterator()]).astype("float32")
+    y = np.array([label for _, label in images.as_numpy_iterator()])
+    return x / 255.0, y
+'''
+    raise TrainingCodeError(f"cannot write loading code for {data!r}: use digits, mnist, "
+                            "fashion_mnist, cifar10, a folder of images or an .npz file")
+
+
+FIT_TO_MODEL = '''def fit_to_model(x, input_shape):
+    """Give the images the model's input shape: a channel axis, gray <-> RGB, size, or flat."""
+    if len(input_shape) == 1:
+        return x.reshape(len(x), -1)
+    if x.ndim == len(input_shape):  # (n, height, width): add a channel axis
+        x = x[..., None]
+    channels = input_shape[-1]
+    if x.shape[-1] == 1 and channels == 3:
+        x = np.repeat(x, 3, axis=-1)
+    elif x.shape[-1] == 3 and channels == 1:
+        x = x.mean(axis=-1, keepdims=True)
+    size = tuple(input_shape[:2])
+    if None not in size and x.shape[1:3] != size:
+        x = keras.ops.convert_to_numpy(keras.ops.image.resize(x, size))
+    return x
+'''
+
+
+def _loss(graph: Graph, settings: TrainingSettings) -> str:
+    outputs = graph.outputs()
+    if len(outputs) != 1:
+        raise TrainingCodeError("exporting training code handles models with one output; "
+                                f"this one has {len(outputs)}")
+    if settings.loss:
+        return _q(settings.loss)
+    node = outputs[0]
+    result = graph.inference.result(node.id)
+    units = result.outputs[0][-1] if result.outputs else None
+    activation = node.params.get("activation", "linear")
+    if units == 1:
+        logits = activation != "sigmoid"
+        return ("keras.losses.BinaryCrossentropy(from_logits=True)" if logits
+                else '"binary_crossentropy"')
+    if activation == "softmax":
+        return '"sparse_categorical_crossentropy"'
+    return "keras.losses.SparseCategoricalCrossentropy(from_logits=True)"
+
+
+def _optimizer(s: TrainingSettings, rate: str | None = None) -> str:
+    """The ``optimizer=...`` argument of ``model.compile``, wrapped to fit (``rate``: the
+    learning rate's expression, else the settings' rate or schedule)."""
+    args = [f"learning_rate={rate}" if rate else "learning_rate=schedule"
+            if s.schedule == "cosine" else f"learning_rate={s.learning_rate!r}"]
+    if s.optimizer == "sgd":
+        args += [f"momentum={s.momentum!r}", f"nesterov={s.nesterov!r}"]
+    if s.optimizer == "adamw":
+        args.append(f"weight_decay={s.weight_decay!r}")
+    if s.clipnorm:
+        args.append(f"clipnorm={s.clipnorm!r}")
+    name = {"sgd": "SGD", "adamw": "AdamW", "adam": "Adam", "rmsprop": "RMSprop"}[s.optimizer]
+    return _call(f"optimizer=keras.optimizers.{name}", args) + ","
+
+
+def _q(value: Any) -> str:
+    """A Python literal with double quotes, as black writes it."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_q(v) for v in value) + "]"
+    return repr(value)
+
+
+def _call(function: str, args: list[str], indent: int = 8) -> str:
+    """``function(args)`` on one line when it fits in 99 columns, else wrapped as black would."""
+    one_line = f"{function}({', '.join(args)})"
+    if indent + len(one_line) + 1 <= 99:
+        return one_line
+    inner = " " * (indent + 4)
+    if indent + 4 + len(", ".join(args)) <= 99:
+        return f"{function}(\n{inner}{', '.join(args)}\n{' ' * indent})"
+    return f"{function}(\n" + "".join(f"{inner}{a},\n" for a in args) + f"{' ' * indent})"
+
+
+def _callbacks(s: TrainingSettings) -> list[str]:
+    out = []
+    if s.checkpoint:
+        out.append(_call("keras.callbacks.ModelCheckpoint",
+                         ['"best.keras"', f"monitor={_q(s.checkpoint_monitor)}",
+                          "save_best_only=True"]))
+    if s.early_stopping:
+        out.append(_call("keras.callbacks.EarlyStopping",
+                         [f"monitor={_q(s.early_stopping_monitor)}", f"patience={s.patience}",
+                          f"min_delta={s.min_delta!r}",
+                          f"restore_best_weights={s.restore_best_weights!r}"]))
+    if s.terminate_on_nan:
+        out.append("keras.callbacks.TerminateOnNaN()")
+    if s.schedule == "step":
+        out.append(_call("keras.callbacks.LearningRateScheduler",
+                         [f"lambda epoch, rate: {s.learning_rate!r} * {s.step_factor!r} "
+                          f"** (epoch // {s.step_epochs})"]))
+    if s.schedule == "plateau":
+        out.append(_call("keras.callbacks.ReduceLROnPlateau",
+                         [f"factor={s.plateau_factor!r}", f"patience={s.plateau_patience}",
+                          f"min_lr={s.min_learning_rate!r}"]))
+    if s.csv_log:
+        out.append('keras.callbacks.CSVLogger("training.csv")')
+    if s.tensorboard:
+        out.append('keras.callbacks.TensorBoard("tensorboard")')
+    return out
+
+
+def _fine_tune_code(s: TrainingSettings, loss: str, metrics: str) -> str:
+    """Stage 2 of ``train()``: unfreeze, recompile at the fine-tuning rate, fit on from the
+    epoch reached (as NetBuilder's worker does)."""
+    stage2 = s.updated({"schedule": "constant"})
+    lines = [
+        "    # stage 2: fine-tuning from FINE_TUNE_FROM at a low rate, epochs counted on",
+        "    trainable = unfreeze_from(model, FINE_TUNE_FROM)",
+        "    rate = FINE_TUNE_LEARNING_RATE",
+        '    print(f"fine-tuning from {FINE_TUNE_FROM} at lr {rate:g}: {trainable:,} trainable '
+        'params")',
+        "    model.compile(",
+        f"        {_optimizer(stage2, 'FINE_TUNE_LEARNING_RATE')}",
+        f"        loss={loss},",
+        f"        metrics={metrics},",
+        "    )",
+    ]
+    if s.schedule == "step":
+        lines += ["    # the fine-tuning rate stays as set: no step schedule in stage 2",
+                  "    callbacks = [c for c in callbacks if not isinstance(c, "
+                  "keras.callbacks.LearningRateScheduler)]"]
+    if s.csv_log:
+        lines += ["    for callback in callbacks:",
+                  "        if isinstance(callback, keras.callbacks.CSVLogger):",
+                  "            callback.append = True  # one CSV file for both stages"]
+    lines += [
+        "    done = len(history.epoch)",
+        "    stage2 = model.fit(",
+        "        x,",
+        "        y,",
+        "        epochs=done + FINE_TUNE_EPOCHS,",
+        "        initial_epoch=done,",
+        "        batch_size=BATCH_SIZE,",
+        "        validation_split=VALIDATION_SPLIT,",
+        f"        shuffle={s.shuffle!r},",
+        "        callbacks=callbacks,",
+        "    )",
+        "    for key, values in stage2.history.items():",
+        "        history.history.setdefault(key, []).extend(values)",
+        "    history.epoch += stage2.epoch",
+        "    return history",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _preprocess_line(graph: Graph) -> str:
+    """The line of ``train()`` that prepares the pixels as the Keras Application the Input feeds
+    was trained (``load_data`` gives 0-1 values); empty for other models."""
+    from netbuilder.runtime.applications import preprocess_module, preprocessing_for
+
+    name = preprocessing_for(graph)
+    module = preprocess_module(name) if name else None
+    if module is None:
+        return ""
+    return (f"    # pixels prepared as {name} was trained\n"
+            f"    x = keras.applications.{module}.preprocess_input(x * 255.0)\n")
+
+
+def training_code(graph: Graph, settings_dict: dict[str, Any] | None, data: str) -> str:
+    """The training half of an exported script, for ``graph`` trained on ``data``."""
+    try:
+        s = TrainingSettings.from_dict(settings_dict)
+    except SettingsError as err:
+        raise TrainingCodeError(f"the project's training settings: {err}") from None
+    input_node = graph.inputs()[0] if len(graph.inputs()) == 1 else None
+    if input_node is None:
+        raise TrainingCodeError("exporting training code handles models with one input")
+    shape = list(input_node.params["shape"])
+    image_size = (f"({shape[0]}, {shape[1]})" if len(shape) >= 3 and None not in shape[:2]
+                  else "(256, 256)")
+    parts = [_load_data_code(data)]
+    parts.append("\n\n" + FIT_TO_MODEL)
+    preprocess = _preprocess_line(graph)
+    callbacks = _callbacks(s)
+    callback_lines = "".join(f"        {c},\n" for c in callbacks)
+    schedule = ""
+    if s.schedule == "cosine":
+        schedule = (
+            "    steps = int(np.ceil(len(x) * (1 - VALIDATION_SPLIT) / BATCH_SIZE)) * EPOCHS\n"
+            "    " + _call("schedule = keras.optimizers.schedules.CosineDecay",
+                          [repr(s.learning_rate), "steps", f"alpha={s.cosine_alpha!r}"], 4)
+            + "\n")
+    metrics = s.metrics if s.metrics is not None else ["accuracy"]
+    fine_tune = ""
+    constants = ""
+    result = "model.fit("
+    if s.fine_tuning:
+        parts.append("\n\n" + inspect.getsource(find_layer_path))
+        parts.append("\n\n" + inspect.getsource(unfreeze_from))
+        constants = (f"FINE_TUNE_FROM = {_q(s.fine_tune_from)}  # stage 2: fine-tuning\n"
+                     f"FINE_TUNE_EPOCHS = {s.fine_tune_epochs}\n"
+                     f"FINE_TUNE_LEARNING_RATE = {s.fine_tune_learning_rate!r}\n")
+        result = "history = model.fit("
+        fine_tune = _fine_tune_code(s, _loss(graph, s), _q(metrics))
+    parts.append(f'''
+
+EPOCHS = {s.epochs}
+BATCH_SIZE = {s.batch_size}
+VALIDATION_SPLIT = 0.2
+IMAGE_SIZE = {image_size}  # for image folders
+{constants}
+
+def train(model):
+    """Train ``model`` on the data with the project's settings; returns Keras' History."""
+    x, y = load_data()
+    x = fit_to_model(x, model.input_shape[1:])
+{preprocess}{schedule}    model.compile(
+        {_optimizer(s)}
+        loss={_loss(graph, s)},
+        metrics={_q(metrics)},
+    )
+    callbacks = [
+{callback_lines}    ]
+    {"return " if not s.fine_tuning else ""}{result}
+        x,
+        y,
+        epochs=EPOCHS,
+        batch_size=BATCH_SIZE,
+        validation_split=VALIDATION_SPLIT,
+        shuffle={s.shuffle!r},
+        callbacks=callbacks,
+    )
+{fine_tune}
+
+if __name__ == "__main__":
+    model = build_model()
+    model.summary()
+    train(model)
+    model.save("model.keras")
+''')
+    return "".join(parts)
+
+
+def with_training(model_code: str, graph: Graph, settings: dict[str, Any] | None,
+                  data: str) -> str:
+    """``model_code`` (from ``core.codegen``) with its summary-only main block replaced by
+    data loading and training."""
+    if not model_code.endswith(MAIN_BLOCK) or "\nimport keras\n" not in model_code:
+        raise TrainingCodeError("the model code does not look as expected")  # a codegen change
+    code = model_code.replace("\nimport keras\n", "\nimport keras\nimport numpy as np\n", 1)
+    return code[: -len(MAIN_BLOCK)] + training_code(graph, settings, data)

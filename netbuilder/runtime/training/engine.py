@@ -1,0 +1,955 @@
+"""Training: the settings (kept in ``project.settings["training"]``) and the engine that runs one
+training job with ``model.fit`` and Keras callbacks.
+
+``run_job(job, emit, stop)`` is what the worker process (``python -m netbuilder.runtime.workers.training``)
+runs; it reports everything through ``emit(event_dict)`` (see ``worker.py`` for the events) and
+stops after the current batch once ``stop`` (a ``threading.Event``) is set. It can be called in
+the same process too (tests do), but the editor and the command line always run it in a worker
+process, so a crash or an out-of-memory cannot take them down.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from netbuilder.core.atomic_write import write_atomically, write_text_atomically
+from netbuilder.runtime import data as data_mod
+from netbuilder.runtime.training.settings import (
+    DATA_KEY,
+    SettingsError,
+    TrainingSettings,
+    load_settings,
+)
+
+Emit = Callable[[dict[str, Any]], None]
+# seconds between two "batch" events (the last batch of an epoch is always sent): at most four
+# lines a second. Each one costs the editor a repaint (about 15 ms of CPU measured offscreen),
+# CPU that training on a small machine would miss; four a second still move a progress bar
+# smoothly. A job may ask for another interval ("batch_interval").
+BATCH_INTERVAL = 0.25
+
+
+class TrainingError(Exception):
+    """A training job that failed; ``kind`` says what failed (project, build, data, settings,
+    weights, nan, memory, output, internal)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+# --- building blocks -------------------------------------------------------------------------
+
+
+def make_optimizer(settings: TrainingSettings, steps_per_epoch: int, total_epochs: int) -> Any:
+    import keras
+
+    lr: Any = settings.learning_rate
+    if settings.schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(
+            settings.learning_rate, decay_steps=max(1, steps_per_epoch * total_epochs),
+            alpha=settings.cosine_alpha)
+    clip = {"clipnorm": settings.clipnorm} if settings.clipnorm else {}
+    if settings.optimizer == "sgd":
+        return keras.optimizers.SGD(lr, momentum=settings.momentum, nesterov=settings.nesterov,
+                                    **clip)
+    if settings.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(lr, **clip)
+    if settings.optimizer == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=settings.weight_decay, **clip)
+    return keras.optimizers.Adam(lr, **clip)
+
+
+def current_learning_rate(model: Any) -> float | None:
+    try:
+        import keras
+
+        return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    except Exception:  # noqa: BLE001 - an optimizer without a readable rate
+        return None
+
+
+def losses_for(settings: TrainingSettings, output_names: list[str]) -> dict[str, str | None]:
+    unknown = [n for n in settings.output_losses if n not in output_names]
+    if unknown:
+        raise SettingsError(f"output_losses names {unknown[0]!r}, but the model's outputs are "
+                            f"{', '.join(output_names)}")
+    chosen: dict[str, str | None] = {}
+    for name in output_names:
+        spec = settings.output_losses.get(name, {})
+        chosen[name] = spec.get("loss") or settings.loss
+    return chosen
+
+
+def compile_model(model: Any, settings: TrainingSettings, prepared: data_mod.Prepared,
+                  steps_per_epoch: int, total_epochs: int) -> None:
+    names = list(prepared.losses)
+    losses = {n: prepared.losses[n].keras_loss() for n in names}
+    metrics: dict[str, list[str]] = {}
+    for n in names:
+        if settings.metrics is not None:
+            metrics[n] = list(settings.metrics)
+        else:
+            metrics[n] = ["accuracy"] if prepared.losses[n].classification else ["mae"]
+    weights = {n: float(settings.output_losses.get(n, {}).get("weight", 1.0)) for n in names}
+    optimizer = make_optimizer(settings, steps_per_epoch, total_epochs)
+    try:
+        if len(names) == 1:
+            model.compile(optimizer=optimizer, loss=losses[names[0]], metrics=metrics[names[0]])
+        else:
+            model.compile(optimizer=optimizer, loss=losses, loss_weights=weights,
+                          metrics=metrics)
+    except (ValueError, TypeError) as err:
+        raise SettingsError(f"cannot compile the model with these settings: {_first_line(err)}"
+                            ) from None
+
+
+def _monitor_mode(monitor: str) -> str:
+    name = monitor.removeprefix("val_")
+    return "max" if any(k in name for k in ("acc", "auc", "precision", "recall")) else "min"
+
+
+def atomic_save_model(model: Any, path: Path) -> None:
+    """Save a ``.keras`` (or ``.weights.h5``) file through a temporary file and a rename, so a
+    crash or a kill mid-save leaves the previous file intact."""
+    if path.name.endswith(".weights.h5"):
+        write_atomically(path, lambda tmp: model.save_weights(str(tmp)), suffix=".weights.h5")
+    else:
+        write_atomically(path, lambda tmp: model.save(str(tmp)), suffix=".keras")
+
+
+# --- callbacks -------------------------------------------------------------------------------
+
+
+def _callback_base() -> type:
+    import keras
+
+    return keras.callbacks.Callback
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe numbers: NaN and infinities become None."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return f if math.isfinite(f) else None
+
+
+def make_progress_callback(emit: Emit, stop: threading.Event, state: dict[str, Any],
+                           epochs: int, initial_epoch: int, steps: int,
+                           batch_interval: float = BATCH_INTERVAL,
+                           terminate_on_nan: bool = False) -> Any:
+    """Streams batch (at most one per ``batch_interval`` seconds) and epoch metrics, progress and
+    time left; notes NaN losses (and stops training at one with ``terminate_on_nan``); sets
+    ``model.stop_training`` once ``stop`` is set.
+
+    It is safe for Keras' asynchronous batch dispatch (``async_safe``): the training loop does
+    not wait for it after every batch, as it would for any callback with a batch hook; Keras
+    runs its batch hook on a helper thread and waits for the pending ones before each epoch's
+    end. (This is also why it watches for NaN itself instead of ``keras.callbacks.
+    TerminateOnNaN``, which would make every batch wait.) For a second fit (fine-tuning) call
+    ``extend(epochs)``: progress, time left and elapsed time continue."""
+    base = _callback_base()
+
+    class Progress(base):  # type: ignore[misc, valid-type]
+        async_safe = True
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.epochs = epochs
+            self.total = max(1, (epochs - initial_epoch) * steps)
+            self.done = 0
+            self.last_emit = -math.inf     # the first batch is always sent
+            self.last_batch = (-1, -1)
+            self.epoch = initial_epoch
+            self.t0: float | None = None
+            self.epoch_t0 = 0.0
+            self.lock = threading.Lock()
+
+        def extend(self, new_epochs: int) -> None:
+            """The run now ends at ``new_epochs`` (the fine-tuning epochs added)."""
+            with self.lock:
+                self.total = max(1, self.done + (new_epochs - self.epoch - 1) * steps)
+                self.epochs = new_epochs
+
+        def on_train_begin(self, logs: Any = None) -> None:
+            if self.t0 is None:
+                self.t0 = time.perf_counter()
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.epoch = epoch
+            self.epoch_t0 = time.perf_counter()
+
+        def _elapsed(self, now: float) -> float:
+            return now - (self.t0 if self.t0 is not None else now)
+
+        def _eta(self, now: float) -> float | None:
+            if not self.done:
+                return None
+            return self._elapsed(now) * max(0, self.total - self.done) / self.done
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            logs = logs or {}
+            loss = logs.get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                if state.get("nan") is None:
+                    state["nan"] = {"epoch": self.epoch + 1, "batch": batch + 1}
+                if terminate_on_nan:
+                    self.model.stop_training = True
+            if stop.is_set() and not self.model.stop_training:
+                self.model.stop_training = True
+                state["stopped"] = True
+            with self.lock:
+                self.done += 1
+                now = time.perf_counter()
+                where = (self.epoch, batch)
+                if where <= self.last_batch or not (
+                        now - self.last_emit >= batch_interval or batch + 1 == steps):
+                    return
+                self.last_emit = now
+                self.last_batch = where
+                event = {"event": "batch", "epoch": self.epoch + 1, "epochs": self.epochs,
+                         "batch": batch + 1, "steps": steps, "logs": _clean(dict(logs)),
+                         "progress": round(min(1.0, self.done / self.total), 4),
+                         "eta_s": _round(self._eta(now)),
+                         "elapsed_s": round(self._elapsed(now), 2)}
+            emit(event)
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if logs is not None and "learning_rate" not in logs:
+                lr = current_learning_rate(self.model)
+                if lr is not None:
+                    logs["learning_rate"] = lr
+            now = time.perf_counter()
+            state["epochs_done"] = state.get("epochs_done", 0) + 1
+            with self.lock:
+                self.last_batch = (epoch, steps)
+            emit({"event": "epoch", "epoch": epoch + 1, "epochs": self.epochs,
+                  "logs": _clean(dict(logs or {})),
+                  "progress": round(min(1.0, self.done / self.total), 4),
+                  "eta_s": _round(self._eta(now) if not self.model.stop_training else 0.0),
+                  "epoch_s": round(now - self.epoch_t0, 3),
+                  "elapsed_s": round(self._elapsed(now), 2)})
+
+    return Progress()
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def make_checkpoint_callback(path: Path, monitor: str, emit: Emit,
+                             min_interval: float = 10.0) -> Any:
+    """Keeps the best model (by ``monitor``) in ``path``, written atomically (a killed worker
+    leaves the previous file whole).
+
+    Training does not wait for the disk: at the end of an epoch that improves ``monitor`` the
+    weights are copied (a millisecond) and a background thread writes them through a clone of the
+    model. It writes at most once every ``min_interval`` seconds (the first best at once); a best
+    not yet written when training ends is written then."""
+    base = _callback_base()
+    mode = _monitor_mode(monitor)
+
+    class BestCheckpoint(base):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            super().__init__()
+            self.best: float | None = None
+            self.monitor = monitor
+            self.shadow: Any = None
+            self.thread: threading.Thread | None = None
+            self.warned = False
+            self.cloneable: bool | None = None
+            self.pending: tuple[list[Any] | None, int, float] | None = None
+            self.last_write: float | None = None
+
+        def _write(self, weights: list[Any] | None, epoch: int, value: float) -> None:
+            import keras
+
+            try:
+                if weights is None:
+                    model = self.model
+                else:
+                    if self.shadow is None:
+                        self.shadow = keras.models.clone_model(self.model)
+                    model = self.shadow
+                    model.set_weights(weights)
+                atomic_save_model(model, path)
+            except Exception as err:  # noqa: BLE001 - report, keep training
+                emit({"event": "warning", "message": f"could not write the checkpoint {path}: "
+                                                     f"{_first_line(err)}"})
+                return
+            emit({"event": "checkpoint", "epoch": epoch + 1, "path": str(path),
+                  "monitor": self.monitor, "value": value})
+
+        def wait(self) -> None:
+            if self.thread is not None:
+                self.thread.join()
+                self.thread = None
+
+        def _flush(self, force: bool = False) -> None:
+            if self.pending is None:
+                return
+            now = time.monotonic()
+            if not force and self.last_write is not None and (
+                    now - self.last_write < min_interval):
+                return
+            self.wait()
+            weights, epoch, value = self.pending
+            self.pending = None
+            self.last_write = now
+            if weights is None:
+                self._write(None, epoch, value)
+                return
+            self.thread = threading.Thread(target=self._write, args=(weights, epoch, value),
+                                           name="checkpoint-writer")
+            self.thread.start()
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            value = (logs or {}).get(self.monitor)
+            if value is None and not self.warned:
+                self.warned = True
+                emit({"event": "warning", "message":
+                      f"the checkpoint watches {self.monitor}, which this model does not report "
+                      f"(it reports {', '.join(sorted(logs or {}))}); no checkpoint is written"})
+            if value is not None and math.isfinite(float(value)) and (
+                    self.best is None or (float(value) < self.best if mode == "min"
+                                          else float(value) > self.best)):
+                self.best = float(value)
+                if self.cloneable is None:
+                    self.cloneable = _cloneable(self.model)
+                weights = self.model.get_weights() if self.cloneable else None
+                if weights is None:
+                    self.wait()
+                    self.last_write = time.monotonic()
+                    self._write(None, epoch, self.best)   # written now, from the model itself
+                    return
+                self.pending = (weights, epoch, self.best)
+            self._flush()
+
+        def on_train_end(self, logs: Any = None) -> None:
+            self._flush(force=True)
+            self.wait()
+
+    return BestCheckpoint()
+
+
+def _cloneable(model: Any) -> bool:
+    """Whether ``keras.models.clone_model`` rebuilds this model (functional models of built-in
+    layers do; a subclassed model would not)."""
+    return type(model).__name__ in ("Functional", "Sequential")
+
+
+def make_callbacks(settings: TrainingSettings, out_dir: Path, emit: Emit,
+                   has_validation: bool, notes: list[str]) -> tuple[list[Any], Any]:
+    """The Keras callbacks for these settings (after the progress callback); returns them and
+    the EarlyStopping callback (or None)."""
+    import keras
+
+    def monitored(name: str, what: str) -> str:
+        if name.startswith("val_") and not has_validation:
+            notes.append(f"{what} watches {name[4:]} (there is no validation data)")
+            return name[4:]
+        return name
+
+    callbacks: list[Any] = []   # terminate_on_nan: the progress callback does it
+    if settings.schedule == "step":
+        lr0, factor, every = settings.learning_rate, settings.step_factor, settings.step_epochs
+        callbacks.append(keras.callbacks.LearningRateScheduler(
+            lambda epoch: lr0 * factor ** (epoch // every)))
+    elif settings.schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor=monitored("val_loss", "reduce-on-plateau"), factor=settings.plateau_factor,
+            patience=settings.plateau_patience, min_lr=settings.min_learning_rate))
+    if settings.checkpoint:
+        callbacks.append(make_checkpoint_callback(
+            out_dir / "best.keras", monitored(settings.checkpoint_monitor, "the checkpoint"),
+            emit))
+    early = None
+    if settings.early_stopping:
+        monitor = monitored(settings.early_stopping_monitor, "early stopping")
+        early = keras.callbacks.EarlyStopping(
+            monitor=monitor, patience=settings.patience, min_delta=settings.min_delta,
+            restore_best_weights=settings.restore_best_weights, mode=_monitor_mode(monitor))
+        callbacks.append(early)
+    if settings.csv_log:
+        callbacks.append(keras.callbacks.CSVLogger(str(out_dir / "training.csv")))
+    if settings.tensorboard:
+        if not tensorboard_available():
+            raise SettingsError("TensorBoard logs need the tensorboard package, which is not "
+                                "installed: pip install tensorboard, or turn the logs off")
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / "tensorboard")))
+    return callbacks, early
+
+
+def make_latest_weights_callback(path: Path, emit: Emit) -> Any:
+    """Writes the model's weights to ``path`` (a ``.weights.h5`` file, atomically) at the end of
+    every epoch and emits a ``weights`` event, for live inspection of a running training."""
+    base = _callback_base()
+
+    class LatestWeights(base):  # type: ignore[misc, valid-type]
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            try:
+                atomic_save_model(self.model, path)
+            except Exception as err:  # noqa: BLE001 - report, keep training
+                emit({"event": "warning", "message": f"could not write the latest weights "
+                                                     f"{path}: {_first_line(err)}"})
+                return
+            emit({"event": "weights", "path": str(path), "epoch": epoch + 1})
+
+    return LatestWeights()
+
+
+# --- fine-tuning -----------------------------------------------------------------------------
+# These two functions are copied as they are into exported training code (training_code.py):
+# plain Python formatted as black writes it, nothing from this module.
+
+
+def find_layer_path(model, name):
+    """The models from ``model`` down to the one that holds the layer called ``name`` (its own
+    layers first, then the nested models in order) and the layer's index in the last one; None
+    when no layer has that name."""
+    for index, layer in enumerate(model.layers):
+        if layer.name == name:
+            return [model], index
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            found = find_layer_path(layer, name)
+            if found is not None:
+                return [model] + found[0], found[1]
+    return None
+
+
+def unfreeze_from(model, name):
+    """Fine-tuning as in Keras' transfer-learning guide: the layer called ``name`` and every
+    layer after it in its (nested) model become trainable, the earlier ones frozen, and
+    BatchNormalization layers stay frozen (so they keep running in inference mode). Every other
+    layer keeps its setting. Returns the number of trainable parameters."""
+    import math
+
+    import keras
+
+    found = find_layer_path(model, name)
+    if found is None:
+        raise ValueError(f"the model has no layer named {name!r}")
+    models, index = found
+
+    def walk(layer):
+        yield layer
+        for inner in getattr(layer, "layers", []):
+            yield from walk(inner)
+
+    before = [(layer, layer.trainable) for layer in walk(model)]
+    for outer in models:  # open the way down to the layer (this sets every layer inside)
+        outer.trainable = True
+    for layer, trainable in before:  # every other layer as it was, outer before inner
+        if not any(layer is outer for outer in models):
+            layer.trainable = trainable
+    for i, layer in enumerate(models[-1].layers):
+        layer.trainable = i >= index
+        for inner in walk(layer):
+            if isinstance(inner, keras.layers.BatchNormalization):
+                inner.trainable = False
+    return sum(math.prod(weight.shape) for weight in model.trainable_weights)
+
+
+def _check_fine_tune_layer(model: Any, settings: TrainingSettings) -> None:
+    """A clear settings error, before any training, when ``fine_tune_from`` names no layer."""
+    if not settings.fine_tuning or find_layer_path(model, settings.fine_tune_from) is not None:
+        return
+    names = [layer.name for layer in model.layers if hasattr(layer, "layers")]
+    nested = (f"; its nested models are {', '.join(names)}" if names
+              else "; it has no nested model")
+    raise TrainingError("settings", f"fine_tune_from names the layer "
+                                    f"{settings.fine_tune_from!r}, but the model has no layer "
+                                    f"of that name (nested models searched too){nested}")
+
+
+def tensorboard_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+# --- the job ---------------------------------------------------------------------------------
+
+
+def _first_line(err: BaseException) -> str:
+    text = getattr(err, "message", None) or str(err)
+    text = str(text).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _load_project(spec: Any) -> Any:
+    from netbuilder.core.project import ProjectError, load
+    from netbuilder.core.project import loads as loads_project
+
+    try:
+        if isinstance(spec, Mapping):
+            return loads_project(json.dumps(spec), "<project>")
+        if isinstance(spec, str):
+            return load(spec)
+    except ProjectError as err:
+        raise TrainingError("project", str(err)) from None
+    raise TrainingError("project", "the job has no project (a project dict or a file path)")
+
+
+def _is_oom(err: BaseException) -> bool:
+    if isinstance(err, MemoryError):
+        return True
+    name = type(err).__name__
+    text = str(err)
+    return name == "ResourceExhaustedError" or "OOM when allocating" in text or (
+        "out of memory" in text.lower())
+
+
+def run_job(job: Mapping[str, Any], emit: Emit, stop: threading.Event | None = None) -> int:
+    """Run one job; every outcome is reported through ``emit``. Returns 0 when the job finished
+    (also when stopped or stopped early), 1 when it ended with an error event."""
+    stop = stop or threading.Event()
+    try:
+        return _run(job, emit, stop)
+    except TrainingError as err:
+        emit({"event": "error", "kind": err.kind, "message": str(err)})
+    except data_mod.DataError as err:
+        emit({"event": "error", "kind": "data", "message": str(err)})
+    except SettingsError as err:
+        emit({"event": "error", "kind": "settings", "message": str(err)})
+    except BaseException as err:  # noqa: BLE001 - every failure becomes an error event
+        if isinstance(err, (KeyboardInterrupt, SystemExit)):
+            raise
+        traceback.print_exc()
+        if _is_oom(err):
+            emit({"event": "error", "kind": "memory", "message":
+                  f"ran out of memory ({_first_line(err)}); lower the batch size or use a "
+                  "smaller model or image size"})
+        else:
+            emit({"event": "error", "kind": "internal",
+                  "message": f"training failed: {type(err).__name__}: {_first_line(err)}"})
+    return 1
+
+
+def _data_spec(job: Mapping[str, Any], project: Any) -> tuple[str, dict[str, Any]]:
+    spec = job.get("data", project.settings.get(DATA_KEY))
+    if isinstance(spec, str):
+        return spec, {}
+    if isinstance(spec, Mapping) and isinstance(spec.get("source"), str):
+        options = spec.get("options") or {}
+        if not isinstance(options, Mapping):
+            raise TrainingError("data", "the data options must be an object")
+        return spec["source"], dict(options)
+    raise TrainingError("data", "no data source: give one, e.g. digits, shapes, mnist or a path")
+
+
+def _status(emit: Emit, message: str, **extra: Any) -> None:
+    emit({"event": "status", "message": message, **extra})
+
+
+def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
+    started = time.perf_counter()
+    action = job.get("action", "train")
+    if action not in ("train", "preview"):
+        raise TrainingError("settings", f"unknown action {action!r} (train or preview)")
+    _status(emit, "reading the project")
+    project = _load_project(job.get("project"))
+    settings = load_settings(project).updated(job.get("settings"))
+    source, options = _data_spec(job, project)
+    out_dir = Path(job.get("output_dir") or "training-output")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise TrainingError("output", f"cannot create the output folder {out_dir}: "
+                                      f"{err.strerror or err}") from None
+
+    _status(emit, "loading TensorFlow")
+    import keras
+
+    if settings.seed is not None:
+        keras.utils.set_random_seed(settings.seed)
+
+    _status(emit, "building the model")
+    from netbuilder.runtime.keras_build import BuildError, build_model
+
+    try:
+        model = build_model(project.graph, name=_model_name(project.name))
+    except BuildError as err:
+        problem = str(err)
+        if action == "preview":
+            return _preview_data_alone(source, options, settings, emit, problem)
+        raise TrainingError("build", f"the graph cannot be built: {problem}") from None
+    except Exception as err:  # noqa: BLE001 - Keras refusing the graph
+        problem = _first_line(err)
+        if action == "preview":
+            return _preview_data_alone(source, options, settings, emit, problem)
+        raise TrainingError("build", f"the graph cannot be built: {problem}") from None
+    if action == "train":
+        _check_fine_tune_layer(model, settings)
+    emit({"event": "model", "name": model.name, "params": int(model.count_params()),
+          "inputs": [list(_shape(t)) for t in model.inputs],
+          "outputs": [list(_shape(t)) for t in model.outputs]})
+
+    initial = job.get("initial_weights")
+    if initial:
+        _status(emit, f"loading weights from {initial}")
+        _load_weights(model, Path(initial))
+
+    _status(emit, f"loading data: {source}")
+    input_shape = tuple(None if v is None else int(v) for v in model.inputs[0].shape[1:])
+    dataset = data_mod.load(source, options, input_shape=input_shape,
+                            classes=data_mod.output_classes(model))
+    losses = losses_for(settings, [o.name for o in data_mod.model_outputs(model)])
+    _status(emit, "fitting the data to the model")
+    from netbuilder.runtime.applications import preprocessing_for
+
+    prepared = data_mod.prepare(dataset, model, losses, preprocessing_for(project.graph))
+    aug_opts = dataset.options.get("augmentation")
+    augmentation = None
+    if aug_opts and any(aug_opts.values()):
+        if len(prepared.input_shape) != 3:
+            raise TrainingError("data", "augmentation works on images; this model's input is "
+                                        f"{prepared.input_shape}")
+        augmentation = data_mod.augmentation_model(aug_opts, prepared.value_range, settings.seed)
+        prepared.notes.append(f"augmentation on the training data only: "
+                              f"{data_mod.describe_augmentation(aug_opts)}"
+                              + (" (on the pixels, before preprocess_input)"
+                                 if prepared.preprocess else ""))
+    summary = dataset.summary()
+    summary["notes"] = list(dataset.notes) + list(prepared.notes)
+    summary["input_shape"] = list(prepared.input_shape)
+    summary["losses"] = {n: {"loss": c.loss, "from_logits": c.from_logits, "reason": c.reason}
+                         for n, c in prepared.losses.items()}
+    event = {"event": "data", **_clean(summary)}
+    if action == "preview" or job.get("send_samples"):
+        event["samples"] = _encode_images(dataset.samples)
+        event["sample_labels"] = (None if dataset.sample_labels is None
+                                  else dataset.sample_labels.tolist())
+        if augmentation is not None:
+            event["augmented"] = _encode_images(
+                data_mod.augmented_preview(prepared, aug_opts, 9, seed=settings.seed))
+    emit(event)
+    if action == "preview":
+        emit({"event": "finished", "reason": "preview", "history": {}})
+        return 0
+
+    batch_size = settings.batch_size
+    steps = max(1, math.ceil(prepared.train.size / batch_size))
+    initial_epoch = int(job.get("initial_epoch") or 0)
+    total_epochs = initial_epoch + settings.epochs
+    compile_model(model, settings, prepared, steps, total_epochs)
+
+    notes: list[str] = []
+    callbacks, early = make_callbacks(settings, out_dir, emit, prepared.validation is not None,
+                                      notes)
+    fine_tune = settings.fine_tuning
+    if settings.fine_tune_epochs > 0 and not settings.fine_tune_from:
+        notes.append("no fine-tuning: fine_tune_epochs is set but fine_tune_from names no layer")
+    elif settings.fine_tune_from and settings.fine_tune_epochs == 0:
+        notes.append("no fine-tuning: fine_tune_from is set but fine_tune_epochs is 0")
+    state: dict[str, Any] = {}
+    final_epochs = total_epochs + (settings.fine_tune_epochs if fine_tune else 0)
+    interval = job.get("batch_interval", BATCH_INTERVAL)
+    if not isinstance(interval, (int, float)) or isinstance(interval, bool) or interval < 0:
+        raise TrainingError("settings", f"batch_interval must be a number of seconds >= 0, "
+                                        f"found {interval!r}")
+    progress = make_progress_callback(emit, stop, state, final_epochs, initial_epoch, steps,
+                                      batch_interval=float(interval),
+                                      terminate_on_nan=settings.terminate_on_nan)
+    callbacks.insert(0, progress)
+    if job.get("latest_weights"):
+        callbacks.insert(1, make_latest_weights_callback(out_dir / "latest.weights.h5", emit))
+    fit_kwargs = data_mod.fit_inputs(prepared.train, batch_size, shuffle=settings.shuffle,
+                                     augmentation=augmentation, seed=settings.seed)
+    if prepared.validation is not None:
+        val = data_mod.fit_inputs(prepared.validation, batch_size)
+        fit_kwargs["validation_data"] = (val["x"], val["y"]) if "y" in val else val["x"]
+    # a tf.data dataset is shuffled by fit_inputs; Keras only shuffles plain arrays
+    shuffle = settings.shuffle and "y" in fit_kwargs
+
+    record = {"project": _project_dict(project), "settings": settings.to_dict(),
+              "data": {"source": source, "options": options, "summary": _clean(summary)},
+              "initial_weights": initial, "initial_epoch": initial_epoch}
+    write_text_atomically(out_dir / "run.json", json.dumps(_clean(record), indent=2) + "\n")
+
+    if stop.is_set():
+        emit({"event": "finished", "reason": "stopped", "history": {}, "epochs_run": 0,
+              "output_dir": str(out_dir)})
+        return 0
+    emit({"event": "train_begin", "epochs": final_epochs, "initial_epoch": initial_epoch,
+          "stage1_epochs": total_epochs,
+          "fine_tune_epochs": settings.fine_tune_epochs if fine_tune else 0,
+          "steps_per_epoch": steps, "batch_size": batch_size, "samples": prepared.train.size,
+          "validation_samples": prepared.validation.size if prepared.validation else 0,
+          "notes": notes})
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    history = _fit(model, batch_size, epochs=total_epochs, initial_epoch=initial_epoch,
+                   shuffle=shuffle, callbacks=callbacks, verbose=0, **fit_kwargs)
+    hist = {k: list(v) for k, v in history.history.items()}
+    rate = settings.learning_rate
+    if fine_tune and state.get("nan") is None and not state.get("stopped"):
+        # stage 2: unfreeze from the chosen layer, recompile at the fine-tuning rate, go on
+        # from the epoch reached, with the same callbacks (curves and progress continue)
+        reached = initial_epoch + len(history.epoch)
+        rate = settings.fine_tune_learning_rate
+        stage2 = settings.updated({"learning_rate": rate, "schedule": "constant"
+                                   if settings.schedule in ("step", "cosine")
+                                   else settings.schedule})
+        trainable = int(unfreeze_from(model, settings.fine_tune_from))
+        compile_model(model, stage2, prepared, steps, settings.fine_tune_epochs)
+        callbacks = [c for c in callbacks if not isinstance(
+            c, keras.callbacks.LearningRateScheduler)]    # stage 2 keeps its own rate
+        for c in callbacks:
+            if isinstance(c, keras.callbacks.CSVLogger):
+                c.append = True                            # one CSV file for both stages
+            if hasattr(c, "shadow"):
+                c.shadow = None                            # the checkpoint's clone: new flags
+        progress.extend(reached + settings.fine_tune_epochs)
+        emit({"event": "stage", "stage": 2, "layer": settings.fine_tune_from,
+              "learning_rate": rate, "trainable_params": trainable, "initial_epoch": reached,
+              "epochs": reached + settings.fine_tune_epochs,
+              "message": f"fine-tuning from {settings.fine_tune_from} at lr {rate:g}: "
+                         f"{trainable:,} trainable params"})
+        history2 = _fit(model, batch_size, epochs=reached + settings.fine_tune_epochs,
+                        initial_epoch=reached, shuffle=shuffle, callbacks=callbacks,
+                        verbose=0, **fit_kwargs)
+        n1, n2 = len(history.epoch), len(history2.epoch)
+        hist = {k: hist.get(k, [None] * n1) + list(history2.history.get(k, [None] * n2))
+                for k in list(hist) + [k for k in history2.history if k not in hist]}
+    train_s = time.perf_counter() - t0
+    train_cpu_s = time.process_time() - cpu0     # all of this process's threads
+    hist = _clean(hist)
+    write_text_atomically(out_dir / "history.json", json.dumps(hist, indent=2) + "\n")
+    epochs_run = len(next(iter(hist.values()), []))
+    full, partial = divmod(progress.done, steps)
+    samples_seen = full * prepared.train.size + partial * batch_size
+
+    if state.get("nan") is not None:
+        where = state["nan"]
+        emit({"event": "error", "kind": "nan", "history": hist,
+              "message": f"the loss became NaN at epoch {where['epoch']}, batch {where['batch']}"
+                         f" (learning rate {rate:g}); training stopped. Lower the learning rate, "
+                         "clip gradients (clipnorm) or check the data for invalid values"})
+        return 1
+
+    reason = "completed"
+    if state.get("stopped"):
+        reason = "stopped"
+    elif early is not None and getattr(early, "stopped_epoch", 0):
+        reason = "early_stopping"
+    model_path = out_dir / "model.keras"
+    atomic_save_model(model, model_path)
+    evaluation = _evaluate(model, prepared, batch_size, emit)
+    result = {"event": "finished", "reason": reason, "history": hist, "epochs_run": epochs_run,
+              "output_dir": str(out_dir), "model_path": str(model_path),
+              "history_path": str(out_dir / "history.json"),
+              "best_path": str(out_dir / "best.keras") if (out_dir / "best.keras").exists()
+              else None,
+              "train_s": round(train_s, 3), "train_cpu_s": round(train_cpu_s, 3),
+              "total_s": round(time.perf_counter() - started, 3),
+              "samples_per_s": round(samples_seen / train_s, 1) if train_s > 0 else None,
+              "evaluation": evaluation}
+    record.update({"result": {k: v for k, v in result.items() if k not in ("event", "history")},
+                   "history": hist})
+    write_text_atomically(out_dir / "run.json", json.dumps(_clean(record), indent=2) + "\n")
+    emit(_clean(result))
+    return 0
+
+
+def _fit(model: Any, batch: int, **kwargs: Any) -> Any:
+    """``model.fit(**kwargs)``, with out-of-memory and data errors made clear (``batch``: the
+    batch size, for the message)."""
+    try:
+        return model.fit(**kwargs)
+    except Exception as err:  # noqa: BLE001 - classify what went wrong
+        if _is_oom(err):
+            raise TrainingError("memory", f"ran out of memory while training with batch size "
+                                          f"{batch}: lower the batch size or use a smaller "
+                                          "model or image size") from None
+        if type(err).__name__ in ("InvalidArgumentError", "NotFoundError", "UnknownError"):
+            raise TrainingError("data", f"the data could not be fed to the model: "
+                                        f"{_first_line(err)}") from None
+        raise
+
+
+def _preview_data_alone(source: str, options: Mapping[str, Any], settings: TrainingSettings,
+                        emit: Emit, problem: str) -> int:
+    """A preview while the graph cannot be built: the data as it loads, not yet fitted to a
+    model (no input adaptation, no loss), with the reason said in its notes."""
+    _status(emit, f"loading data: {source}")
+    dataset = data_mod.load(source, options)
+    summary = dataset.summary()
+    summary["notes"] = [f"shown as loaded, not fitted to the model: it cannot be built yet "
+                        f"({problem})"] + list(dataset.notes)
+    event: dict[str, Any] = {"event": "data", **_clean(summary), "fitted": False,
+                             "samples": _encode_images(dataset.samples),
+                             "sample_labels": (None if dataset.sample_labels is None
+                                               else dataset.sample_labels.tolist())}
+    aug_opts = dataset.options.get("augmentation")
+    if aug_opts and any(aug_opts.values()) and dataset.samples is not None and len(
+            dataset.samples):
+        event["augmented"] = _encode_images(data_mod.augmented_images(
+            dataset.samples[0], aug_opts, 9, seed=settings.seed))
+    emit(event)
+    emit({"event": "finished", "reason": "preview", "history": {}})
+    return 0
+
+
+def _model_name(name: str) -> str:
+    import re
+
+    cleaned = re.sub(r"[^A-Za-z0-9_.\-]", "_", name or "model")
+    return cleaned or "model"
+
+
+def _shape(tensor: Any) -> tuple[Any, ...]:
+    return tuple(None if v is None else int(v) for v in tensor.shape)
+
+
+def _project_dict(project: Any) -> dict[str, Any]:
+    from netbuilder.core.project import project_to_dict
+
+    return project_to_dict(project)
+
+
+def _load_weights(model: Any, path: Path) -> None:
+    if not path.exists():
+        raise TrainingError("weights", f"no weights file {path}")
+    name = path.name
+    if not (name.endswith(".keras") or name.endswith(".weights.h5")):
+        raise TrainingError("weights", f"{path}: weights must be a .keras or .weights.h5 file")
+    try:
+        model.load_weights(str(path))
+    except Exception as err:  # noqa: BLE001 - any mismatch
+        raise TrainingError("weights", f"the weights in {path} don't fit this model: "
+                                       f"{_first_line(err)}") from None
+
+
+def _encode_images(images: Any) -> dict[str, Any] | None:
+    if images is None:
+        return None
+    import base64
+
+    import numpy as np
+
+    arr = np.ascontiguousarray(images, dtype=np.uint8)
+    return {"shape": list(arr.shape), "dtype": "uint8",
+            "data": base64.b64encode(arr.tobytes()).decode("ascii")}
+
+
+def decode_images(payload: Mapping[str, Any] | None) -> Any:
+    """The inverse of the ``samples`` encoding in ``data`` events: a uint8 numpy array."""
+    if not payload:
+        return None
+    import base64
+
+    import numpy as np
+
+    raw = base64.b64decode(payload["data"])
+    return np.frombuffer(raw, dtype=np.uint8).reshape(payload["shape"])
+
+
+def _confidence(pred: Any, chosen: Any, from_logits: bool) -> Any:
+    """The predicted probability of each chosen class (``pred``: one row per sample, one
+    sigmoid unit or one score per class, probabilities or logits)."""
+    import numpy as np
+
+    pred = np.asarray(pred, dtype=np.float64)
+    if pred.shape[1] == 1:
+        p1 = 1.0 / (1.0 + np.exp(-pred[:, 0])) if from_logits else pred[:, 0]
+        return np.where(np.asarray(chosen) == 1, p1, 1.0 - p1)
+    if from_logits:
+        pred = np.exp(pred - pred.max(axis=1, keepdims=True))
+        pred = pred / pred.sum(axis=1, keepdims=True)
+    return pred[np.arange(len(pred)), np.asarray(chosen, dtype=int)]
+
+
+def _images_of(prepared: data_mod.Prepared, split_name: str, index: Any) -> Any:
+    """Samples ``index`` of a split as displayable uint8 images (N, H, W, 1 or 3): the model's
+    inputs converted back from its input range as the data previews are, or, where the model
+    takes them in another form (e.g. flattened), the images as loaded; None for data that is
+    not images (vectors such as CSV rows)."""
+    import numpy as np
+
+    split = getattr(prepared, split_name)
+    loaded = getattr(prepared.dataset, split_name)
+    candidates: list[tuple[Any, str | None]] = []
+    if split.preprocess is not None:      # the pixels before the Application's preprocessing
+        if split.source is not None and len(index):
+            pixels = data_mod.apply_transform(split.pixels, np.asarray(split.source[index]))
+            candidates.append((lambda: pixels, "0-255"))
+    elif split.x is not None and split.transform is None:     # adapted to the model already
+        candidates.append((lambda: split.x[index], prepared.value_range))
+    if loaded is not None and loaded.x is not None:            # the data as loaded
+        candidates.append((lambda: loaded.x[index], prepared.dataset.value_range))
+    for x, value_range in candidates:
+        if value_range is None or not len(index):
+            continue
+        images = np.asarray(x())
+        if images.ndim == 3:
+            images = images[..., None]
+        if images.ndim == 4 and images.shape[-1] in (1, 3):
+            return data_mod.to_uint8(images, value_range)
+    return None
+
+
+def _evaluate(model: Any, prepared: data_mod.Prepared, batch_size: int, emit: Emit
+              ) -> dict[str, Any] | None:
+    """Metrics on the test split (else the validation split); for a single classification
+    output also the confusion matrix and the misclassified samples' indices."""
+    split_name = "test" if prepared.test is not None else (
+        "validation" if prepared.validation is not None else None)
+    if split_name is None:
+        return None
+    split = getattr(prepared, split_name)
+    if split.stream is not None:
+        return None
+    import numpy as np
+
+    _status(emit, f"evaluating on the {split_name} data")
+    inputs = data_mod.fit_inputs(split, batch_size)
+    metrics = model.evaluate(verbose=0, return_dict=True, **inputs)
+    result: dict[str, Any] = {"split": split_name, "metrics": _clean(metrics)}
+    names = list(prepared.losses)
+    if len(names) == 1 and prepared.losses[names[0]].classification and "y" in inputs:
+        y = np.asarray(split.y)
+        pred = model.predict(inputs["x"], batch_size=batch_size, verbose=0)
+        if pred.ndim == 2 and y.ndim in (1, 2):
+            if pred.shape[1] == 1:
+                p = (pred[:, 0] > (0.5 if not prepared.losses[names[0]].from_logits else 0.0)
+                     ).astype(int)
+                t = y.reshape(-1).astype(int)
+                k = 2
+            else:
+                p = pred.argmax(axis=1)
+                t = y.argmax(axis=1) if y.ndim == 2 else y.astype(int)
+                k = pred.shape[1]
+            matrix = np.zeros((k, k), dtype=int)
+            np.add.at(matrix, (t, p), 1)
+            wrong = np.flatnonzero(t != p)
+            shown = wrong[:100]
+            result.update({"confusion_matrix": matrix.tolist(),
+                           "class_names": list(prepared.dataset.class_names),
+                           "misclassified": shown.tolist(),
+                           "misclassified_count": int(len(wrong)),
+                           "misclassified_true": t[shown].tolist(),
+                           "misclassified_pred": p[shown].tolist(),
+                           "misclassified_confidence": [
+                               round(float(c), 4) for c in _confidence(
+                                   pred[shown], p[shown], prepared.losses[names[0]].from_logits)]})
+            images = _images_of(prepared, split_name, shown)
+            if images is not None:
+                result["misclassified_images"] = _encode_images(images)
+    emit({"event": "evaluation", **result})
+    return result

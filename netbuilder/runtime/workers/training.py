@@ -1,0 +1,130 @@
+"""The training worker: ``python -m netbuilder.runtime.workers.training``.
+
+It runs one job in its own process, so the editor (through ``QProcess``) and the command line
+(through ``engine_client``) stay alive and responsive whatever happens to training. No network
+port: the protocol is JSON lines over the process's pipes.
+
+**stdin**: the first line is the job, one JSON object::
+
+    {"project": {...project file contents...} | "path/to/project.nbproj",
+     "data": "digits" | {"source": "shapes", "options": {"num_classes": 4, ...}},
+     "settings": {...},            # training settings over project.settings["training"]
+     "output_dir": "DIR",          # history.json, model.keras, best.keras, run.json
+     "initial_weights": "DIR/model.keras",   # optional: continue from these weights
+     "initial_epoch": 0,           # optional: epoch numbers continue from here
+     "action": "train" | "preview",          # preview: load and describe the data only
+     "send_samples": false,        # include sample images in the "data" event
+     "latest_weights": false,      # write OUT/latest.weights.h5 after every epoch
+     "batch_interval": 0.25}       # seconds between "batch" events (default: 4 a second)
+
+Afterwards a line ``stop`` stops training after the current batch; the weights are kept
+(``model.keras``). SIGINT does the same. Closing stdin changes nothing.
+
+**stdout**: one JSON object per line, each with an ``"event"``:
+
+* ``status``: ``{"message": "loading data: digits"}`` (what the worker is doing now);
+* ``model``: name, params, input and output shapes;
+* ``data``: name, class_names, sizes and counts per split, notes (what was done to fit the data
+  to the model), losses, optionally base64 ``samples``;
+* ``train_begin``: epochs (the last epoch number, fine-tuning included), stage1_epochs,
+  fine_tune_epochs, steps_per_epoch, batch_size, samples;
+* ``batch``: epoch, batch, steps, logs, progress (0..1), eta_s, elapsed_s; at most four a
+  second (``batch_interval``), and always the last batch of an epoch;
+* ``epoch``: epoch, logs (val_ metrics and learning_rate included), progress, eta_s, epoch_s;
+* ``checkpoint``: a new best model was written (path, monitor, value);
+* ``weights``: with ``"latest_weights": true``, the weights at the end of epoch ``epoch`` are in
+  ``path`` (OUT/latest.weights.h5, replaced atomically after each epoch);
+* ``stage``: stage 2 (fine-tuning) begins: stage, layer, learning_rate, trainable_params,
+  initial_epoch, epochs and a message ("fine-tuning from block5_conv1 at lr 1e-05: 1,234
+  trainable params"); its epochs continue the numbering of stage 1;
+* ``warning``: something the user should know that does not stop training (message);
+* ``evaluation``: metrics on the test (else validation) split; for one classification output
+  also confusion_matrix, class_names, misclassified (the first 100 indices), misclassified_count,
+  misclassified_true, misclassified_pred (class indices), misclassified_confidence (the predicted
+  class's probability) and, for image inputs, misclassified_images (base64 uint8 N x H x W x C,
+  like ``samples``);
+* ``finished``: reason (completed, stopped, early_stopping, preview), history (as Keras'
+  ``History.history``), paths, train_s, train_cpu_s, samples_per_s — the last line;
+* ``error``: kind (project, build, data, settings, weights, nan, memory, output, internal) and a
+  message for the user — the last line.
+
+Anything else the libraries print goes to stderr, never into the protocol. The exit status is 0
+after ``finished`` and 1 after ``error``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+
+class _Protocol:
+    """Writes events to the real stdout; everything else printed goes to stderr."""
+
+    def __init__(self) -> None:
+        sys.stdout.flush()
+        self.fd = os.dup(1)
+        os.dup2(2, 1)                 # C libraries and print() now write to stderr
+        sys.stdout = sys.stderr
+        self.lock = threading.Lock()
+        self.broken = False
+        self.on_broken: Any = None
+
+    def emit(self, event: dict[str, Any]) -> None:
+        if self.broken:
+            return
+        line = (json.dumps(event, separators=(",", ":"), default=str) + "\n").encode("utf-8")
+        with self.lock:
+            try:
+                view = memoryview(line)
+                while view:
+                    written = os.write(self.fd, view)
+                    view = view[written:]
+            except (BrokenPipeError, OSError):
+                # whoever started us is gone: stop training and end quietly
+                self.broken = True
+                if self.on_broken is not None:
+                    self.on_broken()
+
+
+def _watch_stdin(stop: threading.Event) -> None:
+    for line in sys.stdin:
+        if line.strip().lower() == "stop":
+            stop.set()
+
+
+def main() -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    protocol = _Protocol()
+    stop = threading.Event()
+    protocol.on_broken = stop.set
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    protocol.emit({"event": "status", "message": "training engine started", "pid": os.getpid()})
+    line = sys.stdin.readline()
+    if not line.strip():
+        protocol.emit({"event": "error", "kind": "job",
+                       "message": "no job: write one JSON object on the first line of stdin"})
+        return 1
+    try:
+        job = json.loads(line)
+        if not isinstance(job, dict):
+            raise ValueError("the job must be a JSON object")
+    except ValueError as err:
+        protocol.emit({"event": "error", "kind": "job", "message": f"the job is not valid: {err}"})
+        return 1
+    threading.Thread(target=_watch_stdin, args=(stop,), daemon=True,
+                     name="stdin-watch").start()
+    from netbuilder.runtime.training.engine import run_job
+
+    code = run_job(job, protocol.emit, stop)
+    if protocol.broken:
+        os._exit(code)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""The summary panel: the model.summary() table, live, with the totals under it.
+
+It redraws once per burst of graph events (a zero-delay timer), so an edit that changes many
+layers costs one refresh. Clicking a row selects that layer on the canvas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from netbuilder.core.graph import Event, Graph
+from netbuilder.core.summary import human_bytes, human_count, summarize
+from netbuilder.ui import theme
+from netbuilder.ui.formatting import outputs_text
+
+ID_ROLE = Qt.ItemDataRole.UserRole
+COLUMNS = ("Layer (type)", "Output shape", "Param #", "Connected to")
+
+
+class SummaryPanel(QWidget):
+    node_clicked = Signal(str)
+    """A row was clicked: the id of its layer."""
+    refreshed = Signal(object)
+    """The table was rebuilt: the new ``core.summary.Summary``."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.graph: Graph | None = None
+        self.model_name = "model"
+        self._unsubscribe: Callable[[], None] | None = None
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        self.totals = QLabel()
+        self.totals.setTextFormat(Qt.TextFormat.RichText)
+        self.totals.setWordWrap(True)
+        self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.totals.setStyleSheet("padding: 2px 4px;")
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 4)
+        layout.setSpacing(4)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.totals)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self.refresh)
+        self.table.itemClicked.connect(self._clicked)
+        self._sized = False
+
+    def set_graph(self, graph: Graph | None, model_name: str = "model") -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.graph = graph
+        self.model_name = model_name
+        self._sized = False
+        if graph is not None:
+            self._unsubscribe = graph.subscribe(self._on_graph_event)
+        self.refresh()
+
+    def detach(self) -> None:
+        self._timer.stop()
+        self.set_graph(None)
+
+    def _on_graph_event(self, event: Event) -> None:
+        if event.kind not in ("node_moved",):
+            self._timer.start()
+
+    def refresh(self) -> None:
+        """Rebuild the table and the totals from the graph (now)."""
+        self._timer.stop()
+        table = self.table
+        selected = self.selected_node_id()
+        table.setRowCount(0)
+        graph = self.graph
+        if graph is None:
+            self.totals.setText("")
+            return
+        summary = summarize(graph, self.model_name)
+        ids = graph.topological_order()
+        table.setRowCount(len(summary.rows))
+        bold = QFont(table.font())
+        bold.setBold(True)
+        for row, (node_id, info) in enumerate(zip(ids, summary.rows)):
+            blocked = graph.inference.result(node_id).blocked_by is not None
+            count = f"{info.params:,}" if info.outputs is not None else "?"
+            if info.shares:
+                count = f"shared ({info.shares})"
+            cells = (f"{info.name} ({info.type})", outputs_text(info.outputs), count,
+                     ", ".join(info.connected_to) or "-")
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(ID_ROLE, node_id)
+                if col == 2:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                          | Qt.AlignmentFlag.AlignVCenter)
+                if info.problem:
+                    item.setForeground(QBrush(theme.MUTED if blocked else theme.ERROR))
+                    item.setToolTip(info.problem)
+                elif info.shares and col == 2:
+                    item.setToolTip(f"the same Keras model as {info.shares}: its weights are "
+                                    "counted there")
+                    item.setForeground(QBrush(theme.MUTED))
+                elif info.params and info.trainable_params == 0 and col == 2:
+                    item.setToolTip("frozen: not trained")
+                    item.setForeground(QBrush(QColor("#1565c0")))
+                table.setItem(row, col, item)
+        if not self._sized and summary.rows:
+            table.resizeColumnsToContents()
+            for col, limit in ((0, 320), (1, 200), (2, 110)):
+                table.setColumnWidth(col, min(limit, table.columnWidth(col) + 16))
+            self._sized = True
+        if selected is not None:
+            self.select_node(selected)
+        if not summary.rows:
+            self.totals.setText("<span style='color:#5f6873'>The model is empty: drag an Input "
+                                "layer from the palette onto the canvas to start.</span>")
+            self.refreshed.emit(summary)
+            return
+        weights = human_bytes(4 * summary.total_params)
+        problems = ""
+        if summary.errors:
+            n = len(summary.errors)
+            problems = (f"&nbsp;&nbsp;<span style='color:#d93025'><b>{n} problem"
+                        f"{'s' if n != 1 else ''}</b>: {summary.errors[0]}"
+                        f"{' …' if n > 1 else ''}</span>")
+        self.totals.setText(
+            f"<b>Total params:</b> {summary.total_params:,} ({weights})"
+            f" &nbsp;&nbsp; <b>Trainable:</b> {summary.trainable_params:,}"
+            f" &nbsp;&nbsp; <b>Non-trainable:</b> {summary.non_trainable_params:,}<br>"
+            f"<span style='color:#5f6873'>Per sample: {human_count(summary.flops, 'FLOPs')}"
+            f" &nbsp;&nbsp; activation memory {human_bytes(summary.memory)}</span>"
+            + problems)
+        self.refreshed.emit(summary)
+
+    def row_of(self, node_id: str) -> int | None:
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, 0)
+            if item is not None and item.data(ID_ROLE) == node_id:
+                return row
+        return None
+
+    def selected_node_id(self) -> str | None:
+        items = self.table.selectedItems()
+        return items[0].data(ID_ROLE) if items else None
+
+    def select_node(self, node_id: str | None) -> None:
+        """Highlight ``node_id``'s row (without emitting ``node_clicked``)."""
+        self.table.blockSignals(True)
+        try:
+            self.table.clearSelection()
+            row = self.row_of(node_id) if node_id else None
+            if row is not None:
+                self.table.selectRow(row)
+                self.table.scrollToItem(self.table.item(row, 0))
+        finally:
+            self.table.blockSignals(False)
+
+    def _clicked(self, item: QTableWidgetItem) -> None:
+        node_id = item.data(ID_ROLE)
+        if node_id:
+            self.node_clicked.emit(node_id)
