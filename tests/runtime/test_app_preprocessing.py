@@ -20,7 +20,7 @@ from netbuilder.runtime import data as data_mod  # noqa: E402
 from netbuilder.runtime import inspection as insp  # noqa: E402
 from netbuilder.runtime.keras_build import build_model  # noqa: E402
 from netbuilder.runtime.training.code import with_training  # noqa: E402
-from netbuilder.runtime.training.engine import engine as training  # noqa: E402
+from netbuilder.runtime.training import engine as training  # noqa: E402
 from netbuilder.runtime.workers.protocol import encode_array  # noqa: E402
 
 KERAS_FN = {"VGG16": keras.applications.vgg16.preprocess_input,

@@ -24,7 +24,7 @@ from netbuilder.core.project import Project, save
 from netbuilder.runtime.keras_import import graph_from_keras
 from netbuilder.runtime.training.code import with_training
 from netbuilder.runtime.training.engine import SettingsError, TrainingSettings, run_job
-from netbuilder.runtime.training.engine import engine as training
+from netbuilder.runtime.training import engine as training
 
 ROOT = Path(__file__).resolve().parents[2]
 

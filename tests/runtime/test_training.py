@@ -21,7 +21,7 @@ from training_helpers import chain_project, digits_cnn, digits_mlp, two_class_im
 
 from netbuilder.core.project import load, save
 from netbuilder.runtime.training.engine import SettingsError, TrainingSettings, run_job
-from netbuilder.runtime.training.engine import engine as training
+from netbuilder.runtime.training import engine as training
 from netbuilder.runtime.workers import client as engine_client
 from netbuilder.runtime.workers.client import TrainingProcess
 
