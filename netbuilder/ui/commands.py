@@ -7,8 +7,9 @@ undo stack (and its redo history) untouched; only edits that happened are record
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -16,6 +17,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from netbuilder.core import catalog
 from netbuilder.core.catalog import CatalogError
 from netbuilder.core.graph import Edge, Graph, GraphError
+from netbuilder.core.project import Project
 from netbuilder.core.quick_fixes import QuickFix, apply_fix
 
 _SET_PARAM_ID = 1001
@@ -278,3 +280,34 @@ class ApplyQuickFix(InsertOnEdge):
         self.node_id = apply_fix(self.graph, self.fix)
         node = self.graph.node(self.node_id)
         self.name, self.position = node.name, node.position
+
+
+class SetTrainingSettings(QUndoCommand):
+    """Set project.settings["training"] (or ``key``: "data" for the data source and options)
+    (undoable, so that the project counts as modified)."""
+
+    def __init__(self, project: Project, old: Any, new: Any,
+                 shown: Callable[[], None], key: str = "training") -> None:
+        super().__init__("Change the training data" if key == "data"
+                         else "Change training settings")
+        self.key = key
+        self.project = project
+        self.old = None if old is None else json.loads(json.dumps(old))
+        self.new = new
+        self.shown = shown
+
+    def _set(self, value: Any) -> None:
+        if value is None:
+            self.project.settings.pop(self.key, None)
+        else:
+            self.project.settings[self.key] = json.loads(json.dumps(value))
+        try:
+            self.shown()
+        except Exception:  # noqa: BLE001 - an exception here would abort under Qt's stack
+            _report()
+
+    def redo(self) -> None:
+        self._set(self.new)
+
+    def undo(self) -> None:
+        self._set(self.old)

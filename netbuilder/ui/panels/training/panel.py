@@ -41,7 +41,6 @@ from PySide6.QtGui import (
     QIcon,
     QPixmap,
     QShowEvent,
-    QUndoCommand,
     QUndoStack,
 )
 from PySide6.QtWidgets import (
@@ -76,6 +75,7 @@ from netbuilder.cli.train import format_duration
 from netbuilder.core.project import Project
 from netbuilder.runtime.workers.client import parse_event_line
 from netbuilder.ui import theme
+from netbuilder.ui.commands import SetTrainingSettings
 from netbuilder.ui.panels.training.runs import Run, delete_run, list_runs, runs_base
 from netbuilder.ui.workers import new_worker_process, read_stderr_lines, read_stdout_lines
 
@@ -115,39 +115,6 @@ def run_folder(project_path: Path | None, project_name: str,
         folder = base / f"{stamp}-{n}"
         n += 1
     return folder
-
-
-class SetTrainingSettings(QUndoCommand):
-    """Set project.settings["training"] (or ``key``: "data" for the data source and options)
-    (undoable, so that the project counts as modified)."""
-
-    def __init__(self, project: Project, old: Any, new: Any,
-                 shown: Callable[[], None], key: str = "training") -> None:
-        super().__init__("Change the training data" if key == "data"
-                         else "Change training settings")
-        self.key = key
-        self.project = project
-        self.old = None if old is None else json.loads(json.dumps(old))
-        self.new = new
-        self.shown = shown
-
-    def _set(self, value: Any) -> None:
-        if value is None:
-            self.project.settings.pop(self.key, None)
-        else:
-            self.project.settings[self.key] = json.loads(json.dumps(value))
-        try:
-            self.shown()
-        except Exception:  # noqa: BLE001 - an exception here would abort under Qt's stack
-            import sys
-
-            sys.excepthook(*sys.exc_info())
-
-    def redo(self) -> None:
-        self._set(self.new)
-
-    def undo(self) -> None:
-        self._set(self.old)
 
 
 class TrainingPanel(QWidget):
