@@ -60,7 +60,8 @@ def bench(name: str, repeat: int) -> list[str]:
     import keras
 
     from netbuilder.core.layout import auto_layout, layered_layout
-    from netbuilder.runtime.keras_import import graph_from_keras, import_source
+    from netbuilder.runtime.keras_import import import_source
+    from netbuilder.runtime.keras_to_graph import graph_from_keras
 
     make = getattr(keras.applications, name)
     with warnings.catch_warnings():

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from netbuilder.runtime.keras_import import KerasImportError
+    from netbuilder.runtime.keras_to_graph import KerasImportError
 
     try:
         options = _options(args)
@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     """The Keras Applications' options given on the command line (checked before Keras
     loads)."""
-    from netbuilder.runtime.keras_import import KerasImportError, parse_input_shape
+    from netbuilder.runtime.keras_import import parse_input_shape
+    from netbuilder.runtime.keras_to_graph import KerasImportError
 
     options: dict[str, Any] = {}
     if not args.include_top:

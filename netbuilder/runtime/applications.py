@@ -3,7 +3,8 @@
 An Application is a ``Block(kind="model")`` whose ``application`` records the arguments of its
 ``keras.applications`` constructor (``{"name": "VGG16", "include_top": False, "pooling": None,
 "weights": None | "imagenet" | "/path.h5", "input_shape": [150, 150, 3], "classes": 1000}``).
-Its subgraph is imported from Keras with ``weights=None`` (``keras_import``), so that inference,
+Its subgraph is imported from Keras with ``weights=None`` (``keras_to_graph.application_block``),
+so that inference,
 the summary and the list of inner layers (for "fine-tune from layer X") work offline and without
 Keras; the Keras build (``keras_build``) calls the constructor itself, so ImageNet weights come
 from Keras' cache (never downloaded: a missing file is a clear error naming the file expected),
@@ -16,6 +17,7 @@ the editor can say what is wrong at once. Everything else imports Keras lazily.
 
 from __future__ import annotations
 
+import difflib
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from netbuilder.core.graph import Block, Graph
+from netbuilder.runtime.keras_loader import load_keras
 
 POOLINGS = (None, "avg", "max")
 
@@ -43,10 +46,26 @@ class ApplicationError(Exception):
 
 
 def application_names() -> list[str]:
-    """Every public model constructor in ``keras.applications`` (imports Keras)."""
-    from netbuilder.runtime.keras_import import application_names as names
+    """Every model constructor in ``keras.applications`` (ResNet50, EfficientNetB7...; imports
+    Keras)."""
+    keras = load_keras()
+    return sorted(n for n in dir(keras.applications)
+                  if n[:1].isupper() and callable(getattr(keras.applications, n)))
 
-    return names()
+
+def application_name(name: str) -> str:
+    """``name`` as Keras spells the constructor (any case); ``ApplicationError`` suggesting the
+    closest names when there is none."""
+    names = application_names()
+    if name in names:
+        return name
+    folded = {n.lower(): n for n in names}
+    if name.lower() in folded:
+        return folded[name.lower()]
+    close = difflib.get_close_matches(name.lower(), list(folded), n=3, cutoff=0.6)
+    hint = (f"; did you mean {', '.join('app:' + folded[c] for c in close)}?" if close else
+            f"; available: {', '.join(names)}")
+    raise ApplicationError(f"unknown Keras application {name!r}{hint}")
 
 
 def input_sizes(name: str) -> tuple[int, int]:
@@ -181,25 +200,30 @@ def constructor_arguments(app: Mapping[str, Any], weights: Any = "same",
 def make_model(app: Mapping[str, Any], weights: Any = "same", name: str | None = None) -> Any:
     """Call the ``keras.applications`` constructor. ImageNet weights come from Keras' cache
     only: when the file is not there, ``ApplicationError`` names the file expected."""
-    from netbuilder.runtime.keras_import import KerasImportError, _application_name, _keras
-
     app = check_arguments(app)
-    keras = _keras()
+    return construct(application_name(app["name"]), constructor_arguments(app, weights, name),
+                     refused=f"{app['name']}: Keras refuses these settings: ")
+
+
+EDITOR_WEIGHTS_HINT = "choose a weights file, or use weights=None"
+
+
+def construct(name: str, kwargs: Mapping[str, Any], refused: str,
+              weights_hint: str = EDITOR_WEIGHTS_HINT) -> Any:
+    """``keras.applications.<name>(**kwargs)`` (``name`` as Keras spells it) with ImageNet
+    weights from Keras' cache only. ``ApplicationError`` when the weights file is not there
+    (naming it, then saying ``weights_hint``), and when Keras refuses the arguments
+    (``refused`` followed by Keras' reason)."""
+    ctor = getattr(load_keras().applications, name)
     try:
-        ctor = getattr(keras.applications, _application_name(app["name"]))
-    except KerasImportError as err:
-        raise ApplicationError(str(err)) from None
-    kwargs = constructor_arguments(app, weights, name)
-    try:
-        with _weights_mode("cache"):
+        with _weights_mode("cache", weights_hint):
             return ctor(**kwargs)
     except ApplicationError:
         raise
     except Exception as err:  # noqa: BLE001 - Keras' ValueErrors explain bad combinations
         text = str(err).strip()
         first = text.splitlines()[0] if text else type(err).__name__
-        raise ApplicationError(f"{app['name']}: Keras refuses these settings: {first}"
-                               ) from None
+        raise ApplicationError(f"{refused}{first}") from None
 
 
 class _Probe(Exception):
@@ -225,10 +249,11 @@ def _cache_path(fname: Any, origin: Any, kwargs: Mapping[str, Any]) -> Path:
 
 
 @contextmanager
-def _weights_mode(mode: str) -> Iterator[None]:
+def _weights_mode(mode: str, hint: str = EDITOR_WEIGHTS_HINT) -> Iterator[None]:
     """While Keras makes an Application in this thread, its weights come from Keras' cache
-    only (``mode="cache"``: a missing file is an ``ApplicationError`` naming it) or are only
-    located (``mode="probe"``: ``_Probe`` with the path). Nothing is ever downloaded. The guard
+    only (``mode="cache"``: a missing file is an ``ApplicationError`` naming it, then saying
+    ``hint``) or are only located (``mode="probe"``: ``_Probe`` with the path). Nothing is ever
+    downloaded. The guard
     on ``keras.utils.get_file`` is per thread, so a look-up in the dialog's background job
     cannot let another thread's constructor through."""
     from keras.src.utils import file_utils
@@ -247,27 +272,25 @@ def _weights_mode(mode: str) -> Iterator[None]:
                 if not path.is_file():
                     raise ApplicationError(
                         f"the ImageNet weights are not in Keras' cache ({path} is missing) and "
-                        "NetBuilder does not download them; copy that file there, choose a "
-                        "weights file, or use weights=None")
+                        f"NetBuilder does not download them; copy that file there, "
+                        f"{_local.hint}")
                 return current(fname, origin, *args, **kwargs)
 
             guarded._netbuilder_guard = True  # type: ignore[attr-defined]
             file_utils.get_file = guarded
-    previous = getattr(_local, "mode", None)
-    _local.mode = mode
+    previous = getattr(_local, "mode", None), getattr(_local, "hint", None)
+    _local.mode, _local.hint = mode, hint
     try:
         yield
     finally:
-        _local.mode = previous
+        _local.mode, _local.hint = previous
 
 
 def expected_weights_file(app: Mapping[str, Any]) -> Path:
     """Where Keras' cache keeps the ImageNet weights of ``app`` (found by letting the
     constructor ask for them; nothing is downloaded)."""
-    from netbuilder.runtime.keras_import import _keras
-
     app = normalized(app)
-    keras = _keras()
+    keras = load_keras()
     try:
         with _weights_mode("probe"):
             getattr(keras.applications, app["name"])(**constructor_arguments(app, "imagenet"))
@@ -284,31 +307,6 @@ def weights_cached(app: Mapping[str, Any]) -> tuple[bool, Path]:
     return path.is_file(), path
 
 
-def make_block(app: Mapping[str, Any], taken: Sequence[str] = ()) -> Block:
-    """A Block for the Application: its layers imported from Keras (built with
-    ``weights=None``: nothing is read or downloaded), named after the model (``vgg16``, or
-    ``vgg16_1`` when ``taken`` has that name)."""
-    from netbuilder.core.layout import auto_layout
-    from netbuilder.runtime.keras_build import ensure_recursion_limit
-    from netbuilder.runtime.keras_import import KerasImportError, _Importer
-
-    app = check_arguments(app)
-    model = make_model(app, weights=None)
-    ensure_recursion_limit(len(model.layers))
-    importer = _Importer()
-    try:
-        sub, inputs, outputs = importer.model_graph(model, top=False)
-    except KerasImportError as err:
-        raise ApplicationError(f"{app['name']}: {err}") from None
-    for nid, position in auto_layout(sub).items():
-        sub.move(nid, position)
-    name, i = model.name, 1
-    while name in taken:
-        name = f"{model.name}_{i}"
-        i += 1
-    return Block(name, sub, inputs, outputs, kind="model", application=app)
-
-
 def add_to_graph(graph: Graph, block: Block, position: tuple[float, float] = (0.0, 0.0)
                  ) -> str:
     """Add ``block`` and one instance of it to ``graph``; returns the instance's node id."""
@@ -322,13 +320,8 @@ def build_model(block: Block, name: str) -> Any:
     """The Keras model of an Application block (``keras_build``): the constructor with the
     recorded arguments (ImageNet weights from Keras' cache), named ``name``, with the inner
     layers' trainable flags of the block."""
-    from netbuilder.runtime.keras_build import BuildError
-
     assert block.application is not None
-    try:
-        model = make_model(block.application, name=name)
-    except ApplicationError as err:
-        raise BuildError(str(err)) from None
+    model = make_model(block.application, name=name)
     apply_trainable_flags(block, model)
     model._netbuilder_application = block.application["name"]  # see preprocessing_for_model
     return model
@@ -390,9 +383,7 @@ def preprocess_module(name: str) -> str | None:
     None when there is none."""
     import inspect
 
-    from netbuilder.runtime.keras_import import _keras
-
-    apps = _keras().applications
+    apps = load_keras().applications
     found = []
     for attr in sorted(dir(apps)):
         module = getattr(apps, attr, None)
@@ -410,9 +401,7 @@ def preprocess_function(name: str) -> Any:
     module = preprocess_module(name)
     if module is None:
         return None
-    from netbuilder.runtime.keras_import import _keras
-
-    return getattr(_keras().applications, module).preprocess_input
+    return getattr(load_keras().applications, module).preprocess_input
 
 
 def preprocess_mode(name: str) -> str | None:

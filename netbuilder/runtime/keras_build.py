@@ -12,7 +12,9 @@ from typing import Any
 from netbuilder.core import catalog
 from netbuilder.core.block_ops import instance_block
 from netbuilder.core.catalog import opaque
-from netbuilder.core.graph import BLOCK_TYPE, Block, Graph
+from netbuilder.core.graph import BLOCK_TYPE, Block, Graph, GraphError
+from netbuilder.runtime import applications
+from netbuilder.runtime.keras_layers import call_opaque, make_layer
 
 
 class BuildError(Exception):
@@ -88,8 +90,6 @@ def _run(graph: Graph, feeds: dict[str, Any] | None, models: dict[str, Any],
     named ``{prefix}{layer name}`` so that every call of the block has unique names."""
     import keras
 
-    from netbuilder.runtime.keras_layers import call_opaque, make_layer
-
     tensors: dict[str, list[Any]] = {}
     new_inputs: list[Any] = []
     for nid in graph.topological_order():
@@ -132,10 +132,8 @@ def _call_block(block: Block, name: str, trainable: bool, args: list[Any],
                           frozen=not trainable)
         return [tensors[nid][port] for nid, port in block.outputs]
     model = _block_model(block, name, trainable, models)
-    if getattr(block, "application", None) is not None:
-        from netbuilder.runtime.applications import partly_frozen
-
-        if not trainable or partly_frozen(block):
+    if block.application is not None:
+        if not trainable or applications.partly_frozen(block):
             # a (partly) frozen base runs its BatchNormalization in inference mode, as the
             # Keras transfer-learning guide says: base_model(inputs, training=False)
             return model(args if len(args) > 1 else args[0], training=False)
@@ -149,10 +147,11 @@ def _block_model(block: Block, name: str, trainable: bool, models: dict[str, Any
 
     model = models.get(block.name)
     if model is None:
-        if getattr(block, "application", None) is not None:
-            from netbuilder.runtime.applications import build_model as build_application
-
-            model = build_application(block, name)
+        if block.application is not None:
+            try:
+                model = applications.build_model(block, name)
+            except applications.ApplicationError as err:
+                raise BuildError(str(err)) from None
         elif block.kind == "sequential":
             model = _sequential(block, name, models)
         else:
@@ -169,9 +168,6 @@ def _block_model(block: Block, name: str, trainable: bool, models: dict[str, Any
 def _sequential(block: Block, name: str, models: dict[str, Any]) -> Any:
     """``keras.Sequential([keras.Input(...), layer, ...], name=name)`` of a Sequential block."""
     import keras
-
-    from netbuilder.core.graph import GraphError
-    from netbuilder.runtime.keras_layers import make_layer
 
     try:
         chain = block.sequence()

@@ -1,10 +1,21 @@
-"""Importing Keras without TensorFlow's start-up chatter on stderr (the command line promises
-one clean line per error)."""
+"""The one way the runtime loads Keras: ``load_keras()`` where the module is needed (lazily:
+TensorFlow takes seconds to import), and ``import_keras_quietly()`` for the command line, which
+promises one clean line per error, without TensorFlow's start-up chatter on stderr."""
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Any
+
+
+def load_keras() -> Any:
+    """The ``keras`` module, imported on first use (TensorFlow's C++ logging turned down unless
+    the environment says otherwise)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+
+    return keras
 
 
 def import_keras_quietly() -> None:

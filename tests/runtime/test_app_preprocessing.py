@@ -19,6 +19,7 @@ from netbuilder.runtime import applications as apps  # noqa: E402
 from netbuilder.runtime import data as data_mod  # noqa: E402
 from netbuilder.runtime import inspection as insp  # noqa: E402
 from netbuilder.runtime.keras_build import build_model  # noqa: E402
+from netbuilder.runtime.keras_to_graph import application_block  # noqa: E402
 from netbuilder.runtime.training.code import with_training  # noqa: E402
 from netbuilder.runtime.training import engine as training  # noqa: E402
 from netbuilder.runtime.workers.protocol import encode_array  # noqa: E402
@@ -35,7 +36,7 @@ NOTES = {
 
 @pytest.fixture(scope="module")
 def blocks():
-    return {name: apps.make_block({"name": name, "include_top": False, "weights": None,
+    return {name: application_block({"name": name, "include_top": False, "weights": None,
                                    "input_shape": [32, 32, 3]}) for name in KERAS_FN}
 
 

@@ -13,6 +13,7 @@ from netbuilder.core.freezing import fine_tune_from  # noqa: E402
 from netbuilder.core.graph import Graph  # noqa: E402
 from netbuilder.runtime import applications as apps  # noqa: E402
 from netbuilder.runtime.keras_build import build_model  # noqa: E402
+from netbuilder.runtime.keras_to_graph import application_block  # noqa: E402
 
 VGG = {"name": "VGG16", "include_top": False, "weights": None, "input_shape": [64, 64, 3]}
 
@@ -24,7 +25,7 @@ def counts(model):
 
 @pytest.fixture(scope="module")
 def vgg_block():
-    return apps.make_block(VGG)
+    return application_block(VGG)
 
 
 def with_head(block):

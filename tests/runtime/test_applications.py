@@ -19,6 +19,7 @@ from netbuilder.core.recipes import add_classifier_head  # noqa: E402
 from netbuilder.core.summary import summarize  # noqa: E402
 from netbuilder.runtime import applications as apps  # noqa: E402
 from netbuilder.runtime.keras_build import BuildError, build_model  # noqa: E402
+from netbuilder.runtime.keras_to_graph import application_block  # noqa: E402
 
 VGG = {"name": "VGG16", "include_top": False, "weights": None, "input_shape": [150, 150, 3]}
 
@@ -48,7 +49,7 @@ def vgg_with_head(block):
 
 @pytest.fixture(scope="module")
 def vgg_block():
-    return apps.make_block(VGG)
+    return application_block(VGG)
 
 
 def keras_vgg_course(fine_tune=None):
@@ -116,7 +117,7 @@ def test_fine_tune_from_block5_conv1_matches_keras(vgg_block):
 def test_mobilenetv2_fine_tuning_keeps_batchnorm_frozen_and_in_inference_mode():
     app = {"name": "MobileNetV2", "include_top": False, "weights": None,
            "input_shape": [64, 64, 3], "pooling": "avg"}
-    block = apps.make_block(app)
+    block = application_block(app)
     g = Graph()
     inp = g.add_node("Input", {"shape": [64, 64, 3]})
     base = apps.add_to_graph(g, block)
@@ -157,7 +158,7 @@ def test_mobilenetv2_fine_tuning_keeps_batchnorm_frozen_and_in_inference_mode():
 
 
 def test_resnet50_frozen_counts_every_weight_as_non_trainable():
-    block = apps.make_block({"name": "ResNet50", "include_top": False, "weights": None,
+    block = application_block({"name": "ResNet50", "include_top": False, "weights": None,
                              "input_shape": [64, 64, 3]})
     g = Graph()
     inp = g.add_node("Input", {"shape": [64, 64, 3]})

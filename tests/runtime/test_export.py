@@ -319,11 +319,11 @@ def test_export_keras_format_refuses_an_invalid_graph(tmp_path, capsys):
 # --- Keras Applications: import, export, build ----------------------------------------------
 
 try:
-    from netbuilder.runtime import keras_import
+    from netbuilder.runtime import applications, keras_to_graph
 except ImportError:  # the import side is not there yet
-    keras_import = None
+    keras_to_graph = None
 
-APPLICATIONS = (keras_import.application_names() if keras_import is not None else
+APPLICATIONS = (applications.application_names() if keras_to_graph is not None else
                 sorted(n for n in dir(keras.applications) if n[:1].isupper()))
 # The biggest ones take 10-30 s each: the first of each family runs by default, all of them
 # with NETBUILDER_ALL_APPS=1.
@@ -342,7 +342,7 @@ def _application_params():
         yield pytest.param(name, marks=marks, id=name)
 
 
-@pytest.mark.skipif(keras_import is None, reason="the Keras import (runtime/keras_import.py) "
+@pytest.mark.skipif(keras_to_graph is None, reason="the Keras import (runtime/keras_to_graph.py) "
                                                   "is not there yet")
 @pytest.mark.parametrize("name", list(_application_params()))
 def test_application_round_trip(name):
@@ -352,5 +352,5 @@ def test_application_round_trip(name):
         warnings.simplefilter("ignore")
         original = getattr(keras.applications, name)(weights=None)
     # the imported graph of this very model: auto-named layers keep their names
-    project = Project(keras_import.graph_from_keras(original), name=original.name)
+    project = Project(keras_to_graph.graph_from_keras(original), name=original.name)
     assert_same_model(exported_model(project), original)

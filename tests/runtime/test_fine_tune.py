@@ -21,7 +21,7 @@ from training_helpers import digits_cnn
 from netbuilder.cli.train import _Printer
 from netbuilder.core.codegen import generate_code
 from netbuilder.core.project import Project, save
-from netbuilder.runtime.keras_import import graph_from_keras
+from netbuilder.runtime.keras_to_graph import graph_from_keras
 from netbuilder.runtime.training.code import with_training
 from netbuilder.runtime.training.engine import SettingsError, TrainingSettings, run_job
 from netbuilder.runtime.training import engine as training

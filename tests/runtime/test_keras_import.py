@@ -24,14 +24,13 @@ from netbuilder.core.graph import BLOCK_TYPE  # noqa: E402
 from netbuilder.core.project import load  # noqa: E402
 from netbuilder.core.summary import summarize, to_json  # noqa: E402
 from netbuilder.runtime.keras_build import BuildError, build_model  # noqa: E402
+from netbuilder.runtime.applications import application_names  # noqa: E402
 from netbuilder.runtime.keras_import import (  # noqa: E402
-    KerasImportError,
-    application_names,
-    graph_from_keras,
     import_source,
     import_to_file,
     parse_input_shape,
 )
+from netbuilder.runtime.keras_to_graph import KerasImportError, graph_from_keras  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = application_names()
@@ -574,7 +573,7 @@ def test_cli_import_refuses_lambda(tmp_path):
 def test_catalog_specs_map_their_keras_config_back():
     """For every catalog layer with default settings, get_config() maps back onto the same
     parameters (the import's mapping agrees with the build's)."""
-    from netbuilder.runtime.keras_import import _Importer
+    from netbuilder.runtime.keras_to_graph import _Importer
     from netbuilder.runtime.keras_layers import make_layer
 
     importer = _Importer()

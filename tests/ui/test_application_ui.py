@@ -202,12 +202,12 @@ def test_the_right_click_menu_of_an_application_has_the_recipes(make_window, qtb
 def test_a_failing_application_is_reported(make_window, qtbot, no_modal_dialogs, monkeypatch):
     window = make_window(Graph(), "tl")
 
-    from netbuilder.runtime import applications
+    from netbuilder.runtime import keras_to_graph
 
     def fail(app, taken):
         raise ad.ApplicationError("VGG16: the ImageNet weights are not in Keras' cache")
 
-    monkeypatch.setattr(applications, "make_block", fail)
+    monkeypatch.setattr(keras_to_graph, "application_block", fail)
     assert window.application_actions.start(dict(VGG, weights="imagenet"), True)
     qtbot.waitUntil(lambda: bool(no_modal_dialogs), timeout=5000)
     kind, title, text = no_modal_dialogs[-1]

@@ -207,7 +207,7 @@ class ImportDialog(QDialog):
 
 
 def load_application_names() -> list[str]:
-    from netbuilder.runtime.keras_import import application_names
+    from netbuilder.runtime.applications import application_names
 
     return application_names()
 

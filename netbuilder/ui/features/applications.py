@@ -462,7 +462,7 @@ class ApplicationDialog(QDialog):
 
 def _user_error(err: ApplicationError) -> Exception:
     """The error a ``Job`` reports as it is (its message for the user, no traceback)."""
-    from netbuilder.runtime.keras_import import KerasImportError
+    from netbuilder.runtime.keras_to_graph import KerasImportError
 
     return KerasImportError(str(err))
 
@@ -497,10 +497,10 @@ def load_application_names() -> list[str]:
 
 def make_application_block(app: dict[str, Any], taken: list[str]) -> Block:
     """In the worker thread: the Application's block (Keras builds it with weights=None)."""
-    from netbuilder.runtime.applications import make_block
+    from netbuilder.runtime.keras_to_graph import application_block
 
     try:
-        return make_block(app, taken)
+        return application_block(app, taken)
     except ApplicationError as err:
         raise _user_error(err) from None
 
