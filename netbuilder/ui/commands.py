@@ -1,8 +1,9 @@
-"""Undo commands: every edit the editor makes to a graph, each a thin wrapper over the Graph API.
+"""Undo commands: every edit the editor makes to a project, each a thin wrapper over the Graph API
+(or, for structural edits and freezing, over ``core.block_edits`` and ``core.freezing``).
 
-The views never touch the graph directly; they build a command and hand it to ``push``. ``push``
-applies the command first, so that an edit the graph refuses raises ``GraphError`` and leaves the
-undo stack (and its redo history) untouched; only edits that happened are recorded.
+``ui.document.Document`` builds them and hands them to ``push``. ``push`` applies the command
+first, so that an edit the graph refuses raises ``GraphError`` and leaves the undo stack (and its
+redo history) untouched; only edits that happened are recorded.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from netbuilder.core import catalog
+from netbuilder.core import catalog, freezing
+from netbuilder.core.block_edits import Snapshot, restore, snapshot
 from netbuilder.core.catalog import CatalogError
 from netbuilder.core.graph import Edge, Graph, GraphError
 from netbuilder.core.project import Project
@@ -280,6 +282,73 @@ class ApplyQuickFix(InsertOnEdge):
         self.node_id = apply_fix(self.graph, self.fix)
         node = self.graph.node(self.node_id)
         self.name, self.position = node.name, node.position
+
+
+class StructuralEdit(GraphCommand):
+    """An edit of the graph's structure done by ``action`` (make/expand/collapse a block, a new
+    definition, placing a block); undo and redo restore the whole graph as it was before /
+    after."""
+
+    def __init__(self, graph: Graph, text: str, action: Callable[[], Any]) -> None:
+        super().__init__(graph, text)
+        self.action = action
+        self.before: Snapshot | None = None
+        self.after: Snapshot | None = None
+        self.result: Any = None
+
+    def apply(self) -> None:
+        if self.after is not None:
+            restore(self.graph, self.after)
+            return
+        self.before = snapshot(self.graph)
+        try:
+            with self.graph.batch():
+                self.result = self.action()
+        except Exception:
+            restore(self.graph, self.before)  # a refused edit leaves the graph as it was
+            raise
+        self.after = snapshot(self.graph)
+
+    def revert(self) -> None:
+        assert self.before is not None
+        restore(self.graph, self.before)
+
+
+class SetFreezing(GraphCommand):
+    """Freeze, unfreeze or fine-tune a nested model from a layer: the instance's flag and the
+    flags inside its block, restored as a whole on undo."""
+
+    def __init__(self, graph: Graph, node_id: str, frozen: bool | None,
+                 fine_tune_from: str | None = None) -> None:
+        node = graph.node(node_id)
+        if fine_tune_from:
+            text = f"Fine-tune {node.name} from {fine_tune_from}"
+        else:
+            text = f"{'Freeze' if frozen else 'Unfreeze'} {node.name}"
+        super().__init__(graph, text)
+        self.node_id = node_id
+        self.frozen = frozen
+        self.layer = fine_tune_from
+        self.before: freezing.FreezeState | None = None
+        self.after: freezing.FreezeState | None = None
+
+    def apply(self) -> None:
+        if self.after is not None:
+            freezing.restore(self.graph, self.node_id, self.after)
+            return
+        self.before = freezing.state(self.graph, self.node_id)
+        block = freezing.block_of(self.graph, self.node_id)
+        with self.graph.batch():
+            if self.layer:
+                freezing.freeze_block(self.graph, self.node_id, False)
+                freezing.fine_tune_from(block, self.layer, self.graph)
+            else:
+                freezing.freeze_block(self.graph, self.node_id, bool(self.frozen))
+        self.after = freezing.state(self.graph, self.node_id)
+
+    def revert(self) -> None:
+        assert self.before is not None
+        freezing.restore(self.graph, self.node_id, self.before)
 
 
 class SetTrainingSettings(QUndoCommand):
