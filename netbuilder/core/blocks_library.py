@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netbuilder.core.graph import Block, Graph, GraphError
+from netbuilder.core.blocks import Block
+from netbuilder.core.graph import Graph, GraphError
 from netbuilder.core.layout import layered_layout
 
 # --- built-in blocks ---------------------------------------------------------------------------

@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netbuilder.core import catalog
-from netbuilder.core.block_ops import exposure_default, exposure_param, instance_block
+from netbuilder.core.blocks import Block
 from netbuilder.core.catalog import opaque
 from netbuilder.core.catalog.base import LayerSpec, Param, snake_case
-from netbuilder.core.graph import BLOCK_TYPE, Block, Graph, GraphError, Node
+from netbuilder.core.graph import BLOCK_TYPE, Graph, GraphError, Node
 
 LINE_LENGTH = 99
 INDENT = "    "
@@ -461,14 +461,13 @@ class _Module:
                 shapes = self._input_shapes(graph, nid)
                 key = id(block.graph)
                 if key not in self.results:  # (as the first instance calls it)
-                    self.results[key] = _block_results(instance_block(block, node.params),
-                                                       shapes)
+                    self.results[key] = block.for_instance(node.params).inner_results(shapes)
                 self._walk(block.graph, f"{prefix}{node.name}_", now_frozen, here)
                 continue
             if block.name not in self.models:
                 self.results[id(block.graph)] = block.graph.inference.results
                 plan = _ModelPlan(block.name, prefix + node.name)
-                if getattr(block, "application", None) is None:  # an Application: its call
+                if block.application is None:  # an Application: its call
                     self._walk(block.graph, "", False, here)
                 self.models[block.name] = plan
                 self.triggers.setdefault(here, []).append(block.name)
@@ -548,7 +547,7 @@ class _Module:
 
     def _function(self, fn: _Function) -> list[str]:
         block = fn.block
-        if getattr(block, "application", None) is not None:
+        if block.application is not None:
             return _application_function(fn.name, block, self.models[block.name].name)
         names = self._scope()
         if block.kind == "function":
@@ -611,8 +610,8 @@ def _exposed_signature(block: Block, names: _Names) -> list[str]:
             raise CodegenError(f"block {block.name}: its parameter {name!r} has the name of "
                                "something else in the exported code; rename the parameter")
         names.taken.add(name)
-        p = exposure_param(block, name)
-        out.append(f"{name}={_flat(_param_value(p, p.normalize(exposure_default(block, name))))}")
+        p = block.exposure_param(name)
+        out.append(f"{name}={_flat(_param_value(p, p.normalize(block.exposure_default(name))))}")
     return out
 
 
@@ -620,8 +619,8 @@ def _exposed_call_args(block: Block, params: Mapping[str, Any]) -> list[list[Any
     """``filters=128, strides=2``: an instance's exposed values as keyword arguments."""
     args = []
     for name in block.exposed:
-        p = exposure_param(block, name)
-        value = params.get(name, exposure_default(block, name))
+        p = block.exposure_param(name)
+        value = params.get(name, block.exposure_default(name))
         args.append(_kw(name, _param_value(p, p.normalize(value))))
     return args
 
@@ -672,7 +671,7 @@ def _application_function(fn_name: str, block: Block, model: str) -> list[str]:
 def _runs_in_inference(block: Block, frozen: bool) -> bool:
     """A (partly) frozen Application is called with ``training=False``, as Keras' transfer
     learning guide says, so that its BatchNormalization runs in inference mode."""
-    if getattr(block, "application", None) is None:
+    if block.application is None:
         return False
     return frozen or any(not n.trainable for n in block.graph.nodes.values()
                          if n.type != "Input")
@@ -702,17 +701,6 @@ def _def_lines(name: str, params: list[str]) -> list[str]:
     if _fits(1, inner):
         return [f"def {name}(", INDENT + inner, "):"]
     return [f"def {name}("] + [INDENT + p + "," for p in params] + ["):"]
-
-
-def _block_results(block: Block, shapes: list[Any]) -> dict[str, Any]:
-    """Every node's result inside a function block called on ``shapes``."""
-    sub = block.graph
-    overrides = dict(zip(block.inputs, shapes))
-    engine = sub.inference
-    results: dict[str, Any] = {}
-    for nid in sub.topological_order():
-        results[nid] = engine._compute(sub, sub.nodes[nid], results, overrides)
-    return results
 
 
 class _Body:
@@ -840,7 +828,7 @@ class _Body:
         if self.kind != "function" or self.fn is None or nid not in self.fn.block.optional:
             return None
         param, value = self.fn.block.optional[nid]
-        p = exposure_param(self.fn.block, param)
+        p = self.fn.block.exposure_param(param)
         return f"{param} != {_flat(_param_value(p, p.normalize(value)))}"
 
     def _optional_group(self, group: list[str], condition: str, depth: int) -> list[str]:

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netbuilder.core.graph import BLOCK_TYPE, Block, Graph, GraphError, Node
+from netbuilder.core.blocks import Block
+from netbuilder.core.graph import BLOCK_TYPE, Graph, GraphError, Node
 
 KEPT_FROZEN = ("BatchNormalization",)
 """Layer types that ``fine_tune_from`` keeps frozen."""

@@ -9,14 +9,19 @@ Views observe; they never mutate nodes behind the graph's back.
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from netbuilder.core import catalog
 from netbuilder.core.catalog.base import CatalogError, ParamError, snake_case
+from netbuilder.core.inference import InferenceEngine
+
+if TYPE_CHECKING:
+    from netbuilder.core.blocks import Block
 
 BLOCK_TYPE = "Block"
 """Node type of a block instance: a reusable subgraph or a nested model (``params["block"]``)."""
@@ -64,105 +69,6 @@ class Event:
     nodes: frozenset[str] = frozenset()
 
 
-BLOCK_KINDS = ("function", "model", "sequential")
-
-
-@dataclass
-class Block:
-    """A named subgraph used as one node: a reusable block (``kind="function"``: its inputs take
-    whatever shapes arrive) or a nested Keras model (``kind="model"``: a functional
-    ``keras.Model``; ``kind="sequential"``: a ``keras.Sequential``, one Input and a straight
-    chain of layers, see ``sequence()``). A nested model's inputs must be compatible with its
-    Input layers, and it is one row in the summary, as in Keras.
-
-    ``inputs`` are the ids of the subgraph's Input nodes in call order; ``outputs`` the
-    (node id, port) pairs it returns.
-    """
-
-    name: str
-    graph: Graph
-    inputs: list[str]
-    outputs: list[tuple[str, int]]
-    kind: str = "function"
-    exposed: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    """Parameters an instance sets (a function block only): name -> the (inner node id,
-    parameter) pairs it sets; its default is the first target's value in ``graph``. See
-    ``netbuilder.core.block_ops``."""
-    optional: dict[str, tuple[str, Any]] = field(default_factory=dict)
-    """Optional layers: inner node id -> (exposed parameter, value): an instance whose
-    parameter has that value leaves the layer out and passes its one input through (the
-    residual unit's 1x1 projection, absent when ``strides`` is 1)."""
-    application: dict[str, Any] | None = None
-    """A Keras Application (a ``kind="model"`` block only): the arguments of its
-    ``keras.applications`` constructor, ``{"name": "VGG16", "include_top": False, "pooling":
-    None, "weights": None | "imagenet" | "/path.h5", "input_shape": [150, 150, 3], "classes":
-    1000}``. ``graph`` holds its layers (imported with ``weights=None``) for inference, the
-    summary and the trainable flags; the Keras build calls the constructor. See
-    ``netbuilder.runtime.applications``."""
-
-    def __post_init__(self) -> None:
-        if self.kind not in BLOCK_KINDS:
-            raise GraphError(f"block {self.name!r}: kind must be 'function', 'model' or "
-                             "'sequential'")
-        if self.application is not None and (
-                self.kind != "model" or not isinstance(self.application, Mapping)
-                or not isinstance(self.application.get("name"), str)):
-            raise GraphError(f"block {self.name!r}: a Keras Application is a 'model' block "
-                             "with the constructor's name and arguments")
-        for node_id in self.inputs:
-            node = self.graph.nodes.get(node_id)
-            if node is None or node.type != "Input":
-                raise GraphError(f"block {self.name!r}: input {node_id!r} is not an Input node")
-        for node_id, _port in self.outputs:
-            if node_id not in self.graph.nodes:
-                raise GraphError(f"block {self.name!r}: output node {node_id!r} does not exist")
-        if not self.outputs:
-            raise GraphError(f"block {self.name!r} has no outputs")
-        if self.kind == "sequential":
-            self.sequence()
-        if self.exposed or self.optional:
-            from netbuilder.core.block_ops import check_exposures
-
-            check_exposures(self)
-
-    @property
-    def is_model(self) -> bool:
-        """Whether the block is a nested Keras model (functional or Sequential)."""
-        return self.kind != "function"
-
-    def sequence(self) -> list[str]:
-        """A Sequential block's node ids in order, its Input first: the straight chain from its
-        one Input to its one output. ``GraphError`` when the subgraph is not such a chain."""
-        graph = self.graph
-
-        def fail(why: str) -> GraphError:
-            return GraphError(f"Sequential block {self.name!r}: {why}; a Sequential model is a "
-                              "straight chain of layers from one Input to one output")
-
-        if len(self.inputs) != 1 or len(graph.inputs()) != 1:
-            raise fail("it needs exactly one Input")
-        if len(self.outputs) != 1 or self.outputs[0][1] != 0:
-            raise fail("it needs exactly one output, a layer's first")
-        chain = [self.inputs[0]]
-        while True:
-            edges = graph.out_edges(chain[-1])
-            if not edges:
-                break
-            if len(edges) != 1 or edges[0].src_port != 0:
-                raise fail(f"{graph.nodes[chain[-1]].name!r} feeds several layers")
-            nxt = edges[0].dst
-            if len(graph.in_edges(nxt)) != 1:
-                raise fail(f"{graph.nodes[nxt].name!r} takes several inputs")
-            if nxt in chain:
-                raise fail("its layers form a cycle")
-            chain.append(nxt)
-        if len(chain) != len(graph.nodes):
-            raise fail("some layers are not on the chain from its Input")
-        if chain[-1] != self.outputs[0][0]:
-            raise fail("its output is not the last layer of the chain")
-        return chain
-
-
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 Listener = Callable[[Event], None]
@@ -172,8 +78,6 @@ class Graph:
     """Nodes and edges of one network, with live shape and parameter inference."""
 
     def __init__(self) -> None:
-        from netbuilder.core.inference import InferenceEngine
-
         self.nodes: dict[str, Node] = {}
         self.blocks: dict[str, Block] = {}
         self._in: dict[str, list[Edge]] = {}
@@ -253,8 +157,6 @@ class Graph:
         if self._order is None:
             indegree = {nid: len({e.src for e in self._in[nid]}) for nid in self.nodes}
             position = {nid: i for i, nid in enumerate(self.nodes)}
-            import heapq
-
             ready = [(position[n], n) for n, d in indegree.items() if d == 0]
             heapq.heapify(ready)
             order: list[str] = []
@@ -297,9 +199,7 @@ class Graph:
             block = (params or {}).get("block")
             if block not in self.blocks:
                 raise GraphError(f"no block named {block!r} in this project")
-            from netbuilder.core.block_ops import resolve_instance_params
-
-            return resolve_instance_params(self.blocks[block], params or {})
+            return self.blocks[block].resolve_instance_params(params or {})
         try:
             return catalog.get(layer_type).resolve(params)
         except CatalogError as err:
@@ -407,10 +307,8 @@ class Graph:
         node = self.node(node_id)
         if node.type == BLOCK_TYPE:
             if name != "block":
-                from netbuilder.core.block_ops import instance_param_value
-
-                new = instance_param_value(self.blocks[node.params["block"]], name, value,
-                                           node.name)
+                new = self.blocks[node.params["block"]].instance_param_value(name, value,
+                                                                             node.name)
             elif value not in self.blocks:
                 raise GraphError(f"{node.name}: no block named {value!r}")
             else:
@@ -455,6 +353,14 @@ class Graph:
             old, node.position = node.position, position
             self._emit(Event("node_moved", node=node, old=old, new=position))
 
+    def reorder(self, node_ids: Iterable[str]) -> None:
+        """Put the nodes in the order ``node_ids`` (every node id once): ties in the
+        topological order follow it (structural undo puts a graph's layer order back)."""
+        reordered = {nid: self.nodes[nid] for nid in node_ids}
+        self.nodes.clear()
+        self.nodes.update(reordered)
+        self._order = None
+
     def set_trainable(self, node_id: str, trainable: bool) -> None:
         node = self.node(node_id)
         if node.trainable != trainable:
@@ -463,12 +369,14 @@ class Graph:
             self._reinfer([node_id])
 
     def add_block(self, block: Block) -> None:
-        """Add or replace a block definition; every instance is re-inferred."""
+        """Add or replace a block definition; every instance keeps the values of its exposed
+        parameters that still fit (see ``Block.refreshed_instance_params``) and is
+        re-inferred."""
         self.blocks[block.name] = block
         self.inference.forget_block(block.name)
-        from netbuilder.core.block_ops import refresh_instances
-
-        refresh_instances(self, block)
+        for node in self.nodes.values():
+            if node.type == BLOCK_TYPE and node.params.get("block") == block.name:
+                node.params = block.refreshed_instance_params(node.params, node.name)
         self._emit(Event("block_changed", name=block.name))
         self._reinfer(n.id for n in self.nodes.values()
                       if n.type == BLOCK_TYPE and n.params["block"] == block.name)

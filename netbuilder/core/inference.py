@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from netbuilder.core.catalog.base import CatalogError, LayerError, Shape, fmt_shape, numel, registry
 
 if TYPE_CHECKING:
-    from netbuilder.core.graph import Block, Graph, Node
+    from netbuilder.core.graph import Graph, Node
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +169,15 @@ class InferenceEngine:
             problems.append("the model is empty; add an Input layer and some layers")
         return problems
 
+    def results_for(self, inputs: Mapping[str, Shape]) -> dict[str, NodeResult]:
+        """Every node's result with the Input nodes in ``inputs`` given those shapes, computed
+        apart from the live ``results`` (a block's layers as one of its instances calls them)."""
+        graph = self.graph
+        results: dict[str, NodeResult] = {}
+        for nid in graph.topological_order():
+            results[nid] = self._compute(graph, graph.nodes[nid], results, inputs)
+        return results
+
     def full_recompute(self) -> None:
         self.results.clear()
         self._block_cache.clear()
@@ -246,13 +255,11 @@ class InferenceEngine:
                         f"{fmt_shape(shape)}", "resize the input or change the model's input")
         key: tuple[Any, ...] = (block.name, tuple(shapes))
         if block.exposed or block.optional:  # the instance's exposed values change the result
-            from netbuilder.core.block_ops import instance_block, instance_values
-
-            key += instance_values(block, node.params)
-            block = instance_block(block, node.params)
+            key += block.instance_values(node.params)
+            block = block.for_instance(node.params)
         cached = self._block_cache.get(key)
         if cached is None:
-            cached = evaluate_block(block, shapes)
+            cached = block.evaluate(shapes)
             self._block_cache[key] = cached
         return NodeResult(list(cached.outputs or []), cached.trainable, cached.non_trainable,
                           cached.flops, cached.memory)
@@ -261,36 +268,3 @@ class InferenceEngine:
 def _compatible(declared: Shape, actual: Shape) -> bool:
     return len(declared) == len(actual) and all(
         d is None or a is None or d == a for d, a in zip(declared, actual))
-
-
-def evaluate_block(block: Block, shapes: list[Shape]) -> NodeResult:
-    """Infer a block's subgraph with its inputs set to ``shapes``; the result sums its layers."""
-    sub = block.graph
-    overrides = dict(zip(block.inputs, shapes))
-    engine = sub.inference
-    if all(engine.results.get(i) is not None and engine.results[i].outputs == [s]
-           for i, s in overrides.items()):
-        results = engine.results  # the declared shapes: reuse the block's own live results
-    else:
-        results = {}
-        for nid in sub.topological_order():
-            results[nid] = engine._compute(sub, sub.nodes[nid], results, overrides)
-    total = NodeResult([])
-    for nid in sub.topological_order():
-        r = results[nid]
-        if r.error:
-            raise LayerError(f"inside block {block.name}, {r.error}", r.fix)
-        total.trainable += r.trainable
-        total.non_trainable += r.non_trainable
-        total.flops += r.flops
-        if nid not in overrides:  # the block's inputs are its caller's tensors, counted there
-            total.memory += r.memory
-    outputs = []
-    for nid, port in block.outputs:
-        r = results[nid]
-        if not r.ok or r.outputs is None or port >= len(r.outputs):
-            raise LayerError(f"block {block.name}: its output {sub.nodes[nid].name}:{port} "
-                             "has no shape")
-        outputs.append(r.outputs[port])
-    total.outputs = outputs
-    return total

@@ -21,7 +21,7 @@ block) also has ``"application"``: its ``keras.applications`` constructor's name
 
 Version 2 (written only when a block uses them, so that older files stay version 1): a function
 block may have ``"exposed": {"filters": [[node id, "filters"], ...]}`` (parameters its instances
-set, see ``netbuilder.core.block_ops``) and ``"optional": {node id: ["strides", 1]}`` (layers an
+set, see ``netbuilder.core.blocks``) and ``"optional": {node id: ["strides", 1]}`` (layers an
 instance leaves out when that parameter has that value); its instances' params then carry the
 exposed values. Version 1 files load unchanged.
 
@@ -30,7 +30,7 @@ project file.
 
 Version 3 (written only while a block is expanded on the canvas): ``"expanded"`` lists what
 Edit ▸ Collapse Block needs to fold those layers back into their block (an Application with its
-constructor and weights again), see ``block_ops.groups_to_plain``.
+constructor and weights again), see ``block_edits.groups_to_plain``.
 """
 
 from __future__ import annotations
@@ -45,9 +45,10 @@ from typing import Any
 
 from netbuilder.core import catalog
 from netbuilder.core.atomic_write import write_text_atomically
-from netbuilder.core.block_ops import groups_to_plain, restore_groups
+from netbuilder.core.block_edits import groups_to_plain, restore_groups
+from netbuilder.core.blocks import Block
 from netbuilder.core.catalog.base import CatalogError, to_plain
-from netbuilder.core.graph import BLOCK_TYPE, Block, Graph, GraphError
+from netbuilder.core.graph import BLOCK_TYPE, Graph, GraphError
 
 FORMAT = "netbuilder-project"
 VERSION = 3
@@ -126,7 +127,7 @@ def project_to_dict(project: Project) -> dict[str, Any]:
 def _application_entry(block: Block) -> dict[str, Any]:
     """``{"application": {...}}`` for a Keras Application block (its constructor's arguments),
     else nothing: files without Applications stay as they were."""
-    if getattr(block, "application", None) is None:
+    if block.application is None:
         return {}
     return {"application": dict(block.application)}
 

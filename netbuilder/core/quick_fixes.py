@@ -43,9 +43,6 @@ class ParamFix:
 def _block_fixes(graph: Graph, node_id: str, shapes: list[Shape]) -> list[ParamFix]:
     """Exposed integer parameters of a block instance set to its inputs' channels, where the
     block then infers without an error."""
-    from netbuilder.core.block_ops import instance_block
-    from netbuilder.core.inference import evaluate_block
-
     node = graph.node(node_id)
     block = graph.blocks.get(node.params.get("block", ""))
     if block is None or not block.exposed or len(shapes) != len(block.inputs):
@@ -60,7 +57,7 @@ def _block_fixes(graph: Graph, node_id: str, shapes: list[Shape]) -> list[ParamF
             if value == current:
                 continue
             try:
-                evaluate_block(instance_block(block, {**node.params, name: value}), shapes)
+                block.for_instance({**node.params, name: value}).evaluate(shapes)
             except (CatalogError, GraphError):
                 continue
             fixes.append(ParamFix(f"Set {name} to {value}, the channels of its input", node_id,

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from netbuilder.core.blocks import Block
 from netbuilder.core.freezing import inner_layers
-from netbuilder.core.graph import Block, Graph, GraphError, Node
+from netbuilder.core.graph import Graph, GraphError, Node
 
 DEFAULT_DROPOUT = 0.5
 DEFAULT_FINE_TUNE_LEARNING_RATE = 1e-5

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netbuilder.core import catalog
+from netbuilder.core.blocks import Block
 from netbuilder.core.catalog.base import Shape, fmt_shape
 from netbuilder.core.catalog.opaque import TYPE as OPAQUE_TYPE
 from netbuilder.core.graph import BLOCK_TYPE, Graph
@@ -102,13 +103,11 @@ def summarize(graph: Graph, name: str = "model") -> Summary:
 
 def _inline_rows(graph: Graph, node_id: str, connected: list[str]) -> list[SummaryRow]:
     """The rows of a function block instance's layers (nested function blocks inlined too)."""
-    from netbuilder.core.block_ops import instance_block
-
     node = graph.nodes[node_id]
     block = graph.blocks[node.params["block"]]
     if block.kind != "function":
         return []
-    block = instance_block(block, node.params)
+    block = block.for_instance(node.params)
     results = graph.inference.results
     shapes = []
     for e in graph.in_edges(node_id):
@@ -119,18 +118,15 @@ def _inline_rows(graph: Graph, node_id: str, connected: list[str]) -> list[Summa
     return _block_rows(block, shapes, connected, f"{node.name}_", not node.trainable)
 
 
-def _block_rows(block: Any, shapes: list[Shape], connected: list[str], prefix: str,
+def _block_rows(block: Block, shapes: list[Shape], connected: list[str], prefix: str,
                 frozen: bool) -> list[SummaryRow]:
     sub = block.graph
-    overrides = dict(zip(block.inputs, shapes))
-    results: dict[str, Any] = {}
-    for nid in sub.topological_order():
-        results[nid] = sub.inference._compute(sub, sub.nodes[nid], results, overrides)
+    results = block.inner_results(shapes)
     names = {nid: connected[i] if i < len(connected) else "?"
              for i, nid in enumerate(block.inputs)}
     rows: list[SummaryRow] = []
     for nid in sub.topological_order():
-        if nid in overrides:
+        if nid in block.inputs:
             continue
         node = sub.nodes[nid]
         r = results[nid]
@@ -141,9 +137,7 @@ def _block_rows(block: Any, shapes: list[Shape], connected: list[str], prefix: s
             sources.append(src if e.src_port == 0 else f"{src}[{e.src_port}]")
         inner_block = sub.blocks.get(node.params.get("block")) if node.type == BLOCK_TYPE else None
         if inner_block is not None and inner_block.kind == "function" and r.ok:
-            from netbuilder.core.block_ops import instance_block
-
-            inner = instance_block(inner_block, node.params)
+            inner = inner_block.for_instance(node.params)
             in_shapes = [results[e.src].outputs[e.src_port] for e in sub.in_edges(nid)]
             rows += _block_rows(inner, in_shapes, sources, f"{prefix}{node.name}_",
                                 frozen or not node.trainable)

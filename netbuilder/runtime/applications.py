@@ -25,7 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from netbuilder.core.graph import Block, Graph
+from netbuilder.core.blocks import Block
+from netbuilder.core.graph import Graph
 from netbuilder.runtime.keras_loader import load_keras
 
 POOLINGS = (None, "avg", "max")

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from netbuilder.core import catalog
-from netbuilder.core.block_ops import instance_block
+from netbuilder.core.blocks import Block
 from netbuilder.core.catalog import opaque
-from netbuilder.core.graph import BLOCK_TYPE, Block, Graph, GraphError
+from netbuilder.core.graph import BLOCK_TYPE, Graph, GraphError
 from netbuilder.runtime import applications
 from netbuilder.runtime.keras_layers import call_opaque, make_layer
 
@@ -78,7 +78,7 @@ def built_layer_name(graph: Graph, node_id: str, prefix: str = "") -> str | None
     block = graph.blocks.get(node.params["block"])
     if block is None or block.kind != "function":
         return prefix + node.name                   # a nested model is one layer
-    block = instance_block(block, node.params)
+    block = block.for_instance(node.params)
     return built_layer_name(block.graph, block.outputs[0][0], f"{prefix}{node.name}_")
 
 
@@ -104,7 +104,7 @@ def _run(graph: Graph, feeds: dict[str, Any] | None, models: dict[str, Any],
                                   dtype=p["dtype"], name=node.name)
                 new_inputs.append(out)
         elif node.type == BLOCK_TYPE:
-            block = instance_block(graph.blocks[node.params["block"]], node.params)
+            block = graph.blocks[node.params["block"]].for_instance(node.params)
             out = _call_block(block, prefix + node.name, node.trainable and not frozen, args,
                               models)
         else:

@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from netbuilder.core import catalog
+from netbuilder.core.blocks import Block
 from netbuilder.core.catalog import opaque
 from netbuilder.core.catalog.base import (
     CONSTRAINTS,
@@ -45,7 +46,7 @@ from netbuilder.core.catalog.base import (
     to_plain,
 )
 from netbuilder.core.catalog.core_layers import DTYPES
-from netbuilder.core.graph import BLOCK_TYPE, Block, Graph, GraphError
+from netbuilder.core.graph import BLOCK_TYPE, Graph, GraphError
 from netbuilder.core.layout import auto_layout
 from netbuilder.runtime import applications
 from netbuilder.runtime.keras_build import ensure_recursion_limit

@@ -10,14 +10,15 @@ import pytest
 
 from netbuilder.core import freezing
 from netbuilder.core import project as project_io
-from netbuilder.core.block_ops import (
+from netbuilder.core.block_edits import (
     collapse_block,
     expand_block,
     group_of,
     restore,
     snapshot,
 )
-from netbuilder.core.graph import BLOCK_TYPE, Block, Graph
+from netbuilder.core.blocks import Block
+from netbuilder.core.graph import BLOCK_TYPE, Graph
 
 APP = {"name": "VGG16", "include_top": False, "pooling": None, "weights": "imagenet",
        "input_shape": [16, 16, 3], "classes": 1000}

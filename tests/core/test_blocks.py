@@ -7,16 +7,16 @@ import pytest
 
 from netbuilder.core import blocks_library as bl
 from netbuilder.core import project as proj
-from netbuilder.core.block_ops import (
+from netbuilder.core.block_edits import (
     collapse_block,
     expand_block,
     group_of,
-    instance_block,
     make_block,
     restore,
     snapshot,
 )
-from netbuilder.core.graph import Block, Graph, GraphError
+from netbuilder.core.blocks import Block, exposable_params
+from netbuilder.core.graph import Graph, GraphError
 from netbuilder.core.summary import summarize, to_json
 
 STAGES = [64] * 3 + [128] * 4 + [256] * 6 + [512] * 3
@@ -142,16 +142,16 @@ def test_model_blocks_cannot_expose():
 
 def test_optional_layers_pass_their_input_through():
     block = bl.residual_unit()
-    plain = instance_block(block, {"strides": 1})
+    plain = block.for_instance({"strides": 1})
     names = {n.name for n in plain.graph.nodes.values()}
     assert "skip_conv" not in names and "skip_bn" not in names
     add = next(n for n in plain.graph.nodes.values() if n.name == "add")
     assert [plain.graph.nodes[e.src].name for e in plain.graph.in_edges(add.id)] == [
         "bn2", "inputs"]
-    projected = instance_block(block, {"strides": 2, "filters": 32})
+    projected = block.for_instance({"strides": 2, "filters": 32})
     conv = next(n for n in projected.graph.nodes.values() if n.name == "skip_conv")
     assert conv.params["strides"] == (2, 2) and conv.params["filters"] == 32
-    assert instance_block(block, {"strides": [2, 2], "filters": 32}) is projected  # cached
+    assert block.for_instance({"strides": [2, 2], "filters": 32}) is projected  # cached
 
 
 def test_editing_the_definition_updates_every_instance():
@@ -174,6 +174,21 @@ def test_editing_the_definition_updates_every_instance():
     g.add_block(Block(block.name, new_graph, block.inputs, block.outputs,
                       exposed={"filters": block.exposed["filters"]}, optional={}))
     assert units[5].params == {"block": "residual_unit", "filters": 128}
+
+
+def test_exposable_params_are_the_usual_and_key_ones_of_the_selected_layers():
+    g = Graph()
+    inp = g.add_node("Input", {"shape": [8, 8, 3]})
+    conv = g.add_node("Conv2D", {"filters": 4, "kernel_size": 3})
+    dense = g.add_node("Dense", {"units": 2})
+    g.connect(inp.id, conv.id)
+    g.connect(conv.id, dense.id)
+    offered = [(nid, p.name) for nid, p in exposable_params(g, [inp.id, conv.id])]
+    assert offered == [(conv.id, "filters"), (conv.id, "kernel_size"), (conv.id, "strides"),
+                       (conv.id, "activation")]
+    kept = exposable_params(g, [conv.id], {(conv.id, "use_bias"): "bias"})
+    assert (conv.id, "use_bias") in [(nid, p.name) for nid, p in kept]
+    assert all(p.kind not in ("json", "layer") for _, p in exposable_params(g, list(g.nodes)))
 
 
 def test_make_block_expand_and_collapse_round_trip():

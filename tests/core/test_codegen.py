@@ -16,8 +16,9 @@ from helpers import chain
 from hypothesis import given, settings
 from random_graphs import graphs
 
+from netbuilder.core.blocks import Block
 from netbuilder.core.codegen import CodegenError, generate_code, model_name
-from netbuilder.core.graph import Block, Graph
+from netbuilder.core.graph import Graph
 from netbuilder.core.project import Project, dumps, load, loads
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from netbuilder.core import project as project_io
+from netbuilder.core.blocks import Block
 from netbuilder.core.freezing import (
     describe,
     fine_tune_from,
@@ -15,7 +16,7 @@ from netbuilder.core.freezing import (
     restore,
     state,
 )
-from netbuilder.core.graph import Block, Graph, GraphError
+from netbuilder.core.graph import Graph, GraphError
 from netbuilder.core.project import Project, ProjectError
 from netbuilder.core.recipes import (
     add_classifier_head,

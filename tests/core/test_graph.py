@@ -1,7 +1,8 @@
 import pytest
 from helpers import chain, mlp
 
-from netbuilder.core.graph import Block, Edge, Graph, GraphError, snake_case
+from netbuilder.core.blocks import Block
+from netbuilder.core.graph import Edge, Graph, GraphError, snake_case
 
 
 def test_keras_default_names():

@@ -5,7 +5,8 @@ from helpers import chain, mlp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netbuilder.core.graph import Block, Graph, GraphError
+from netbuilder.core.blocks import Block
+from netbuilder.core.graph import Graph, GraphError
 from netbuilder.core.inference import NodeResult
 
 

@@ -4,7 +4,7 @@ import pytest
 from helpers import chain, mlp
 
 from netbuilder.core import project as proj
-from netbuilder.core.graph import Block
+from netbuilder.core.blocks import Block
 from netbuilder.core.project import Project, ProjectError
 
 

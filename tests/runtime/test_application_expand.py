@@ -8,7 +8,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from netbuilder.core.block_ops import collapse_block, expand_block  # noqa: E402
+from netbuilder.core.block_edits import collapse_block, expand_block  # noqa: E402
 from netbuilder.core.freezing import fine_tune_from  # noqa: E402
 from netbuilder.core.graph import Graph  # noqa: E402
 from netbuilder.runtime import applications as apps  # noqa: E402

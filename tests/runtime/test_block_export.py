@@ -12,7 +12,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from netbuilder.core import blocks_library as bl  # noqa: E402
-from netbuilder.core.block_ops import expand_block, make_block  # noqa: E402
+from netbuilder.core.block_edits import expand_block, make_block  # noqa: E402
 from netbuilder.core.codegen import generate_code  # noqa: E402
 from netbuilder.core.graph import Graph  # noqa: E402
 from netbuilder.core.project import Project  # noqa: E402

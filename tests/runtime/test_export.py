@@ -22,8 +22,9 @@ from random_graphs import graphs
 keras = pytest.importorskip("keras")
 
 from netbuilder import cli  # noqa: E402
+from netbuilder.core.blocks import Block  # noqa: E402
 from netbuilder.core.codegen import generate_code, model_name  # noqa: E402
-from netbuilder.core.graph import BLOCK_TYPE, Block, Graph  # noqa: E402
+from netbuilder.core.graph import BLOCK_TYPE, Graph  # noqa: E402
 from netbuilder.core.project import Project, load, save  # noqa: E402
 from netbuilder.runtime.keras_build import build_model  # noqa: E402
 

@@ -9,7 +9,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from netbuilder.core.graph import Block, Graph  # noqa: E402
+from netbuilder.core.blocks import Block  # noqa: E402
+from netbuilder.core.graph import Graph  # noqa: E402
 from netbuilder.core.project import Project, project_to_dict  # noqa: E402
 from netbuilder.runtime import data as data_mod  # noqa: E402
 from netbuilder.runtime import inspection as insp  # noqa: E402

@@ -6,7 +6,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from netbuilder.core.graph import Block, Graph  # noqa: E402
+from netbuilder.core.blocks import Block  # noqa: E402
+from netbuilder.core.graph import Graph  # noqa: E402
 from netbuilder.core.summary import summarize  # noqa: E402
 from netbuilder.runtime.keras_build import BuildError, build_model  # noqa: E402
 

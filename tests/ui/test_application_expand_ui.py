@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
-from netbuilder.core.block_ops import group_of
+from netbuilder.core.block_edits import group_of
 from netbuilder.core.project import Project, dumps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))

@@ -50,7 +50,8 @@ def test_clicking_a_row_selects_the_layer(window, qtbot):
 
 
 def test_a_nested_model_placed_twice_shows_its_weights_once(make_window):
-    from netbuilder.core.graph import Block, Graph
+    from netbuilder.core.blocks import Block
+    from netbuilder.core.graph import Graph
 
     inner = Graph()
     i = inner.add_node("Input", {"shape": [8]})

@@ -694,7 +694,8 @@ def test_a_stage_event_is_shown(window):
 
 
 def test_fine_tuning_offers_the_layers_inside_a_base_model(make_window):
-    from netbuilder.core.graph import Block, Graph
+    from netbuilder.core.blocks import Block
+    from netbuilder.core.graph import Graph
 
     inner = Graph()
     i = inner.add_node("Input", {"shape": [8, 8, 3]})

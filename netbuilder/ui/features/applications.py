@@ -39,7 +39,8 @@ from PySide6.QtWidgets import (
 )
 
 from netbuilder.core import freezing
-from netbuilder.core.graph import BLOCK_TYPE, Block, Graph, GraphError
+from netbuilder.core.blocks import Block
+from netbuilder.core.graph import BLOCK_TYPE, Graph, GraphError
 from netbuilder.core.recipes import (
     DEFAULT_DROPOUT,
     DEFAULT_FINE_TUNE_EPOCHS,

@@ -4,7 +4,7 @@ block): its own canvas, palette and inspector on a copy of the definition; accep
 every instance, in one undo step.
 
 Structural edits (make, expand, collapse, a new definition) are ``StructuralEdit`` commands: the
-edit runs once through ``netbuilder.core.block_ops``; undo and redo put the graph back to the
+edit runs once through ``netbuilder.core.block_edits``; undo and redo put the graph back to the
 state before or after it.
 """
 
@@ -34,19 +34,18 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from netbuilder.core import blocks_library as bl
-from netbuilder.core import catalog
-from netbuilder.core.block_ops import (
+from netbuilder.core.block_edits import (
     collapse_block,
     copy_graph,
     expand_block,
-    exposure_default,
     group_of,
     make_block,
     restore,
     snapshot,
 )
+from netbuilder.core.blocks import Block, exposable_params
 from netbuilder.core.catalog.base import to_plain
-from netbuilder.core.graph import BLOCK_TYPE, Block, Graph, GraphError
+from netbuilder.core.graph import BLOCK_TYPE, Graph, GraphError
 from netbuilder.ui.commands import GraphCommand, push
 
 if TYPE_CHECKING:
@@ -147,8 +146,6 @@ class ExposureTree(QTreeWidget):
     The first column is the name the instances use (editable: double-click it); ticked rows
     with the same name become one parameter (conv1.filters and conv2.filters: ``filters``)."""
 
-    USUAL = frozenset({"filters", "units", "strides", "rate", "kernel_size", "pool_size"})
-
     def __init__(self, graph: Graph, node_ids: list[str],
                  exposed: dict[str, list[tuple[str, str]]] | None = None,
                  parent: QWidget | None = None) -> None:
@@ -157,28 +154,18 @@ class ExposureTree(QTreeWidget):
         self.setRootIsDecorated(False)
         self.setToolTip("Tick what each instance sets; double-click a name to rename it")
         named = {tuple(t): name for name, targets in (exposed or {}).items() for t in targets}
-        for nid in graph.topological_order():
-            if nid not in node_ids:
-                continue
+        for nid, p in exposable_params(graph, node_ids, named):
             node = graph.nodes[nid]
-            if node.type in ("Input", BLOCK_TYPE):
-                continue
-            spec = catalog.get(node.type)
-            for p in spec.params:
-                chosen = (nid, p.name) in named
-                if p.kind in ("json", "layer") or not (
-                        chosen or p.name in self.USUAL or p.name in spec.key_params):
-                    continue
-                item = QTreeWidgetItem([named.get((nid, p.name), p.name), node.name, p.name,
-                                        _short(node.params[p.name])])
-                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable
-                              | Qt.ItemFlag.ItemIsEditable)
-                ticked = chosen if exposed is not None else p.name in ("filters", "units")
-                item.setCheckState(0, Qt.CheckState.Checked if ticked
-                                   else Qt.CheckState.Unchecked)
-                item.setData(0, Qt.ItemDataRole.UserRole, (nid, p.name))
-                item.setToolTip(0, p.help)
-                self.addTopLevelItem(item)
+            chosen = (nid, p.name) in named
+            item = QTreeWidgetItem([named.get((nid, p.name), p.name), node.name, p.name,
+                                    _short(node.params[p.name])])
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable
+                          | Qt.ItemFlag.ItemIsEditable)
+            ticked = chosen if exposed is not None else p.name in ("filters", "units")
+            item.setCheckState(0, Qt.CheckState.Checked if ticked else Qt.CheckState.Unchecked)
+            item.setData(0, Qt.ItemDataRole.UserRole, (nid, p.name))
+            item.setToolTip(0, p.help)
+            self.addTopLevelItem(item)
         for i in range(4):
             self.resizeColumnToContents(i)
 
@@ -669,7 +656,7 @@ def expand_model_text(block: Block) -> str:
 
 def default_values_text(block: Block) -> str:
     """``filters=64, strides=1`` (for tooltips)."""
-    return ", ".join(f"{k}={exposure_default(block, k)}" for k in block.exposed)
+    return ", ".join(f"{k}={block.exposure_default(k)}" for k in block.exposed)
 
 
 __all__ = ["BlockActions", "BlockEditorDialog", "MakeBlockDialog", "StructuralEdit",

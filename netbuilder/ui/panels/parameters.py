@@ -468,8 +468,6 @@ class Inspector(QScrollArea):
         """A block instance: the parameters its block exposes, each editable (undoable)."""
         import dataclasses
 
-        from netbuilder.core.block_ops import exposure_param
-
         assert self.graph is not None
         block = self.graph.blocks.get(block_name)
         if block is None:
@@ -496,7 +494,7 @@ class Inspector(QScrollArea):
         note.setStyleSheet("color: #5f6873; font-weight: bold; padding-top: 6px;")
         form.addRow(note)
         for name, targets in block.exposed.items():
-            inner = exposure_param(block, name)
+            inner = block.exposure_param(name)
             where = ", ".join(f"{block.graph.nodes[n].name}.{p}" for n, p in targets)
             param = dataclasses.replace(inner, name=name, help=f"Sets {where}. {inner.help}")
             self._add_params(form, [param])
@@ -511,7 +509,7 @@ class Inspector(QScrollArea):
 
     def _add_group_note(self, form: QFormLayout, node_id: str) -> None:
         """A layer of an expanded block: which one, and how to put it back."""
-        from netbuilder.core.block_ops import group_of
+        from netbuilder.core.block_edits import group_of
 
         assert self.graph is not None
         group = group_of(self.graph, node_id)
