@@ -32,9 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from netbuilder.core.atomic_write import write_text_atomically
 from netbuilder.core.blocks import Block
 from netbuilder.core.graph import Graph, GraphError
 from netbuilder.core.layout import layered_layout
+from netbuilder.core.project import Project, ProjectError, dumps, loads
 
 # --- built-in blocks ---------------------------------------------------------------------------
 
@@ -214,8 +216,6 @@ class Library:
 
 def block_to_text(block: Block) -> str:
     """A block as a document of its own (a project holding only the block)."""
-    from netbuilder.core.project import Project, dumps
-
     graph = Graph()
     graph.blocks.update(block.graph.blocks)
     graph.blocks[block.name] = block
@@ -224,8 +224,6 @@ def block_to_text(block: Block) -> str:
 
 def block_from_text(text: str, source: str) -> Block:
     """The block of a document written by ``block_to_text``; ``ProjectError`` when damaged."""
-    from netbuilder.core.project import ProjectError, loads
-
     project = loads(text, source)
     wanted = project.name
     block = project.graph.blocks.get(wanted)
@@ -237,8 +235,6 @@ def block_from_text(text: str, source: str) -> Block:
 def save_to_library(block: Block, folder: str | os.PathLike[str] | None = None) -> Path:
     """Write ``block`` to the library (replacing a block of that name); returns the file.
     ``OSError`` is turned into ``GraphError`` naming the file."""
-    from netbuilder.core.atomic_write import write_text_atomically
-
     if block.is_model:
         raise GraphError(f"block {block.name}: only function blocks go into the library")
     path = Path(folder) if folder is not None else library_dir()
@@ -255,8 +251,6 @@ def save_to_library(block: Block, folder: str | os.PathLike[str] | None = None) 
 def load_library(folder: str | os.PathLike[str] | None = None) -> Library:
     """Every block in the library folder (sorted by name); unreadable files are listed in
     ``problems``, each naming the file and what is wrong."""
-    from netbuilder.core.project import ProjectError
-
     path = Path(folder) if folder is not None else library_dir()
     library = Library()
     if not path.is_dir():

@@ -22,15 +22,15 @@ functional API, written the way a person would write it.
   frozen one is called with ``training=False``.
 - A Keras operation kept as imported (``x + y`` in a functional model: ``keras.src.ops``'
   ``Add``) is written as that operation, named: ``Add(name="add")(x, y)``.
-- Lines are at most 99 characters, wrapped the way black wraps them. The same project always
-  gives the same text.
+- Lines are at most 99 characters, wrapped the way black wraps them (``core.code_format``); a
+  layer's arguments are written by ``core.keras_args``. The same project always gives the same
+  text.
 
 Pure Python: nothing here imports Keras.
 """
 
 from __future__ import annotations
 
-import json
 import keyword
 import re
 import textwrap
@@ -41,11 +41,26 @@ from typing import Any
 from netbuilder.core import catalog
 from netbuilder.core.blocks import Block
 from netbuilder.core.catalog import opaque
-from netbuilder.core.catalog.base import LayerSpec, Param, snake_case
+from netbuilder.core.code_format import (
+    INDENT,
+    LINE_LENGTH,
+    UnwritableValue,
+    call,
+    def_lines,
+    dict_of,
+    flat,
+    kw,
+    list_of,
+    literal,
+    str_literal,
+    wrap,
+)
+from netbuilder.core.freezing import fine_tune_layer, inner_layers
 from netbuilder.core.graph import BLOCK_TYPE, Graph, GraphError, Node
+from netbuilder.core.keras_args import layer_args, param_expr
 
-LINE_LENGTH = 99
-INDENT = "    "
+_FLOAT32 = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
+            "registered_name": None}  # the default dtype policy, as a layer config holds it
 
 
 class CodegenError(Exception):
@@ -67,292 +82,10 @@ def generate_code(project: Any) -> str:
     problems = graph.inference.errors()
     if problems:
         raise CodegenError("; ".join(problems))
-    return _Module(graph, project.name, getattr(project, "description", "")).render()
-
-
-# --- expressions and black-style wrapping ---------------------------------------------------
-#
-# An expression is a list of pieces: plain text, or a bracket group whose items are themselves
-# lists of pieces. Wrapping follows black (line length 99): a line that is too long is split
-# at its last bracket (right-hand split), trailing brackets are left on the closing line when
-# the opening line then fits, the contents go on one line when they fit and one item per line
-# with a trailing comma otherwise; a split list, tuple or dict display always gets one item per
-# line.
-
-
-@dataclass
-class _Group:
-    open: str
-    items: list[list[Any]]
-    close: str
-    literal: bool = False  # a list, tuple or dict display (not call arguments)
-    one_tuple: bool = False
-
-
-def _flat(pieces: Iterable[Any]) -> str:
-    out = []
-    for p in pieces:
-        if isinstance(p, _Group):
-            inner = ", ".join(_flat(item) for item in p.items)
-            out.append(p.open + inner + ("," if p.one_tuple else "") + p.close)
-        else:
-            out.append(p)
-    return "".join(out)
-
-
-def _fits(depth: int, text: str) -> bool:
-    return len(INDENT) * depth + len(text) <= LINE_LENGTH
-
-
-def _format(pieces: list[Any], depth: int) -> list[str]:
-    text = _flat(pieces)
-    if _fits(depth, text):
-        return [INDENT * depth + text]
-    return _split_right(pieces, depth)
-
-
-def _split_right(pieces: list[Any], depth: int) -> list[str]:
-    groups = [i for i, p in enumerate(pieces) if isinstance(p, _Group)]
-    if not groups:
-        return [INDENT * depth + _flat(pieces)]
-    candidates = [groups[-1]]
-    for j in reversed(groups[:-1]):  # black omits trailers that fit on the closing line
-        if len(INDENT) * depth + 1 + len(_flat(pieces[j + 1:])) > LINE_LENGTH:
-            break
-        candidates.append(j)
-    for j in candidates:
-        if _fits(depth, _flat(pieces[:j]) + pieces[j].open):
-            return _split_at(pieces, j, depth)
-    return _split_at(pieces, groups[-1], depth)
-
-
-def _split_at(pieces: list[Any], j: int, depth: int) -> list[str]:
-    group: _Group = pieces[j]
-    head = pieces[:j] + [group.open]
-    tail = [group.close] + pieces[j + 1:]
-    return _format(head, depth) + _body(group, depth + 1) + _format(tail, depth)
-
-
-def _body(group: _Group, depth: int) -> list[str]:
-    items = group.items
-    text = ", ".join(_flat(item) for item in items) + ("," if group.one_tuple else "")
-    if not (group.literal and len(items) > 1) and _fits(depth, text):
-        return [INDENT * depth + text]
-    if len(items) > 1:
-        lines = []
-        for item in items:
-            lines += _format(item + [","], depth)
-        return lines
-    return _format(items[0] + ([","] if group.one_tuple else []), depth)
-
-
-def _call(func: str | list[Any], args: list[list[Any]]) -> list[Any]:
-    head = [func] if isinstance(func, str) else list(func)
-    if not args:
-        return head + ["()"]
-    return head + [_Group("(", args, ")")]
-
-
-def _kw(name: str, value: list[Any]) -> list[Any]:
-    return [f"{name}="] + value
-
-
-def _tuple(items: list[list[Any]]) -> list[Any]:
-    if not items:
-        return ["()"]
-    return [_Group("(", items, ")", literal=True, one_tuple=len(items) == 1)]
-
-
-def _list(items: list[list[Any]]) -> list[Any]:
-    if not items:
-        return ["[]"]
-    return [_Group("[", items, "]", literal=True)]
-
-
-def _dict(pairs: list[tuple[str, list[Any]]]) -> list[Any]:
-    if not pairs:
-        return ["{}"]
-    return [_Group("{", [[_str(k) + ": "] + v for k, v in pairs], "}", literal=True)]
-
-
-# --- literals --------------------------------------------------------------------------------
-
-
-def _str(value: str) -> str:
-    """A string literal as black writes it: double quotes unless that needs more escapes."""
-    if '"' in value and "'" not in value:
-        return repr(value)
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _float(value: float) -> str:
-    text = repr(value)
-    if 0 < value < 1 and len(text) > 8:  # 0.00392156862745098 reads better as 1 / 255
-        inverse = 1 / value
-        if inverse > 100_000:
-            return text
-        for candidate in (str(round(inverse)), str(round(inverse, 1))):
-            if float(candidate) > 0 and 1 / float(candidate) == value:
-                return f"1 / {candidate}"
-    return text
-
-
-def _literal(value: Any) -> list[Any]:
-    """A plain value (a parameter in its JSON or normalized form) as a Python literal."""
-    if value is None or isinstance(value, bool):
-        return [repr(value)]
-    if isinstance(value, int):
-        return [str(value)]
-    if isinstance(value, float):
-        return [_float(value)]
-    if isinstance(value, str):
-        return [_str(value)]
-    if isinstance(value, (list, tuple)):
-        return _tuple([_literal(v) for v in value])
-    if isinstance(value, Mapping):
-        return _dict([(str(k), _literal(v)) for k, v in value.items()])
-    raise CodegenError(f"cannot write {value!r} as Python")
-
-
-# Keras' serialized initializers, regularizers and constraints: class -> (the name that means the
-# same object, the defaults of its config). A config that holds only defaults is written as that
-# name; otherwise only the arguments that differ are written.
-_KERAS_OBJECTS: dict[str, dict[str, tuple[str | None, dict[str, Any]]]] = {
-    "initializer": {
-        **{cls: (snake_case(cls), {"seed": None, "input_axes": None, "output_axes": None})
-           for cls in ("GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform",
-                       "LecunNormal")},
-        "Zeros": ("zeros", {}),
-        "Ones": ("ones", {}),
-        "RandomUniform": ("random_uniform", {"seed": None, "minval": -0.05, "maxval": 0.05}),
-        "RandomNormal": ("random_normal", {"seed": None, "mean": 0.0, "stddev": 0.05}),
-        "TruncatedNormal": ("truncated_normal", {"seed": None, "mean": 0.0, "stddev": 0.05}),
-        "Orthogonal": ("orthogonal", {"seed": None, "gain": 1.0}),
-        "Identity": ("identity", {"gain": 1.0}),
-        "VarianceScaling": ("variance_scaling", {
-            "seed": None, "scale": 1.0, "mode": "fan_in", "distribution": "truncated_normal",
-            "input_axes": None, "output_axes": None}),
-        "Constant": (None, {"value": 0.0}),
-    },
-    "regularizer": {
-        "L1": ("l1", {"l1": 0.009999999776482582}),
-        "L2": ("l2", {"l2": 0.01}),
-        "L1L2": ("l1l2", {"l1": 0.0, "l2": 0.0}),
-        "OrthogonalRegularizer": ("orthogonal_regularizer",
-                                  {"factor": 0.009999999776482582, "mode": "rows"}),
-    },
-    "constraint": {
-        "MaxNorm": ("max_norm", {"max_value": 2, "axis": 0}),
-        "MinMaxNorm": ("min_max_norm",
-                       {"min_value": 0.0, "max_value": 1.0, "rate": 1.0, "axis": 0}),
-        "NonNeg": ("non_neg", {}),
-        "UnitNorm": ("unit_norm", {"axis": 0}),
-    },
-}
-_FLOAT32 = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
-            "registered_name": None}  # the default dtype policy, as a layer config holds it
-_KERAS_MODULES = {"initializer": "initializers", "regularizer": "regularizers",
-                  "constraint": "constraints"}
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _keras_object(kind: str, value: Any) -> str | list[Any]:
-    """An initializer, regularizer or constraint: its name (a str) when that means the same
-    object, else the pieces of ``keras.initializers.HeNormal(seed=1)`` and the like."""
-    if isinstance(value, str):
-        return value
-    cls = value.get("class_name")
-    config = dict(value.get("config") or {})
-    module = _KERAS_MODULES[kind]
-    known = _KERAS_OBJECTS[kind].get(cls)
-    if known is not None:
-        alias, defaults = known
-        extra = {k: v for k, v in config.items() if k not in defaults or defaults[k] != v}
-        if not extra and alias is not None:
-            return alias
-        config = extra
-    elif not (isinstance(cls, str) and _IDENT.match(cls)
-              and str(value.get("module", "keras")).startswith("keras")
-              and value.get("registered_name") in (None, cls)
-              and all(isinstance(k, str) and _IDENT.match(k) and not keyword.iskeyword(k)
-                      for k in config)):
-        return _call(f"keras.{module}.get", [_literal(dict(value))])
-    return _call(f"keras.{module}.{cls}", [_kw(k, _literal(v)) for k, v in config.items()])
-
-
-# --- layer arguments -------------------------------------------------------------------------
-
-# Layers whose arguments Keras users write as keywords even when required.
-_KEYWORD_ONLY = frozenset({"Input", "MultiHeadAttention", "Dot", opaque.TYPE})
-# Optional first arguments written positionally when given: MaxPooling2D(3), UpSampling2D(2),
-# RandomFlip("horizontal").
-_POSITIONAL_FIRST = frozenset({"pool_size", "size", "mode"})
-
-
-def positional_params(spec: LayerSpec) -> list[str]:
-    """The parameters written positionally (when given), in order: the leading required ones,
-    or the layer's main argument (``pool_size``, ``size``, ``mode``)."""
-    if spec.type in _KEYWORD_ONLY:
-        return []
-    names = []
-    for i, p in enumerate(spec.params):
-        if p.required or (i == 0 and p.name in _POSITIONAL_FIRST):
-            names.append(p.name)
-        else:
-            break
-    return names
-
-
-def _is_default(p: Param, value: Any) -> bool:
-    default = p.normalize(p.default)
-    if value == default:
-        return True
-    if p.name == "data_format" and default is None and value == "channels_last":
-        return True  # None means Keras' image_data_format(), channels_last unless configured
-    if p.kind in _KERAS_MODULES and isinstance(value, Mapping):
-        return _keras_object(p.kind, value) == default
-    return False
-
-
-def _param_value(p: Param, value: Any) -> list[Any]:
-    if p.kind == "ints" and p.length and isinstance(value, (list, tuple)) and value and all(
-            isinstance(v, int) and not isinstance(v, bool) and v == value[0] for v in value):
-        return [str(value[0])]  # kernel_size=(3, 3) is written 3, as Keras users do
-    if p.kind in _KERAS_MODULES and value is not None:
-        obj = _keras_object(p.kind, value)
-        return [_str(obj)] if isinstance(obj, str) else obj
-    if p.kind == "layer":
-        inner = catalog.get(value["type"])
-        resolved = inner.resolve(value.get("params"))
-        name = value.get("name")
-        args = _layer_args(inner, resolved)
-        if name is not None:
-            args.append(_kw("name", [_str(name)]))
-        return _call(f"layers.{inner.class_name}", args)
-    return _literal(value)
-
-
-def _layer_args(spec: LayerSpec, params: Mapping[str, Any],
-                exprs: Mapping[str, str] | None = None) -> list[list[Any]]:
-    """Constructor arguments: positional ones first, then the non-default keywords.
-    ``exprs`` gives parameters written as a variable (a block's exposed parameter), always."""
-    positional = positional_params(spec)
-    args: list[list[Any]] = []
-    keywords: list[list[Any]] = []
-    in_order = True
-    exprs = exprs or {}
-    for p in spec.params:
-        value = params.get(p.name, p.normalize(p.default))
-        if p.name not in exprs and not p.required and _is_default(p, value):
-            if p.name in positional:
-                in_order = False
-            continue
-        rendered = [exprs[p.name]] if p.name in exprs else _param_value(p, value)
-        if p.name in positional and in_order:
-            args.append(rendered)
-        else:
-            keywords.append(_kw(p.name, rendered))
-    return args + keywords
+    try:
+        return _Module(graph, project.name, getattr(project, "description", "")).render()
+    except UnwritableValue as err:
+        raise CodegenError(str(err)) from None
 
 
 def _identifier(name: str) -> str:
@@ -565,11 +298,11 @@ class _Module:
                          returns=list(block.outputs), fn=fn)
         else:
             signature = [self.models[m].var for m in fn.models]
-            signature.append(f"name={_str(self.models[block.name].name)}")
+            signature.append(f"name={str_literal(self.models[block.name].name)}")
             kind = "sequential" if block.kind == "sequential" else "model"
             body = _Body(self, block.graph, kind, names, returns=list(block.outputs),
                          input_order=list(block.inputs))
-        lines = _def_lines(fn.name, signature)
+        lines = def_lines(fn.name, signature)
         return lines + body.render(1)
 
     def _build_model(self) -> list[str]:
@@ -595,8 +328,8 @@ class _Module:
     def model_creation(self, block_name: str, depth: int) -> list[str]:
         plan = self.models[block_name]
         fn = self.functions[block_name]
-        args = [_kw(self.models[m].var, [self.models[m].var]) for m in fn.models]
-        lines = _format([f"{plan.var} = "] + _call(fn.name, args), depth)
+        args = [kw(self.models[m].var, [self.models[m].var]) for m in fn.models]
+        lines = wrap([f"{plan.var} = "] + call(fn.name, args), depth)
         if plan.frozen:
             lines.append(f"{INDENT * depth}{plan.var}.trainable = False")
         return lines
@@ -611,7 +344,7 @@ def _exposed_signature(block: Block, names: _Names) -> list[str]:
                                "something else in the exported code; rename the parameter")
         names.taken.add(name)
         p = block.exposure_param(name)
-        out.append(f"{name}={_flat(_param_value(p, p.normalize(block.exposure_default(name))))}")
+        out.append(f"{name}={flat(param_expr(p, p.normalize(block.exposure_default(name))))}")
     return out
 
 
@@ -621,27 +354,25 @@ def _exposed_call_args(block: Block, params: Mapping[str, Any]) -> list[list[Any
     for name in block.exposed:
         p = block.exposure_param(name)
         value = params.get(name, block.exposure_default(name))
-        args.append(_kw(name, _param_value(p, p.normalize(value))))
+        args.append(kw(name, param_expr(p, p.normalize(value))))
     return args
 
 
 def _application_function(fn_name: str, block: Block, model: str) -> list[str]:
     """``def build_vgg16(name="vgg16")``: the ``keras.applications`` constructor with the
     block's arguments, then its inner trainable flags the way the course notes set them."""
-    from netbuilder.core.freezing import fine_tune_layer, inner_layers
-
     app = dict(block.application or {})
-    args = [_kw("include_top", _literal(bool(app.get("include_top", False)))),
-            _kw("weights", _literal(app.get("weights")))]
+    args = [kw("include_top", literal(bool(app.get("include_top", False)))),
+            kw("weights", literal(app.get("weights")))]
     if app.get("input_shape") is not None:
-        args.append(_kw("input_shape", _literal(tuple(app["input_shape"]))))
+        args.append(kw("input_shape", literal(tuple(app["input_shape"]))))
     if app.get("pooling") is not None:
-        args.append(_kw("pooling", _literal(app["pooling"])))
+        args.append(kw("pooling", literal(app["pooling"])))
     if app.get("include_top") and app.get("classes", 1000) != 1000:
-        args.append(_kw("classes", _literal(app["classes"])))
-    args.append(_kw("name", ["name"]))
-    lines = _def_lines(fn_name, [f"name={_str(model)}"])
-    lines += _format(["base = "] + _call(f"keras.applications.{app['name']}", args), 1)
+        args.append(kw("classes", literal(app["classes"])))
+    args.append(kw("name", ["name"]))
+    lines = def_lines(fn_name, [f"name={str_literal(model)}"])
+    lines += wrap(["base = "] + call(f"keras.applications.{app['name']}", args), 1)
     layers = inner_layers(block)
     frozen = [n.name for n in layers if not n.trainable]
     start = fine_tune_layer(block)
@@ -653,7 +384,7 @@ def _application_function(fn_name: str, block: Block, model: str) -> list[str]:
                   + (", and so do the BatchNormalization layers" if keep_bn else ""),
                   f"{INDENT}set_trainable = False",
                   f"{INDENT}for layer in base.layers:",
-                  f"{INDENT * 2}if layer.name == {_str(start)}:",
+                  f"{INDENT * 2}if layer.name == {str_literal(start)}:",
                   f"{INDENT * 3}set_trainable = True"]
         if keep_bn:
             lines += [f"{INDENT * 2}layer.trainable = set_trainable and not isinstance(",
@@ -662,7 +393,8 @@ def _application_function(fn_name: str, block: Block, model: str) -> list[str]:
         else:
             lines.append(f"{INDENT * 2}layer.trainable = set_trainable")
     elif frozen:
-        lines += _format(["for layer_name in "] + _list([[_str(n)] for n in frozen]) + [":"], 1)
+        names = list_of([[str_literal(n)] for n in frozen])
+        lines += wrap(["for layer_name in "] + names + [":"], 1)
         lines.append(f"{INDENT * 2}base.get_layer(layer_name).trainable = False")
     lines.append(f"{INDENT}return base")
     return lines
@@ -685,22 +417,12 @@ def _slot(slot: Any, tensors: list[str]) -> list[Any]:
         if kind == "tensor" and isinstance(value, int) and 0 <= value < len(tensors):
             return [tensors[value]]
         if kind == "list" and isinstance(value, (list, tuple)):
-            return _list([_slot(v, tensors) for v in value])
+            return list_of([_slot(v, tensors) for v in value])
         if kind == "dict" and isinstance(value, Mapping):
-            return _dict([(str(k), _slot(v, tensors)) for k, v in value.items()])
+            return dict_of([(str(k), _slot(v, tensors)) for k, v in value.items()])
         if kind == "value":
-            return _literal(value)
+            return literal(value)
     raise CodegenError(f"invalid call argument {slot!r} of a layer kept as imported")
-
-
-def _def_lines(name: str, params: list[str]) -> list[str]:
-    line = f"def {name}({', '.join(params)}):"
-    if _fits(0, line):
-        return [line]
-    inner = ", ".join(params)
-    if _fits(1, inner):
-        return [f"def {name}(", INDENT + inner, "):"]
-    return [f"def {name}("] + [INDENT + p + "," for p in params] + ["):"]
 
 
 class _Body:
@@ -829,7 +551,7 @@ class _Body:
             return None
         param, value = self.fn.block.optional[nid]
         p = self.fn.block.exposure_param(param)
-        return f"{param} != {_flat(_param_value(p, p.normalize(value)))}"
+        return f"{param} != {flat(param_expr(p, p.normalize(value)))}"
 
     def _optional_group(self, group: list[str], condition: str, depth: int) -> list[str]:
         """``if strides != 1: <the layers>`` ``else:`` their outputs are their inputs."""
@@ -856,13 +578,13 @@ class _Body:
     def _layer_name(self, node: Node) -> list[Any]:
         if self.kind == "function":
             return [f'f"{{name}}_{node.name}"']
-        return [_str(node.name)]
+        return [str_literal(node.name)]
 
     def _trainable(self, node: Node) -> list[list[Any]]:
         if not node.trainable:
-            return [_kw("trainable", ["False"])]
+            return [kw("trainable", ["False"])]
         if self.fn is not None and self.fn.needs_trainable:
-            return [_kw("trainable", ["trainable"])]
+            return [kw("trainable", ["trainable"])]
         return []
 
     def _sequential(self, depth: int) -> list[str]:
@@ -885,31 +607,31 @@ class _Body:
                 items.append(self._opaque_expr(node))
             else:
                 items.append(self._layer_expr(node))
-        model = _call("keras.Sequential", [_list(items), _kw("name", ["name"])])
-        return _format(["return "] + model, depth)
+        model = call("keras.Sequential", [list_of(items), kw("name", ["name"])])
+        return wrap(["return "] + model, depth)
 
     def _input_expr(self, node: Node) -> list[Any]:
         spec = catalog.get("Input")
         p = node.params
-        ctor = [_kw("shape", _literal(tuple(p["shape"])))]
+        ctor = [kw("shape", literal(tuple(p["shape"])))]
         for name in ("batch_size", "dtype"):
             if p[name] != spec.param(name).normalize(spec.param(name).default):
-                ctor.append(_kw(name, _literal(p[name])))
-        ctor.append(_kw("name", self._layer_name(node)))
-        return _call("keras.Input", ctor)
+                ctor.append(kw(name, literal(p[name])))
+        ctor.append(kw("name", self._layer_name(node)))
+        return call("keras.Input", ctor)
 
     def _layer_expr(self, node: Node) -> list[Any]:
         spec = catalog.get(node.type)
-        ctor = _layer_args(spec, node.params, self._exposed_exprs(node))
-        ctor.append(_kw("name", self._layer_name(node)))
+        ctor = layer_args(spec, node.params, self._exposed_exprs(node))
+        ctor.append(kw("name", self._layer_name(node)))
         ctor += self._trainable(node)
-        return _call(f"layers.{spec.class_name}", ctor)
+        return call(f"layers.{spec.class_name}", ctor)
 
     def _statement(self, node: Node, depth: int) -> list[str]:
         graph = self.graph
         args = [self.vars[(e.src, e.src_port)] for e in graph.in_edges(node.id)]
         if node.type == "Input":
-            return _format([self._targets(node)] + self._input_expr(node), depth)
+            return wrap([self._targets(node)] + self._input_expr(node), depth)
         if node.type == BLOCK_TYPE:
             return self._block_statement(node, args, depth)
         spec = catalog.get(node.type)
@@ -917,12 +639,12 @@ class _Body:
             return self._opaque_statement(node, args, depth)
         layer = self._layer_expr(node)
         if spec.input_names:
-            call = _call(layer, [_kw(k, [v]) for k, v in zip(spec.input_names, args)])
+            expr = call(layer, [kw(k, [v]) for k, v in zip(spec.input_names, args)])
         elif spec.max_inputs == 1:
-            call = _call(layer, [[args[0]]])
+            expr = call(layer, [[args[0]]])
         else:
-            call = _call(layer, [_list([[a] for a in args])])
-        return _format([self._targets(node)] + call, depth)
+            expr = call(layer, [list_of([[a] for a in args])])
+        return wrap([self._targets(node)] + expr, depth)
 
     def _opaque_expr(self, node: Node) -> list[Any]:
         """The layer (or operation) of a ``KerasLayer`` node, made from its class and config."""
@@ -938,66 +660,66 @@ class _Body:
                   if k not in ("name", "trainable") and not (k == "dtype" and v == _FLOAT32)}
         operation = module.startswith("keras.src.ops")
         if operation and not config:  # Operation.from_config({"name": n}) is Op(name=n)
-            return _call(callee, [_kw("name", self._layer_name(node))])
-        pairs = [(k, _literal(v)) for k, v in config.items()]
+            return call(callee, [kw("name", self._layer_name(node))])
+        pairs = [(k, literal(v)) for k, v in config.items()]
         pairs.append(("name", self._layer_name(node)))
         trainable = self._trainable(node)
         if trainable and not operation:  # operations have no weights
             pairs.append(("trainable", trainable[0][1:]))
-        return _call(f"{callee}.from_config", [_dict(pairs)])
+        return call(f"{callee}.from_config", [dict_of(pairs)])
 
     def _opaque_statement(self, node: Node, args: list[str], depth: int) -> list[str]:
         p = node.params
         layer = self._opaque_expr(node)
         call_form = p["call"]
         if call_form == "single":
-            call = _call(layer, [[args[0]]])
+            expr = call(layer, [[args[0]]])
         elif call_form == "list":
-            call = _call(layer, [_list([[a] for a in args])])
+            expr = call(layer, [list_of([[a] for a in args])])
         elif isinstance(call_form, Mapping):
             positional = [_slot(v, args) for v in call_form.get("args", [])]
-            named = [_kw(str(k), _slot(v, args))
+            named = [kw(str(k), _slot(v, args))
                      for k, v in dict(call_form.get("kwargs", {})).items()]
-            call = _call(layer, positional + named)
+            expr = call(layer, positional + named)
         else:
-            call = _call(layer, [_kw(k, [v]) for k, v in zip(call_form, args)])
+            expr = call(layer, [kw(k, [v]) for k, v in zip(call_form, args)])
         if self._output_count(node) > 1:
-            call = _call("keras.tree.flatten", [call])
-        return _format([self._targets(node)] + call, depth)
+            expr = call("keras.tree.flatten", [expr])
+        return wrap([self._targets(node)] + expr, depth)
 
     def _block_statement(self, node: Node, args: list[str], depth: int) -> list[str]:
         block = self.graph.blocks[node.params["block"]]
         fn = self.module.functions[block.name]
         if block.is_model:
             var = self.module.models[block.name].var
-            call_args = [_list([[a] for a in args])] if len(args) > 1 else [[args[0]]]
+            call_args = [list_of([[a] for a in args])] if len(args) > 1 else [[args[0]]]
             if _runs_in_inference(block, self.module.models[block.name].frozen):
-                call_args.append(_kw("training", ["False"]))
-            return _format([self._targets(node)] + _call(var, call_args), depth)
-        call_args = [[a] for a in args] + [_kw("name", self._instance_name(node))]
-        call_args += [_kw(self.module.models[m].var, [self.module.models[m].var])
+                call_args.append(kw("training", ["False"]))
+            return wrap([self._targets(node)] + call(var, call_args), depth)
+        call_args = [[a] for a in args] + [kw("name", self._instance_name(node))]
+        call_args += [kw(self.module.models[m].var, [self.module.models[m].var])
                       for m in fn.models]
         if fn.needs_trainable:
             call_args += self._trainable(node)
         call_args += _exposed_call_args(block, node.params)
-        return _format([self._targets(node)] + _call(fn.name, call_args), depth)
+        return wrap([self._targets(node)] + call(fn.name, call_args), depth)
 
     def _instance_name(self, node: Node) -> list[Any]:
         if self.kind == "function":
             return [f'f"{{name}}_{node.name}"']
-        return [_str(node.name)]
+        return [str_literal(node.name)]
 
     def _return(self, depth: int) -> list[str]:
         outs = [self.vars[key] for key in self.returns]
         if self.kind == "function":
             return [f"{INDENT * depth}return {', '.join(outs)}"]
         inputs = [self.vars[(nid, 0)] for nid in self.input_order]
-        in_expr = [inputs[0]] if len(inputs) == 1 else _list([[v] for v in inputs])
-        out_expr = [outs[0]] if len(outs) == 1 else _list([[v] for v in outs])
+        in_expr = [inputs[0]] if len(inputs) == 1 else list_of([[v] for v in inputs])
+        out_expr = [outs[0]] if len(outs) == 1 else list_of([[v] for v in outs])
         if self.kind == "main":
-            name = [_str(model_name(self.module.project_name))]
+            name = [str_literal(model_name(self.module.project_name))]
         else:
             name = ["name"]
-        model = _call("keras.Model", [_kw("inputs", in_expr), _kw("outputs", out_expr),
-                                      _kw("name", name)])
-        return _format(["return "] + model, depth)
+        model = call("keras.Model", [kw("inputs", in_expr), kw("outputs", out_expr),
+                                      kw("name", name)])
+        return wrap(["return "] + model, depth)

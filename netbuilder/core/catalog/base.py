@@ -438,11 +438,3 @@ def require_rank(layer: str, shape: Shape, ranks: Sequence[int], fix: str | None
         want = " or ".join(str(r) for r in ranks)
         raise LayerError(
             f"{layer} expects input of rank {want} (batch included), got {fmt_shape(shape)}", fix)
-
-
-def require_known(layer: str, shape: Shape, axis: int, what: str) -> int:
-    dim = shape[axis]
-    if dim is None:
-        raise LayerError(f"{layer} needs a known {what}, got {fmt_shape(shape)}",
-                         "give the input a fixed size")
-    return dim

@@ -18,6 +18,7 @@ from netbuilder.core.catalog.base import (
     Shape,
     fmt_shape,
     register,
+    registry,
 )
 from netbuilder.core.catalog.conv_arithmetic import conv_length
 from netbuilder.core.catalog.shared_params import (
@@ -337,17 +338,13 @@ WRAPPABLE = ("SimpleRNN", "LSTM", "GRU", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D
 
 
 def _infer_bidirectional(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
-    from netbuilder.core.catalog import (
-        get,  # the package imports this module, so look the inner spec up lazily
-    )
-
     inner = p["layer"]
     kind = inner["type"]
     if kind not in WRAPPABLE:
         raise LayerError(
             f"Bidirectional wraps a recurrent layer ({', '.join(WRAPPABLE)}), got {kind}",
             "set layer to e.g. {'type': 'LSTM', 'params': {'units': 32}}")
-    spec = get(kind)
+    spec = registry()[kind]  # a wrappable layer, registered by this module
     resolved = spec.resolve(inner.get("params") or {})
     if resolved["go_backwards"]:
         raise LayerError(
