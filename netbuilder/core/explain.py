@@ -216,14 +216,21 @@ def _explain_transpose(ex: _Explanation, node: Node, shapes: list[Shape]) -> Non
                            _prod(window) * channels * filters), None, bias, "kernel + bias")
 
 
-def _explain_separable(ex: _Explanation, node: Node, shapes: list[Shape]) -> None:
-    p = node.params
-    rank = int(node.type[len("SeparableConv")])
+def _depthwise_axes(ex: _Explanation, node: Node, shapes: list[Shape],
+                    rank: int) -> tuple[int, int]:
+    """Explain a depthwise or separable convolution's spatial axes; returns its channel axis
+    and its number of input channels."""
     (shape,) = shapes
-    _conv_axes(ex, p, shape, rank)
-    _, ch_axis = _spatial(p, shape, rank)
+    _conv_axes(ex, node.params, shape, rank)
+    _, ch_axis = _spatial(node.params, shape, rank)
     channels = shape[ch_axis]
     assert channels is not None
+    return ch_axis, channels
+
+
+def _explain_separable(ex: _Explanation, node: Node, shapes: list[Shape]) -> None:
+    p = node.params
+    ch_axis, channels = _depthwise_axes(ex, node, shapes, int(node.type[len("SeparableConv")]))
     filters, m = p["filters"], p["depth_multiplier"]
     ex.add("channels", "out", _num(filters), filters, ("dim", 0, ch_axis), "one per filter")
     window = list(p["kernel_size"])
@@ -243,12 +250,7 @@ def _explain_separable(ex: _Explanation, node: Node, shapes: list[Shape]) -> Non
 
 def _explain_depthwise(ex: _Explanation, node: Node, shapes: list[Shape]) -> None:
     p = node.params
-    rank = int(node.type[len("DepthwiseConv")])
-    (shape,) = shapes
-    _conv_axes(ex, p, shape, rank)
-    _, ch_axis = _spatial(p, shape, rank)
-    channels = shape[ch_axis]
-    assert channels is not None
+    ch_axis, channels = _depthwise_axes(ex, node, shapes, int(node.type[len("DepthwiseConv")]))
     m = p["depth_multiplier"]
     out_channels = channels * m
     ex.add("channels", "out", f"{channels}·{m}", out_channels, ("dim", 0, ch_axis),
