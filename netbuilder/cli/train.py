@@ -67,7 +67,7 @@ def _data_options(pairs: list[str], error: type[Exception]) -> dict[str, Any]:
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from netbuilder.core.project import ProjectError, load
     from netbuilder.runtime import data as data_mod
-    from netbuilder.runtime.training.engine import SettingsError, load_settings
+    from netbuilder.runtime.training.settings import SettingsError, load_settings
     from netbuilder.runtime.workers.client import TrainingProcess
 
     out = out or sys.stdout

@@ -22,9 +22,10 @@ from netbuilder.cli.train import _Printer
 from netbuilder.core.codegen import generate_code
 from netbuilder.core.project import Project, save
 from netbuilder.runtime.keras_to_graph import graph_from_keras
+from netbuilder.runtime.training import fine_tune
 from netbuilder.runtime.training.code import with_training
-from netbuilder.runtime.training.engine import SettingsError, TrainingSettings, run_job
-from netbuilder.runtime.training import engine as training
+from netbuilder.runtime.training.engine import run_job
+from netbuilder.runtime.training.settings import SettingsError, TrainingSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,12 +128,12 @@ def test_fine_tune_settings_defaults_validation_and_old_projects():
 @pytest.mark.parametrize("kind", ["functional", "sequential"])
 def test_find_layer_path_searches_nested_models(kind):
     model = vgg_like(kind)
-    models, index = training.find_layer_path(model, "block2_conv1")
+    models, index = fine_tune.find_layer_path(model, "block2_conv1")
     assert [m.name for m in models] == ["transfer", "features"]
     assert models[1].layers[index].name == "block2_conv1"
-    models, index = training.find_layer_path(model, "head")
+    models, index = fine_tune.find_layer_path(model, "head")
     assert models == [model] and model.layers[index].name == "head"
-    assert training.find_layer_path(model, "block9_conv1") is None
+    assert fine_tune.find_layer_path(model, "block9_conv1") is None
 
 
 @pytest.mark.parametrize("kind, name", [("functional", "block2_conv1"),
@@ -142,7 +143,7 @@ def test_unfreeze_from_matches_keras_guide(kind, name):
     model, oracle = vgg_like(kind), vgg_like(kind)
     before = size(model.trainable_weights)
     assert before == size(model.get_layer("head").trainable_weights)  # the base is frozen
-    count = training.unfreeze_from(model, name)
+    count = fine_tune.unfreeze_from(model, name)
     assert count == guide_unfreeze(oracle, name) == size(model.trainable_weights)
     for layer, expected in zip(model.get_layer("features").layers,
                                oracle.get_layer("features").layers):

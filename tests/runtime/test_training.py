@@ -20,8 +20,11 @@ import pytest
 from training_helpers import chain_project, digits_cnn, digits_mlp, two_class_images
 
 from netbuilder.core.project import load, save
-from netbuilder.runtime.training.engine import SettingsError, TrainingSettings, run_job
+from netbuilder.runtime.training import callbacks
 from netbuilder.runtime.training import engine as training
+from netbuilder.runtime.training import settings as training_settings
+from netbuilder.runtime.training.engine import run_job
+from netbuilder.runtime.training.settings import SettingsError, TrainingSettings
 from netbuilder.runtime.workers import client as engine_client
 from netbuilder.runtime.workers.client import TrainingProcess
 
@@ -51,15 +54,15 @@ def of(events, kind):
 
 def test_settings_defaults_round_trip_through_the_project_file(tmp_path):
     project = digits_mlp()
-    settings = training.load_settings(project)
+    settings = training_settings.load_settings(project)
     assert settings == TrainingSettings()
     assert (settings.optimizer, settings.batch_size, settings.checkpoint) == ("adam", 32, True)
     settings = settings.updated({"optimizer": "SGD", "learning_rate": 0.05, "schedule": "cosine",
                                  "early_stopping": True, "patience": 2, "clipnorm": 1.0})
     assert settings.optimizer == "sgd"
-    training.store_settings(project, settings)
+    training_settings.store_settings(project, settings)
     save(project, tmp_path / "p.nbproj")
-    again = training.load_settings(load(tmp_path / "p.nbproj"))
+    again = training_settings.load_settings(load(tmp_path / "p.nbproj"))
     assert again == settings
 
 
@@ -109,14 +112,14 @@ def test_schedules_change_the_learning_rate(tmp_path, schedule):
 def test_callbacks_checkpoint_early_stopping_and_logs(tmp_path):
     settings = {"epochs": 40, "early_stopping": True, "patience": 1, "min_delta": 0.5,
                 "early_stopping_monitor": "val_accuracy", "checkpoint_monitor": "val_accuracy",
-                "csv_log": True, "tensorboard": training.tensorboard_available(),
+                "csv_log": True, "tensorboard": callbacks.tensorboard_available(),
                 "batch_size": 64}
     events = run_here(project_job(digits_mlp(), tmp_path, settings=settings))
     done = of(events, "finished")[0]
     assert done["reason"] == "early_stopping" and done["epochs_run"] < 40
     out = tmp_path / "out"
     assert (out / "training.csv").read_text().startswith("epoch,")
-    assert (out / "tensorboard").is_dir() == training.tensorboard_available()
+    assert (out / "tensorboard").is_dir() == callbacks.tensorboard_available()
     checkpoints = of(events, "checkpoint")
     assert checkpoints and checkpoints[0]["monitor"] == "val_accuracy"
     # the best epoch is on disk by the end, however few writes the throttle allowed
@@ -133,7 +136,7 @@ def test_callbacks_checkpoint_early_stopping_and_logs(tmp_path):
     assert not [p for p in out.iterdir() if p.name.startswith(".tmp-")]
 
 
-@pytest.mark.skipif(training.tensorboard_available(), reason="tensorboard is installed")
+@pytest.mark.skipif(callbacks.tensorboard_available(), reason="tensorboard is installed")
 def test_tensorboard_logs_without_tensorboard(tmp_path):
     events = run_here(project_job(digits_mlp(), tmp_path, settings={"tensorboard": True}))
     assert events[-1]["kind"] == "settings"
@@ -219,13 +222,13 @@ def test_misclassified_images_of_flattened_and_tabular_inputs(tmp_path):
 
 def test_latest_weights_are_written_after_every_epoch(tmp_path, monkeypatch):
     writes = []
-    real = training.write_atomically
+    real = callbacks.write_atomically
 
     def spy(path, write, **kwargs):
         writes.append(Path(path).name)
         return real(path, write, **kwargs)
 
-    monkeypatch.setattr(training, "write_atomically", spy)
+    monkeypatch.setattr(callbacks, "write_atomically", spy)
     job = project_job(digits_cnn(), tmp_path, settings={"epochs": 3, "checkpoint": False},
                       latest_weights=True)
     events = run_here(job)
@@ -257,7 +260,7 @@ def test_batch_events_are_throttled_and_the_interval_can_be_chosen(tmp_path):
     # Keras runs the batch hooks on helper threads: one may overtake another (rarely), and
     # then the older one is not sent, so that the numbers only ever go up
     assert len(numbers) >= 40 and numbers == sorted(set(numbers)) and numbers[-1] == 45
-    assert training.BATCH_INTERVAL == 0.25                  # at most four lines a second
+    assert callbacks.BATCH_INTERVAL == 0.25                  # at most four lines a second
     slow = run_here(project_job(digits_mlp(), tmp_path, settings={"epochs": 2},
                                 batch_interval=3600))
     batches = [(b["epoch"], b["batch"]) for b in of(slow, "batch")]
@@ -397,7 +400,7 @@ def test_weights_that_do_not_fit(tmp_path):
 def test_checkpoints_are_written_atomically(tmp_path, monkeypatch):
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     target = tmp_path / "best.keras"
-    training.atomic_save_model(model, target)
+    callbacks.atomic_save_model(model, target)
     before = target.read_bytes()
 
     def crash(self, path, *args, **kwargs):
@@ -406,7 +409,7 @@ def test_checkpoints_are_written_atomically(tmp_path, monkeypatch):
 
     monkeypatch.setattr(type(model), "save", crash)
     with pytest.raises(OSError):
-        training.atomic_save_model(model, target)
+        callbacks.atomic_save_model(model, target)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["best.keras"]
 

@@ -13,12 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from netbuilder.core.graph import Graph
-from netbuilder.runtime.training.engine import (
-    SettingsError,
-    TrainingSettings,
-    find_layer_path,
-    unfreeze_from,
-)
+from netbuilder.runtime.training.fine_tune import find_layer_path, unfreeze_from
+from netbuilder.runtime.training.settings import SettingsError, TrainingSettings
 
 MAIN_BLOCK = 'if __name__ == "__main__":\n    build_model().summary()\n'
 

@@ -1,9 +1,10 @@
-"""Training: the settings (kept in ``project.settings["training"]``) and the engine that runs one
-training job with ``model.fit`` and Keras callbacks.
+"""The engine that runs one training job (its settings: ``settings.py``) with ``model.fit`` and
+Keras callbacks (``callbacks.py``), fine-tuning included (``fine_tune.py``).
 
-``run_job(job, emit, stop)`` is what the worker process (``python -m netbuilder.runtime.workers.training``)
-runs; it reports everything through ``emit(event_dict)`` (see ``worker.py`` for the events) and
-stops after the current batch once ``stop`` (a ``threading.Event``) is set. It can be called in
+``run_job(job, emit, stop)`` is what the worker process (``python -m
+netbuilder.runtime.workers.training``) runs; it reports everything through ``emit(event_dict)``
+(see ``workers/protocol.py`` for the events) and stops after the current batch once ``stop`` (a
+``threading.Event``) is set. It can be called in
 the same process too (tests do), but the editor and the command line always run it in a worker
 process, so a crash or an out-of-memory cannot take them down.
 """
@@ -15,25 +16,29 @@ import math
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from netbuilder.core.atomic_write import write_atomically, write_text_atomically
+from netbuilder.core.atomic_write import write_text_atomically
 from netbuilder.runtime import data as data_mod
+from netbuilder.runtime.training.callbacks import (
+    BATCH_INTERVAL,
+    Emit,
+    atomic_save_model,
+    first_line,
+    json_safe,
+    make_callbacks,
+    make_latest_weights_callback,
+    make_progress_callback,
+)
+from netbuilder.runtime.training.fine_tune import find_layer_path, unfreeze_from
 from netbuilder.runtime.training.settings import (
     DATA_KEY,
     SettingsError,
     TrainingSettings,
     load_settings,
 )
-
-Emit = Callable[[dict[str, Any]], None]
-# seconds between two "batch" events (the last batch of an epoch is always sent): at most four
-# lines a second. Each one costs the editor a repaint (about 15 ms of CPU measured offscreen),
-# CPU that training on a small machine would miss; four a second still move a progress bar
-# smoothly. A job may ask for another interval ("batch_interval").
-BATCH_INTERVAL = 0.25
 
 
 class TrainingError(Exception):
@@ -67,15 +72,6 @@ def make_optimizer(settings: TrainingSettings, steps_per_epoch: int, total_epoch
     return keras.optimizers.Adam(lr, **clip)
 
 
-def current_learning_rate(model: Any) -> float | None:
-    try:
-        import keras
-
-        return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-    except Exception:  # noqa: BLE001 - an optimizer without a readable rate
-        return None
-
-
 def losses_for(settings: TrainingSettings, output_names: list[str]) -> dict[str, str | None]:
     unknown = [n for n in settings.output_losses if n not in output_names]
     if unknown:
@@ -107,363 +103,11 @@ def compile_model(model: Any, settings: TrainingSettings, prepared: data_mod.Pre
             model.compile(optimizer=optimizer, loss=losses, loss_weights=weights,
                           metrics=metrics)
     except (ValueError, TypeError) as err:
-        raise SettingsError(f"cannot compile the model with these settings: {_first_line(err)}"
+        raise SettingsError(f"cannot compile the model with these settings: {first_line(err)}"
                             ) from None
 
 
-def _monitor_mode(monitor: str) -> str:
-    name = monitor.removeprefix("val_")
-    return "max" if any(k in name for k in ("acc", "auc", "precision", "recall")) else "min"
-
-
-def atomic_save_model(model: Any, path: Path) -> None:
-    """Save a ``.keras`` (or ``.weights.h5``) file through a temporary file and a rename, so a
-    crash or a kill mid-save leaves the previous file intact."""
-    if path.name.endswith(".weights.h5"):
-        write_atomically(path, lambda tmp: model.save_weights(str(tmp)), suffix=".weights.h5")
-    else:
-        write_atomically(path, lambda tmp: model.save(str(tmp)), suffix=".keras")
-
-
-# --- callbacks -------------------------------------------------------------------------------
-
-
-def _callback_base() -> type:
-    import keras
-
-    return keras.callbacks.Callback
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe numbers: NaN and infinities become None."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
-        return value
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    return f if math.isfinite(f) else None
-
-
-def make_progress_callback(emit: Emit, stop: threading.Event, state: dict[str, Any],
-                           epochs: int, initial_epoch: int, steps: int,
-                           batch_interval: float = BATCH_INTERVAL,
-                           terminate_on_nan: bool = False) -> Any:
-    """Streams batch (at most one per ``batch_interval`` seconds) and epoch metrics, progress and
-    time left; notes NaN losses (and stops training at one with ``terminate_on_nan``); sets
-    ``model.stop_training`` once ``stop`` is set.
-
-    It is safe for Keras' asynchronous batch dispatch (``async_safe``): the training loop does
-    not wait for it after every batch, as it would for any callback with a batch hook; Keras
-    runs its batch hook on a helper thread and waits for the pending ones before each epoch's
-    end. (This is also why it watches for NaN itself instead of ``keras.callbacks.
-    TerminateOnNaN``, which would make every batch wait.) For a second fit (fine-tuning) call
-    ``extend(epochs)``: progress, time left and elapsed time continue."""
-    base = _callback_base()
-
-    class Progress(base):  # type: ignore[misc, valid-type]
-        async_safe = True
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.epochs = epochs
-            self.total = max(1, (epochs - initial_epoch) * steps)
-            self.done = 0
-            self.last_emit = -math.inf     # the first batch is always sent
-            self.last_batch = (-1, -1)
-            self.epoch = initial_epoch
-            self.t0: float | None = None
-            self.epoch_t0 = 0.0
-            self.lock = threading.Lock()
-
-        def extend(self, new_epochs: int) -> None:
-            """The run now ends at ``new_epochs`` (the fine-tuning epochs added)."""
-            with self.lock:
-                self.total = max(1, self.done + (new_epochs - self.epoch - 1) * steps)
-                self.epochs = new_epochs
-
-        def on_train_begin(self, logs: Any = None) -> None:
-            if self.t0 is None:
-                self.t0 = time.perf_counter()
-
-        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-            self.epoch = epoch
-            self.epoch_t0 = time.perf_counter()
-
-        def _elapsed(self, now: float) -> float:
-            return now - (self.t0 if self.t0 is not None else now)
-
-        def _eta(self, now: float) -> float | None:
-            if not self.done:
-                return None
-            return self._elapsed(now) * max(0, self.total - self.done) / self.done
-
-        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-            logs = logs or {}
-            loss = logs.get("loss")
-            if loss is not None and not math.isfinite(float(loss)):
-                if state.get("nan") is None:
-                    state["nan"] = {"epoch": self.epoch + 1, "batch": batch + 1}
-                if terminate_on_nan:
-                    self.model.stop_training = True
-            if stop.is_set() and not self.model.stop_training:
-                self.model.stop_training = True
-                state["stopped"] = True
-            with self.lock:
-                self.done += 1
-                now = time.perf_counter()
-                where = (self.epoch, batch)
-                if where <= self.last_batch or not (
-                        now - self.last_emit >= batch_interval or batch + 1 == steps):
-                    return
-                self.last_emit = now
-                self.last_batch = where
-                event = {"event": "batch", "epoch": self.epoch + 1, "epochs": self.epochs,
-                         "batch": batch + 1, "steps": steps, "logs": _clean(dict(logs)),
-                         "progress": round(min(1.0, self.done / self.total), 4),
-                         "eta_s": _round(self._eta(now)),
-                         "elapsed_s": round(self._elapsed(now), 2)}
-            emit(event)
-
-        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            if logs is not None and "learning_rate" not in logs:
-                lr = current_learning_rate(self.model)
-                if lr is not None:
-                    logs["learning_rate"] = lr
-            now = time.perf_counter()
-            state["epochs_done"] = state.get("epochs_done", 0) + 1
-            with self.lock:
-                self.last_batch = (epoch, steps)
-            emit({"event": "epoch", "epoch": epoch + 1, "epochs": self.epochs,
-                  "logs": _clean(dict(logs or {})),
-                  "progress": round(min(1.0, self.done / self.total), 4),
-                  "eta_s": _round(self._eta(now) if not self.model.stop_training else 0.0),
-                  "epoch_s": round(now - self.epoch_t0, 3),
-                  "elapsed_s": round(self._elapsed(now), 2)})
-
-    return Progress()
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
-
-
-def make_checkpoint_callback(path: Path, monitor: str, emit: Emit,
-                             min_interval: float = 10.0) -> Any:
-    """Keeps the best model (by ``monitor``) in ``path``, written atomically (a killed worker
-    leaves the previous file whole).
-
-    Training does not wait for the disk: at the end of an epoch that improves ``monitor`` the
-    weights are copied (a millisecond) and a background thread writes them through a clone of the
-    model. It writes at most once every ``min_interval`` seconds (the first best at once); a best
-    not yet written when training ends is written then."""
-    base = _callback_base()
-    mode = _monitor_mode(monitor)
-
-    class BestCheckpoint(base):  # type: ignore[misc, valid-type]
-        def __init__(self) -> None:
-            super().__init__()
-            self.best: float | None = None
-            self.monitor = monitor
-            self.shadow: Any = None
-            self.thread: threading.Thread | None = None
-            self.warned = False
-            self.cloneable: bool | None = None
-            self.pending: tuple[list[Any] | None, int, float] | None = None
-            self.last_write: float | None = None
-
-        def _write(self, weights: list[Any] | None, epoch: int, value: float) -> None:
-            import keras
-
-            try:
-                if weights is None:
-                    model = self.model
-                else:
-                    if self.shadow is None:
-                        self.shadow = keras.models.clone_model(self.model)
-                    model = self.shadow
-                    model.set_weights(weights)
-                atomic_save_model(model, path)
-            except Exception as err:  # noqa: BLE001 - report, keep training
-                emit({"event": "warning", "message": f"could not write the checkpoint {path}: "
-                                                     f"{_first_line(err)}"})
-                return
-            emit({"event": "checkpoint", "epoch": epoch + 1, "path": str(path),
-                  "monitor": self.monitor, "value": value})
-
-        def wait(self) -> None:
-            if self.thread is not None:
-                self.thread.join()
-                self.thread = None
-
-        def _flush(self, force: bool = False) -> None:
-            if self.pending is None:
-                return
-            now = time.monotonic()
-            if not force and self.last_write is not None and (
-                    now - self.last_write < min_interval):
-                return
-            self.wait()
-            weights, epoch, value = self.pending
-            self.pending = None
-            self.last_write = now
-            if weights is None:
-                self._write(None, epoch, value)
-                return
-            self.thread = threading.Thread(target=self._write, args=(weights, epoch, value),
-                                           name="checkpoint-writer")
-            self.thread.start()
-
-        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            value = (logs or {}).get(self.monitor)
-            if value is None and not self.warned:
-                self.warned = True
-                emit({"event": "warning", "message":
-                      f"the checkpoint watches {self.monitor}, which this model does not report "
-                      f"(it reports {', '.join(sorted(logs or {}))}); no checkpoint is written"})
-            if value is not None and math.isfinite(float(value)) and (
-                    self.best is None or (float(value) < self.best if mode == "min"
-                                          else float(value) > self.best)):
-                self.best = float(value)
-                if self.cloneable is None:
-                    self.cloneable = _cloneable(self.model)
-                weights = self.model.get_weights() if self.cloneable else None
-                if weights is None:
-                    self.wait()
-                    self.last_write = time.monotonic()
-                    self._write(None, epoch, self.best)   # written now, from the model itself
-                    return
-                self.pending = (weights, epoch, self.best)
-            self._flush()
-
-        def on_train_end(self, logs: Any = None) -> None:
-            self._flush(force=True)
-            self.wait()
-
-    return BestCheckpoint()
-
-
-def _cloneable(model: Any) -> bool:
-    """Whether ``keras.models.clone_model`` rebuilds this model (functional models of built-in
-    layers do; a subclassed model would not)."""
-    return type(model).__name__ in ("Functional", "Sequential")
-
-
-def make_callbacks(settings: TrainingSettings, out_dir: Path, emit: Emit,
-                   has_validation: bool, notes: list[str]) -> tuple[list[Any], Any]:
-    """The Keras callbacks for these settings (after the progress callback); returns them and
-    the EarlyStopping callback (or None)."""
-    import keras
-
-    def monitored(name: str, what: str) -> str:
-        if name.startswith("val_") and not has_validation:
-            notes.append(f"{what} watches {name[4:]} (there is no validation data)")
-            return name[4:]
-        return name
-
-    callbacks: list[Any] = []   # terminate_on_nan: the progress callback does it
-    if settings.schedule == "step":
-        lr0, factor, every = settings.learning_rate, settings.step_factor, settings.step_epochs
-        callbacks.append(keras.callbacks.LearningRateScheduler(
-            lambda epoch: lr0 * factor ** (epoch // every)))
-    elif settings.schedule == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(
-            monitor=monitored("val_loss", "reduce-on-plateau"), factor=settings.plateau_factor,
-            patience=settings.plateau_patience, min_lr=settings.min_learning_rate))
-    if settings.checkpoint:
-        callbacks.append(make_checkpoint_callback(
-            out_dir / "best.keras", monitored(settings.checkpoint_monitor, "the checkpoint"),
-            emit))
-    early = None
-    if settings.early_stopping:
-        monitor = monitored(settings.early_stopping_monitor, "early stopping")
-        early = keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=settings.patience, min_delta=settings.min_delta,
-            restore_best_weights=settings.restore_best_weights, mode=_monitor_mode(monitor))
-        callbacks.append(early)
-    if settings.csv_log:
-        callbacks.append(keras.callbacks.CSVLogger(str(out_dir / "training.csv")))
-    if settings.tensorboard:
-        if not tensorboard_available():
-            raise SettingsError("TensorBoard logs need the tensorboard package, which is not "
-                                "installed: pip install tensorboard, or turn the logs off")
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / "tensorboard")))
-    return callbacks, early
-
-
-def make_latest_weights_callback(path: Path, emit: Emit) -> Any:
-    """Writes the model's weights to ``path`` (a ``.weights.h5`` file, atomically) at the end of
-    every epoch and emits a ``weights`` event, for live inspection of a running training."""
-    base = _callback_base()
-
-    class LatestWeights(base):  # type: ignore[misc, valid-type]
-        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            try:
-                atomic_save_model(self.model, path)
-            except Exception as err:  # noqa: BLE001 - report, keep training
-                emit({"event": "warning", "message": f"could not write the latest weights "
-                                                     f"{path}: {_first_line(err)}"})
-                return
-            emit({"event": "weights", "path": str(path), "epoch": epoch + 1})
-
-    return LatestWeights()
-
-
 # --- fine-tuning -----------------------------------------------------------------------------
-# These two functions are copied as they are into exported training code (training_code.py):
-# plain Python formatted as black writes it, nothing from this module.
-
-
-def find_layer_path(model, name):
-    """The models from ``model`` down to the one that holds the layer called ``name`` (its own
-    layers first, then the nested models in order) and the layer's index in the last one; None
-    when no layer has that name."""
-    for index, layer in enumerate(model.layers):
-        if layer.name == name:
-            return [model], index
-    for layer in model.layers:
-        if hasattr(layer, "layers"):
-            found = find_layer_path(layer, name)
-            if found is not None:
-                return [model] + found[0], found[1]
-    return None
-
-
-def unfreeze_from(model, name):
-    """Fine-tuning as in Keras' transfer-learning guide: the layer called ``name`` and every
-    layer after it in its (nested) model become trainable, the earlier ones frozen, and
-    BatchNormalization layers stay frozen (so they keep running in inference mode). Every other
-    layer keeps its setting. Returns the number of trainable parameters."""
-    import math
-
-    import keras
-
-    found = find_layer_path(model, name)
-    if found is None:
-        raise ValueError(f"the model has no layer named {name!r}")
-    models, index = found
-
-    def walk(layer):
-        yield layer
-        for inner in getattr(layer, "layers", []):
-            yield from walk(inner)
-
-    before = [(layer, layer.trainable) for layer in walk(model)]
-    for outer in models:  # open the way down to the layer (this sets every layer inside)
-        outer.trainable = True
-    for layer, trainable in before:  # every other layer as it was, outer before inner
-        if not any(layer is outer for outer in models):
-            layer.trainable = trainable
-    for i, layer in enumerate(models[-1].layers):
-        layer.trainable = i >= index
-        for inner in walk(layer):
-            if isinstance(inner, keras.layers.BatchNormalization):
-                inner.trainable = False
-    return sum(math.prod(weight.shape) for weight in model.trainable_weights)
 
 
 def _check_fine_tune_layer(model: Any, settings: TrainingSettings) -> None:
@@ -478,19 +122,7 @@ def _check_fine_tune_layer(model: Any, settings: TrainingSettings) -> None:
                                     f"of that name (nested models searched too){nested}")
 
 
-def tensorboard_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("tensorboard") is not None
-
-
 # --- the job ---------------------------------------------------------------------------------
-
-
-def _first_line(err: BaseException) -> str:
-    text = getattr(err, "message", None) or str(err)
-    text = str(text).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _load_project(spec: Any) -> Any:
@@ -534,11 +166,11 @@ def run_job(job: Mapping[str, Any], emit: Emit, stop: threading.Event | None = N
         traceback.print_exc()
         if _is_oom(err):
             emit({"event": "error", "kind": "memory", "message":
-                  f"ran out of memory ({_first_line(err)}); lower the batch size or use a "
+                  f"ran out of memory ({first_line(err)}); lower the batch size or use a "
                   "smaller model or image size"})
         else:
             emit({"event": "error", "kind": "internal",
-                  "message": f"training failed: {type(err).__name__}: {_first_line(err)}"})
+                  "message": f"training failed: {type(err).__name__}: {first_line(err)}"})
     return 1
 
 
@@ -591,7 +223,7 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
             return _preview_data_alone(source, options, settings, emit, problem)
         raise TrainingError("build", f"the graph cannot be built: {problem}") from None
     except Exception as err:  # noqa: BLE001 - Keras refusing the graph
-        problem = _first_line(err)
+        problem = first_line(err)
         if action == "preview":
             return _preview_data_alone(source, options, settings, emit, problem)
         raise TrainingError("build", f"the graph cannot be built: {problem}") from None
@@ -631,7 +263,7 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
     summary["input_shape"] = list(prepared.input_shape)
     summary["losses"] = {n: {"loss": c.loss, "from_logits": c.from_logits, "reason": c.reason}
                          for n, c in prepared.losses.items()}
-    event = {"event": "data", **_clean(summary)}
+    event = {"event": "data", **json_safe(summary)}
     if action == "preview" or job.get("send_samples"):
         event["samples"] = _encode_images(dataset.samples)
         event["sample_labels"] = (None if dataset.sample_labels is None
@@ -679,9 +311,9 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
     shuffle = settings.shuffle and "y" in fit_kwargs
 
     record = {"project": _project_dict(project), "settings": settings.to_dict(),
-              "data": {"source": source, "options": options, "summary": _clean(summary)},
+              "data": {"source": source, "options": options, "summary": json_safe(summary)},
               "initial_weights": initial, "initial_epoch": initial_epoch}
-    write_text_atomically(out_dir / "run.json", json.dumps(_clean(record), indent=2) + "\n")
+    write_text_atomically(out_dir / "run.json", json.dumps(json_safe(record), indent=2) + "\n")
 
     if stop.is_set():
         emit({"event": "finished", "reason": "stopped", "history": {}, "epochs_run": 0,
@@ -729,7 +361,7 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
                 for k in list(hist) + [k for k in history2.history if k not in hist]}
     train_s = time.perf_counter() - t0
     train_cpu_s = time.process_time() - cpu0     # all of this process's threads
-    hist = _clean(hist)
+    hist = json_safe(hist)
     write_text_atomically(out_dir / "history.json", json.dumps(hist, indent=2) + "\n")
     epochs_run = len(next(iter(hist.values()), []))
     full, partial = divmod(progress.done, steps)
@@ -762,8 +394,8 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
               "evaluation": evaluation}
     record.update({"result": {k: v for k, v in result.items() if k not in ("event", "history")},
                    "history": hist})
-    write_text_atomically(out_dir / "run.json", json.dumps(_clean(record), indent=2) + "\n")
-    emit(_clean(result))
+    write_text_atomically(out_dir / "run.json", json.dumps(json_safe(record), indent=2) + "\n")
+    emit(json_safe(result))
     return 0
 
 
@@ -779,7 +411,7 @@ def _fit(model: Any, batch: int, **kwargs: Any) -> Any:
                                           "model or image size") from None
         if type(err).__name__ in ("InvalidArgumentError", "NotFoundError", "UnknownError"):
             raise TrainingError("data", f"the data could not be fed to the model: "
-                                        f"{_first_line(err)}") from None
+                                        f"{first_line(err)}") from None
         raise
 
 
@@ -792,7 +424,7 @@ def _preview_data_alone(source: str, options: Mapping[str, Any], settings: Train
     summary = dataset.summary()
     summary["notes"] = [f"shown as loaded, not fitted to the model: it cannot be built yet "
                         f"({problem})"] + list(dataset.notes)
-    event: dict[str, Any] = {"event": "data", **_clean(summary), "fitted": False,
+    event: dict[str, Any] = {"event": "data", **json_safe(summary), "fitted": False,
                              "samples": _encode_images(dataset.samples),
                              "sample_labels": (None if dataset.sample_labels is None
                                                else dataset.sample_labels.tolist())}
@@ -833,7 +465,7 @@ def _load_weights(model: Any, path: Path) -> None:
         model.load_weights(str(path))
     except Exception as err:  # noqa: BLE001 - any mismatch
         raise TrainingError("weights", f"the weights in {path} don't fit this model: "
-                                       f"{_first_line(err)}") from None
+                                       f"{first_line(err)}") from None
 
 
 def _encode_images(images: Any) -> dict[str, Any] | None:
@@ -920,7 +552,7 @@ def _evaluate(model: Any, prepared: data_mod.Prepared, batch_size: int, emit: Em
     _status(emit, f"evaluating on the {split_name} data")
     inputs = data_mod.fit_inputs(split, batch_size)
     metrics = model.evaluate(verbose=0, return_dict=True, **inputs)
-    result: dict[str, Any] = {"split": split_name, "metrics": _clean(metrics)}
+    result: dict[str, Any] = {"split": split_name, "metrics": json_safe(metrics)}
     names = list(prepared.losses)
     if len(names) == 1 and prepared.losses[names[0]].classification and "y" in inputs:
         y = np.asarray(split.y)
