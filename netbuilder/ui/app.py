@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication
 
 from netbuilder.ui.main_window import APP_NAME, MainWindow, examples_dir
+from netbuilder.ui.qt_platform import window_problem
 
 DEFAULT_EXAMPLE = "mnist_cnn.nbproj"
 
@@ -76,21 +77,9 @@ def _report_unexpected_errors(window: MainWindow) -> None:
     sys.excepthook = hook
 
 
-def missing_display() -> str | None:
-    """Why no window can open here (Linux with no X11 or Wayland display), or None."""
-    import os
-
-    if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
-            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
-        return ("no display to open the editor on (neither DISPLAY nor WAYLAND_DISPLAY is set). "
-                "Run it in a desktop session, or under a virtual screen: xvfb-run netbuilder. "
-                "The command line works without one: netbuilder summary PROJECT")
-    return None
-
-
 def run_editor(path: str | Path | None = None) -> int:
     """Open the editor on ``path`` (None: the MNIST CNN example) and return the exit code."""
-    problem = missing_display()
+    problem = window_problem()  # Qt would abort: say why, and what to do
     if problem:
         print(f"netbuilder: {problem}", file=sys.stderr)
         return 1
