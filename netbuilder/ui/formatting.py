@@ -37,8 +37,19 @@ def compact_shape(shape: Sequence[int | None]) -> str:
     return "×".join(dims) if dims else "scalar"
 
 
-def count_text(n: int) -> str:
-    return f"{n:,}"
+def number_text(value: Any, missing: str = "nan") -> str:
+    """A metric or statistic: four decimals, or two significant digits in exponent form when
+    tiny (``1.23e-05``); ``missing`` for None; what is not a float as it is."""
+    if value is None:
+        return missing
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+    return str(value)
+
+
+def dims_text(shape: Sequence[Any]) -> str:
+    """Sizes joined by ×, None as ?: ``26×26×32``."""
+    return "×".join("?" if v is None else str(v) for v in shape)
 
 
 def params_text(n: int) -> str:

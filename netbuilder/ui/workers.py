@@ -1,48 +1,182 @@
-"""Starting a NetBuilder worker process from the window (training, the data preview, inspection)
-and reading what it writes: a ``QProcess`` with the workers' environment, its stdout cut into
-whole lines, its stderr into non-empty lines. The callers keep their own protocol handling."""
+"""One client for every worker process the window starts (training, the data preview,
+inspection): a ``QProcess`` with the workers' environment, its stdout decoded into protocol
+messages (``runtime/workers/protocol.py``, the module the workers write with), its stderr kept
+for the reason it may end with. The editor never waits for a worker: everything arrives as
+signals."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import collections
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment
+from PySide6.QtCore import QByteArray, QObject, QProcess, QProcessEnvironment, Signal
 
-
-def new_worker_process(parent: QObject, *, stdout: Callable[[], None],
-                       stderr: Callable[[], None], finished: Callable[..., None],
-                       error: Callable[..., None]) -> QProcess:
-    """A QProcess set up for a worker (not started): environment, working folder, signals."""
-    from netbuilder.runtime.workers.client import worker_environment
-
-    process = QProcess(parent)
-    env = QProcessEnvironment()
-    for key, value in worker_environment().items():
-        env.insert(key, value)
-    process.setProcessEnvironment(env)
-    process.setWorkingDirectory(str(Path.cwd()))
-    process.readyReadStandardOutput.connect(stdout)
-    process.readyReadStandardError.connect(stderr)
-    process.finished.connect(finished)
-    process.errorOccurred.connect(error)
-    return process
+from netbuilder.runtime.workers.client import (
+    describe_exit,
+    last_words,
+    worker_command,
+    worker_environment,
+)
+from netbuilder.runtime.workers.protocol import decode_message, encode_message, request
 
 
-def read_stdout_lines(process: QProcess, pending: bytes, final: bool = False
-                      ) -> tuple[list[bytes], bytes]:
-    """The whole lines now available on ``process``'s stdout after ``pending`` (the unfinished
-    line of the previous read), and the new unfinished line. ``final`` (the process has ended):
-    an unfinished last line counts as a line too."""
-    pending += bytes(process.readAllStandardOutput().data())
-    *lines, rest = pending.split(b"\n")
-    if final and rest.strip():
-        lines.append(rest)
-        rest = b""
-    return lines, rest
+def crash_message(name: str) -> str:
+    """How a worker's unexpected end begins: "the training process ended unexpectedly"."""
+    return f"the {name} ended unexpectedly"
 
 
-def read_stderr_lines(process: QProcess) -> list[str]:
-    """The non-empty lines now available on ``process``'s stderr."""
-    text = bytes(process.readAllStandardError().data()).decode("utf-8", "replace")
-    return [line for line in text.splitlines() if line.strip()]
+class WorkerClient(QObject):
+    """One worker process at a time, started on demand. ``name`` ("training process") is how
+    messages call it; ``module`` the worker it runs (``command`` replaces that: tests put a fake
+    worker there). The worker's end is expected after one of ``last_events`` (e.g. "finished",
+    "error") or after ``close``; any other end is a crash."""
+
+    event = Signal(dict)      # one message from the worker: an event, or a reply to a request
+    finished = Signal()       # the worker ended after its last event
+    crashed = Signal(str)     # it could not start, or ended unexpectedly: why, for a person
+
+    def __init__(self, name: str, module: str, parent: QObject | None = None, *,
+                 last_events: Sequence[str] = ()) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.command: Sequence[str] = worker_command(module)
+        self.last_events = tuple(last_events)
+        self.process: QProcess | None = None
+        self.exit_code: int | None = None      # of the last worker (None: it did not start)
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
+        self.next_id = 1
+        self._buffer = b""
+        self._said_last = False
+        self._closing = False
+
+    def running(self) -> bool:
+        return self.process is not None
+
+    def start(self, first: Mapping[str, Any] | None = None) -> None:
+        """Start the worker unless it runs; ``first`` (a job) is its first stdin line."""
+        if self.process is not None:
+            return
+        process = QProcess(self)
+        env = QProcessEnvironment()
+        for key, value in worker_environment().items():
+            env.insert(key, value)
+        process.setProcessEnvironment(env)
+        process.setWorkingDirectory(str(Path.cwd()))
+        process.readyReadStandardOutput.connect(lambda: self._read_stdout(process))
+        process.readyReadStandardError.connect(lambda: self._read_stderr(process))
+        process.finished.connect(lambda code, status: self._finished(process, code, status))
+        process.errorOccurred.connect(lambda error: self._error(process, error))
+        self.process = process
+        self.exit_code = None
+        self.stderr_tail.clear()
+        self._buffer = b""
+        self._said_last = self._closing = False
+        command = list(self.command)
+        process.start(command[0], command[1:])
+        if first is not None:
+            self.send(first)
+
+    def send(self, message: Mapping[str, Any] | str) -> None:
+        """Write one line to the worker: a message, or a plain line such as ``STOP``."""
+        if self.process is None:
+            return
+        line = message + "\n" if isinstance(message, str) else encode_message(message)
+        self.process.write(QByteArray(line.encode("utf-8")))
+
+    def request(self, action: str, **fields: Any) -> int:
+        """Send a request (starting the worker if needed); its id, which the reply echoes."""
+        self.start()
+        rid = self.next_id
+        self.next_id += 1
+        if self.process is not None:
+            self.process.write(QByteArray(request(action, rid, **fields).encode("utf-8")))
+        return rid
+
+    def close_input(self) -> None:
+        """Close the worker's stdin (it has all it needs)."""
+        if self.process is not None:
+            self.process.closeWriteChannel()
+
+    def kill(self) -> None:
+        """Kill the worker; its end is reported like any crash."""
+        if self.process is not None:
+            self.process.kill()
+
+    def close(self, timeout_ms: int = 3000) -> None:
+        """End the worker on purpose, without a signal: close its stdin, give it ``timeout_ms``
+        to exit, then kill it."""
+        process = self.process
+        if process is None:
+            return
+        self._closing = True
+        process.closeWriteChannel()
+        if not process.waitForFinished(timeout_ms):
+            process.kill()
+            process.waitForFinished(2000)
+        self._drop()
+
+    # -- what the process says ---------------------------------------------------------------
+
+    def _drop(self) -> None:
+        process = self.process
+        self.process = None
+        if process is not None:
+            process.deleteLater()
+
+    def _read_stdout(self, process: QProcess, final: bool = False) -> None:
+        if process is not self.process:
+            return
+        self._buffer += bytes(process.readAllStandardOutput().data())
+        *lines, self._buffer = self._buffer.split(b"\n")
+        if final and self._buffer.strip():       # the last line of a worker that ended
+            lines.append(self._buffer)
+            self._buffer = b""
+        for raw in lines:
+            message = decode_message(raw)
+            if message is None:
+                continue
+            if message.get("event") == "log":    # not the protocol: keep it for the reason
+                self.stderr_tail.append(str(message.get("message")))
+            if message.get("event") in self.last_events:
+                self._said_last = True
+            self.event.emit(message)
+            if process is not self.process:     # the owner closed it meanwhile
+                return
+
+    def _read_stderr(self, process: QProcess) -> None:
+        if process is not self.process:
+            return
+        text = bytes(process.readAllStandardError().data()).decode("utf-8", "replace")
+        self.stderr_tail.extend(line for line in text.splitlines() if line.strip())
+
+    def _error(self, process: QProcess, error: QProcess.ProcessError) -> None:
+        if process is self.process and error == QProcess.ProcessError.FailedToStart:
+            why = process.errorString()
+            self._drop()
+            self.crashed.emit(f"cannot start the {self.name}: {why}")
+
+    def _finished(self, process: QProcess, code: int, status: QProcess.ExitStatus) -> None:
+        if process is not self.process:
+            return
+        self._read_stdout(process, final=True)
+        if process is not self.process:
+            return
+        self._read_stderr(process)
+        self.exit_code = code
+        closing, said_last = self._closing, self._said_last
+        self._drop()
+        if closing:
+            return
+        if said_last:
+            self.finished.emit()
+            return
+        if status == QProcess.ExitStatus.CrashExit:   # on POSIX the code is the signal
+            how = describe_exit(-code) if os.name == "posix" else "it crashed or was killed"
+        else:
+            how = describe_exit(code)
+        last = last_words(self.stderr_tail)
+        self.crashed.emit(f"{crash_message(self.name)} ({how})"
+                          + (f": {last[:200]}" if last else ""))

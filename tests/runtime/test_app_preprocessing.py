@@ -22,7 +22,7 @@ from netbuilder.runtime.keras_build import build_model  # noqa: E402
 from netbuilder.runtime.keras_to_graph import application_block  # noqa: E402
 from netbuilder.runtime.training.code import with_training  # noqa: E402
 from netbuilder.runtime.training import engine as training  # noqa: E402
-from netbuilder.runtime.workers.protocol import encode_array  # noqa: E402
+from netbuilder.runtime.workers.protocol import decode_images, encode_array  # noqa: E402
 
 KERAS_FN = {"VGG16": keras.applications.vgg16.preprocess_input,
             "MobileNetV2": keras.applications.mobilenet_v2.preprocess_input}
@@ -212,14 +212,14 @@ def test_training_run_feeds_preprocessed_pixels_and_shows_pictures(blocks, image
     info = [e for e in preview if e["event"] == "data"][0]
     assert NOTES["VGG16"] in info["notes"]
     assert any("before preprocess_input" in n for n in info["notes"])
-    grid = training.decode_images(info["augmented"])
+    grid = decode_images(info["augmented"])
     assert grid.dtype == np.uint8 and grid.shape == (9, 32, 32, 3)
     events = []
     assert training.run_job(job, events.append) == 0, events[-3:]
     assert events[-1]["event"] == "finished"
     ev = [e for e in events if e["event"] == "evaluation"][0]
     if ev["misclassified"]:
-        shown = training.decode_images(ev["misclassified_images"])
+        shown = decode_images(ev["misclassified_images"])
         np.testing.assert_array_equal(shown, xt[ev["misclassified"]])
     # the saved model, fed Keras' preprocessing of the test pictures, gives the same predictions
     saved = keras.models.load_model(tmp_path / "out" / "model.keras")

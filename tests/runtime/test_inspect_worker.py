@@ -116,11 +116,11 @@ def test_worker_process_answers_requests_over_pipes():
 
 
 def test_the_protocol_module_imports_without_keras_or_tensorflow():
-    """The editor imports ``inspect_protocol``: it must not pull in Keras or TensorFlow."""
+    """The editor imports ``workers.protocol``: it must not pull in Keras or TensorFlow."""
     code = ("import sys\n"
             "for name in ('keras', 'tensorflow', 'PySide6'):\n"
             "    sys.modules[name] = None\n"
-            "from netbuilder.runtime import inspect_protocol as p\n"
+            "from netbuilder.runtime.workers import protocol as p\n"
             "import numpy as np\n"
             "a = np.arange(6, dtype=np.float32).reshape(2, 3)\n"
             "assert (p.decode_array(p.encode_array(a)) == a).all()\n"

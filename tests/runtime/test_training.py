@@ -27,6 +27,7 @@ from netbuilder.runtime.training.engine import run_job
 from netbuilder.runtime.training.settings import SettingsError, TrainingSettings
 from netbuilder.runtime.workers import client as engine_client
 from netbuilder.runtime.workers.client import TrainingProcess
+from netbuilder.runtime.workers.protocol import decode_images
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -184,7 +185,7 @@ def test_misclassified_samples_come_with_images_labels_and_confidence(tmp_path):
         ev["misclassified_confidence"]) == len(idx)
     # Keras and the data as the data module loads it are the oracles
     val = data_mod.load("digits").validation
-    images = training.decode_images(ev["misclassified_images"])
+    images = decode_images(ev["misclassified_images"])
     assert images.dtype == np.uint8 and images.shape == (len(idx), 8, 8, 1)
     np.testing.assert_array_equal(images[..., 0], data_mod.to_uint8(val.x[idx], "0-1"))
     assert ev["misclassified_true"] == val.y[idx].tolist()
@@ -202,7 +203,7 @@ def test_misclassified_images_of_flattened_and_tabular_inputs(tmp_path):
 
     settings = {"epochs": 1, "learning_rate": 1e-4, "checkpoint": False}
     ev = of(run_here(project_job(digits_mlp(), tmp_path, settings=settings)), "evaluation")[0]
-    images = training.decode_images(ev["misclassified_images"])      # the 8x8 images loaded
+    images = decode_images(ev["misclassified_images"])      # the 8x8 images loaded
     val = data_mod.load("digits").validation
     np.testing.assert_array_equal(images[..., 0],
                                   data_mod.to_uint8(val.x[ev["misclassified"]], "0-1"))
@@ -276,9 +277,9 @@ def test_preview_sends_samples_and_augmented_images(tmp_path):
                                                                            "rotation": 0.1}}}
     events = run_here(project_job(project, tmp_path, data=data, action="preview"))
     info = of(events, "data")[0]
-    samples = training.decode_images(info["samples"])
+    samples = decode_images(info["samples"])
     assert samples.shape[1:] == (16, 16, 3) and len(info["sample_labels"]) == len(samples)
-    assert training.decode_images(info["augmented"]).shape == (9, 16, 16, 3)
+    assert decode_images(info["augmented"]).shape == (9, 16, 16, 3)
     assert events[-1] == {"event": "finished", "reason": "preview", "history": {}}
 
 
@@ -292,9 +293,9 @@ def test_preview_shows_the_data_as_loaded_when_the_model_cannot_be_built(tmp_pat
     assert info["fitted"] is False and "input_shape" not in info and "losses" not in info
     assert info["notes"][0].startswith("shown as loaded, not fitted to the model: it cannot "
                                        "be built yet")
-    samples = training.decode_images(info["samples"])
+    samples = decode_images(info["samples"])
     assert samples.shape[1:] == (20, 20, 3)
-    augmented = training.decode_images(info["augmented"])
+    augmented = decode_images(info["augmented"])
     assert augmented.shape == (9, 20, 20, 3)
     assert not (augmented == samples[0]).all(axis=(1, 2, 3)).all()  # brightness changed
     assert events[-1] == {"event": "finished", "reason": "preview", "history": {}}

@@ -1,6 +1,7 @@
-"""A stand-in for ``python -m netbuilder.runtime.workers.inspection`` in the Inspect dock's tests: it
-speaks the inspection protocol with canned arrays (no TensorFlow), so that the tests exercise the
-dock's process handling, request ids and drawing.
+"""A stand-in for ``python -m netbuilder.runtime.workers.inspection`` in the Inspect dock's tests:
+it speaks the inspection protocol (through ``workers/protocol.py``, like the real worker) with
+canned arrays (no TensorFlow), so that the tests exercise the dock's process handling, request
+ids and drawing.
 
     python fake_inspect_worker.py LOG [crash-on=ACTION] [delay=SECONDS] [build-error]
                                       [weights-error] [imagenet-missing] [bad-array]
@@ -27,9 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from netbuilder.runtime.workers.protocol import (  # noqa: E402
     encode_array,
+    encode_message,
     error_reply,
     event,
     ok_reply,
+    parse_line,
 )
 
 CLASS_NAMES = [str(i) for i in range(10)]
@@ -57,14 +60,18 @@ def main() -> int:
     log = Path(sys.argv[1])
     options = dict(a.split("=", 1) if "=" in a else (a, "1") for a in sys.argv[2:])
     out = sys.stdout
-    out.write(event("status", message="loading TensorFlow"))
-    out.write(event("ready", pid=os.getpid()))
+
+    def send(message: dict) -> None:
+        out.write(encode_message(message))
+
+    send(event("status", message="loading TensorFlow"))
+    send(event("ready", pid=os.getpid()))
     out.flush()
     layers: list[dict] = []
     for line in sys.stdin:
         if not line.strip():
             continue
-        req = json.loads(line)
+        req = parse_line(line)
         with log.open("a") as f:
             f.write(json.dumps(req) + "\n")
         rid, action = req.get("id"), req.get("action")
@@ -75,12 +82,12 @@ def main() -> int:
             return 3
         if action == "load":
             if "build-error" in options:
-                out.write(error_reply(rid, "build", "conv2d: Conv2D expects an image"))
+                send(error_reply(rid, "build", "conv2d: Conv2D expects an image"))
             elif "weights-error" in options and req.get("weights"):
-                out.write(error_reply(rid, "weights", "the weights don't fit this model"))
+                send(error_reply(rid, "weights", "the weights don't fit this model"))
             else:
                 layers = layers_of(req["project"])
-                out.write(ok_reply(rid, {"layers": layers, "inputs": [[None, 28, 28, 1]],
+                send(ok_reply(rid, {"layers": layers, "inputs": [[None, 28, 28, 1]],
                                          "outputs": [[None, 10]], "params": 1234,
                                          "weights": req.get("weights") or "untrained"}))
         elif action == "activations":
@@ -89,7 +96,7 @@ def main() -> int:
             for name in req["layers"]:
                 info = next((x for x in layers if x["name"] == name), None)
                 if info is None:
-                    out.write(error_reply(rid, "layer", f"no layer named {name}"))
+                    send(error_reply(rid, "layer", f"no layer named {name}"))
                     break
                 if "bad-array" in options:
                     result["layers"][name] = {"shape": [26, 26, 4], "kind": "maps",
@@ -104,14 +111,14 @@ def main() -> int:
                     result["layers"][name] = {"shape": [10], "kind": "vector",
                                               "array": encode_array(array)}
             else:
-                out.write(ok_reply(rid, result))
+                send(ok_reply(rid, result))
         elif action == "filters":
             info = next((x for x in layers if x["name"] == req["layer"]), None)
             if info is None or not info["has_kernel"]:
-                out.write(error_reply(rid, "layer", f"{req['layer']} has no kernel"))
+                send(error_reply(rid, "layer", f"{req['layer']} has no kernel"))
             else:
                 kernels = np.random.default_rng(0).normal(size=(3, 3, 1, 4)).astype(np.float32)
-                out.write(ok_reply(rid, {"shape": [3, 3, 1, 4], "array": encode_array(kernels),
+                send(ok_reply(rid, {"shape": [3, 3, 1, 4], "array": encode_array(kernels),
                                          "rgb": False}))
         elif action == "predict":
             top = [{"index": i, "name": CLASS_NAMES[i], "probability": p}
@@ -122,24 +129,24 @@ def main() -> int:
                 source = "indices"
                 fields["notes"].append("ImageNet class names need keras' "
                                        "imagenet_class_index.json in ~/.keras/models (offline)")
-            out.write(ok_reply(rid, {"top": top, "source_of_names": source, **fields}))
+            send(ok_reply(rid, {"top": top, "source_of_names": source, **fields}))
         elif action == "gradcam":
             heat = np.linspace(0, 1, 28 * 28, dtype=np.float32).reshape(28, 28)
             k = req.get("class_index")
             k = 7 if k is None else k
-            out.write(ok_reply(rid, {"heatmap": encode_array(heat), "layer": "conv2d",
+            send(ok_reply(rid, {"heatmap": encode_array(heat), "layer": "conv2d",
                                      "class_index": k, "class_name": CLASS_NAMES[k],
                                      "probability": 0.8, **input_fields(req["input"])}))
         elif action == "stats":
             rows = [{"name": x["name"], "mean": 0.5, "std": 0.25,
                      "dead_fraction": 0.75 if x["conv"] else None} for x in layers]
-            out.write(ok_reply(rid, {"layers": rows, "ms": 3.0}))
+            send(ok_reply(rid, {"layers": rows, "ms": 3.0}))
         elif action == "reload_weights":
-            out.write(ok_reply(rid, {"weights": req.get("weights")}))
+            send(ok_reply(rid, {"weights": req.get("weights")}))
         elif action == "ping":
-            out.write(ok_reply(rid, {"pong": True}))
+            send(ok_reply(rid, {"pong": True}))
         else:
-            out.write(error_reply(rid, "request", f"unknown action {action!r}"))
+            send(error_reply(rid, "request", f"unknown action {action!r}"))
         out.flush()
     return 0
 

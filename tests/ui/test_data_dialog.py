@@ -212,7 +212,7 @@ def test_closing_the_dialog_ends_a_running_preview(window, qtbot):
     panel.worker_command = fake_worker("import time\ntime.sleep(60)\n")
     dialog = panel.open_data_dialog(modal=False)
     assert dialog.preview()
-    process = dialog.process
+    process = dialog.client.process
     dialog.reject()
     assert not dialog.is_previewing()
     assert process is not None
@@ -281,7 +281,7 @@ def test_data_is_previewed_as_loaded_while_the_model_cannot_be_built(make_window
     assert "not fitted to the model: it cannot be built yet" in event["notes"][0]
     assert "not fitted to the model" in dialog.summary_label.text()
     assert dialog.sample_count > 0
-    from netbuilder.runtime.training.engine import decode_images
+    from netbuilder.runtime.workers.protocol import decode_images
 
     assert decode_images(event["augmented"]).shape == (9, 8, 8)
     dialog.source.setCurrentText("shapes")

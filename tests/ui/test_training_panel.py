@@ -146,7 +146,7 @@ def test_an_invalid_graph_is_explained_instead_of_training(make_window):
     window = make_window(graph)
     assert window.train() is False
     panel = window.training_panel
-    assert panel.process is None
+    assert panel.client.process is None
     assert "Cannot train" in panel.status_label.text()
     assert "problem" in panel.status_label.text()
     assert window.training_dock.isVisible()
@@ -277,8 +277,8 @@ def test_a_real_short_run_through_the_worker(make_window, qtbot, tmp_path):
     assert any(e.get("message") == "loading TensorFlow" for e in panel.events)
     # the run is kept with the project and listed
     assert (out / "run.json").is_file()
-    assert panel.runs_list.count() == 1 and panel.runs[0].folder == out
-    assert "2 epochs · completed" in panel.runs_list.item(0).text()
+    assert panel.runs_tab.runs_list.count() == 1 and panel.runs_tab.runs[0].folder == out
+    assert "2 epochs · completed" in panel.runs_tab.runs_list.item(0).text()
     evaluation = panel.evaluation
     assert evaluation is not None and panel.misclassified_list.count() == min(
         100, evaluation["misclassified_count"])
@@ -400,10 +400,10 @@ def test_the_learning_rate_curve_follows_the_epoch_logs(window):
         if event["event"] == "epoch":
             event["logs"]["learning_rate"] = 0.01 / event["epoch"]
     panel.ensure_plots()
-    assert not panel.lr_plot.isVisibleTo(panel)          # no rate yet: no plot
+    assert not panel.plots.lr_plot.isVisibleTo(panel)          # no rate yet: no plot
     feed(panel, events)
     assert panel.curve_data("learning_rate") == ([1.0, 2.0], pytest.approx([0.01, 0.005]))
-    assert panel.lr_plot.isVisibleTo(panel)
+    assert panel.plots.lr_plot.isVisibleTo(panel)
     assert "learning_rate" not in panel.status_label.text()
 
     # Keras' older name for it works too; a worker that sends no rate shows no curve
@@ -420,7 +420,7 @@ def test_the_learning_rate_curve_follows_the_epoch_logs(window):
             event["logs"].pop("lr")
     feed(panel, events)
     assert panel.curve_data("learning_rate") == ([], [])
-    assert not panel.lr_plot.isVisibleTo(panel)
+    assert not panel.plots.lr_plot.isVisibleTo(panel)
 
 
 def test_misclassified_samples_are_listed_after_training(window):
@@ -510,58 +510,58 @@ HISTORY = {"loss": [1.0, 0.5], "accuracy": [0.4, 0.8], "val_loss": [1.1, 0.55],
 def test_runs_of_the_project_are_listed_and_compared(make_window, tmp_path):
     window = make_window(path=tmp_path / "model.nbproj")
     panel = window.training_panel
-    assert panel.runs_list.count() == 0
-    assert "No runs yet" in panel.runs_note.text()
+    assert panel.runs_tab.runs_list.count() == 0
+    assert "No runs yet" in panel.runs_tab.runs_note.text()
     base = tmp_path / "model-runs"
     run_record(base / "2026-01-01_10-00-00", window.project, HISTORY)
     run_record(base / "2026-01-02_10-00-00", window.project,
                {"loss": [0.9, 0.4], "val_loss": [2.0, 1.0], "accuracy": [0.5, 0.9],
                 "val_accuracy": [0.5, 0.6]}, reason="stopped")
     panel.refresh_runs()
-    assert panel.runs_list.count() == 2
-    newest = panel.runs_list.item(0).text()
+    assert panel.runs_tab.runs_list.count() == 2
+    newest = panel.runs_tab.runs_list.item(0).text()
     assert "02 Jan 10:00:00 · 2 epochs · stopped" in newest
     assert "best val_accuracy 0.6000 (epoch 2)" in newest
     assert "earlier version" not in newest
-    assert "beside the project" in panel.runs_note.text()
+    assert "beside the project" in panel.runs_tab.runs_note.text()
 
     panel.ensure_plots()
     feed(panel, recorded_events())
     assert panel.overlay_data() == []                   # nothing ticked
-    panel.set_run_ticked(1, True)                       # the older run
+    panel.runs_tab.set_run_ticked(1, True)                       # the older run
     drawn = panel.overlay_data()
     assert ("loss", "01 Jan 10:00:00", [1.0, 2.0], pytest.approx([1.1, 0.55])) in drawn
     assert ("metric", "01 Jan 10:00:00", [1.0, 2.0], pytest.approx([0.45, 0.9])) in drawn
     assert len(drawn) == 2
-    assert not panel.runs_list.item(1).icon().isNull()  # its colour swatch
-    panel.set_run_ticked(0, True)
+    assert not panel.runs_tab.runs_list.item(1).icon().isNull()  # its colour swatch
+    panel.runs_tab.set_run_ticked(0, True)
     assert len(panel.overlay_data()) == 4
-    assert len(panel.loss_plot.plotItem.legend.items) == 3      # overlays stay off the legend
+    assert len(panel.plots.loss_plot.plotItem.legend.items) == 3      # overlays stay off the legend
     panel.refresh_runs()                                # re-read: the ticks stay
-    assert len(panel.ticked_runs()) == 2
-    panel.set_run_ticked(0, False)
-    panel.set_run_ticked(1, False)
+    assert len(panel.runs_tab.ticked_runs()) == 2
+    panel.runs_tab.set_run_ticked(0, False)
+    panel.runs_tab.set_run_ticked(1, False)
     assert panel.overlay_data() == []
 
     # a run of an earlier graph is marked
     node = next(n for n in window.graph.nodes.values() if n.type == "Dense")
     window.graph.set_param(node.id, "units", 12)
     panel.refresh_runs()
-    assert "trained an earlier version of the graph" in panel.runs_list.item(0).text()
+    assert "trained an earlier version of the graph" in panel.runs_tab.runs_list.item(0).text()
 
     # the runs are read again when a project opens
     from netbuilder.core.project import Project
 
     window.set_project(Project(window.graph, "other"), tmp_path / "other.nbproj")
-    assert panel.runs_list.count() == 0
+    assert panel.runs_tab.runs_list.count() == 0
     window.set_project(Project(window.graph, "model"), tmp_path / "model.nbproj")
-    assert panel.runs_list.count() == 2
+    assert panel.runs_tab.runs_list.count() == 2
 
 
 def test_an_unsaved_project_says_where_its_runs_go(window):
     panel = window.training_panel
-    assert "not saved" in panel.runs_note.text()
-    assert "temporary folder" in panel.runs_note.text()
+    assert "not saved" in panel.runs_tab.runs_note.text()
+    assert "temporary folder" in panel.runs_tab.runs_note.text()
 
 
 def test_continue_from_a_listed_run_open_its_folder_and_delete_it(make_window, qtbot, tmp_path):
@@ -573,15 +573,15 @@ def test_continue_from_a_listed_run_open_its_folder_and_delete_it(make_window, q
     old = run_record(base / "2026-01-01_10-00-00", window.project, HISTORY, initial_epoch=3)
     run_record(base / "2026-01-02_10-00-00", window.project, HISTORY, model=False)
     panel.refresh_runs()
-    panel.runs_list.setCurrentRow(0)
-    assert not panel.use_run_button.isEnabled()         # no model.keras to continue from
-    panel.runs_list.setCurrentRow(1)
-    assert panel.use_run_button.isEnabled()
+    panel.runs_tab.runs_list.setCurrentRow(0)
+    assert not panel.runs_tab.use_run_button.isEnabled()         # no model.keras to continue from
+    panel.runs_tab.runs_list.setCurrentRow(1)
+    assert panel.runs_tab.use_run_button.isEnabled()
     assert not panel.can_continue()
 
     opened = []
-    panel.open_url = lambda url: opened.append(url.toLocalFile()) or True
-    assert panel.open_run_folder()
+    panel.runs_tab.open_url = lambda url: opened.append(url.toLocalFile()) or True
+    assert panel.runs_tab.open_run_folder()
     assert opened == [str(old)]
 
     chosen = []
@@ -608,19 +608,19 @@ def test_continue_from_a_listed_run_open_its_folder_and_delete_it(make_window, q
 
     # delete: asks first; No keeps it
     panel.refresh_runs()
-    row = next(k for k in range(panel.runs_list.count())
-               if panel.runs_list.item(k).data(Qt.ItemDataRole.UserRole).folder == old)
-    panel.runs_list.setCurrentRow(row)
+    row = next(k for k in range(panel.runs_tab.runs_list.count())
+               if panel.runs_tab.runs_list.item(k).data(Qt.ItemDataRole.UserRole).folder == old)
+    panel.runs_tab.runs_list.setCurrentRow(row)
     asked = []
-    panel.confirm_delete = lambda run: asked.append(run.folder) or False
+    panel.runs_tab.confirm_delete = lambda run: asked.append(run.folder) or False
     assert not panel.delete_selected_run()
     assert old.is_dir() and asked == [old]
     panel.last_model = old / "model.keras"
-    panel.confirm_delete = lambda run: True
+    panel.runs_tab.confirm_delete = lambda run: True
     assert panel.delete_selected_run()
     assert not old.exists()
-    assert old.name not in "".join(panel.runs_list.item(k).text()
-                                   for k in range(panel.runs_list.count()))
+    assert old.name not in "".join(panel.runs_tab.runs_list.item(k).text()
+                                   for k in range(panel.runs_tab.runs_list.count()))
     assert not panel.can_continue()                     # its weights are gone
     assert "Deleted the run" in panel.status_label.text()
 
@@ -646,12 +646,12 @@ def test_a_finished_run_appears_in_the_runs_list(make_window, qtbot, tmp_path):
     for n in (1, 2):
         assert panel.train()
         qtbot.waitUntil(lambda: not panel.is_running(), timeout=30000)
-        assert panel.runs_list.count() == n
-    assert panel.runs_list.item(0).font().bold()             # the run shown
-    assert not panel.runs_list.item(1).font().bold()
-    assert "1 epoch · completed" in panel.runs_list.item(1).text()
+        assert panel.runs_tab.runs_list.count() == n
+    assert panel.runs_tab.runs_list.item(0).font().bold()             # the run shown
+    assert not panel.runs_tab.runs_list.item(1).font().bold()
+    assert "1 epoch · completed" in panel.runs_tab.runs_list.item(1).text()
     panel.ensure_plots()
-    panel.set_run_ticked(1, True)                       # the first run behind the second
+    panel.runs_tab.set_run_ticked(1, True)                       # the first run behind the second
     assert {p for p, _, _, _ in panel.overlay_data()} == {"loss", "metric"}
 
 

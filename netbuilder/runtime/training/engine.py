@@ -39,6 +39,7 @@ from netbuilder.runtime.training.settings import (
     TrainingSettings,
     load_settings,
 )
+from netbuilder.runtime.workers.protocol import encode_images
 
 
 class TrainingError(Exception):
@@ -265,11 +266,11 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
                          for n, c in prepared.losses.items()}
     event = {"event": "data", **json_safe(summary)}
     if action == "preview" or job.get("send_samples"):
-        event["samples"] = _encode_images(dataset.samples)
+        event["samples"] = encode_images(dataset.samples)
         event["sample_labels"] = (None if dataset.sample_labels is None
                                   else dataset.sample_labels.tolist())
         if augmentation is not None:
-            event["augmented"] = _encode_images(
+            event["augmented"] = encode_images(
                 data_mod.augmented_preview(prepared, aug_opts, 9, seed=settings.seed))
     emit(event)
     if action == "preview":
@@ -425,13 +426,13 @@ def _preview_data_alone(source: str, options: Mapping[str, Any], settings: Train
     summary["notes"] = [f"shown as loaded, not fitted to the model: it cannot be built yet "
                         f"({problem})"] + list(dataset.notes)
     event: dict[str, Any] = {"event": "data", **json_safe(summary), "fitted": False,
-                             "samples": _encode_images(dataset.samples),
+                             "samples": encode_images(dataset.samples),
                              "sample_labels": (None if dataset.sample_labels is None
                                                else dataset.sample_labels.tolist())}
     aug_opts = dataset.options.get("augmentation")
     if aug_opts and any(aug_opts.values()) and dataset.samples is not None and len(
             dataset.samples):
-        event["augmented"] = _encode_images(data_mod.augmented_images(
+        event["augmented"] = encode_images(data_mod.augmented_images(
             dataset.samples[0], aug_opts, 9, seed=settings.seed))
     emit(event)
     emit({"event": "finished", "reason": "preview", "history": {}})
@@ -466,30 +467,6 @@ def _load_weights(model: Any, path: Path) -> None:
     except Exception as err:  # noqa: BLE001 - any mismatch
         raise TrainingError("weights", f"the weights in {path} don't fit this model: "
                                        f"{first_line(err)}") from None
-
-
-def _encode_images(images: Any) -> dict[str, Any] | None:
-    if images is None:
-        return None
-    import base64
-
-    import numpy as np
-
-    arr = np.ascontiguousarray(images, dtype=np.uint8)
-    return {"shape": list(arr.shape), "dtype": "uint8",
-            "data": base64.b64encode(arr.tobytes()).decode("ascii")}
-
-
-def decode_images(payload: Mapping[str, Any] | None) -> Any:
-    """The inverse of the ``samples`` encoding in ``data`` events: a uint8 numpy array."""
-    if not payload:
-        return None
-    import base64
-
-    import numpy as np
-
-    raw = base64.b64decode(payload["data"])
-    return np.frombuffer(raw, dtype=np.uint8).reshape(payload["shape"])
 
 
 def _confidence(pred: Any, chosen: Any, from_logits: bool) -> Any:
@@ -582,6 +559,6 @@ def _evaluate(model: Any, prepared: data_mod.Prepared, batch_size: int, emit: Em
                                    pred[shown], p[shown], prepared.losses[names[0]].from_logits)]})
             images = _images_of(prepared, split_name, shown)
             if images is not None:
-                result["misclassified_images"] = _encode_images(images)
+                result["misclassified_images"] = encode_images(images)
     emit({"event": "evaluation", **result})
     return result

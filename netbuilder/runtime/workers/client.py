@@ -1,6 +1,7 @@
 """Start a training worker process and follow it: plain Python (subprocess and threads), no Qt
 and no TensorFlow in the caller. The command line uses it; the editor speaks the same protocol
-through ``QProcess`` (see ``worker.py`` for the job and the events).
+through ``QProcess`` (``ui/workers.py``); both read and write it with ``workers/protocol.py``
+(see ``workers/training.py`` for the job and the events).
 
     with TrainingProcess(job) as proc:
         for event in proc.events():
@@ -15,23 +16,37 @@ signal 9)".
 from __future__ import annotations
 
 import collections
-import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from netbuilder.runtime.workers.protocol import STOP, decode_message, encode_message
+
 TERMINAL_EVENTS = ("finished", "error")
+TRAINING_WORKER = "netbuilder.runtime.workers.training"
+INSPECTION_WORKER = "netbuilder.runtime.workers.inspection"
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
+# what TensorFlow, XLA and absl print as they start, whatever went wrong: never the reason
+_CHATTER = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|[IW]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+:\d+\]"            # I0000 00:00:17.1  42 x.cc:9]
+    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IW] \S+:\d+\]"       # 2024-05-01 12:00:00.1: I x.cc:9]
+    r"|.*(This TensorFlow binary is optimized|To enable the following instructions"
+    r"|rebuild TensorFlow with the appropriate compiler flags|oneDNN custom operations are on"
+    r"|Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered"
+    r"|TF-TRT Warning|Could not find cuda drivers))")
 
 
-def worker_command(python: str | None = None) -> list[str]:
-    return [python or sys.executable, "-m", "netbuilder.runtime.workers.training"]
+def worker_command(module: str = TRAINING_WORKER, python: str | None = None) -> list[str]:
+    """The command line that starts the worker ``module``."""
+    return [python or sys.executable, "-m", module]
 
 
 def worker_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -66,20 +81,11 @@ def describe_exit(returncode: int) -> str:
     return f"exit status {returncode}"
 
 
-
-def parse_event_line(raw: bytes) -> dict[str, Any] | None:
-    """One line of the worker's stdout as an event; a line that is not a JSON event becomes a
-    "log" event; None for a blank line. Shared by this client and the editor's QProcess."""
-    text = raw.decode("utf-8", "replace").strip()
-    if not text:
-        return None
-    try:
-        event = json.loads(text)
-    except ValueError:
-        event = None
-    if not isinstance(event, dict) or "event" not in event:
-        event = {"event": "log", "message": text}
-    return event
+def last_words(stderr: Iterable[str]) -> str:
+    """The last line a worker wrote on stderr that may say why it ended: not blank, not
+    TensorFlow's or absl's start-up chatter ("" when there is none)."""
+    lines = [line.strip() for line in stderr]
+    return next((ln for ln in reversed(lines) if ln and not _CHATTER.match(ln)), "")
 
 
 class TrainingProcess:
@@ -111,7 +117,7 @@ class TrainingProcess:
                 stderr=subprocess.PIPE, env=self.env, cwd=self.cwd, **own_process_group())
         except OSError as err:
             raise RuntimeError(f"cannot start the training process: {err}") from None
-        self._send(json.dumps(self.job) + "\n")
+        self._send(encode_message(self.job))
         for target, name in ((self._read_stdout, "worker-stdout"),
                              (self._read_stderr, "worker-stderr")):
             thread = threading.Thread(target=target, name=name, daemon=True)
@@ -137,7 +143,7 @@ class TrainingProcess:
     def stop(self) -> None:
         """Ask the worker to stop after the current batch (it keeps the weights)."""
         self.stop_requested = True
-        self._send("stop\n")
+        self._send(STOP + "\n")
 
     def kill(self) -> None:
         if self.running():
@@ -195,9 +201,9 @@ class TrainingProcess:
             message += ("; it was killed, possibly by the system running out of memory. "
                         "Checkpoints written so far are intact")
         else:
-            last = next((ln for ln in reversed(self.stderr_tail) if ln.strip()), "")
+            last = last_words(self.stderr_tail)
             if last:
-                message += f": {last.strip()}"
+                message += f": {last}"
         return {"event": "error", "kind": "crashed", "message": message, "returncode": code,
                 "stderr": "\n".join(self.stderr_tail)}
 
@@ -217,7 +223,7 @@ class TrainingProcess:
         assert self.process is not None and self.process.stdout is not None
         try:
             for raw in self.process.stdout:
-                event = parse_event_line(raw)
+                event = decode_message(raw)
                 if event is not None:
                     self._events.put(event)
         finally:

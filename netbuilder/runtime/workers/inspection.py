@@ -2,7 +2,7 @@
 
 A long-lived process that holds one built model and answers inspection requests about it, so
 that the editor stays responsive while TensorFlow computes. The protocol (see
-``inspect_protocol.py``): one JSON request per line on stdin, one JSON reply per line on stdout;
+``workers/protocol.py``): one JSON request per line on stdin, one JSON reply per line on stdout;
 ``{"event": "ready", "pid": n}`` once at start and ``{"event": "status", "message": ...}`` lines
 while it is busy with something slow. A bad request gets an error reply, never an exit; EOF on
 stdin ends the process with status 0. Everything else the libraries print goes to stderr.
@@ -25,7 +25,16 @@ from typing import Any
 
 from netbuilder.runtime import inspection as insp
 from netbuilder.runtime.inspection import InspectError
-from netbuilder.runtime.workers.protocol import ACTIONS, encode_array
+from netbuilder.runtime.workers.protocol import (
+    ACTIONS,
+    ProtocolError,
+    ProtocolWriter,
+    encode_array,
+    error_reply,
+    event,
+    ok_reply,
+    parse_line,
+)
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -69,7 +78,7 @@ class Session:
         with self._keras_lock:       # the preload thread and a first request may race
             if not self._keras_ready:
                 if "keras" not in sys.modules:
-                    self.emit({"event": "status", "message": "loading TensorFlow"})
+                    self.emit(event("status", message="loading TensorFlow"))
                 from netbuilder.runtime.keras_loader import import_keras_quietly
 
                 import_keras_quietly()
@@ -98,7 +107,7 @@ class Session:
             raise InspectError("request", f"\"weights\" must be a file path or null, found "
                                           f"{weights!r}")
         self._keras()
-        self.emit({"event": "status", "message": "building the model"})
+        self.emit(event("status", message="building the model"))
         from netbuilder.runtime.keras_build import BuildError, build_model
 
         try:
@@ -109,7 +118,7 @@ class Session:
             raise InspectError("build", f"the graph cannot be built: {_first_line(err)}"
                                ) from None
         if weights is not None:
-            self.emit({"event": "status", "message": f"loading weights from {weights}"})
+            self.emit(event("status", message=f"loading weights from {weights}"))
             _load_weights(model, weights)
         self.model = model
         self.weights = weights
@@ -220,32 +229,26 @@ def reply_for(session: Session, line: str) -> dict[str, Any] | None:
     if not line.strip():
         return None
     try:
-        req = json.loads(line)
-    except ValueError as err:
-        return {"id": None, "ok": False,
-                "error": {"kind": "request", "message": f"the request is not valid JSON: {err}"}}
-    if not isinstance(req, dict):
-        return {"id": None, "ok": False,
-                "error": {"kind": "request", "message": "a request must be a JSON object"}}
+        req = parse_line(line)
+    except ProtocolError as err:
+        return error_reply(None, "request", f"the request is {err}")
     rid = req.get("id")
     if not isinstance(rid, int) or isinstance(rid, bool):
-        return {"id": rid if isinstance(rid, (int, str)) else None, "ok": False,
-                "error": {"kind": "request", "message": "every request needs an integer \"id\""}}
+        return error_reply(rid if isinstance(rid, (int, str)) else None, "request",
+                           "every request needs an integer \"id\"")
     try:
         result = session.handle(req)
     except InspectError as err:
-        return {"id": rid, "ok": False, "error": {"kind": err.kind, "message": str(err)}}
+        return error_reply(rid, err.kind, str(err))
     except MemoryError:
-        return {"id": rid, "ok": False, "error": {
-            "kind": "internal", "message": "ran out of memory; try fewer layers or samples"}}
+        return error_reply(rid, "internal", "ran out of memory; try fewer layers or samples")
     except Exception as err:  # noqa: BLE001 - the worker never dies on a bad request
         traceback.print_exc()
         kind = "input" if type(err).__name__ in ("InvalidArgumentError", "DataError") else (
             "internal")
-        return {"id": rid, "ok": False, "error": {
-            "kind": kind, "message": f"{req.get('action')} failed: {type(err).__name__}: "
-                                     f"{_first_line(err)}"}}
-    return {"id": rid, "ok": True, "result": result}
+        return error_reply(rid, kind, f"{req.get('action')} failed: {type(err).__name__}: "
+                                      f"{_first_line(err)}")
+    return ok_reply(rid, result)
 
 
 def _preload(session: Session) -> None:
@@ -257,11 +260,9 @@ def _preload(session: Session) -> None:
 
 def main() -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from netbuilder.runtime.workers.training import _Protocol
-
-    protocol = _Protocol()
+    protocol = ProtocolWriter()
     session = Session(protocol.emit)
-    protocol.emit({"event": "ready", "pid": os.getpid()})
+    protocol.emit(event("ready", pid=os.getpid()))
     preload = None
     if "--no-preload" not in sys.argv[1:]:
         # TensorFlow takes seconds to import: start now, the first request waits for it

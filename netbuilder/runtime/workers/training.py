@@ -1,8 +1,8 @@
 """The training worker: ``python -m netbuilder.runtime.workers.training``.
 
 It runs one job in its own process, so the editor (through ``QProcess``) and the command line
-(through ``engine_client``) stay alive and responsive whatever happens to training. No network
-port: the protocol is JSON lines over the process's pipes.
+(through ``workers/client.py``) stay alive and responsive whatever happens to training. No network
+port: the protocol is JSON lines over the process's pipes (``workers/protocol.py``).
 
 **stdin**: the first line is the job, one JSON object::
 
@@ -54,52 +54,23 @@ after ``finished`` and 1 after ``error``.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
 import threading
-from typing import Any
 
-
-class _Protocol:
-    """Writes events to the real stdout; everything else printed goes to stderr."""
-
-    def __init__(self) -> None:
-        sys.stdout.flush()
-        self.fd = os.dup(1)
-        os.dup2(2, 1)                 # C libraries and print() now write to stderr
-        sys.stdout = sys.stderr
-        self.lock = threading.Lock()
-        self.broken = False
-        self.on_broken: Any = None
-
-    def emit(self, event: dict[str, Any]) -> None:
-        if self.broken:
-            return
-        line = (json.dumps(event, separators=(",", ":"), default=str) + "\n").encode("utf-8")
-        with self.lock:
-            try:
-                view = memoryview(line)
-                while view:
-                    written = os.write(self.fd, view)
-                    view = view[written:]
-            except (BrokenPipeError, OSError):
-                # whoever started us is gone: stop training and end quietly
-                self.broken = True
-                if self.on_broken is not None:
-                    self.on_broken()
+from netbuilder.runtime.workers.protocol import STOP, ProtocolError, ProtocolWriter, parse_line
 
 
 def _watch_stdin(stop: threading.Event) -> None:
     for line in sys.stdin:
-        if line.strip().lower() == "stop":
+        if line.strip().lower() == STOP:
             stop.set()
 
 
 def main() -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    protocol = _Protocol()
+    protocol = ProtocolWriter()
     stop = threading.Event()
     protocol.on_broken = stop.set
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -110,10 +81,8 @@ def main() -> int:
                        "message": "no job: write one JSON object on the first line of stdin"})
         return 1
     try:
-        job = json.loads(line)
-        if not isinstance(job, dict):
-            raise ValueError("the job must be a JSON object")
-    except ValueError as err:
+        job = parse_line(line)
+    except ProtocolError as err:
         protocol.emit({"event": "error", "kind": "job", "message": f"the job is not valid: {err}"})
         return 1
     threading.Thread(target=_watch_stdin, args=(stop,), daemon=True,

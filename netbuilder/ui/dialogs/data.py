@@ -2,23 +2,22 @@
 shapes, CSV label column…), augmentation of the training data, and a preview: class names and
 counts per split, sample images with their labels, and augmented versions of one image.
 
-The preview runs the training worker (``python -m netbuilder.runtime.workers.training``) with the job's
-``"action": "preview"`` in a ``QProcess``: TensorFlow is never imported in the editor, and the
-dialog stays responsive while the data loads. OK keeps the source and options in
+The preview runs the training worker (``python -m netbuilder.runtime.workers.training``) with the
+job's ``"action": "preview"``, through ``WorkerClient``: TensorFlow is never imported in the
+editor, and the dialog stays responsive while the data loads. OK keeps the source and options in
 ``project.settings["data"]`` (an undoable step, through the training panel).
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QProcess, Qt
-from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -52,9 +51,11 @@ from netbuilder.runtime.data import (
     DataError,
     resolve_options,
 )
-from netbuilder.runtime.workers.client import parse_event_line
+from netbuilder.runtime.workers.client import TRAINING_WORKER
+from netbuilder.runtime.workers.protocol import decode_images
 from netbuilder.ui import theme
-from netbuilder.ui.workers import new_worker_process, read_stderr_lines, read_stdout_lines
+from netbuilder.ui.images import thumbnail
+from netbuilder.ui.workers import WorkerClient
 
 CHOOSE_PATH = "Choose a folder or file…"
 THUMB = 52                      # sample thumbnails, pixels
@@ -69,39 +70,6 @@ AUG_HELP = {
 
 
 # --- images ----------------------------------------------------------------------------------
-
-
-def to_qimage(image: Any) -> QImage:
-    """One uint8 image, (h, w), (h, w, 1), (h, w, 3) or (h, w, 4), as a QImage (a copy)."""
-    import numpy as np
-
-    arr = np.asarray(image)
-    if arr.dtype != np.uint8:
-        arr = np.clip(arr, 0, 255).astype(np.uint8)
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
-    if arr.ndim == 3 and arr.shape[2] not in (3, 4):
-        arr = arr[:, :, 0]                # other channel counts: the first channel
-    if arr.ndim == 3 and arr.shape[2] == 4:
-        arr = arr[:, :, :3]
-    if arr.ndim != 2 and arr.ndim != 3:
-        raise ValueError(f"not an image: shape {arr.shape}")
-    arr = np.ascontiguousarray(arr)
-    h, w = arr.shape[:2]
-    if arr.ndim == 2:
-        qimage = QImage(arr.data, w, h, w, QImage.Format.Format_Grayscale8)
-    else:
-        qimage = QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888)
-    return qimage.copy()
-
-
-def thumbnail(image: Any, size: int = THUMB) -> QPixmap:
-    """A square-fitting pixmap of ``image``; small images are enlarged without blurring."""
-    qimage = to_qimage(image)
-    longest = max(qimage.width(), qimage.height())
-    mode = (Qt.TransformationMode.FastTransformation if longest < size
-            else Qt.TransformationMode.SmoothTransformation)
-    return QPixmap.fromImage(qimage.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, mode))
 
 
 def image_cell(image: Any, caption: str, size: int = THUMB, tip: str = "") -> QWidget:
@@ -173,9 +141,11 @@ class DataDialog(QDialog):
         self._project_dict = project_dict
         self._ask_path = ask_path
         self.worker_command: Sequence[str] | None = None   # tests put a fake worker here
-        self.process: QProcess | None = None
-        self._buffer = b""
-        self._stderr: list[str] = []
+        self.client = WorkerClient("data process", TRAINING_WORKER, self,
+                                   last_events=("data", "error"))
+        self.client.event.connect(self.handle_event)
+        self.client.finished.connect(self._end_process)
+        self.client.crashed.connect(self._crashed)
         self._preview_dir: Path | None = None
         self.preview_event: dict[str, Any] | None = None   # the last "data" event shown
         self.preview_error: str | None = None
@@ -522,20 +492,13 @@ class DataDialog(QDialog):
         return {"project": self._project_dict(), "data": data, "action": "preview",
                 "send_samples": True, "output_dir": str(self._preview_dir)}
 
-    def _command(self) -> list[str]:
-        if self.worker_command is not None:
-            return list(self.worker_command)
-        from netbuilder.runtime.workers.client import worker_command
-
-        return worker_command()
-
     def is_previewing(self) -> bool:
-        return self.process is not None
+        return self.client.running()
 
     def preview(self) -> bool:
         """Start loading the data in a worker process; False (with the reason shown) when the
         options cannot work."""
-        if self.process is not None:
+        if self.client.running():
             return False
         try:
             job = self.preview_job()
@@ -544,28 +507,18 @@ class DataDialog(QDialog):
             return False
         self.preview_event = None
         self.preview_error = None
-        self._buffer = b""
-        self._stderr = []
-        process = new_worker_process(self, stdout=self._read_stdout, stderr=self._read_stderr,
-                                     finished=self._process_finished,
-                                     error=self._process_error)
-        self.process = process
+        if self.worker_command is not None:
+            self.client.command = list(self.worker_command)
         self.preview_button.setEnabled(False)
         self.show_status("Starting the data process…")
-        command = self._command()
-        process.start(command[0], command[1:])
-        process.write(QByteArray((json.dumps(job) + "\n").encode("utf-8")))
-        process.closeWriteChannel()
+        self.client.start(job)
+        self.client.close_input()
         return True
 
     def stop_preview(self) -> None:
-        process = self.process
-        if process is None:
+        if not self.client.running():
             return
-        self.process = None
-        process.kill()
-        process.waitForFinished(3000)
-        process.deleteLater()
+        self.client.close(timeout_ms=0)
         self.preview_button.setEnabled(True)
         self._remove_preview_dir()
 
@@ -574,45 +527,11 @@ class DataDialog(QDialog):
             shutil.rmtree(self._preview_dir, ignore_errors=True)
             self._preview_dir = None
 
-    def _read_stdout(self, final: bool = False) -> None:
-        if self.process is None:
-            return
-        lines, self._buffer = read_stdout_lines(self.process, self._buffer, final)
-        for raw in lines:
-            event = parse_event_line(raw)
-            if event is not None:
-                self.handle_event(event)
-
-    def _read_stderr(self) -> None:
-        if self.process is None:
-            return
-        self._stderr = (self._stderr + read_stderr_lines(self.process))[-50:]
-
-    def _process_error(self, error: QProcess.ProcessError) -> None:
-        if error == QProcess.ProcessError.FailedToStart and self.process is not None:
-            message = f"cannot start the data process: {self.process.errorString()}"
-            self._end_process()
-            self.show_preview_error(f"Preview failed: {message}.")
-
-    def _process_finished(self, code: int, status: QProcess.ExitStatus) -> None:
-        if self.process is None:
-            return
-        self._read_stdout(final=True)
-        self._read_stderr()
-        done = self.preview_event is not None or self.preview_error is not None
+    def _crashed(self, reason: str) -> None:
         self._end_process()
-        if not done:
-            how = ("it crashed or was killed" if status == QProcess.ExitStatus.CrashExit
-                   else f"exit status {code}")
-            last = self._stderr[-1].strip() if self._stderr else ""
-            self.show_preview_error(f"Preview failed: the data process ended unexpectedly "
-                                    f"({how}){': ' + last if last else ''}.")
+        self.show_preview_error(f"Preview failed: {reason}.")
 
     def _end_process(self) -> None:
-        process = self.process
-        self.process = None
-        if process is not None:
-            process.deleteLater()
         self.preview_button.setEnabled(True)
         self._remove_preview_dir()
 
@@ -643,8 +562,6 @@ class DataDialog(QDialog):
 
     def show_preview(self, event: dict[str, Any] | None) -> None:
         """Fill the class table and the image grids from a worker ``data`` event (None: empty)."""
-        from netbuilder.runtime.training.engine import decode_images
-
         event = event or {}
         names = [str(n) for n in event.get("class_names") or []]
         counts = event.get("counts") or {}

@@ -2,8 +2,8 @@
 on the canvas, a conv layer's filters, the top-k predictions, Grad-CAM, and layer statistics.
 
 The model runs in the inspection worker (``python -m netbuilder.runtime.workers.inspection``, see
-``runtime/inspect_protocol.py``), started with ``QProcess`` the first time the dock needs it and
-kept: the editor never imports TensorFlow and never waits. Requests are JSON lines with an id;
+``runtime/workers/protocol.py``), started through ``WorkerClient`` the first time the dock needs it
+and kept: the editor never imports TensorFlow and never waits. Requests are JSON lines with an id;
 replies are read as they arrive (``readyRead``). Only the newest request of each kind is drawn:
 a reply for an older selection, input or model is dropped. The graph is sent again (debounced)
 after every edit; a worker that crashes is restarted with a message.
@@ -15,24 +15,19 @@ writes after every epoch.
 
 from __future__ import annotations
 
-import collections
-import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QObject, QProcess, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
-    QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QScrollArea,
     QSlider,
     QSpinBox,
@@ -43,315 +38,20 @@ from PySide6.QtWidgets import (
 
 from netbuilder.core.graph import Event, Graph
 from netbuilder.core.project import Project
+from netbuilder.runtime.workers.client import INSPECTION_WORKER
+from netbuilder.runtime.workers.protocol import decode_array, is_reply
 from netbuilder.ui import theme
-from netbuilder.ui.workers import new_worker_process, read_stderr_lines, read_stdout_lines
+from netbuilder.ui.formatting import dims_text
+from netbuilder.ui.panels.inspect.inputs import InputChooser
+from netbuilder.ui.workers import WorkerClient
 
+PROCESS_NAME = "inspection process"
 RELOAD_DELAY_MS = 400         # the model is rebuilt this long after the last edit
 MAX_RESTARTS = 3              # crashes in a row before the worker is no longer restarted
-CRASH_MESSAGE = "The inspection process ended unexpectedly"
-SAMPLE_IMAGES = ("china.jpg", "flower.jpg")
-INPUT_KINDS = ("Dataset sample", "Image file…", "china.jpg (scikit-learn)",
-               "flower.jpg (scikit-learn)")
-SPLITS = ("train", "validation", "test")
 TOP_PREDICTION = "top prediction"
 AUTO_LAYER = "last conv layer"
 VIEWS = ("maps", "filters", "predict", "gradcam", "stats")
 COLORMAPS = ("viridis", "inferno", "magma", "gray", "turbo", "cividis")
-
-
-def _times(shape: Sequence[Any]) -> str:
-    return "×".join("?" if v is None else str(v) for v in shape)
-
-
-class InspectClient(QObject):
-    """The worker process: lazily started, one JSON request per line, replies as signals."""
-
-    reply = Signal(dict)          # {"id", "ok", "result" | "error"}
-    event = Signal(dict)          # {"event": "status" | "ready", ...}
-    ended = Signal(str)           # the process ended without being asked to: why
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.command: Sequence[str] | None = None    # tests put a fake worker here
-        self.process: QProcess | None = None
-        self.next_id = 1
-        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=50)
-        self._buffer = b""
-        self._closing = False
-
-    def running(self) -> bool:
-        return self.process is not None
-
-    def start(self) -> None:
-        if self.process is not None:
-            return
-        process = new_worker_process(self, stdout=self._read_stdout, stderr=self._read_stderr,
-                                     finished=self._finished, error=self._error)
-        self.process = process
-        self._buffer = b""
-        self.stderr_tail.clear()
-        self._closing = False
-        command = list(self.command) if self.command is not None else \
-            [_python(), "-m", "netbuilder.runtime.workers.inspection"]
-        process.start(command[0], command[1:])
-
-    def send(self, action: str, **fields: Any) -> int:
-        """Send a request (starting the worker if needed); its id."""
-        from netbuilder.runtime.workers.protocol import request
-
-        self.start()
-        assert self.process is not None
-        rid = self.next_id
-        self.next_id += 1
-        self.process.write(QByteArray(request(action, rid, **fields).encode("utf-8")))
-        return rid
-
-    def shutdown(self, timeout_ms: int = 3000) -> None:
-        """End the worker: EOF on its stdin, then a kill if it does not exit."""
-        process = self.process
-        if process is None:
-            return
-        self._closing = True
-        process.closeWriteChannel()
-        if not process.waitForFinished(timeout_ms):
-            process.kill()
-            process.waitForFinished(2000)
-        self._drop()
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-
-    def _drop(self) -> None:
-        process = self.process
-        self.process = None
-        if process is not None:
-            process.deleteLater()
-
-    def _read_stdout(self, final: bool = False) -> None:
-        if self.process is None:
-            return
-        lines, self._buffer = read_stdout_lines(self.process, self._buffer, final)
-        for raw in lines:
-            self._line(raw)
-
-    def _line(self, raw: bytes) -> None:
-        text = raw.decode("utf-8", "replace").strip()
-        if not text:
-            return
-        try:
-            message = json.loads(text)
-        except ValueError:
-            message = None
-        if not isinstance(message, dict):
-            self.stderr_tail.append(text)         # not the protocol: keep it as a log line
-            return
-        if "id" in message and "ok" in message:
-            self.reply.emit(message)
-        elif "event" in message:
-            self.event.emit(message)
-
-    def _read_stderr(self) -> None:
-        if self.process is None:
-            return
-        self.stderr_tail.extend(read_stderr_lines(self.process))
-
-    def _error(self, error: QProcess.ProcessError) -> None:
-        if error == QProcess.ProcessError.FailedToStart and self.process is not None:
-            why = self.process.errorString()
-            self._drop()
-            self.ended.emit(f"Cannot start the inspection process: {why}")
-
-    def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
-        if self.process is None:
-            return
-        self._read_stdout(final=True)
-        self._read_stderr()
-        closing = self._closing
-        self._drop()
-        if closing:
-            return
-        how = "it crashed or was killed" if status == QProcess.ExitStatus.CrashExit \
-            else f"exit status {code}"
-        message = f"{CRASH_MESSAGE} ({how})"
-        last = next((ln for ln in reversed(self.stderr_tail) if ln.strip()), "")
-        if last:
-            message += f": {last.strip()[:200]}"
-        self.ended.emit(message)
-
-
-def _python() -> str:
-    import sys
-
-    return sys.executable
-
-
-class InputChooser(QWidget):
-    """Which input to inspect: a dataset sample (the training data source, a split and an index),
-    an image file, or one of scikit-learn's sample images; shows it as the model sees it."""
-
-    changed = Signal()
-
-    def __init__(self, data_source: Callable[[], Any], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._data_source = data_source
-        self.file_path: str | None = None
-        self.kind_combo = QComboBox()
-        self.kind_combo.addItems(list(INPUT_KINDS))
-        self.kind_combo.setToolTip("What to feed the model: a sample of the training data, an "
-                                   "image file, or one of scikit-learn's bundled photos")
-        self.kind_combo.activated.connect(self._kind_chosen)
-        self.kind_combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.kind_combo.setMinimumContentsLength(8)
-        self._kind_index = 0
-        self.source_label = QLabel()
-        self.source_label.setToolTip("The training data chosen in the Training panel")
-        self.split_combo = QComboBox()
-        self.split_combo.addItems(list(SPLITS))
-        self.split_combo.currentIndexChanged.connect(lambda _i: self.changed.emit())
-        self.index_spin = QSpinBox()
-        self.index_spin.setRange(0, 10_000_000)
-        self.index_spin.setToolTip("Which sample of the split")
-        self.index_spin.valueChanged.connect(lambda _v: self.changed.emit())
-        self.file_button = QPushButton("Choose image…")
-        self.file_button.clicked.connect(self.choose_file)
-        self.preview = QLabel()
-        self.preview.setFixedSize(100, 100)
-        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.preview.setStyleSheet(f"border: 1px solid {theme.BORDER.name()}; "
-                                   "background: white;")
-        self.caption = QLabel()
-        self.caption.setWordWrap(True)
-        self.caption.setTextFormat(Qt.TextFormat.RichText)
-        self.notes = QLabel()
-        self.notes.setWordWrap(True)
-        self.notes.setStyleSheet(f"color: {theme.MUTED.name()}; font-size: 11px;")
-        form = QFormLayout()
-        form.setContentsMargins(0, 0, 0, 0)
-        form.addRow("Input", self.kind_combo)
-        form.addRow("Data", self.source_label)
-        form.addRow("Split", self.split_combo)
-        form.addRow("Sample", self.index_spin)
-        form.addRow("", self.file_button)
-        self.form = form
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(4)
-        layout.addLayout(form)
-        layout.addWidget(self.preview, 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addWidget(self.caption)
-        layout.addWidget(self.notes)
-        layout.addStretch(1)
-        self.sync()
-
-    def data(self) -> tuple[str, dict[str, Any]]:
-        """The training data: its source and options (augmentation left out: the model is
-        inspected on the data as it is)."""
-        data: Any = self._data_source() or "digits"
-        options: dict[str, Any] = {}
-        if isinstance(data, dict):
-            options = {k: v for k, v in (data.get("options") or {}).items()
-                       if k != "augmentation"}
-            data = data.get("source") or "digits"
-        source = str(data)
-        if "/" in source or "\\" in source:
-            source = str(Path(source).expanduser().resolve())
-        return source, options
-
-    def source(self) -> str:
-        return self.data()[0]
-
-    def kind(self) -> str:
-        index = self.kind_combo.currentIndex()
-        return ("dataset", "file", "sample_image", "sample_image")[index]
-
-    def sync(self) -> None:
-        """Show the controls of the chosen kind of input."""
-        dataset = self.kind() == "dataset"
-        source = self.source()
-        self.source_label.setText(Path(source).name if "/" in source else source)
-        for widget in (self.source_label, self.split_combo, self.index_spin):
-            widget.setVisible(dataset)
-            label = self.form.labelForField(widget)
-            if label is not None:
-                label.setVisible(dataset)
-        self.file_button.setVisible(self.kind() == "file")
-        if self.kind() == "file" and self.file_path:
-            self.file_button.setText(Path(self.file_path).name)
-            self.file_button.setToolTip(self.file_path)
-
-    def spec(self) -> dict[str, Any] | None:
-        """The ``input`` of a request; None while no image file is chosen."""
-        kind = self.kind()
-        if kind == "dataset":
-            source, options = self.data()
-            return {"kind": "dataset", "source": source, "options": options,
-                    "index": self.index_spin.value(), "split": self.split_combo.currentText()}
-        if kind == "file":
-            return {"kind": "file", "path": self.file_path} if self.file_path else None
-        return {"kind": "sample_image", "name": SAMPLE_IMAGES[self.kind_combo.currentIndex() - 2]}
-
-    def batch_spec(self, count: int) -> dict[str, Any]:
-        """A batch of the training data, for the statistics."""
-        source, options = self.data()
-        return {"kind": "dataset", "source": source, "options": options, "index": 0,
-                "split": self.split_combo.currentText(), "count": count}
-
-    def ask_file(self) -> str:
-        """Ask for an image file (tests replace this)."""
-        start = str(Path(self.file_path).parent) if self.file_path else str(Path.home())
-        name, _ = QFileDialog.getOpenFileName(
-            self, "Inspect the model on an image", start,
-            "Images (*.png *.jpg *.jpeg *.bmp *.gif);;All files (*)")
-        return name
-
-    def choose_file(self) -> bool:
-        name = self.ask_file()
-        if not name:
-            return False
-        self.file_path = name
-        self.kind_combo.setCurrentIndex(1)
-        self._kind_index = 1
-        self.sync()
-        self.changed.emit()
-        return True
-
-    def _kind_chosen(self, index: int) -> None:
-        if index == 1 and not self.file_path and not self.choose_file():
-            self.kind_combo.setCurrentIndex(self._kind_index)
-            return
-        self._kind_index = index
-        self.sync()
-        self.changed.emit()
-
-    def show_input(self, result: dict[str, Any]) -> None:
-        """Show the input of a reply as the model sees it, its label and the notes."""
-        from netbuilder.runtime.workers.protocol import ProtocolError, decode_array
-        from netbuilder.ui.panels.inspect.views import to_pixmap
-
-        encoded = result.get("input_image")
-        if isinstance(encoded, dict):
-            try:
-                image = decode_array(encoded)
-                self.preview.setPixmap(to_pixmap(image, 96))
-                shape = _times(image.shape)
-            except ProtocolError:
-                shape = "?"
-        else:
-            shape = None
-        label = result.get("label")
-        names = result.get("class_names") or []
-        parts = []
-        if shape:
-            parts.append(f"as the model sees it: {shape}")
-        if isinstance(label, int):
-            name = names[label] if 0 <= label < len(names) else None
-            parts.append(f"label: <b>{label}</b>" + (f" ({name})" if name and name != str(label)
-                                                       else ""))
-        self.caption.setText("<br>".join(parts))
-        notes = result.get("notes") or []
-        self.notes.setText("\n".join(f"• {n}" for n in notes))
 
 
 class InspectPanel(QWidget):
@@ -370,10 +70,9 @@ class InspectPanel(QWidget):
         self.setObjectName("inspectPanel")
         self._project = project
         self._project_weights = project_weights or (lambda: None)
-        self.client = InspectClient(self)
-        self.client.reply.connect(self._reply)
-        self.client.event.connect(self._event)
-        self.client.ended.connect(self._ended)
+        self.client = WorkerClient(PROCESS_NAME, INSPECTION_WORKER, self)
+        self.client.event.connect(self._message)
+        self.client.crashed.connect(self._ended)
         self.graph: Graph | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self.selection: list[str] = []          # names of the layers selected on the canvas
@@ -681,7 +380,7 @@ class InspectPanel(QWidget):
     def _use_weights(self) -> None:
         self._show_weights()
         if self.model is not None and not self.model_dirty and self.client.running():
-            rid = self.client.send("reload_weights", weights=self.weights)
+            rid = self.client.request("reload_weights", weights=self.weights)
             self.pending[rid] = ("reload_weights", self.generation, self.weights)
             self.latest["reload_weights"] = rid
             self.request_refresh()
@@ -778,7 +477,7 @@ class InspectPanel(QWidget):
             self.set_status("Starting the inspection process (TensorFlow takes a few seconds)…")
         else:
             self.set_status("Building the model…")
-        rid = self.client.send("load", project=project_to_dict(self._project()),
+        rid = self.client.request("load", project=project_to_dict(self._project()),
                                weights=self.weights_path())
         self.load_id = rid
         self.pending[rid] = ("load", self.generation, None)
@@ -806,7 +505,7 @@ class InspectPanel(QWidget):
         return pool[0] if pool else None
 
     def _send(self, view: str, action: str, context: Any = None, **fields: Any) -> int:
-        rid = self.client.send(action, **fields)
+        rid = self.client.request(action, **fields)
         self.pending[rid] = (view, self.generation, context)
         self.latest[view] = rid
         self.sent_at[rid] = time.perf_counter()
@@ -892,12 +591,19 @@ class InspectPanel(QWidget):
 
     # -- replies ----------------------------------------------------------------------------------
 
+    def _message(self, message: dict[str, Any]) -> None:
+        if is_reply(message):
+            self._reply(message)
+        else:
+            self._event(message)
+
     def _event(self, event: dict[str, Any]) -> None:
         if event.get("event") == "status" and self.model is None:
             message = str(event.get("message", ""))
             self.set_status(message[:1].upper() + message[1:] + "…")
 
-    def _ended(self, message: str) -> None:
+    def _ended(self, reason: str) -> None:
+        message = reason[:1].upper() + reason[1:]
         self.crashes += 1
         self.pending.clear()
         self.latest.clear()
@@ -1007,8 +713,6 @@ class InspectPanel(QWidget):
         self.class_combo.setCurrentIndex(max(0, index))
 
     def _draw_maps(self, result: dict[str, Any], layer: str) -> None:
-        from netbuilder.runtime.workers.protocol import decode_array
-
         self.inputs.show_input(result)
         self._fill_classes(result.get("class_names"))
         entry = (result.get("layers") or {}).get(layer)
@@ -1025,7 +729,7 @@ class InspectPanel(QWidget):
             flat = array.reshape(-1, array.shape[-1])
             zero = int(((flat.max(axis=0) == 0) & (flat.min(axis=0) == 0)).sum())
             dead = f" · {zero} all zero for this input" if zero else ""
-            self.maps_caption.setText(f"{layer}{layer_type} · {_times(shape)} · {n} channel"
+            self.maps_caption.setText(f"{layer}{layer_type} · {dims_text(shape)} · {n} channel"
                                       f"{'s' if n != 1 else ''}{dead}")
             self.maps_caption.setToolTip("A channel that is all zero did not respond to this "
                                          "input (with ReLU, it may be dead for every input: "
@@ -1036,16 +740,14 @@ class InspectPanel(QWidget):
                                       f"{'s' if array.size != 1 else ''}")
         elif array.ndim == 2:
             self.maps.set_maps(array)
-            self.maps_caption.setText(f"{layer}{layer_type} · {_times(shape)} · shown as one "
+            self.maps_caption.setText(f"{layer}{layer_type} · {dims_text(shape)} · shown as one "
                                       "image")
         else:
-            self.maps.show_message(f"{layer}'s output has shape {_times(shape)}: it has no "
+            self.maps.show_message(f"{layer}'s output has shape {dims_text(shape)}: it has no "
                                    "maps to show.")
             self.maps_caption.setText(f"{layer}{layer_type}")
 
     def _draw_filters(self, result: dict[str, Any], layer: str) -> None:
-        from netbuilder.runtime.workers.protocol import decode_array
-
         kernels = decode_array(result["array"])
         rgb = bool(result.get("rgb"))
         cin = kernels.shape[-2]
@@ -1061,7 +763,7 @@ class InspectPanel(QWidget):
         self.filters.set_kernels(kernels, rgb)
         shape = result.get("shape") or list(kernels.shape)
         cout = shape[-1]
-        self.filters_caption.setText(f"{layer} · {cout} kernels of {_times(shape[:-2])} over "
+        self.filters_caption.setText(f"{layer} · {cout} kernels of {dims_text(shape[:-2])} over "
                                      f"{cin} input channel{'s' if cin != 1 else ''}")
 
     def _filter_channel_chosen(self, _index: int) -> None:
@@ -1087,8 +789,6 @@ class InspectPanel(QWidget):
             if top else "No prediction")
 
     def _draw_gradcam(self, result: dict[str, Any], _context: Any) -> None:
-        from netbuilder.runtime.workers.protocol import decode_array
-
         self.inputs.show_input(result)
         self._fill_classes(result.get("class_names"))
         image = decode_array(result["input_image"])
@@ -1120,4 +820,4 @@ class InspectPanel(QWidget):
         self.detach()
         self.reload_timer.stop()
         self.refresh_timer.stop()
-        self.client.shutdown()
+        self.client.close()

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGraphicsRectItem,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from netbuilder.ui import theme
+from netbuilder.ui.formatting import number_text
 
 GAP_COLOR = (255, 255, 255)          # between the tiles of a mosaic (the background)
 BACKGROUND = "#ffffff"
@@ -117,20 +118,6 @@ def display_image(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] == 2:
         return image[:, :, 0]
     return image
-
-
-def to_pixmap(image: np.ndarray, size: int) -> QPixmap:
-    """A uint8 image (H x W, H x W x 1 or H x W x 3) as a pixmap about ``size`` pixels across
-    (small images are enlarged without blurring)."""
-    image = np.ascontiguousarray(display_image(image).astype(np.uint8))
-    h, w = image.shape[:2]
-    if image.ndim == 2:
-        qimage = QImage(image.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-    else:
-        qimage = QImage(image.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-    mode = (Qt.TransformationMode.FastTransformation if max(h, w) < size
-            else Qt.TransformationMode.SmoothTransformation)
-    return QPixmap.fromImage(qimage).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, mode)
 
 
 def _image_view() -> tuple[pg.GraphicsLayoutWidget, pg.ViewBox, pg.ImageItem]:
@@ -555,8 +542,8 @@ class StatsTable(QTableWidget):
         self.setRowCount(len(layers))
         for row, entry in enumerate(layers):
             dead = entry.get("dead_fraction")
-            cells = (str(entry.get("name")), _number(entry.get("mean")),
-                     _number(entry.get("std")),
+            cells = (str(entry.get("name")), number_text(entry.get("mean"), missing="—"),
+                     number_text(entry.get("std"), missing="—"),
                      "—" if dead is None else f"{float(dead) * 100:.0f}%")
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -565,10 +552,3 @@ class StatsTable(QTableWidget):
                     item.setToolTip("half or more of this layer's units never fire on this "
                                     "batch")
                 self.setItem(row, column, item)
-
-
-def _number(value: Any) -> str:
-    if value is None:
-        return "—"
-    value = float(value)
-    return f"{value:.3f}" if value == 0 or 1e-3 <= abs(value) < 1e4 else f"{value:.2e}"

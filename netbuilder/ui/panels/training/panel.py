@@ -1,7 +1,8 @@
 """The training panel: train the model on the canvas and watch it learn.
 
-Training runs in the worker process (``python -m netbuilder.runtime.workers.training``, the same one the
-command line uses), driven through ``QProcess``: the job goes to its stdin as one JSON line, its
+Training runs in the worker process (``python -m netbuilder.runtime.workers.training``, the same
+one the command line uses), driven through ``WorkerClient``: the job goes to its stdin as one JSON
+line, its
 events come back as JSON lines on stdout, and ``stop`` on stdin ends training after the current
 batch. The editor never imports TensorFlow, and a worker that crashes or is killed only ends the
 run: the panel says so and the editor keeps going.
@@ -17,29 +18,19 @@ does not slow the editor's start.
 
 from __future__ import annotations
 
-import collections
 import datetime
-import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
-    QByteArray,
-    QProcess,
-    QSize,
     Qt,
     QTimer,
-    QUrl,
     Signal,
 )
 from PySide6.QtGui import (
-    QBrush,
     QColor,
-    QDesktopServices,
-    QIcon,
-    QPixmap,
     QShowEvent,
     QUndoStack,
 )
@@ -51,12 +42,8 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QListView,
     QListWidget,
-    QListWidgetItem,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -64,7 +51,6 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QSplitter,
     QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -73,11 +59,16 @@ from shiboken6 import isValid
 
 from netbuilder.cli.train import format_duration
 from netbuilder.core.project import Project
-from netbuilder.runtime.workers.client import parse_event_line
+from netbuilder.runtime.workers.client import TRAINING_WORKER
+from netbuilder.runtime.workers.protocol import STOP
 from netbuilder.ui import theme
 from netbuilder.ui.commands import SetTrainingSettings
-from netbuilder.ui.panels.training.runs import Run, delete_run, list_runs, runs_base
-from netbuilder.ui.workers import new_worker_process, read_stderr_lines, read_stdout_lines
+from netbuilder.ui.formatting import number_text
+from netbuilder.ui.panels.training.confusion import fill_confusion, fill_misclassified
+from netbuilder.ui.panels.training.curves import Curves
+from netbuilder.ui.panels.training.runs import Run, delete_run, runs_base
+from netbuilder.ui.panels.training.runs_tab import RunsTab
+from netbuilder.ui.workers import WorkerClient, crash_message
 
 BUILTIN_SOURCES = ("digits", "shapes", "mnist", "fashion_mnist", "cifar10")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
@@ -85,22 +76,9 @@ CHOOSE_PATH = "Choose a folder or file…"
 PLOT_INTERVAL_MS = 100          # the plots are redrawn at most ten times a second
 BATCH_REDRAW_S = 1.0            # ... but for new batches alone at most once a second: a redraw
                                 # costs ~14 ms of the CPU that training shares
-CRASH_MESSAGE = "the training process ended unexpectedly"
-
-COLORS = {"loss": "#1a73e8", "val_loss": "#e8710a", "batch_loss": "#a8c7fa",
-          "metric": "#188038", "val_metric": "#d93025", "learning_rate": "#8430ce"}
+PROCESS_NAME = "training process"
+CRASH_MESSAGE = crash_message(PROCESS_NAME)
 LR_KEYS = ("learning_rate", "lr")    # what Keras calls the rate in the epoch logs
-RUN_COLORS = ("#7b1fa2", "#00897b", "#c2185b", "#5d4037", "#3949ab", "#7cb342", "#f4511e",
-              "#546e7a")             # the compared runs' curves, one colour each
-MISCLASSIFIED_THUMB = 48             # pixels
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "nan"
-    if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
-    return str(value)
 
 
 def run_folder(project_path: Path | None, project_name: str,
@@ -133,11 +111,13 @@ class TrainingPanel(QWidget):
         self._project = project
         self._path = path
         self.worker_command: Sequence[str] | None = None   # tests put a fake worker here
-        self.process: QProcess | None = None
+        self.client = WorkerClient(PROCESS_NAME, TRAINING_WORKER, self,
+                                   last_events=("finished", "error"))
+        self.client.event.connect(self.handle_event)
+        self.client.finished.connect(self._end_process)
+        self.client.crashed.connect(self._crashed)
         self.terminal: dict[str, Any] | None = None
         self.stop_requested = False
-        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
-        self._buffer = b""
         self.events: list[dict[str, Any]] = []       # this run's events, in order
         self.output_dir: Path | None = None
         self.last_model: Path | None = None           # what Continue starts from
@@ -148,14 +128,12 @@ class TrainingPanel(QWidget):
         self.batch_x: list[float] = []
         self.batch_loss: list[float] = []
         self.metric_name: str | None = None
-        self.plots_ready = False
+        self.plots = Curves()
         self._dirty = False
         self._batch_dirty = False       # only new batch losses since the last redraw
         self._last_redraw = 0.0
         self._epoch_offset = 0
-        self.runs: list[Run] = []                     # this project's runs on disk
         self._runs_base: Path | None = None
-        self.overlay_items: list[Any] = []
         self._overlay_dirty = False
         self.misclassified: list[int] = []
         self.evaluation: dict[str, Any] | None = None
@@ -288,41 +266,14 @@ class TrainingPanel(QWidget):
         box.addWidget(self.misclassified_title)
         box.addWidget(self.misclassified_list, 1)
 
-        self.runs_box = QWidget()
-        box = QVBoxLayout(self.runs_box)
-        box.setContentsMargins(4, 4, 4, 4)
-        self.runs_note = QLabel()
-        self.runs_note.setWordWrap(True)
-        self.runs_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.runs_list = QListWidget()
-        self.runs_list.setFont(small)
-        self.runs_list.setIconSize(QSize(12, 12))
-        self.runs_list.setToolTip("This project's runs, newest first. Tick runs to draw their "
-                                  "validation curves behind the current run's.")
-        self.runs_list.itemChanged.connect(self._run_ticked)
-        self.runs_list.currentRowChanged.connect(lambda _: self._update_run_buttons())
-        self.open_run_button = QPushButton("Open folder")
-        self.open_run_button.setToolTip("Show the run's files: run.json, history.json, "
-                                        "model.keras, best.keras")
-        self.open_run_button.clicked.connect(lambda: self.open_run_folder())
-        self.use_run_button = QPushButton("Use this run")
-        self.use_run_button.setToolTip("Use this run's weights (its model.keras): Continue "
-                                       "trains on from them, and the Inspect dock shows them; "
-                                       "its curves are shown")
-        self.use_run_button.clicked.connect(lambda: self.use_run())
-        self.delete_run_button = QPushButton("Delete")
-        self.delete_run_button.setToolTip("Delete the run's folder (asks first)")
-        self.delete_run_button.clicked.connect(lambda: self.delete_selected_run())
-        run_buttons = QHBoxLayout()
-        for button in (self.open_run_button, self.use_run_button, self.delete_run_button):
-            run_buttons.addWidget(button)
-        box.addWidget(self.runs_note)
-        box.addWidget(self.runs_list, 1)
-        box.addLayout(run_buttons)
+        self.runs_tab = RunsTab()
+        self.runs_tab.ticks_changed.connect(self._runs_ticked)
+        self.runs_tab.use_clicked.connect(lambda: self.use_run())
+        self.runs_tab.delete_clicked.connect(lambda: self.delete_selected_run())
 
         self.results_tabs = QTabWidget()
         self.results_tabs.setDocumentMode(True)
-        self.results_tabs.addTab(self.runs_box, "Runs")
+        self.results_tabs.addTab(self.runs_tab, "Runs")
         self.results_tabs.addTab(self.confusion_box, "Confusion")
         self.results_tabs.setTabToolTip(1, "The confusion matrix of the evaluated split")
         self.results_tabs.addTab(self.misclassified_box, "Misclassified")
@@ -370,50 +321,10 @@ class TrainingPanel(QWidget):
 
     def ensure_plots(self) -> None:
         """Create the pyqtgraph plots (the first time only)."""
-        if self.plots_ready:
+        if self.plots.ready:
             return
-        import pyqtgraph as pg
-
-        pg.setConfigOptions(antialias=True, background="w", foreground="#1f2328")
-        self.loss_plot = pg.PlotWidget()
-        self.metric_plot = pg.PlotWidget()
-        self.lr_plot = pg.PlotWidget()
-        for plot, title, corner in ((self.loss_plot, "Loss", (-10, 10)),
-                                    (self.metric_plot, "Accuracy", (-10, -30)),
-                                    (self.lr_plot, "Learning rate", (-10, 10))):
-            plot.setTitle(title)
-            plot.showGrid(x=True, y=True, alpha=0.25)
-            plot.setLabel("bottom", "epoch")
-            plot.addLegend(offset=corner, labelTextSize="8pt", brush=(255, 255, 255, 210),
-                           verSpacing=-6)
-            plot.setMouseEnabled(x=False, y=False)
-            plot.setMinimumWidth(150)
-            self.plot_layout.insertWidget(self.plot_layout.count() - 1, plot, 1)
-        self.lr_plot.hide()                   # until the worker sends a rate
-
-        def pen(key: str, width: float = 2.0) -> Any:
-            return pg.mkPen(COLORS[key], width=width)
-
-        self.curves = {
-            "batch_loss": self.loss_plot.plot([], [], pen=pen("batch_loss", 1.0),
-                                              name="loss (batches)"),
-            "loss": self.loss_plot.plot([], [], pen=pen("loss"), symbol="o", symbolSize=5,
-                                        symbolBrush=COLORS["loss"], name="loss"),
-            "val_loss": self.loss_plot.plot([], [], pen=pen("val_loss"), symbol="o",
-                                            symbolSize=5, symbolBrush=COLORS["val_loss"],
-                                            name="val_loss"),
-            "metric": self.metric_plot.plot([], [], pen=pen("metric"), symbol="o", symbolSize=5,
-                                            symbolBrush=COLORS["metric"], name="accuracy"),
-            "val_metric": self.metric_plot.plot([], [], pen=pen("val_metric"), symbol="o",
-                                                symbolSize=5, symbolBrush=COLORS["val_metric"],
-                                                name="val_accuracy"),
-            "learning_rate": self.lr_plot.plot([], [], pen=pen("learning_rate"), symbol="o",
-                                               symbolSize=5,
-                                               symbolBrush=COLORS["learning_rate"],
-                                               name="learning rate"),
-        }
+        self.plots.create(self.plot_layout)
         self._overlay_dirty = True
-        self.plots_ready = True
         self.refresh_plots()
 
     # -- settings ------------------------------------------------------------------------------
@@ -626,7 +537,7 @@ class TrainingPanel(QWidget):
     # -- running -------------------------------------------------------------------------------
 
     def is_running(self) -> bool:
-        return self.process is not None
+        return self.client.running()
 
     def can_continue(self) -> bool:
         return self.last_model is not None and self.last_model.is_file()
@@ -705,8 +616,6 @@ class TrainingPanel(QWidget):
         self.events = []
         self.terminal = None
         self.stop_requested = False
-        self.stderr_tail.clear()
-        self._buffer = b""
         self.output_dir = output_dir
         self.misclassified_list.clear()
         self.misclassified = []
@@ -730,31 +639,21 @@ class TrainingPanel(QWidget):
         project.settings["data"] = ({"source": self.data_source(), "options": options}
                                     if options else self.data_source())
 
-    def _command(self) -> list[str]:
-        if self.worker_command is not None:
-            return list(self.worker_command)
-        from netbuilder.runtime.workers.client import worker_command
-
-        return worker_command()
-
     def _start_process(self, job: dict[str, Any]) -> None:
-        process = new_worker_process(self, stdout=self._read_stdout, stderr=self._read_stderr,
-                                     finished=self._process_finished,
-                                     error=self._process_error)
-        self.process = process
-        self._set_running(True)
-        self.started_at = time.monotonic()
-        self.plot_timer.start()
-        command = self._command()
-        process.start(command[0], command[1:])
-        process.write(QByteArray((json.dumps(job) + "\n").encode("utf-8")))
+        if self.worker_command is not None:
+            self.client.command = list(self.worker_command)
+        self.client.start(job)
+        if self.is_running():                # else it could not start, and said so
+            self._set_running(True)
+            self.started_at = time.monotonic()
+            self.plot_timer.start()
 
     def stop(self) -> None:
         """Ask the worker to stop after the current batch (the weights are kept)."""
-        if self.process is None or self.stop_requested:
+        if not self.is_running() or self.stop_requested:
             return
         self.stop_requested = True
-        self.process.write(QByteArray(b"stop\n"))
+        self.client.send(STOP)
         self.stop_button.setEnabled(False)
         self.show_status("Stopping after the current batch…")
 
@@ -764,17 +663,12 @@ class TrainingPanel(QWidget):
         dialog = getattr(self, "data_dialog", None)
         if dialog is not None and isValid(dialog):
             dialog.stop_preview()
-        process = self.process
-        if process is None:
-            return
         self.stop()
-        if not process.waitForFinished(timeout_ms):
-            process.kill()
-            process.waitForFinished(2000)
+        self.client.close(timeout_ms)
+        self.plot_timer.stop()
 
     def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
+        self.client.kill()
 
     def _set_running(self, running: bool) -> None:
         self.train_button.setEnabled(not running)
@@ -789,52 +683,19 @@ class TrainingPanel(QWidget):
 
     # -- the worker's output ---------------------------------------------------------------------
 
-    def _read_stdout(self, final: bool = False) -> None:
-        if self.process is None:
-            return
-        lines, self._buffer = read_stdout_lines(self.process, self._buffer, final)
-        for raw in lines:
-            event = parse_event_line(raw)
-            if event is not None:
-                self.handle_event(event)
-
-    def _read_stderr(self) -> None:
-        if self.process is None:
-            return
-        self.stderr_tail.extend(read_stderr_lines(self.process))
-
-    def _process_error(self, error: QProcess.ProcessError) -> None:
-        if error == QProcess.ProcessError.FailedToStart and self.process is not None:
-            process = self.process
-            self.handle_event({"event": "error", "kind": "start", "message":
-                               f"cannot start the training process: {process.errorString()}"})
-            self._end_process()
-
-    def _process_finished(self, code: int, status: QProcess.ExitStatus) -> None:
-        if self.process is None:
-            return
-        self._read_stdout(final=True)
-        self._read_stderr()
-        if self.terminal is None:
-            if status == QProcess.ExitStatus.CrashExit:
-                how = "it crashed or was killed"
-            else:
-                how = f"exit status {code}"
-            message = f"{CRASH_MESSAGE} ({how})"
-            last = next((ln for ln in reversed(self.stderr_tail) if ln.strip()), "")
-            if last:
-                message += f": {last.strip()}"
+    def _crashed(self, reason: str) -> None:
+        """The worker could not start, or ended without saying finished or error."""
+        code = self.client.exit_code
+        if code is None:
+            self.handle_event({"event": "error", "kind": "start", "message": reason})
+        else:
             if self.output_dir is not None and (self.output_dir / "best.keras").exists():
-                message += f". The best checkpoint so far is intact: {self.output_dir}/best.keras"
-            self.handle_event({"event": "error", "kind": "crashed", "message": message,
+                reason += f". The best checkpoint so far is intact: {self.output_dir}/best.keras"
+            self.handle_event({"event": "error", "kind": "crashed", "message": reason,
                                "returncode": code})
         self._end_process()
 
     def _end_process(self) -> None:
-        process = self.process
-        self.process = None
-        if process is not None:
-            process.deleteLater()
         self.plot_timer.stop()
         self.refresh_plots()
         self._set_running(False)
@@ -897,7 +758,7 @@ class TrainingPanel(QWidget):
         if self.metric_name is None:
             self.metric_name = self._pick_metric(logs)
         self._progress(e, f"epoch {e.get('epoch')}/{e.get('epochs')} done")
-        parts = "  ".join(f"{k} {_fmt(v)}" for k, v in logs.items() if k not in LR_KEYS)
+        parts = "  ".join(f"{k} {number_text(v)}" for k, v in logs.items() if k not in LR_KEYS)
         self.show_status(f"Epoch {e.get('epoch')}/{e.get('epochs')} "
                          f"({e.get('epoch_s', 0):.1f}s): {parts}")
         self._dirty = True
@@ -928,7 +789,8 @@ class TrainingPanel(QWidget):
 
     def _on_evaluation(self, e: dict[str, Any]) -> None:
         self.evaluation = e
-        metrics = "  ".join(f"{k} <b>{_fmt(v)}</b>" for k, v in (e.get("metrics") or {}).items())
+        metrics = "  ".join(f"{k} <b>{number_text(v)}</b>"
+                            for k, v in (e.get("metrics") or {}).items())
         self.results_label.setText(f"{getattr(self, '_info', '')}<br>"
                                    f"On the {e.get('split', 'validation')} data: {metrics}")
         matrix = e.get("confusion_matrix")
@@ -945,111 +807,17 @@ class TrainingPanel(QWidget):
     def show_misclassified(self, indices: list[int], count: int, split: str,
                            event: dict[str, Any] | None = None,
                            names: Sequence[str] = ()) -> None:
-        """Show the misclassified samples: a grid of thumbnails captioned "true → predicted
-        (confidence)" when the evaluation event carries their images and labels, else (runs
-        of older workers) a list of their indices in the evaluated split."""
-        event = event or {}
+        """Show the misclassified samples (see ``fill_misclassified``)."""
         self.misclassified = [int(i) for i in indices]
-        listing = self.misclassified_list
-        listing.clear()
-        images = None
-        if event.get("misclassified_images"):
-            from netbuilder.runtime.training.engine import decode_images
-
-            try:
-                images = decode_images(event["misclassified_images"])
-            except (KeyError, TypeError, ValueError):
-                images = None
-        true = list(event.get("misclassified_true") or [])
-        pred = list(event.get("misclassified_pred") or [])
-        confidence = list(event.get("misclassified_confidence") or [])
-
-        def name(k: Any) -> str:
-            try:
-                k = int(k)
-            except (TypeError, ValueError):
-                return "?"
-            return str(names[k]) if 0 <= k < len(names) else str(k)
-
-        if count == 0:
-            self.misclassified_title.setText(f"No misclassified {split} samples.")
-        else:
-            shown = len(self.misclassified)
-            more = f", the first {shown} shown" if shown < count else ""
-            self.misclassified_title.setText(f"Misclassified {split} samples: {count}{more}"
-                                             + (". True → predicted (confidence)."
-                                                if images is not None else "."))
-        if images is not None and len(images):
-            from netbuilder.ui.dialogs.data import thumbnail
-
-            size = MISCLASSIFIED_THUMB
-            listing.setViewMode(QListView.ViewMode.IconMode)
-            listing.setFlow(QListView.Flow.LeftToRight)
-            listing.setWrapping(True)
-            listing.setResizeMode(QListView.ResizeMode.Adjust)
-            listing.setMovement(QListView.Movement.Static)
-            listing.setIconSize(QSize(size, size))
-            listing.setGridSize(QSize(size + 34, size + 34))
-            listing.setWordWrap(True)
-            listing.setUniformItemSizes(True)
-            listing.setSpacing(2)
-            for k, image in enumerate(images):
-                t = true[k] if k < len(true) else None
-                p = pred[k] if k < len(pred) else None
-                c = confidence[k] if k < len(confidence) else None
-                conf = f" ({c:.0%})" if isinstance(c, (int, float)) else ""
-                caption = f"{name(t)} → {name(p)}{conf}"
-                index = self.misclassified[k] if k < len(self.misclassified) else k
-                item = QListWidgetItem(QIcon(thumbnail(image, size)), caption)
-                sure = f" with {c:.1%} confidence" if conf else ""
-                item.setToolTip(f"{split} sample #{index}: true {name(t)}, predicted "
-                                f"{name(p)}{sure}")
-                item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
-                listing.addItem(item)
-        else:
-            listing.setViewMode(QListView.ViewMode.ListMode)
-            listing.setGridSize(QSize())
-            listing.setIconSize(QSize())
-            listing.setWrapping(False)
-            for k, i in enumerate(self.misclassified):
-                text = f"{split} sample #{i}"
-                if k < len(true) and k < len(pred):
-                    text += f": {name(true[k])} → {name(pred[k])}"
-                listing.addItem(text)
-        listing.setVisible(bool(listing.count()))
+        fill_misclassified(self.misclassified_list, self.misclassified_title,
+                           self.misclassified, count, split, event or {}, names)
         index = self.results_tabs.indexOf(self.misclassified_box)
         self.results_tabs.setTabEnabled(index, True)
         self.results_tabs.setTabText(index, f"Misclassified ({count})")
 
     def show_confusion(self, matrix: list[list[int]], names: list[str]) -> None:
         self.ensure_plots()
-        k = len(matrix)
-        labels = [str(n) for n in names] if len(names) == k else [str(i) for i in range(k)]
-        table = self.confusion
-        table.clear()
-        table.setRowCount(k)
-        table.setColumnCount(k)
-        table.setHorizontalHeaderLabels(labels)
-        table.setVerticalHeaderLabels(labels)
-        peak = max((max(row) for row in matrix if row), default=1) or 1
-        for i, row in enumerate(matrix):
-            for j, count in enumerate(row):
-                item = QTableWidgetItem(str(count))
-                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                strength = count / peak
-                base = QColor(46, 125, 50) if i == j else QColor(217, 48, 37)
-                color = QColor(base)
-                color.setAlphaF(0.08 + 0.6 * strength if count else 0.0)
-                item.setBackground(QBrush(color))
-                item.setToolTip(f"true {labels[i]}, predicted {labels[j]}: {count}")
-                table.setItem(i, j, item)
-        longest = max((len(label) for label in labels), default=1)
-        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        table.horizontalHeader().setMinimumSectionSize(16)
-        table.horizontalHeader().setDefaultSectionSize(min(60, max(22, 8 + 7 * longest)))
-        table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        table.verticalHeader().setMinimumSectionSize(14)
-        table.verticalHeader().setDefaultSectionSize(18)
+        fill_confusion(self.confusion, matrix, names)
         self.results_tabs.setTabEnabled(self.results_tabs.indexOf(self.confusion_box), True)
 
     def _on_finished(self, e: dict[str, Any]) -> None:
@@ -1073,7 +841,7 @@ class TrainingPanel(QWidget):
         if not getattr(self, "evaluation", None) and e.get("history"):
             final = {k: v[-1] for k, v in e["history"].items() if k.startswith("val_") and v}
             if final:
-                self.results_label.setText("  ".join(f"{k} <b>{_fmt(v)}</b>"
+                self.results_label.setText("  ".join(f"{k} <b>{number_text(v)}</b>"
                                                      for k, v in final.items()))
         self._dirty = True
         self.finished.emit(e)
@@ -1112,109 +880,26 @@ class TrainingPanel(QWidget):
         from netbuilder.core.project import project_to_dict
         from netbuilder.ui.panels.training.runs import graph_signature
 
-        ticked = {r.folder for r in self.ticked_runs()}
-        current = self.runs_list.currentItem()
-        selected = current.data(Qt.ItemDataRole.UserRole).folder if current else None
         base = self.runs_folder()
         self._runs_base = base
-        self.runs = list_runs(base)
-        signature = graph_signature(project_to_dict(self._project()))
-        listing = self.runs_list
-        listing.blockSignals(True)
-        listing.clear()
-        for k, run in enumerate(self.runs):
-            text = run.describe()
-            tip = [run.details()]
-            item = QListWidgetItem()
-            if run.signature is not None and run.signature != signature:
-                text += "\n⚠ trained an earlier version of the graph"
-                tip.append("This run trained an earlier version of the graph: its weights may "
-                           "not fit the model on the canvas.")
-                item.setForeground(QBrush(theme.MUTED))
-            if self.output_dir is not None and run.folder == self.output_dir:
-                bold = item.font()
-                bold.setBold(True)
-                item.setFont(bold)
-                tip.append("Its curves are the ones shown.")
-            item.setText(text)
-            item.setToolTip("\n".join(tip))
-            item.setData(Qt.ItemDataRole.UserRole, run)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if run.folder in ticked
-                               else Qt.CheckState.Unchecked)
-            self._color_run_item(item, k)
-            listing.addItem(item)
-            if run.folder == selected:
-                listing.setCurrentItem(item)
-        listing.blockSignals(False)
-        if self._path() is None:
-            self.runs_note.setText(f"This project is not saved: its runs are kept in a "
-                                   f"temporary folder ({base}). Save the project to keep them "
-                                   f"beside it.")
-        elif self.runs:
-            self.runs_note.setText(f"Runs kept in {base.name}/ beside the project. Tick runs "
-                                   f"to compare their validation curves.")
-        else:
-            self.runs_note.setText(f"No runs yet. Each run is kept in {base.name}/ beside the "
-                                   "project.")
-        self._update_run_buttons()
+        self.runs_tab.refresh(base, graph_signature(project_to_dict(self._project())),
+                              self.output_dir, self._path() is not None)
         self._overlay_dirty = True
         self.refresh_plots()
-
-    def _color_run_item(self, item: QListWidgetItem, k: int) -> None:
-        if item.checkState() == Qt.CheckState.Checked:
-            pixmap = QPixmap(12, 12)
-            pixmap.fill(QColor(RUN_COLORS[k % len(RUN_COLORS)]))
-            item.setIcon(QIcon(pixmap))
-        else:
-            item.setIcon(QIcon())
-
-    def ticked_runs(self) -> list[Run]:
-        out = []
-        for k in range(self.runs_list.count()):
-            item = self.runs_list.item(k)
-            if item.checkState() == Qt.CheckState.Checked:
-                out.append(item.data(Qt.ItemDataRole.UserRole))
-        return out
-
-    def set_run_ticked(self, row: int, ticked: bool) -> None:
-        self.runs_list.item(row).setCheckState(Qt.CheckState.Checked if ticked
-                                               else Qt.CheckState.Unchecked)
-
-    def _run_ticked(self, item: QListWidgetItem) -> None:
-        self.runs_list.blockSignals(True)
-        self._color_run_item(item, self.runs_list.row(item))
-        self.runs_list.blockSignals(False)
-        self._overlay_dirty = True
-        self.refresh_plots()
-
-    def selected_run(self) -> Run | None:
-        item = self.runs_list.currentItem()
-        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
 
     def _update_run_buttons(self) -> None:
-        run = self.selected_run()
-        self.open_run_button.setEnabled(run is not None)
-        busy = self.is_running()
-        self.use_run_button.setEnabled(run is not None and not busy
-                                       and run.model_path.is_file())
-        self.delete_run_button.setEnabled(run is not None and not (
-            busy and self.output_dir is not None and run.folder == self.output_dir))
+        self.runs_tab.busy = self.is_running()
+        self.runs_tab.busy_folder = self.output_dir if self.is_running() else None
+        self.runs_tab.update_buttons()
 
-    def open_run_folder(self) -> bool:
-        run = self.selected_run()
-        if run is None:
-            return False
-        return self.open_url(QUrl.fromLocalFile(str(run.folder)))
-
-    def open_url(self, url: QUrl) -> bool:
-        """Open a folder in the file manager (tests replace this)."""
-        return QDesktopServices.openUrl(url)
+    def _runs_ticked(self) -> None:
+        self._overlay_dirty = True
+        self.refresh_plots()
 
     def use_run(self, run: Run | None = None) -> bool:
         """Show ``run``'s curves as the current ones and make Continue train on from its
         weights (its model.keras); ``run_chosen`` tells the Inspect dock."""
-        run = run or self.selected_run()
+        run = run or self.runs_tab.selected_run()
         if run is None or self.is_running():
             return False
         if not run.model_path.is_file():
@@ -1247,23 +932,14 @@ class TrainingPanel(QWidget):
                               "model_path": str(run.model_path), "output_dir": str(run.folder)})
         return True
 
-    def confirm_delete(self, run: Run) -> bool:
-        """Ask before deleting a run (tests replace this)."""
-        answer = QMessageBox.question(
-            self, "Delete run", f"Delete the run of {run.when()} and its files "
-                                f"(model, checkpoint, history)?\n\n{run.folder}",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
-
     def delete_selected_run(self) -> bool:
-        run = self.selected_run()
+        run = self.runs_tab.selected_run()
         if run is None:
             return False
         if self.is_running() and self.output_dir is not None and run.folder == self.output_dir:
             self.show_error("This run is training now: stop it before deleting it.")
             return False
-        if not self.confirm_delete(run):
+        if not self.runs_tab.confirm_delete(run):
             return False
         try:
             delete_run(run, self.runs_folder())
@@ -1276,49 +952,6 @@ class TrainingPanel(QWidget):
         self.show_status(f"Deleted the run of {run.when()}.")
         self.refresh_runs()
         return True
-
-    def _draw_overlays(self) -> None:
-        import pyqtgraph as pg
-
-        self._overlay_dirty = False
-        for plot, item in self.overlay_items:
-            plot.removeItem(item)
-        self.overlay_items = []
-        for k in range(self.runs_list.count()):
-            entry = self.runs_list.item(k)
-            if entry.checkState() != Qt.CheckState.Checked:
-                continue
-            run: Run = entry.data(Qt.ItemDataRole.UserRole)
-            label = run.when()
-            xs = run.epoch_numbers()
-            metric = self.metric_name
-            if not metric or f"val_{metric}" not in run.history:
-                metric = run.metric
-            color = QColor(RUN_COLORS[k % len(RUN_COLORS)])
-            for plot, key in ((self.loss_plot, "val_loss"),
-                              (self.metric_plot, f"val_{metric}" if metric else None)):
-                if key is None:
-                    continue
-                pairs = [(a, b) for a, b in zip(xs, run.history.get(key) or []) if b == b]
-                if not pairs:
-                    continue
-                item = pg.PlotDataItem([a for a, _ in pairs], [b for _, b in pairs],
-                                       pen=pg.mkPen(color, width=1.5,
-                                                    style=Qt.PenStyle.DashLine))
-                item.setZValue(-10)
-                item.setToolTip(f"run {label}: {key}")
-                item.run_label = label
-                plot.addItem(item)              # not in the legend
-                self.overlay_items.append((plot, item))
-
-    def overlay_data(self) -> list[tuple[str, str, list[float], list[float]]]:
-        """The previous runs' curves drawn now (for tests): ``(plot, run, xs, ys)``."""
-        out = []
-        for plot, item in self.overlay_items:
-            xs, ys = item.getData()
-            name = "loss" if plot is self.loss_plot else "metric"
-            out.append((name, item.run_label, [float(v) for v in xs], [float(v) for v in ys]))
-        return out
 
     def clear(self) -> None:
         """Forget the curves and results of earlier runs."""
@@ -1339,50 +972,24 @@ class TrainingPanel(QWidget):
                            and time.monotonic() - self._last_redraw >= BATCH_REDRAW_S):
             self.refresh_plots()
 
+
     def refresh_plots(self) -> None:
         """Give the curves their data (setData; called at most ten times a second while
         training)."""
         self._dirty = self._batch_dirty = False
         self._last_redraw = time.monotonic()
-        if not self.plots_ready:
+        if not self.plots.ready:
             return
-        x = self.epoch_x
-        n = len(x)
-
-        def series(key: str | None) -> list[float]:
-            values = self.history.get(key, []) if key else []
-            return values[:n] + [float("nan")] * (n - len(values[:n]))
-
-        def set_curve(name: str, xs: list[float], ys: list[float]) -> None:
-            pairs = [(a, b) for a, b in zip(xs, ys) if b == b]   # drop NaN
-            self.curves[name].setData([a for a, _ in pairs], [b for _, b in pairs])
-
-        set_curve("batch_loss", self.batch_x, self.batch_loss)
-        set_curve("loss", x, series("loss"))
-        set_curve("val_loss", x, series("val_loss"))
-        metric = self.metric_name
-        set_curve("metric", x, series(metric))
-        set_curve("val_metric", x, series(f"val_{metric}" if metric else None))
-        rates = self.learning_rates()
-        rates = rates[:n] + [float("nan")] * (n - len(rates[:n]))
-        set_curve("learning_rate", x, rates)
-        known = [r for r in rates if r == r]
-        # a constant rate says nothing a curve would show: the plot appears once it changes
-        self.lr_plot.setVisible(len(known) > 1 and max(known) - min(known) > 1e-12)
+        self.plots.draw(self.epoch_x, self.history, (self.batch_x, self.batch_loss),
+                        self.metric_name, self.learning_rates())
         if self._overlay_dirty:
-            self._draw_overlays()
-        title = metric.replace("_", " ").capitalize() if metric else "Accuracy"
-        self.metric_plot.setTitle(title)
-        legend = self.metric_plot.plotItem.legend
-        if legend is not None and metric:
-            for sample, label in legend.items:
-                if sample.item is self.curves["metric"]:
-                    label.setText(metric)
-                elif sample.item is self.curves["val_metric"]:
-                    label.setText(f"val_{metric}")
+            self._overlay_dirty = False
+            self.plots.draw_runs(self.runs_tab.ticked(), self.metric_name)
 
     def curve_data(self, name: str) -> tuple[list[float], list[float]]:
         """What a curve shows now (for tests): ``(xs, ys)``."""
-        xs, ys = self.curves[name].getData()
-        return ([] if xs is None else [float(v) for v in xs],
-                [] if ys is None else [float(v) for v in ys])
+        return self.plots.curve_data(name)
+
+    def overlay_data(self) -> list[tuple[str, str, list[float], list[float]]]:
+        """The earlier runs' curves drawn now (for tests): ``(plot, run, xs, ys)``."""
+        return self.plots.overlay_data()
