@@ -1,12 +1,13 @@
 """The editor's main window: palette (left), canvas (centre, with the overview in its corner),
-inspector (right), summary (bottom), with the File, Edit and View menus, one undo stack for every
-edit, recent files, picture export, and autosave with crash recovery."""
+parameter editor (right), summary (bottom), with the File, Edit and View menus, recent files,
+picture export, and autosave with crash recovery. Every edit is the ``Document``'s; the window
+wires the views and the features (blocks, Keras Applications) to it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QPointF, QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
@@ -20,19 +21,22 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from netbuilder.core.graph import Graph
-from netbuilder.core.layout import layered_layout
 from netbuilder.core.project import SUFFIX, Project, ProjectError, load, save
+from netbuilder.core.quick_fixes import ParamFix, QuickFix
 from netbuilder.core.summary import Summary
 from netbuilder.ui import autosave
 from netbuilder.ui.autosave import Autosaver
+from netbuilder.ui.canvas.hooks import CanvasHooks
 from netbuilder.ui.canvas.minimap import Overview
-from netbuilder.ui.canvas.scene import GraphScene, GraphView
-from netbuilder.ui.commands import Move, push
+from netbuilder.ui.canvas.scene import GraphScene
+from netbuilder.ui.canvas.view import GraphView
+from netbuilder.ui.document import Document
+from netbuilder.ui.features.applications.actions import ApplicationActions
 from netbuilder.ui.features.blocks import BlockActions
 from netbuilder.ui.panels.code import CodeView
 from netbuilder.ui.panels.inspect.panel import InspectPanel
-from netbuilder.ui.panels.palette import APPLICATION_KEY, LayerPalette
-from netbuilder.ui.panels.parameters import Inspector
+from netbuilder.ui.panels.palette import LayerPalette
+from netbuilder.ui.panels.parameters import ParameterEditor
 from netbuilder.ui.panels.summary import SummaryPanel
 from netbuilder.ui.panels.training.panel import TrainingPanel
 
@@ -92,22 +96,20 @@ class MainWindow(QMainWindow):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
-        self.undo_stack = QUndoStack(self)
-        self.project: Project = Project(Graph())
-        self.path: Path | None = None
-        self.is_example = False
+        self.document = Document(parent=self)
+        self.canvas_hooks = CanvasHooks()
         self.scene: GraphScene | None = None
         self._fitted = False
 
         self.view = GraphView(self)
         self.setCentralWidget(self.view)
         self.palette = LayerPalette()
-        self.inspector = Inspector(self.undo_stack)
+        self.parameter_editor = ParameterEditor(self.document)
         self.summary = SummaryPanel()
         self.palette_dock = self._dock("Layers", "paletteDock", self.palette,
                                        Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.inspector_dock = self._dock("Inspector", "inspectorDock", self.inspector,
-                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.parameters_dock = self._dock("Inspector", "inspectorDock", self.parameter_editor,
+                                          Qt.DockWidgetArea.RightDockWidgetArea)
         self.summary_dock = self._dock("Summary", "summaryDock", self.summary,
                                        Qt.DockWidgetArea.BottomDockWidgetArea)
         self.code_view = CodeView()
@@ -154,16 +156,24 @@ class MainWindow(QMainWindow):
             lambda why: self.statusBar().showMessage(f"Autosave failed: {why}", 8000))
         self._make_actions()
         self._make_menus()
-        from netbuilder.ui.features.applications import ApplicationActions
-
-        self.application_actions = ApplicationActions(self)  # Recipes menu, Keras Applications
+        # the features plug into the canvas, the palette and the parameter editor
+        self.application_actions = ApplicationActions(
+            self.document, self, self.training_panel.current_settings,
+            self.training_panel.apply_settings)
+        self.application_actions.add_menu(self.menuBar())
+        self.application_actions.register(self.canvas_hooks, self.palette,
+                                          self.parameter_editor)
+        self.block_actions.register(self.canvas_hooks)
 
         self.palette.layer_activated.connect(self.append_layer)
         self.summary.node_clicked.connect(self.select_node)
         self.summary.refreshed.connect(self._summary_refreshed)
-        self.inspector.fix_requested.connect(self.apply_quick_fix)
-        self.undo_stack.cleanChanged.connect(self._clean_changed)
-        self.undo_stack.indexChanged.connect(self._index_changed)
+        self.parameter_editor.fix_requested.connect(self.apply_quick_fix)
+        self.document.reported.connect(self._status_message)
+        self.document.selection_changed.connect(self._selection_changed)
+        self.document.modified_changed.connect(self._modified_changed)
+        self.document.edited.connect(self._edited)
+        self.document.path_changed.connect(self._update_title)
 
         self.resize(1400, 850)
         self.set_project(project or Project(Graph()), path)
@@ -324,7 +334,7 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.rename_action)
         edit_menu.addAction(self.freeze_action)
         edit_menu.addAction(self.unfreeze_action)
-        self.block_actions = BlockActions(self)  # Make Block…, Expand, Collapse, Edit, Save
+        self.block_actions = BlockActions(self.document, self, self.palette)
         self.block_actions.add_to_menu(edit_menu)
 
         view_menu = bar.addMenu("&View")
@@ -338,7 +348,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.overview_action)
         view_menu.addAction(self.inspect_action)
         self.view_menu = view_menu
-        for dock in (self.palette_dock, self.inspector_dock, self.summary_dock,
+        for dock in (self.palette_dock, self.parameters_dock, self.summary_dock,
                      self.code_dock, self.training_dock, self.inspect_dock):
             view_menu.addAction(dock.toggleViewAction())
 
@@ -381,24 +391,15 @@ class MainWindow(QMainWindow):
         old = self.scene
         if old is not None:
             old.detach()
-        self.undo_stack.clear()
-        self.project = project
-        self.path = Path(path) if path is not None else None
-        self.is_example = is_example
-        scene = GraphScene(project.graph, self.undo_stack, self)
-        scene.status_message.connect(self._status_message)
-        scene.selectionChanged.connect(self._selection_changed)
+        self.document.set_project(project, path, is_example)
+        scene = GraphScene(self.document, self.canvas_hooks, self)
         scene.inspect_requested.connect(self.inspect_layer)
-        self.application_actions.attach(scene)
-        self.block_actions.attach(scene)
         self.scene = scene
         self.view.setScene(scene)
         self.overview.set_scene(scene)
         if old is not None:
-            old.selectionChanged.disconnect(self._selection_changed)
             old.deleteLater()
-        self.inspector.set_project_info(project.name, project.description)
-        self.inspector.set_graph(project.graph)
+        self.parameter_editor.set_project_info(project.name, project.description)
         self.summary.set_graph(project.graph, project.name)
         self.code_view.set_project(project)
         if not self.training_panel.is_running():
@@ -406,31 +407,46 @@ class MainWindow(QMainWindow):
         weights = getattr(project, "weights", None)
         self.weights_file = (self.path.parent / weights) if weights and self.path else None
         self.inspect_panel.set_project()
-        self.undo_stack.setClean()
         self._update_title()
         if self.isVisible():
             self.fit_to_view(min_zoom=0.9)
+
+    @property
+    def project(self) -> Project:
+        return self.document.project
+
+    @property
+    def path(self) -> Path | None:
+        return self.document.path
+
+    @property
+    def is_example(self) -> bool:
+        return self.document.is_example
+
+    @property
+    def undo_stack(self) -> QUndoStack:
+        return self.document.undo_stack
 
     @property
     def graph(self) -> Graph:
         return self.project.graph
 
     def is_modified(self) -> bool:
-        return not self.undo_stack.isClean()
+        return self.document.is_modified()
 
     def _alive(self) -> bool:
         """False while Qt tears the window down (its children emit signals as they go)."""
-        return isValid(self) and isValid(self.undo_stack) and (
+        return isValid(self) and isValid(self.document) and isValid(self.undo_stack) and (
             self.scene is None or isValid(self.scene))
 
-    def _index_changed(self, _index: int) -> None:
+    def _edited(self) -> None:
         if self._alive():
             self.autosaver.changed()
 
-    def _clean_changed(self, clean: bool) -> None:
+    def _modified_changed(self, modified: bool) -> None:
         if self._alive():
             self._update_title()
-            if clean:  # back to what is saved (undo, or a save): nothing to recover
+            if not modified:  # back to what is saved (undo, or a save): nothing to recover
                 self.autosaver.discard()
 
     def _update_title(self) -> None:
@@ -510,9 +526,7 @@ class MainWindow(QMainWindow):
                                                              or err))
             return False
         self.autosaver.discard(path)  # the work is safe: no recovery file, old or new name
-        self.path = Path(path)
-        self.is_example = False
-        self.undo_stack.setClean()
+        self.document.mark_saved(path)
         remember_recent(path)
         self.summary.model_name = self.project.name
         self._update_title()
@@ -608,7 +622,7 @@ class MainWindow(QMainWindow):
             autosave.remove_recovery(self.path)
             return False
         self.set_project(project, self.path)
-        self.undo_stack.resetClean()  # restored work is not saved yet
+        self.document.mark_unsaved()  # restored work is not saved yet
         self.autosaver.pending = True
         self._update_title()
         self.statusBar().showMessage("Restored the unsaved changes; save them to keep them", 0)
@@ -715,7 +729,7 @@ class MainWindow(QMainWindow):
         self.set_project(project, None)
         weights = getattr(project, "weights", None)
         self.weights_file = Path(workdir) / weights if weights else None
-        self.undo_stack.resetClean()  # an imported model is not saved anywhere yet
+        self.document.mark_unsaved()  # an imported model is not saved anywhere yet
         self._update_title()
         notes = project.settings.get("imported", {}).get("notes", [])
         layers = len(project.graph.nodes)
@@ -784,13 +798,9 @@ class MainWindow(QMainWindow):
     # -- editing -------------------------------------------------------------------------------
 
     def append_layer(self, layer_type: str) -> str | None:
-        if self.scene is None:
-            return None
-        if layer_type == APPLICATION_KEY:  # "Keras Application…": a dialog, then a block
-            self.application_actions.add_application()
-            return None
+        """Add a layer after the selected one (double-click in the palette)."""
         centre = self.view.mapToScene(self.view.viewport().rect().center())
-        node_id = self.scene.append_layer(layer_type, QPointF(centre))
+        node_id = self.document.append_layer(layer_type, (centre.x(), centre.y()))
         if node_id is not None:
             self.view.setFocus()
         return node_id
@@ -809,7 +819,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Select the layers to copy first", 5000)
             return False
         QApplication.clipboard().setMimeData(mime)
-        count = len(self.scene.selected_node_ids()) if self.scene is not None else 0
+        count = len(self.document.selection)
         self.statusBar().showMessage(f"Copied {count} layer{'s' if count != 1 else ''}", 5000)
         return True
 
@@ -828,24 +838,19 @@ class MainWindow(QMainWindow):
         return self.scene.duplicate_selection()
 
     def rename(self) -> None:
-        if self.scene is None:
-            return
-        ids = self.scene.selected_node_ids()
-        if len(ids) == 1:
+        ids = self.document.selection
+        if self.scene is not None and len(ids) == 1:
             self.scene.rename_node(ids[0])
         else:
             self.statusBar().showMessage("Select one layer to rename it", 5000)
 
     def set_trainable(self, trainable: bool) -> None:
-        if self.scene is not None:
-            self.scene.set_trainable(self.scene.selected_node_ids(), trainable)
+        self.document.set_trainable(self.document.selection, trainable)
 
     def apply_quick_fix(self, fix: object) -> str | None:
-        from netbuilder.core.quick_fixes import ParamFix, QuickFix
-
-        if self.scene is None or not isinstance(fix, (QuickFix, ParamFix)):
+        if not isinstance(fix, (QuickFix, ParamFix)):
             return None
-        node_id = self.scene.apply_quick_fix(fix)
+        node_id = self.document.apply_quick_fix(fix)
         if node_id is not None:
             self.view.setFocus()
         return node_id
@@ -877,11 +882,7 @@ class MainWindow(QMainWindow):
             self.scene.select_node(node_id)
 
     def arrange(self) -> None:
-        positions = layered_layout(self.graph)
-        moves = {nid: (self.graph.nodes[nid].position, pos) for nid, pos in positions.items()
-                 if self.graph.nodes[nid].position != pos}
-        if moves:
-            push(self.undo_stack, Move(self.graph, moves, "Arrange layers"))
+        self.document.arrange()
         self.fit_to_view()
 
     def fit_to_view(self, min_zoom: float | None = None) -> None:
@@ -893,11 +894,9 @@ class MainWindow(QMainWindow):
 
     # -- keeping the panels in step ----------------------------------------------------------------
 
-    def _selection_changed(self) -> None:
+    def _selection_changed(self, ids: list[str]) -> None:
         if self.scene is None or not self._alive():
             return
-        ids = self.scene.selected_node_ids()
-        self.inspector.set_selection(ids)
         self.inspect_panel.set_selection([self._built_name(n) for n in ids
                                           if n in self.graph.nodes])
         self.summary.select_node(ids[0] if len(ids) == 1 else None)
@@ -911,9 +910,8 @@ class MainWindow(QMainWindow):
 
     def inspect_layer(self, node_id: str | None = None) -> None:
         """Show the Inspect dock on one layer (the selected one by default)."""
-        if node_id is None and self.scene is not None:
-            ids = self.scene.selected_node_ids()
-            node_id = ids[0] if len(ids) == 1 else None
+        if node_id is None:
+            node_id = self.document.selected_one()
         self.inspect_dock.show()
         self.inspect_dock.raise_()
         if not self.inspect_dock.isFloating() and self.inspect_dock.height() < 380:
@@ -944,7 +942,7 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._fitted:
             self._fitted = True
-            self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 330],
+            self.resizeDocks([self.palette_dock, self.parameters_dock], [230, 330],
                              Qt.Orientation.Horizontal)
             self.resizeDocks([self.summary_dock], [210], Qt.Orientation.Vertical)
             QTimer.singleShot(0, self, lambda: self.fit_to_view(min_zoom=0.9))
@@ -961,7 +959,7 @@ class MainWindow(QMainWindow):
         self.autosaver.discard()  # saved, or deliberately thrown away
         if self.scene is not None:
             self.scene.detach()
-        self.inspector.detach()
+        self.parameter_editor.detach()
         self.summary.detach()
         self.code_view.detach()
         self.training_panel.shutdown()

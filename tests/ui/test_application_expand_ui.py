@@ -58,8 +58,8 @@ def test_expand_and_collapse_from_the_edit_menu_with_undo_and_redo(make_window):
     assert "without the imagenet weights" in status(window)
     assert stack.undoText() == "Expand tiny"
     expanded = state(window)
-    window.inspector.set_selection([ids[0]])
-    note = window.inspector.findChild(QLabel, "group_note")
+    window.parameter_editor.set_selection([ids[0]])
+    note = window.parameter_editor.findChild(QLabel, "group_note")
     assert note is not None and "Collapse Block" in note.text() and "VGG16" in note.text()
     flat = scene.node_items[graph.node_by_name("flatten").id]
     assert flat.pos().y() > scene.node_items[ids[-1]].pos().y()  # moved down, not under it
@@ -91,7 +91,7 @@ def test_changed_layers_collapse_into_a_plain_model_and_undo_gives_the_applicati
     scene.select_node(base)
     trigger(window, actions.expand_action)
     conv = graph.node_by_name("tiny_block2_conv1").id
-    window.inspector.set_selection([conv])
+    window.parameter_editor.set_selection([conv])
     from netbuilder.ui.commands import SetParam, push
 
     push(stack, SetParam(graph, conv, "filters", 12))
@@ -146,8 +146,8 @@ def test_the_inspector_says_how_to_change_an_applications_layers(make_window):
     graph, _block, base = with_head()
     window = make_window(graph)
     window.scene.select_node(base)
-    window.inspector.set_selection([base])
-    texts = [label.text() for label in window.inspector.findChildren(QLabel)]
+    window.parameter_editor.set_selection([base])
+    texts = [label.text() for label in window.parameter_editor.findChildren(QLabel)]
     hint = next(t for t in texts if "keras.applications" in t)
     assert "Expand Block" in hint and "plain model" in hint
     assert not any("edit its definition" in t for t in texts)

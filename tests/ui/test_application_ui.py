@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from netbuilder.core.graph import Graph
-from netbuilder.ui.features import applications as ad
-from netbuilder.ui.panels.palette import APPLICATION_KEY
+from netbuilder.ui.features.applications import dialogs as ad
+from netbuilder.ui.features.applications.actions import PALETTE_KEY
 
 keras = pytest.importorskip("keras")
 
@@ -82,7 +82,7 @@ def test_the_dialog_says_whether_keras_cache_has_the_imagenet_file(qtbot, tmp_pa
 
 def test_the_palette_entry_opens_the_dialog(make_window, qtbot):
     window = make_window(Graph(), "tl")
-    item = window.palette.items[APPLICATION_KEY]
+    item = window.palette.items[PALETTE_KEY]
     assert item.parent().text(0) == "Pretrained"
     window.palette.search.setText("vgg")
     assert not item.isHidden()
@@ -129,7 +129,7 @@ def test_an_application_is_placed_frozen_with_a_head_and_fine_tuned(make_window,
 
     # the Inspector: Frozen, then fine-tune from block5_conv1
     window.scene.select_node(base)
-    controls = window.inspector.freeze_controls
+    controls = window.parameter_editor.node_controls
     assert controls is not None and controls.frozen.isChecked()
     assert not controls.layer_combo.isEnabled()
     controls.frozen.setChecked(False)
@@ -140,13 +140,13 @@ def test_an_application_is_placed_frozen_with_a_head_and_fine_tuned(make_window,
     assert (totals.trainable, totals.non_trainable) == (BLOCK5 + 1026,
                                                          14_714_688 - BLOCK5)
     assert item.detail == "fine-tuned from block5_conv1"
-    controls = window.inspector.freeze_controls
+    controls = window.parameter_editor.node_controls
     assert "fine-tuned from block5_conv1" in controls.state_label.text()
     assert controls.layer_combo.currentText() == "block5_conv1"
     window.undo_stack.undo()
     assert graph.inference.totals().trainable == 14_714_688 + 1026
     window.undo_stack.undo()
-    controls = window.inspector.freeze_controls  # rebuilt when the block's flags change
+    controls = window.parameter_editor.node_controls  # rebuilt when the block's flags change
     assert graph.inference.totals().trainable == 1026 and controls.frozen.isChecked()
     window.undo_stack.redo()
     window.undo_stack.redo()

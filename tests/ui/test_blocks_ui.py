@@ -13,7 +13,7 @@ from PySide6.QtCore import QPointF, Qt
 from netbuilder.core import blocks_library as bl
 from netbuilder.core.graph import Graph
 from netbuilder.core.project import Project, dumps
-from netbuilder.ui.canvas.scene import LAYER_MIME
+from netbuilder.ui.canvas.interactions import LAYER_MIME
 from netbuilder.ui.commands import SetParam, push
 from netbuilder.ui.features.blocks import BlockEditorDialog
 
@@ -124,13 +124,13 @@ def test_make_block_shows_refusals_in_the_dialog(make_window):
 def test_palette_blocks_section_places_blocks_and_library(make_window, home):
     window = make_window()
     palette = window.palette
-    keys = palette.visible_blocks()
+    keys = palette.visible_entries("Blocks")
     assert keys == [f"block:builtin:{name}" for name in bl.BUILTIN]
-    assert palette.blocks_item is palette.tree.topLevelItem(0)
+    assert palette.sections["Blocks"] is palette.tree.topLevelItem(0)
     mime = palette.mime_data_for("block:builtin:dense_dropout")
     assert bytes(mime.data(LAYER_MIME).data()).decode() == "block:builtin:dense_dropout"
     palette.search.setText("residual")
-    assert palette.visible_blocks() == ["block:builtin:residual_unit"]
+    assert palette.visible_entries("Blocks") == ["block:builtin:residual_unit"]
     palette.search.clear()
 
     graph = window.graph
@@ -151,9 +151,9 @@ def test_palette_blocks_section_places_blocks_and_library(make_window, home):
     # save to the library: the palette lists it, another project can place it
     assert window.block_actions.save_to_library(dropped)
     assert (home / "blocks" / "dense_dropout.json").is_file()
-    assert "block:library:dense_dropout" in palette.visible_blocks()
+    assert "block:library:dense_dropout" in palette.visible_entries("Blocks")
     other = make_window()
-    placed = other.scene.add_layer("block:library:dense_dropout", QPointF(0, 0))
+    placed = other.document.add_layer("block:library:dense_dropout", (0.0, 0.0))
     assert other.graph.nodes[placed].params["block"] == "dense_dropout"
 
 
@@ -161,9 +161,9 @@ def test_damaged_library_file_is_reported_not_fatal(make_window, home):
     (home / "blocks").mkdir(parents=True)
     (home / "blocks" / "broken.json").write_text("{nope")
     window = make_window()
-    assert window.palette.visible_blocks() == [f"block:builtin:{n}" for n in bl.BUILTIN]
-    assert any("broken.json" in p for p in window.palette.block_problems)
-    assert "broken.json" in window.palette.blocks_item.toolTip(0)
+    assert window.palette.visible_entries("Blocks") == [f"block:builtin:{n}" for n in bl.BUILTIN]
+    assert any("broken.json" in p for p in window.block_actions.library_problems)
+    assert "broken.json" in window.palette.sections["Blocks"].toolTip(0)
 
 
 def test_inspector_edits_exposed_parameters_undoably(make_window):
@@ -171,7 +171,7 @@ def test_inspector_edits_exposed_parameters_undoably(make_window):
     graph = window.graph
     unit = graph.node_by_name("unit5")
     window.scene.select_node(unit.id)
-    inspector = window.inspector
+    inspector = window.parameter_editor
     assert set(inspector.editors) == {"filters", "strides"}
     assert "conv1.strides" in inspector.editors["strides"].widget.toolTip()
     before = graph.inference.result(unit.id).params
@@ -202,7 +202,7 @@ def test_edit_definition_updates_every_instance_in_one_undo_step(make_window, qt
         return True
 
     window.block_actions.ask_edit = edit
-    window.scene.block_requested.emit("edit", units[0].id)  # what a double-click does
+    window.scene.activate_node(units[0].id)  # what a double-click does
     assert graph.blocks["residual_unit"] is not old_block
     assert graph.inference.totals().params == before_total + sum(
         u.params["filters"] for u in units)
@@ -293,8 +293,8 @@ def test_editor_changes_which_parameters_instances_set(make_window):
     assert unit.params == {"block": "residual_unit", "filters": 128, "strides": [1, 1],
                            "kernel": [3, 3]}
     window.scene.select_node(unit.id)
-    assert set(window.inspector.editors) == {"filters", "strides", "kernel"}
-    window.inspector._apply("kernel", [5, 5])
+    assert set(window.parameter_editor.editors) == {"filters", "strides", "kernel"}
+    window.parameter_editor._apply("kernel", [5, 5])
     assert graph.inference.result(unit.id).params > 0
     assert graph.inference.errors() == []
     window.undo_stack.undo()

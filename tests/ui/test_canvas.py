@@ -7,7 +7,8 @@ from PySide6.QtGui import QDropEvent, QImage, QPainter
 from PySide6.QtTest import QTest
 
 from netbuilder.core.graph import Graph
-from netbuilder.ui.canvas.scene import LAYER_MIME, NodeItem
+from netbuilder.ui.canvas.interactions import LAYER_MIME
+from netbuilder.ui.canvas.items import NodeItem
 
 
 def view_point(window, scene_point: QPointF) -> QPoint:
@@ -107,8 +108,8 @@ def test_connecting_into_a_merge_layer_uses_the_next_free_port(make_window):
     b = graph.add_node("Input", {"shape": [8]}, position=(250, 0))
     add = graph.add_node("Add", position=(120, 160))
     window = make_window(graph)
-    assert window.scene.connect_nodes(a.id, add.id)
-    assert window.scene.connect_nodes(b.id, add.id)
+    assert window.document.connect(a.id, add.id)
+    assert window.document.connect(b.id, add.id)
     assert [e.dst_port for e in graph.in_edges(add.id)] == [0, 1]
     assert len(window.scene.node_items[add.id].inputs) == 3  # one free port for a third
     assert window.scene.node_items[add.id].shape_line == "(None, 8)"
@@ -253,7 +254,7 @@ def test_connection_dropped_on_empty_canvas_does_nothing(window):
     port = scene.node_items["n5"].outputs[0]
     drag(window, port.scenePos(), port.scenePos() + QPointF(0, 150))
     assert window.undo_stack.count() == 0
-    assert scene._link_preview is None
+    assert scene.link_drag.preview is None
 
 
 def test_far_away_layers_stay_reachable_by_scrolling(window, qtbot):
@@ -269,8 +270,8 @@ def test_renaming_an_invalid_layer_renames_it_in_its_error(make_window, qtbot):
     graph.connect(inp.id, conv.id)
     window = make_window(graph)
     window.scene.select_node(conv.id)
-    window.inspector.name_edit.setText("features")
-    window.inspector.name_edit.editingFinished.emit()
+    window.parameter_editor.name_edit.setText("features")
+    window.parameter_editor.name_edit.editingFinished.emit()
     item = window.scene.node_items[conv.id]
     qtbot.waitUntil(lambda: "features: Conv2D expects" in item.toolTip())
-    qtbot.waitUntil(lambda: "features: Conv2D" in window.inspector.status.text())
+    qtbot.waitUntil(lambda: "features: Conv2D" in window.parameter_editor.status.text())

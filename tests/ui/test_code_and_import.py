@@ -32,7 +32,7 @@ def test_the_code_dock_shows_the_generated_code(window):
 def test_the_code_follows_edits_debounced(window, qtbot):
     view = show_code(window)
     window.scene.select_node("n2")
-    spin = window.inspector.editors["filters"].widget
+    spin = window.parameter_editor.editors["filters"].widget
     for value in (40, 48, 56):
         spin.setValue(value)
     assert "layers.Conv2D(32," in view.editor.toPlainText()  # not yet: one refresh per burst
@@ -111,7 +111,7 @@ def test_import_runs_in_the_background_and_opens_the_project(window, qtbot, monk
     assert calls[0][2] is False  # not on the GUI thread
     # meanwhile the window works: edits go on
     window.scene.select_node("n2")
-    window.inspector.editors["filters"].widget.setValue(8)
+    window.parameter_editor.editors["filters"].widget.setValue(8)
     assert "Importing app:Tiny" in window.statusBar().currentMessage()
     assert not window.start_import("app:Other")  # one at a time
     release.set()

@@ -110,7 +110,7 @@ def test_export_of_an_empty_model_explains(make_window, tmp_path, no_modal_dialo
 
 def edit(window, filters=16):
     window.scene.select_node("n2")
-    window.inspector.editors["filters"].widget.setValue(filters)
+    window.parameter_editor.editors["filters"].widget.setValue(filters)
 
 
 def test_autosave_writes_unsaved_work_and_a_save_removes_it(window, tmp_path):

@@ -10,7 +10,7 @@ from netbuilder.core.graph import Graph
 
 def test_editor_per_parameter_kind(window):
     window.scene.select_node("n2")
-    inspector = window.inspector
+    inspector = window.parameter_editor
     assert inspector.node_id == "n2"
     editors = inspector.editors
     assert isinstance(editors["filters"].widget, QSpinBox)
@@ -32,13 +32,13 @@ def test_editor_per_parameter_kind(window):
 def test_spin_box_edit_updates_downstream_shapes_at_once(window, qtbot):
     graph = window.graph
     window.scene.select_node("n2")
-    spin = window.inspector.editors["filters"].widget
+    spin = window.parameter_editor.editors["filters"].widget
     spin.setValue(64)
     assert graph.nodes["n2"].params["filters"] == 64
     assert graph.inference.result("n3").outputs == [(None, 13, 13, 64)]
     assert graph.inference.result("n5").params == 13 * 13 * 64 * 10 + 10
     assert window.scene.node_items["n4"].shape_line == "(None, 10816)"
-    assert "(None, 26, 26, 64)" in window.inspector.status.text()
+    assert "(None, 26, 26, 64)" in window.parameter_editor.status.text()
     qtbot.waitUntil(lambda: window.summary.table.item(3, 1).text() == "(None, 10816)")
 
     spin.setValue(65)
@@ -53,7 +53,7 @@ def test_spin_box_edit_updates_downstream_shapes_at_once(window, qtbot):
 def test_typed_tuple_and_choice_edits(window):
     graph = window.graph
     window.scene.select_node("n2")
-    editors = window.inspector.editors
+    editors = window.parameter_editor.editors
     kernel = editors["kernel_size"].widget
     kernel.setText("5")
     kernel.editingFinished.emit()
@@ -77,7 +77,7 @@ def test_typed_tuple_and_choice_edits(window):
 def test_invalid_value_is_shown_inline_and_not_applied(window):
     graph = window.graph
     window.scene.select_node("n2")
-    editor = window.inspector.editors["kernel_size"]
+    editor = window.parameter_editor.editors["kernel_size"]
     editor.widget.setText("0, 3")
     editor.widget.editingFinished.emit()
     assert graph.nodes["n2"].params["kernel_size"] == (3, 3)
@@ -98,7 +98,7 @@ def test_invalid_value_is_shown_inline_and_not_applied(window):
 def test_rename_and_freeze(window):
     graph = window.graph
     window.scene.select_node("n2")
-    inspector = window.inspector
+    inspector = window.parameter_editor
     inspector.name_edit.setText("features")
     inspector.name_edit.editingFinished.emit()
     assert graph.nodes["n2"].name == "features"
@@ -124,7 +124,7 @@ def test_nullable_and_float_editors(make_window):
     graph.connect(inp.id, drop.id)
     window = make_window(graph)
     window.scene.select_node(drop.id)
-    editors = window.inspector.editors
+    editors = window.parameter_editor.editors
     rate = editors["rate"].widget
     assert rate.text() == "0.5"
     rate.setValue(0.25)
@@ -137,7 +137,7 @@ def test_nullable_and_float_editors(make_window):
 
 
 def test_selection_follows_the_canvas(window):
-    inspector = window.inspector
+    inspector = window.parameter_editor
     window.scene.select_node("n5")
     assert inspector.node_id == "n5"
     window.scene.node_items["n4"].setSelected(True)
@@ -157,7 +157,7 @@ def test_wheel_over_an_unfocused_spin_box_does_not_change_it(window, qtbot):
     from PySide6.QtGui import QWheelEvent
 
     window.scene.select_node("n2")
-    spin = window.inspector.editors["filters"].widget
+    spin = window.parameter_editor.editors["filters"].widget
     window.view.setFocus()
     event = QWheelEvent(QPointF(5, 5), QPointF(5, 5), QPoint(0, 0), QPoint(0, 120),
                         Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
@@ -168,7 +168,7 @@ def test_wheel_over_an_unfocused_spin_box_does_not_change_it(window, qtbot):
 
 def test_changing_the_input_shape_reshapes_the_whole_model(window):
     window.scene.select_node("n1")
-    inspector = window.inspector
+    inspector = window.parameter_editor
     assert inspector.trainable_box is None  # an Input has no weights to freeze
     shape = inspector.editors["shape"].widget
     assert shape.text() == "28, 28, 1"

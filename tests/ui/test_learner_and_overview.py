@@ -35,14 +35,14 @@ def test_the_explanation_follows_edits(window):
 
 def test_the_inspector_explains_on_demand(window):
     window.scene.select_node("n2")
-    inspector = window.inspector
+    inspector = window.parameter_editor
     assert inspector.explanation.isHidden()  # closed at first: the settings come first
     assert inspector.explain_button.text() == "How are these numbers computed?"
     inspector.explain_button.click()
     label = inspector.explanation
     assert not label.isHidden()
     assert "params = 3·3·1·32 + 32 = 320" in plain(label.text())
-    window.inspector.editors["filters"].widget.setValue(64)
+    window.parameter_editor.editors["filters"].widget.setValue(64)
     assert "params = 3·3·1·64 + 64 = 640" in plain(label.text())
     window.scene.select_node("n5")  # it stays open from layer to layer
     assert not inspector.explanation.isHidden()

@@ -40,7 +40,7 @@ def test_title_has_name_and_modified_marker(window):
     title = window.windowTitle()
     assert "NetBuilder" in title and "test" in title and not title.startswith("*")
     window.scene.select_node("n2")
-    window.inspector.editors["filters"].widget.setValue(16)
+    window.parameter_editor.editors["filters"].widget.setValue(16)
     assert window.is_modified()
     assert window.windowTitle().startswith("*")
     window.undo_stack.undo()
@@ -50,7 +50,7 @@ def test_title_has_name_and_modified_marker(window):
 
 def test_save_and_reopen(window, make_window, tmp_path):
     window.scene.select_node("n2")
-    window.inspector.editors["filters"].widget.setValue(48)
+    window.parameter_editor.editors["filters"].widget.setValue(48)
     window.graph.set_trainable("n5", True)
     target = tmp_path / "model.nbproj"
     assert window.save_to(target)
@@ -74,7 +74,7 @@ def test_save_without_a_path_asks_for_one(window, tmp_path):
     window.ask_save_path = lambda: str(target)
     window.graph.set_param("n5", "units", 10)  # no change: still clean
     window.scene.select_node("n5")
-    window.inspector.editors["units"].widget.setValue(12)
+    window.parameter_editor.editors["units"].widget.setValue(12)
     window.save_action.trigger()
     saved = target.with_suffix(".nbproj")
     assert saved.is_file()
@@ -104,7 +104,7 @@ def test_damaged_file_shows_the_reason_never_a_traceback(window, tmp_path, no_mo
 
 def test_unsaved_changes_prompt_on_close(window, qtbot):
     window.scene.select_node("n2")
-    window.inspector.editors["filters"].widget.setValue(8)
+    window.parameter_editor.editors["filters"].widget.setValue(8)
     asked = []
 
     def cancel():
@@ -123,7 +123,7 @@ def test_unsaved_changes_prompt_before_opening_another_project(window, tmp_path)
     other = tmp_path / "other.nbproj"
     window.save_to(other)
     window.scene.select_node("n2")
-    window.inspector.editors["filters"].widget.setValue(8)
+    window.parameter_editor.editors["filters"].widget.setValue(8)
     window.ask_open_path = lambda: str(other)
     window.ask_unsaved_changes = lambda: QMessageBox.StandardButton.Cancel
     window.open_dialog()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from netbuilder.core import catalog
-from netbuilder.ui.canvas.scene import LAYER_MIME
+from netbuilder.ui.canvas.interactions import LAYER_MIME
 from netbuilder.ui.panels.palette import LayerPalette
 
 

@@ -99,7 +99,7 @@ def test_inspector_offers_the_fixes_as_buttons(make_window, qtbot):
     graph = flat_input_into_conv()
     window = make_window(graph)
     window.scene.select_node("n2")
-    inspector = window.inspector
+    inspector = window.parameter_editor
     assert [b.text() for b in inspector.fix_buttons] == ["Fix: Reshape to (28, 28, 1) before it"]
     assert not inspector.fix_box.isHidden()
     inspector.fix_buttons[0].click()
@@ -152,7 +152,7 @@ def test_a_block_instance_parameter_fix_from_the_menu_and_the_inspector(make_win
     label = "Set channels to 16, the channels of its input"
     assert [f.label for f in scene.node_items[se.id].fixes] == [label]
     window.select_node(se.id)
-    buttons = [b.text() for b in window.inspector.fix_buttons]
+    buttons = [b.text() for b in window.parameter_editor.fix_buttons]
     assert buttons == [f"Fix: {label}"]
     menu = scene.node_menu(se.id)
     actions = menu_actions(menu)

@@ -43,7 +43,7 @@ def test_clicking_a_row_selects_the_layer(window, qtbot):
     rect = table.visualItemRect(table.item(row, 1))
     qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert window.scene.selected_node_ids() == ["n4"]
-    assert window.inspector.node_id == "n4"
+    assert window.parameter_editor.node_id == "n4"
 
     window.scene.select_node("n2")
     assert window.summary.selected_node_id() == "n2"

@@ -25,7 +25,8 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QFrame, QWidget
 
 from netbuilder.ui import theme
-from netbuilder.ui.canvas.scene import GraphScene, GraphView
+from netbuilder.ui.canvas.scene import GraphScene
+from netbuilder.ui.canvas.view import GraphView
 
 OVERVIEW_SIZE = (220, 160)  # the usual size; a tall or wide model gets a strip to match
 MAX_SIDE = 360

@@ -9,7 +9,8 @@ from PySide6.QtCore import QRectF, QSize
 from PySide6.QtGui import QColor, QImage, QPainter
 
 from netbuilder.ui import theme
-from netbuilder.ui.canvas.scene import EdgeItem, GraphScene, NodeItem
+from netbuilder.ui.canvas.items import EdgeItem, NodeItem
+from netbuilder.ui.canvas.scene import GraphScene
 
 PADDING = 30.0
 

@@ -3,19 +3,20 @@ blocks from the palette, "Save Block to Library", and the block definition edito
 block): its own canvas, palette and inspector on a copy of the definition; accepting it updates
 every instance, in one undo step.
 
-Structural edits (make, expand, collapse, a new definition) are ``StructuralEdit`` commands: the
-edit runs once through ``netbuilder.core.block_edits``; undo and redo put the graph back to the
-state before or after it.
+The edits themselves are the ``Document``'s (``make_block``, ``expand_block``…: structural edits
+that undo and redo put the graph back as a whole). ``BlockActions`` plugs blocks into the editor:
+its palette section, its placer for palette keys ``block:…``, its canvas menu entries and
+double-click.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from PySide6.QtCore import QObject, QPointF, Qt
-from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtCore import QObject, QRectF, Qt
+from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -34,62 +35,21 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from netbuilder.core import blocks_library as bl
-from netbuilder.core.block_edits import (
-    collapse_block,
-    copy_graph,
-    expand_block,
-    group_of,
-    make_block,
-    restore,
-    snapshot,
-)
+from netbuilder.core.block_edits import copy_graph, group_of
 from netbuilder.core.blocks import Block, exposable_params
 from netbuilder.core.catalog.base import to_plain
 from netbuilder.core.graph import BLOCK_TYPE, Graph, GraphError
-from netbuilder.ui.commands import GraphCommand, push
-
-if TYPE_CHECKING:
-    from netbuilder.ui.canvas.scene import GraphScene
-    from netbuilder.ui.main_window import MainWindow
+from netbuilder.core.project import Project
+from netbuilder.ui import theme
+from netbuilder.ui.canvas.hooks import CanvasHooks
+from netbuilder.ui.canvas.scene import GraphScene
+from netbuilder.ui.canvas.view import GraphView
+from netbuilder.ui.document import Document, Position
+from netbuilder.ui.panels.palette import LayerPalette, PaletteEntry
+from netbuilder.ui.panels.parameters import ParameterEditor
 
 BLOCK_KEY_PREFIX = "block:"
 """Palette keys of blocks: ``block:builtin:residual_unit``, ``block:library:my_block``."""
-
-
-class StructuralEdit(GraphCommand):
-    """An edit of the graph's structure done by ``action`` (make/expand/collapse a block, a new
-    definition); undo and redo restore the whole graph as it was before / after."""
-
-    def __init__(self, graph: Graph, text: str, action: Callable[[], Any]) -> None:
-        super().__init__(graph, text)
-        self.action = action
-        self.before = None
-        self.after = None
-        self.result: Any = None
-
-    def apply(self) -> None:
-        if self.after is not None:
-            restore(self.graph, self.after)
-            return
-        self.before = snapshot(self.graph)
-        try:
-            with self.graph.batch():
-                self.result = self.action()
-        except Exception:
-            restore(self.graph, self.before)  # a refused edit leaves the graph as it was
-            raise
-        self.after = snapshot(self.graph)
-
-    def revert(self) -> None:
-        assert self.before is not None
-        restore(self.graph, self.before)
-
-
-def run_structural(stack: QUndoStack, graph: Graph, text: str, action: Callable[[], Any]) -> Any:
-    """Do ``action`` as one undoable step; ``GraphError`` propagates, nothing recorded."""
-    command = StructuralEdit(graph, text, action)
-    push(stack, command)
-    return command.result
 
 
 # --- placing blocks ------------------------------------------------------------------------------
@@ -107,35 +67,22 @@ def block_for_key(key: str) -> Block | None:
     return None
 
 
-def place_block(scene: GraphScene, key: str, position: QPointF | None,
-                after: str | None = None) -> str | None:
-    """Add an instance of the block ``key`` names (its definition too, unless the project has
-    one of that name) at ``position``, connected after node ``after`` if given: one undo step."""
-    block = block_for_key(key)
-    if block is None:
-        scene.status_message.emit(f"No block {key[len(BLOCK_KEY_PREFIX):]!r} to place")
-        return None
-    graph = scene.graph
-
-    def action() -> str:
-        bl.add_to_graph(graph, block)
-        if after is not None:
-            x, y = graph.node(after).position
-            where = (x, y + 110.0)
-        else:
-            where = (position.x(), position.y()) if position is not None else (0.0, 0.0)
-        node = graph.add_node(BLOCK_TYPE, {"block": block.name}, position=where)
-        if after is not None and len(graph.blocks[block.name].inputs) == 1:
-            graph.connect(after, node.id)
-        return node.id
-
-    try:
-        node_id = run_structural(scene.undo_stack, graph, f"Add block {block.name}", action)
-    except GraphError as err:
-        scene.status_message.emit(str(err))
-        return None
-    scene.select_node(node_id)
-    return node_id
+def block_icon(size: int = 16) -> QIcon:
+    """A block's icon: two filled layer boxes joined, in the Blocks colour (not a checkbox)."""
+    pixmap = QPixmap(size, size)
+    pixmap.fill(QColor(0, 0, 0, 0))
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    color = theme.family_color("Blocks")
+    pen = QPen(color)
+    pen.setWidthF(1.4)
+    painter.setPen(pen)
+    painter.drawLine(int(size * 0.5), int(size * 0.4), int(size * 0.5), int(size * 0.6))
+    painter.setBrush(color)
+    painter.drawRoundedRect(QRectF(size * 0.1, size * 0.05, size * 0.8, size * 0.35), 2, 2)
+    painter.drawRoundedRect(QRectF(size * 0.1, size * 0.6, size * 0.8, size * 0.35), 2, 2)
+    painter.end()
+    return QIcon(pixmap)
 
 
 # --- Make Block… ---------------------------------------------------------------------------------
@@ -241,26 +188,21 @@ class BlockEditorDialog(QDialog):
     """Edit a block definition on its own canvas; ``new_block()`` is the edited definition."""
 
     def __init__(self, graph: Graph, block_name: str, parent: QWidget | None = None) -> None:
-        from netbuilder.ui.canvas.scene import GraphScene, GraphView
-        from netbuilder.ui.panels.palette import LayerPalette
-        from netbuilder.ui.panels.parameters import Inspector
-
         super().__init__(parent)
         self.block = graph.blocks[block_name]
         self.setWindowTitle(f"Edit block “{block_name}”")
         self.sub = copy_graph(self.block.graph)
         self.exposed = {k: list(v) for k, v in self.block.exposed.items()}
         self.optional = dict(self.block.optional)
-        self.undo_stack = QUndoStack(self)
-        self.scene = GraphScene(self.sub, self.undo_stack, self)
+        self.document = Document(Project(self.sub), parent=self)
+        self.undo_stack = self.document.undo_stack
+        self.scene = GraphScene(self.document, parent=self)
         self.view = GraphView(self)
         self.view.setScene(self.scene)
-        self.palette = LayerPalette(with_blocks=False)
+        self.palette = LayerPalette()
         self.palette.layer_activated.connect(
-            lambda t: self.scene.append_layer(t, QPointF(0, 0)))
-        self.inspector = Inspector(self.undo_stack)
-        self.inspector.set_graph(self.sub)
-        self.scene.selectionChanged.connect(self._selection_changed)
+            lambda t: self.document.append_layer(t, (0.0, 0.0)))
+        self.parameter_editor = ParameterEditor(self.document)
 
         count = sum(1 for n in graph.nodes.values()
                     if n.type == BLOCK_TYPE and n.params["block"] == block_name)
@@ -280,7 +222,7 @@ class BlockEditorDialog(QDialog):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(self.inspector, 1)
+        right_layout.addWidget(self.parameter_editor, 1)
         right_layout.addWidget(self.exposed_label)
         choose = QPushButton("Choose Instance Parameters…")
         choose.setToolTip("Which parameters of these layers each instance sets")
@@ -316,15 +258,10 @@ class BlockEditorDialog(QDialog):
         self.undo_stack.indexChanged.connect(lambda _i: self._refresh_exposed())
         self.result_block: Block | None = None
 
-    def _selection_changed(self) -> None:
-        if isValid(self.scene) and isValid(self.inspector):
-            self.inspector.set_selection(self.scene.selected_node_ids())
-
     def done(self, result: int) -> None:
         if isValid(self.scene):
-            self.scene.selectionChanged.disconnect(self._selection_changed)
             self.scene.detach()
-            self.inspector.detach()
+            self.parameter_editor.detach()
         super().done(result)
 
     def ask_parameters(self, dialog: QDialog) -> bool:
@@ -410,16 +347,21 @@ class BlockEditorDialog(QDialog):
 
 
 class BlockActions(QObject):
-    """Edit ▸ Make Block… / Expand Block / Collapse Block / Edit Block Definition… / Save Block
-    to Library, the same in a block's context menu, and double-click to edit a definition."""
+    """Blocks in the editor: Edit ▸ Make Block… / Expand Block / Collapse Block / Edit Block
+    Definition… / Save Block to Library, the same in a layer's context menu, double-click to edit
+    a definition, and the palette's "Blocks" section (placed through the document's placer for
+    ``block:`` keys)."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, document: Document, parent: QWidget, palette: LayerPalette) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.parent_widget = parent
+        self.palette = palette
+        self.library_problems: list[str] = []
 
         def action(text: str, slot: Callable[[], object], shortcut: str | None = None,
                    tip: str = "") -> QAction:
-            act = QAction(text, window)
+            act = QAction(text, parent)
             if shortcut:
                 act.setShortcut(QKeySequence(shortcut))
             act.setStatusTip(tip)
@@ -437,6 +379,8 @@ class BlockActions(QObject):
                                   "changes)")
         self.save_action = action("Save Block to &Library", self.save_to_library, None,
                                   "Keep the selected block for other projects")
+        document.placers[BLOCK_KEY_PREFIX] = self.place
+        self.refresh_palette()
 
     def add_to_menu(self, menu: QMenu) -> None:
         menu.addSeparator()
@@ -445,29 +389,80 @@ class BlockActions(QObject):
             menu.addAction(act)
         menu.aboutToShow.connect(self.update_enabled)
 
-    def attach(self, scene: GraphScene) -> None:
-        scene.block_requested.connect(self._requested)
+    def register(self, hooks: CanvasHooks) -> None:
+        """A layer's menu entries and the double-click on a block, on every canvas."""
+        hooks.node_menus.append(self._menu_items)
+        hooks.double_clicks.append(self._double_clicked)
 
-    def _requested(self, what: str, node_id: str) -> None:
-        {"expand": self.expand, "collapse": self.collapse, "edit": self.edit,
-         "save": self.save_to_library, "make": self.make_block}[what](node_id)
+    # -- the palette -------------------------------------------------------------------------
+
+    def refresh_palette(self) -> None:
+        """The palette's "Blocks" section: the built-in blocks, then the library (re-read)."""
+        icon = block_icon()
+        library = bl.load_library()
+        entries = [(f"{BLOCK_KEY_PREFIX}builtin:{name}", name, bl.DESCRIPTIONS.get(name, ""))
+                   for name in bl.BUILTIN]
+        entries += [(f"{BLOCK_KEY_PREFIX}library:{name}", name, "from your block library")
+                    for name in library.blocks]
+        items = []
+        for key, name, description in entries:
+            tooltip = f"<b>{name}</b> (block): {description}"
+            items.append(PaletteEntry(key, name, tooltip, icon, f"{key} block {tooltip}"))
+        self.library_problems = library.problems
+        problems = ("Some library files could not be read:<br>" + "<br>".join(library.problems)
+                    if library.problems else "")
+        self.palette.set_section("Blocks", items, first=True, tooltip=problems)
+
+    def place(self, key: str, position: Position | None, after: str | None) -> str | None:
+        """Place the block a palette key names (the document's placer for ``block:`` keys)."""
+        block = block_for_key(key)
+        if block is None:
+            self._status(f"No block {key[len(BLOCK_KEY_PREFIX):]!r} to place")
+            return None
+        return self.document.place_block(block, position, after)
+
+    # -- the canvas --------------------------------------------------------------------------
+
+    def _menu_items(self, menu: QMenu, node_id: str, ids: list[str]) -> None:
+        """Make Block… / Expand / Edit Definition… / Save to Library / Collapse."""
+        graph = self.document.graph
+        node = graph.node(node_id)
+        menu.addSeparator()
+        items: list[tuple[str, Callable[[str], object]]] = []
+        if node.type == BLOCK_TYPE and len(ids) == 1:
+            items.append(("Expand Block", self.expand))
+            if not graph.blocks[node.params["block"]].is_model:
+                items += [("Edit Block Definition…", self.edit),
+                          ("Save Block to Library", self.save_to_library)]
+        if group_of(graph, node_id) is not None:
+            items.append(("Collapse Block", self.collapse))
+        if node.type != "Input":
+            items.append(("Make Block…", self.make_block))
+        for text, slot in items:
+            action = menu.addAction(text)
+            if slot == self.make_block:
+                action.setShortcut("Ctrl+B")
+                action.setShortcutVisibleInContextMenu(True)
+            action.triggered.connect(lambda _c=False, s=slot: s(node_id))
+
+    def _double_clicked(self, node_id: str) -> bool:
+        if self.document.graph.node(node_id).type != BLOCK_TYPE:
+            return False
+        self.edit(node_id)  # open its definition
+        return True
 
     # -- state ------------------------------------------------------------------------------
 
-    def _selection(self) -> list[str]:
-        scene = self.window.scene
-        return scene.selected_node_ids() if scene is not None else []
-
     def _block_node(self, node_id: str | None) -> str | None:
-        ids = [node_id] if node_id else self._selection()
-        graph = self.window.graph
+        ids = [node_id] if node_id else self.document.selection
+        graph = self.document.graph
         if len(ids) == 1 and ids[0] in graph.nodes and graph.nodes[ids[0]].type == BLOCK_TYPE:
             return ids[0]
         return None
 
     def update_enabled(self) -> None:
-        graph = self.window.graph
-        ids = self._selection()
+        graph = self.document.graph
+        ids = self.document.selection
         block = self._block_node(None)
         self.make_action.setEnabled(bool(ids))
         self.expand_action.setEnabled(block is not None)
@@ -478,14 +473,7 @@ class BlockActions(QObject):
         self.collapse_action.setEnabled(len(ids) >= 1 and group_of(graph, ids[0]) is not None)
 
     def _status(self, text: str) -> None:
-        self.window.statusBar().showMessage(text, 6000)
-
-    def _run(self, text: str, action: Callable[[], Any]) -> Any:
-        try:
-            return run_structural(self.window.undo_stack, self.window.graph, text, action)
-        except GraphError as err:
-            self._status(str(err))
-            return None
+        self.document.report(text)
 
     # -- the actions --------------------------------------------------------------------------
 
@@ -494,23 +482,18 @@ class BlockActions(QObject):
         return dialog.exec() == QDialog.DialogCode.Accepted
 
     def make_block(self, _node_id: str | None = None) -> str | None:
-        ids = self._selection()
+        ids = list(self.document.selection)
         if not ids:
             self._status("Select the layers to make a block of first")
             return None
-        graph = self.window.graph
-        dialog = MakeBlockDialog(graph, ids, self.window)
+        dialog = MakeBlockDialog(self.document.graph, ids, self.parent_widget)
         while self.ask_make_block(dialog):
             name = dialog.name_edit.text().strip()
-            exposed = dialog.exposed()
             try:
-                node_id = run_structural(
-                    self.window.undo_stack, graph, f"Make block {name}",
-                    lambda n=name, e=exposed: make_block(graph, ids, n, exposed=e))
+                node_id = self.document.make_block(ids, name, dialog.exposed())
             except GraphError as err:
                 dialog.show_error(str(err))
                 continue
-            self._select(node_id)
             self._status(f"Made block {name}: double-click it to edit its definition")
             return node_id
         return None
@@ -520,19 +503,11 @@ class BlockActions(QObject):
         if block is None:
             self._status("Select one block to expand")
             return None
-        graph = self.window.graph
+        graph = self.document.graph
         name = graph.nodes[block].name
         app = graph.blocks[graph.nodes[block].params["block"]].application
-        ids = self._run(f"Expand {name}", lambda: expand_block(graph, block))
+        ids = self.document.expand_block(block)
         if ids:
-            scene = self.window.scene
-            if scene is not None:
-                scene.clearSelection()
-                for nid in ids:
-                    scene.node_items[nid].setSelected(True)
-                view = getattr(self.window, "view", None)
-                if view is not None:  # the expansion starts where the block was
-                    view.ensureVisible(scene.node_items[ids[0]], 40, 40)
             if app:
                 weights = app.get("weights")
                 self._status(
@@ -546,18 +521,16 @@ class BlockActions(QObject):
         return ids
 
     def collapse(self, node_id: str | None = None) -> str | None:
-        ids = [node_id] if node_id else self._selection()
-        graph = self.window.graph
+        ids = [node_id] if node_id else self.document.selection
+        graph = self.document.graph
         group = group_of(graph, ids[0]) if ids and ids[0] in graph.nodes else None
         if group is None:
             self._status("Select a layer of an expanded block to collapse it")
             return None
         before = graph.blocks.get(group.block)
         app = before.application if before is not None else None
-        new = self._run(f"Collapse {group.instance_name}",
-                        lambda: collapse_block(graph, ids[0]))
+        new = self.document.collapse_block(ids[0], group.instance_name)
         if new is not None:
-            self._select(new)
             node = graph.nodes[new]
             after = graph.blocks[node.params["block"]]
             if app and after.application:
@@ -581,7 +554,7 @@ class BlockActions(QObject):
     def ask_expand_model(self, block: Block) -> bool:
         """Editing a nested model (a Keras Application): say why its definition cannot be
         edited and offer to expand it instead (tests replace this)."""
-        box = QMessageBox(self.window)
+        box = QMessageBox(self.parent_widget)
         box.setIcon(QMessageBox.Icon.Information)
         box.setWindowTitle("Edit Block Definition")
         box.setText(expand_model_text(block))
@@ -594,7 +567,7 @@ class BlockActions(QObject):
 
     def edit(self, node_id: str | None = None) -> bool:
         block_node = self._block_node(node_id)
-        graph = self.window.graph
+        graph = self.document.graph
         if block_node is None:
             self._status("Select one block to edit its definition")
             return False
@@ -603,16 +576,14 @@ class BlockActions(QObject):
             if self.ask_expand_model(block):
                 self.expand(block_node)
             return False
-        dialog = BlockEditorDialog(graph, block.name, self.window)
+        dialog = BlockEditorDialog(graph, block.name, self.parent_widget)
         if not self.ask_edit(dialog) or dialog.result_block is None:
             return False
-        new = dialog.result_block
-        return self._run(f"Edit block {block.name}", lambda: graph.add_block(new)) is None and \
-            graph.blocks.get(block.name) is new
+        return self.document.set_block_definition(dialog.result_block)
 
     def save_to_library(self, node_id: str | None = None) -> bool:
         block_node = self._block_node(node_id)
-        graph = self.window.graph
+        graph = self.document.graph
         if block_node is None:
             self._status("Select one block to save it to the library")
             return False
@@ -620,18 +591,11 @@ class BlockActions(QObject):
         try:
             path = bl.save_to_library(block)
         except GraphError as err:
-            QMessageBox.warning(self.window, "Save Block to Library", str(err))
+            QMessageBox.warning(self.parent_widget, "Save Block to Library", str(err))
             return False
-        refresh = getattr(self.window.palette, "refresh_blocks", None)
-        if refresh is not None:
-            refresh()
+        self.refresh_palette()
         self._status(f"Saved block {block.name} to {path}")
         return True
-
-    def _select(self, node_id: str) -> None:
-        scene = self.window.scene
-        if scene is not None:
-            scene.select_node(node_id)
 
 
 def _short(value: Any) -> str:
@@ -659,5 +623,5 @@ def default_values_text(block: Block) -> str:
     return ", ".join(f"{k}={block.exposure_default(k)}" for k in block.exposed)
 
 
-__all__ = ["BlockActions", "BlockEditorDialog", "MakeBlockDialog", "StructuralEdit",
-           "block_for_key", "default_values_text", "expand_model_text", "place_block"]
+__all__ = ["BlockActions", "BlockEditorDialog", "MakeBlockDialog", "block_for_key",
+           "default_values_text", "expand_model_text"]

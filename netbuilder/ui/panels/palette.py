@@ -1,12 +1,14 @@
-"""The layer palette: every catalog layer, grouped by family, searchable by name and by purpose.
+"""The layer palette: every catalog layer, grouped by family, searchable by name and by purpose,
+and the sections features add (``set_section``: blocks, Keras Applications).
 
-Drag a layer onto the canvas (mime type ``canvas.LAYER_MIME``, data = the type name) or
-double-click it to append it after the selected layer.
+Drag a layer onto the canvas (mime type ``canvas.interactions.LAYER_MIME``, data = the type name
+or the entry's key) or double-click it to append it after the selected layer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QIcon, QKeyEvent
@@ -23,11 +25,23 @@ from PySide6.QtWidgets import (
 from netbuilder.core import catalog
 from netbuilder.core.catalog import LayerSpec
 from netbuilder.ui import theme
-from netbuilder.ui.canvas.scene import LAYER_MIME
+from netbuilder.ui.canvas.interactions import LAYER_MIME
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole
-BLOCK_PREFIX = "block:"  # palette keys of blocks: block:builtin:NAME, block:library:NAME
-APPLICATION_KEY = "@application"  # "Keras Application…": opens a dialog (ui.application_dialog)
+KEYWORDS_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+@dataclass(frozen=True)
+class PaletteEntry:
+    """An entry of a feature's section: ``key`` is what a drag carries and ``layer_activated``
+    says (the document's placers know it); ``keywords`` is what a search looks in."""
+
+    key: str
+    label: str
+    tooltip: str
+    icon: QIcon
+    keywords: str
+    draggable: bool = True
 
 
 def matches(spec: LayerSpec, query: str) -> bool:
@@ -38,27 +52,6 @@ def matches(spec: LayerSpec, query: str) -> bool:
         return True
     haystack = " ".join((spec.type, spec.family, " ".join(spec.keywords))).lower()
     return all(word in haystack for word in words)
-
-
-def _block_icon(size: int = 16) -> QIcon:
-    """A block's icon: two filled layer boxes joined, in the Blocks colour (not a checkbox)."""
-    from PySide6.QtCore import QRectF
-    from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
-
-    pixmap = QPixmap(size, size)
-    pixmap.fill(QColor(0, 0, 0, 0))
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    color = theme.family_color("Blocks")
-    pen = QPen(color)
-    pen.setWidthF(1.4)
-    painter.setPen(pen)
-    painter.drawLine(int(size * 0.5), int(size * 0.4), int(size * 0.5), int(size * 0.6))
-    painter.setBrush(color)
-    painter.drawRoundedRect(QRectF(size * 0.1, size * 0.05, size * 0.8, size * 0.35), 2, 2)
-    painter.drawRoundedRect(QRectF(size * 0.1, size * 0.6, size * 0.8, size * 0.35), 2, 2)
-    painter.end()
-    return QIcon(pixmap)
 
 
 class LayerTree(QTreeWidget):
@@ -92,7 +85,7 @@ class LayerPalette(QWidget):
     layer_activated = Signal(str)
     """A layer was double-clicked (or Enter pressed on it): append it to the model."""
 
-    def __init__(self, parent: QWidget | None = None, with_blocks: bool = True) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search, e.g. pool, normalize, skip")
@@ -124,12 +117,8 @@ class LayerPalette(QWidget):
 
         self.items: dict[str, QTreeWidgetItem] = {}
         self.family_items: dict[str, QTreeWidgetItem] = {}
+        self.sections: dict[str, QTreeWidgetItem] = {}
         self._populate()
-        self.blocks_item: QTreeWidgetItem | None = None
-        self.block_problems: list[str] = []
-        if with_blocks:
-            self.refresh_blocks()
-        self.pretrained_item = self._add_pretrained()
         self.search.textChanged.connect(self.filter)
         self.tree.itemDoubleClicked.connect(self._activated)
         self.tree.layer_chosen.connect(self.layer_activated)
@@ -160,72 +149,66 @@ class LayerPalette(QWidget):
             if family in self.family_items:
                 self.family_items[family].setExpanded(True)
 
-    def refresh_blocks(self) -> None:
-        """The "Blocks" section: the built-in blocks, then the user's library (re-read)."""
-        from netbuilder.core import blocks_library as bl
-
-        family_item = self.blocks_item
-        if family_item is None:
-            family_item = QTreeWidgetItem(["Blocks"])
-            family_item.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            family_item.setIcon(0, theme.swatch_icon("Blocks"))
-            font = family_item.font(0)
+    def set_section(self, title: str, entries: Sequence[PaletteEntry], *, first: bool = False,
+                    tooltip: str = "") -> QTreeWidgetItem:
+        """Add (or fill again) a section of entries that are not catalog layers: a feature's
+        (the blocks, the Keras Applications). ``first``: above the layer families."""
+        section = self.sections.get(title)
+        if section is None:
+            section = QTreeWidgetItem([title])
+            section.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            section.setIcon(0, theme.swatch_icon(title))
+            font = section.font(0)
             font.setBold(True)
-            family_item.setFont(0, font)
-            self.tree.insertTopLevelItem(0, family_item)  # first: easy to find
-            self.blocks_item = family_item
-        for key in [k for k in self.items if k.startswith(BLOCK_PREFIX)]:
-            del self.items[key]
-        family_item.takeChildren()
-        icon = _block_icon()
-        library = bl.load_library()
-        entries = [(f"{BLOCK_PREFIX}builtin:{name}", name, bl.DESCRIPTIONS.get(name, ""))
-                   for name in bl.BUILTIN]
-        entries += [(f"{BLOCK_PREFIX}library:{name}", name, "from your block library")
-                    for name in library.blocks]
-        for key, name, description in entries:
-            item = QTreeWidgetItem([name])
-            item.setData(0, TYPE_ROLE, key)
-            item.setIcon(0, icon)
-            item.setToolTip(0, f"<b>{name}</b> (block): {description}")
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-                          | Qt.ItemFlag.ItemIsDragEnabled)
-            family_item.addChild(item)
-            self.items[key] = item
-        self.block_problems = library.problems
-        if library.problems:
-            family_item.setToolTip(0, "Some library files could not be read:<br>"
-                                   + "<br>".join(library.problems))
+            section.setFont(0, font)
+            if first:
+                self.tree.insertTopLevelItem(0, section)
+            else:
+                self.tree.addTopLevelItem(section)
+            self.sections[title] = section
+        for i in range(section.childCount()):
+            del self.items[section.child(i).data(0, TYPE_ROLE)]
+        section.takeChildren()
+        for entry in entries:
+            item = QTreeWidgetItem([entry.label])
+            item.setData(0, TYPE_ROLE, entry.key)
+            item.setData(0, KEYWORDS_ROLE, entry.keywords.lower())
+            item.setIcon(0, entry.icon)
+            item.setToolTip(0, entry.tooltip)
+            flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+            if entry.draggable:
+                flags |= Qt.ItemFlag.ItemIsDragEnabled
+            item.setFlags(flags)
+            section.addChild(item)
+            self.items[entry.key] = item
+        section.setToolTip(0, tooltip)
+        return section
 
-    def visible_blocks(self) -> list[str]:
-        """The palette keys of the blocks shown now (``block:builtin:NAME``...)."""
-        item = self.blocks_item
-        if item is None or item.isHidden():
+    def visible_entries(self, title: str) -> list[str]:
+        """The keys of the entries a section shows now."""
+        section = self.sections.get(title)
+        if section is None or section.isHidden():
             return []
-        return [item.child(i).data(0, TYPE_ROLE) for i in range(item.childCount())
-                if not item.child(i).isHidden()]
+        return [section.child(i).data(0, TYPE_ROLE) for i in range(section.childCount())
+                if not section.child(i).isHidden()]
 
-    def _filter_blocks(self, query: str) -> None:
-        item = self.blocks_item
-        if item is None:
-            return
+    def _filter_sections(self, query: str) -> None:
         words = query.lower().split()
-        shown = 0
-        for i in range(item.childCount()):
-            child = item.child(i)
-            text = (child.data(0, TYPE_ROLE) + " block " + child.toolTip(0)).lower()
-            hide = not all(word in text for word in words)
-            child.setHidden(hide)
-            shown += not hide
-        item.setHidden(shown == 0)
-        if query:
-            item.setExpanded(shown > 0)
+        for section in self.sections.values():
+            shown = 0
+            for i in range(section.childCount()):
+                child = section.child(i)
+                hide = not all(word in child.data(0, KEYWORDS_ROLE) for word in words)
+                child.setHidden(hide)
+                shown += not hide
+            section.setHidden(shown == 0)
+            if query:
+                section.setExpanded(shown > 0)
 
     def filter(self, query: str) -> None:
         """Show only the layers that match ``query``; families with a match open up."""
         query = query.strip()
-        self._filter_blocks(query)
-        self._filter_pretrained(query)
+        self._filter_sections(query)
         for family_item in self.family_items.values():
             shown = 0
             for i in range(family_item.childCount()):
@@ -272,41 +255,8 @@ class LayerPalette(QWidget):
 
     def _show_help(self, item: QTreeWidgetItem | None, _previous: object = None) -> None:
         layer_type = item.data(0, TYPE_ROLE) if item is not None else None
-        if layer_type and (layer_type.startswith(BLOCK_PREFIX) or layer_type == APPLICATION_KEY):
+        if layer_type and not catalog.has(layer_type):  # a feature's entry
             self.help.setText(item.toolTip(0))
         elif layer_type:
             spec = catalog.get(layer_type)
             self.help.setText(f"<b>{spec.type}</b>: {spec.help}")
-
-    # -- "Pretrained": Keras Applications ------------------------------------------------------
-
-    def _add_pretrained(self) -> QTreeWidgetItem:
-        """The "Pretrained" section: "Keras Application…" (VGG16, ResNet50… as one block). It
-        opens a dialog (double-click or Enter: ``layer_activated(APPLICATION_KEY)``); it is not
-        dragged."""
-        family_item = QTreeWidgetItem(["Pretrained"])
-        family_item.setFlags(Qt.ItemFlag.ItemIsEnabled)
-        family_item.setIcon(0, theme.swatch_icon("Pretrained"))
-        font = family_item.font(0)
-        font.setBold(True)
-        family_item.setFont(0, font)
-        self.tree.addTopLevelItem(family_item)
-        item = QTreeWidgetItem(["Keras Application…"])
-        item.setData(0, TYPE_ROLE, APPLICATION_KEY)
-        item.setIcon(0, theme.layer_icon("Pretrained"))
-        item.setToolTip(0, "<b>Keras Application</b>: a pretrained model (VGG16, ResNet50, "
-                           "MobileNetV2…) as one block: choose its input, classifier and weights, "
-                           "then freeze it or fine-tune it. Double-click to choose.")
-        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-        family_item.addChild(item)
-        family_item.setExpanded(True)
-        self.items[APPLICATION_KEY] = item
-        return family_item
-
-    def _filter_pretrained(self, query: str) -> None:
-        words = ("keras application pretrained transfer learning imagenet base model vgg16 "
-                 "vgg19 resnet mobilenet efficientnet inception xception densenet nasnet "
-                 "convnext")
-        shown = all(word in words for word in query.lower().split())
-        self.pretrained_item.setHidden(not shown)
-        self.pretrained_item.child(0).setHidden(not shown)

@@ -1,8 +1,10 @@
-"""The inspector: the selected layer's name, trainable flag and parameters, with one editor per
-parameter generated from the layer's spec.
+"""The parameter editor: the selected layer's name, trainable flag and parameters, with one field
+per parameter generated from the layer's spec.
 
-A value the layer can never take is shown as an error under its editor and not applied; every
-applied change is a ``SetParam`` undo command, so the canvas and the summary re-infer at once.
+A value the layer can never take is shown as an error under its field and not applied; every
+applied change is one call to the ``Document`` (one undo command), so the canvas and the summary
+re-infer at once. Features add their own controls for some layers (``control_hooks``: a Keras
+Application's Frozen / Fine-tune from layer).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from html import escape
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -40,9 +41,9 @@ from netbuilder.core.catalog.base import (
     to_plain,
 )
 from netbuilder.core.explain import derivations, explain
-from netbuilder.core.graph import BLOCK_TYPE, Event, Graph, GraphError
+from netbuilder.core.graph import BLOCK_TYPE, Event, Graph
 from netbuilder.core.quick_fixes import ParamFix, QuickFix, describe_fix, suggest_fixes
-from netbuilder.ui.commands import GraphCommand, Rename, SetParam, SetTrainable, push
+from netbuilder.ui.document import Document
 from netbuilder.ui.formatting import outputs_text, text_to_value, value_to_text
 
 _INT_LIMIT = 2**31 - 1
@@ -103,7 +104,7 @@ class Combo(_NoWheelUnlessFocused, QComboBox):
     pass
 
 
-class ParamEditor:
+class ParamField:
     """One parameter's editor widget, with ways to show a value and report a new one."""
 
     def __init__(self, param: Param, on_value: Callable[[str, Any], None]) -> None:
@@ -260,18 +261,31 @@ class ParamEditor:
             self.widget.setStyleSheet("")
 
 
-class Inspector(QScrollArea):
+ControlsHook = Callable[[Document, str], "NodeControls | None"]
+"""A feature's controls for a layer (``hook(document, node id)``), or None for other layers."""
+
+
+class NodeControls(QWidget):
+    """Controls a feature shows for some layers instead of the "trainable" box."""
+
+    def refresh(self) -> None:
+        """Show the layer as it is now (after an edit, an undo)."""
+
+
+class ParameterEditor(QScrollArea):
     """Shows and edits the selected layer."""
 
     fix_requested = Signal(object)
     """A quick-fix button was clicked: the ``core.quick_fixes.QuickFix`` to apply."""
 
-    def __init__(self, undo_stack: QUndoStack, parent: QWidget | None = None) -> None:
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.undo_stack = undo_stack
+        self.document = document
         self.graph: Graph | None = None
         self.node_id: str | None = None
-        self.editors: dict[str, ParamEditor] = {}
+        self.editors: dict[str, ParamField] = {}
+        self.control_hooks: list[ControlsHook] = []
+        self.node_controls: NodeControls | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
@@ -289,6 +303,9 @@ class Inspector(QScrollArea):
         self.explain_open = False
         self.project_text = ""
         self._show_placeholder()
+        self.set_graph(document.graph)
+        document.project_replaced.connect(lambda: self.set_graph(document.graph))
+        document.selection_changed.connect(self.set_selection)
 
     def set_project_info(self, name: str, description: str) -> None:
         """What the inspector says about the model while no layer is selected."""
@@ -315,6 +332,7 @@ class Inspector(QScrollArea):
 
     def _show_placeholder(self, text: str | None = None) -> None:
         self.editors = {}
+        self.node_controls = None
         self.name_edit = self.name_error = self.trainable_box = self.status = self.title = None
         self.fix_box = self.explanation = self.explain_button = None
         self.fix_buttons = []
@@ -421,7 +439,7 @@ class Inspector(QScrollArea):
             self.trainable_box.setChecked(node.trainable)
             self.trainable_box.toggled.connect(self._set_trainable)
             form.addRow("", self.trainable_box)
-        self._add_freeze_controls(form, node.id)
+        self._add_node_controls(form, node.id)
         self._add_group_note(form, node.id)
 
         self.editors = {}
@@ -457,7 +475,7 @@ class Inspector(QScrollArea):
         assert self.graph is not None and self.node_id is not None
         node = self.graph.nodes[self.node_id]
         for param in params:
-            editor = ParamEditor(param, self._apply)
+            editor = ParamField(param, self._apply)
             editor.show_value(node.params.get(param.name))
             label = QLabel(param.name)
             label.setToolTip(param.help)
@@ -530,23 +548,22 @@ class Inspector(QScrollArea):
         note.setStyleSheet("color: #5f6873;")
         form.addRow(note)
 
-    def _add_freeze_controls(self, form: QFormLayout, node_id: str) -> None:
-        """A Keras Application: "Frozen" and "Fine-tune from layer" instead of "trainable"."""
-        from netbuilder.ui.features.applications import FreezeControls, application_of
-
-        self.freeze_controls = None
-        if self.graph is None or application_of(self.graph, node_id) is None:
+    def _add_node_controls(self, form: QFormLayout, node_id: str) -> None:
+        """A feature's controls for this layer (a Keras Application: "Frozen" and "Fine-tune
+        from layer"), instead of "trainable"."""
+        self.node_controls = next((found for hook in self.control_hooks
+                                   if (found := hook(self.document, node_id)) is not None), None)
+        if self.node_controls is None:
             return
-        self.freeze_controls = FreezeControls(self.graph, node_id, self.undo_stack)
         if self.trainable_box is not None:
             form.setRowVisible(self.trainable_box, False)
-        form.addRow(self.freeze_controls)
+        form.addRow(self.node_controls)
 
     def _refresh_status(self) -> None:
         if self.graph is None or self.node_id is None or self.status is None:
             return
-        if getattr(self, "freeze_controls", None) is not None:
-            self.freeze_controls.refresh()
+        if self.node_controls is not None:
+            self.node_controls.refresh()
         result = self.graph.inference.results.get(self.node_id)
         self._refresh_fixes()
         self._refresh_explanation()
@@ -630,14 +647,6 @@ class Inspector(QScrollArea):
 
     # -- applying edits ----------------------------------------------------------------------
 
-    def _push(self, command: GraphCommand) -> str | None:
-        """Run an edit; the graph's refusal comes back as a message."""
-        try:
-            push(self.undo_stack, command)
-        except GraphError as err:
-            return str(err)
-        return None
-
     def _apply(self, name: str, value: Any) -> None:
         if self.graph is None or self.node_id is None:
             return
@@ -656,7 +665,7 @@ class Inspector(QScrollArea):
             editor.show_error(None)
             editor.show_value(normalized)  # canonical form: "3" becomes "3, 3"
             return
-        error = self._push(SetParam(self.graph, self.node_id, name, value))
+        error = self.document.set_param(self.node_id, name, value)
         editor.show_error(error)
 
     def _rename(self) -> None:
@@ -666,7 +675,7 @@ class Inspector(QScrollArea):
         if new == self.graph.nodes[self.node_id].name:
             self._show_name_error(None)
             return
-        self._show_name_error(self._push(Rename(self.graph, self.node_id, new)))
+        self._show_name_error(self.document.rename(self.node_id, new))
 
     def _show_name_error(self, message: str | None) -> None:
         if self.name_error is None or self.name_edit is None:
@@ -678,7 +687,7 @@ class Inspector(QScrollArea):
     def _set_trainable(self, on: bool) -> None:
         if self.graph is None or self.node_id is None:
             return
-        self._push(SetTrainable(self.graph, self.node_id, on))
+        self.document.set_trainable([self.node_id], on)
 
     # -- following the graph ----------------------------------------------------------------
 
