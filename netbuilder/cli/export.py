@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from netbuilder.cli.errors import fail, unexpected
 from netbuilder.core.atomic_write import write_atomically
 from netbuilder.runtime.keras_loader import import_keras_quietly
 
@@ -32,20 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "folder of images or an .npz file (default: the project's data)")
 
 
-def _fail(message: str) -> int:
-    print(f"netbuilder: {message}", file=sys.stderr)
-    return 1
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except OSError as err:
-        return _fail(f"cannot write {args.output}: {err.strerror or err}")
+        return fail(f"cannot write {args.output}: {err.strerror or err}")
     except Exception as err:  # noqa: BLE001 - the promise: one line, never a traceback
-        text = str(err).strip()
-        message = text.splitlines()[0] if text else type(err).__name__
-        return _fail(f"export failed: {type(err).__name__}: {message}")
+        return unexpected("export", err)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -54,7 +48,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         project = load(args.project)
     except ProjectError as err:
-        return _fail(str(err))
+        return fail(str(err))
     problems = project.graph.inference.errors()
     if problems:
         print(f"netbuilder: cannot export {args.project}: the model has "
@@ -64,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     output = Path(args.output)
     if args.with_training and args.format != "python":
-        return _fail("--with-training adds Python code: it needs --format python")
+        return fail("--with-training adds Python code: it needs --format python")
     if args.format == "python":
         from netbuilder.core.codegen import generate_code
 
@@ -74,12 +68,12 @@ def _run(args: argparse.Namespace) -> int:
 
             data = args.data or _project_data(project)
             if not data:
-                return _fail("--with-training needs --data SOURCE (the project names none)")
+                return fail("--with-training needs --data SOURCE (the project names none)")
             try:
                 text = with_training(text, project.graph, project.settings.get("training"),
                                      data)
             except TrainingCodeError as err:
-                return _fail(f"cannot export the training: {err}")
+                return fail(f"cannot export the training: {err}")
         code = text.encode("utf-8")
         write_atomically(output, lambda tmp: tmp.write_bytes(code))
         print(f"Wrote the Keras code of {project.name} to {output}")
@@ -110,7 +104,7 @@ def _export_keras(project: Any, project_file: Path, output: Path) -> int:
         else:
             model = build_model(project.graph, name=model_name(project.name))
     except BuildError as err:
-        return _fail(f"cannot build {project_file}: {err}")
+        return fail(f"cannot build {project_file}: {err}")
     # Keras saves only to names ending in .keras: save beside the output, then move it there.
     write_atomically(output, lambda tmp: model.save(str(tmp)), suffix=".keras")
     detail = " with its weights" if weights is not None else ""

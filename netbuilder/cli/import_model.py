@@ -8,6 +8,7 @@ import os
 import sys
 from typing import Any
 
+from netbuilder.cli.errors import fail, unexpected
 from netbuilder.runtime.keras_loader import import_keras_quietly
 
 
@@ -40,12 +41,9 @@ def run(args: argparse.Namespace) -> int:
             import_keras_quietly()
         return _import(args, options)
     except KerasImportError as err:
-        print(f"netbuilder: {err}", file=sys.stderr)
-        return 1
+        return fail(str(err))
     except Exception as err:  # noqa: BLE001 - the promise: one line, never a traceback
-        message = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        print(f"netbuilder: import failed: {type(err).__name__}: {message}", file=sys.stderr)
-        return 1
+        return unexpected("import", err)
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:

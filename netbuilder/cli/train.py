@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from netbuilder.cli.errors import fail
+
 _SKIP_LOGS = ("learning_rate",)
 
 
@@ -46,11 +48,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="print only the epoch lines (and the fine-tuning stage line)")
 
 
-def _fail(message: str) -> int:
-    print(f"netbuilder: {message}", file=sys.stderr)
-    return 1
-
-
 def _data_options(pairs: list[str], error: type[Exception]) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for pair in pairs:
@@ -74,7 +71,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     try:
         project = load(args.project)
     except ProjectError as err:
-        return _fail(str(err))
+        return fail(str(err))
     changes: dict[str, Any] = {}
     for name in ("epochs", "batch_size", "learning_rate", "optimizer", "fine_tune_from",
                  "fine_tune_epochs", "fine_tune_learning_rate"):
@@ -88,11 +85,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             options["validation_split"] = args.validation_split
         data_mod.resolve_options(options)
     except (SettingsError, data_mod.DataError) as err:
-        return _fail(str(err))
+        return fail(str(err))
     source = args.data
     if source.strip().lower().replace("-", "_") not in data_mod.BUILTIN_SOURCES:
         if not Path(source).expanduser().exists():
-            return _fail(f"no such data source: {source} (not a file or folder; built-in "
+            return fail(f"no such data source: {source} (not a file or folder; built-in "
                          f"sources: {', '.join(data_mod.BUILTIN_SOURCES)})")
         source = str(Path(source).expanduser().resolve())
     out_dir = Path(args.out or f"{Path(args.project).stem}-training").resolve()
@@ -103,7 +100,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         job["latest_weights"] = True
     if args.weights:
         if not Path(args.weights).exists():
-            return _fail(f"no weights file {args.weights}")
+            return fail(f"no weights file {args.weights}")
         job["initial_weights"] = str(Path(args.weights).resolve())
 
     printer = _Printer(out, quiet=args.quiet, tty=out.isatty())
@@ -136,7 +133,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 final = event
         proc.close()
     except RuntimeError as err:
-        return _fail(str(err))
+        return fail(str(err))
     finally:
         signal.signal(signal.SIGINT, previous)
     assert final is not None
@@ -145,7 +142,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         message = final["message"]
         if final.get("kind") == "nan" and (out_dir / "history.json").exists():
             message += f" (history so far: {out_dir / 'history.json'})"
-        return _fail(message)
+        return fail(message)
     return 0
 
 

@@ -656,10 +656,6 @@ def test_a_finished_run_appears_in_the_runs_list(make_window, qtbot, tmp_path):
 
 
 def test_the_settings_dialog_has_a_fine_tuning_stage(window):
-    from netbuilder.ui.dialogs.training_settings import HAS_FINE_TUNING
-
-    if not HAS_FINE_TUNING:
-        pytest.skip("TrainingSettings has no fine-tuning fields")
     panel = window.training_panel
     dialog = panel.open_settings(modal=False)
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import fields
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -42,12 +41,6 @@ LOSSES = ("", "categorical_crossentropy", "sparse_categorical_crossentropy",
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 SUGGESTED = "(suggested)"
 NO_FINE_TUNING = "(no fine-tuning)"
-# the fine-tuning fields arrived in a later TrainingSettings; shown when they exist
-FINE_TUNE_FIELDS = ("fine_tune_from", "fine_tune_epochs", "fine_tune_learning_rate")
-HAS_FINE_TUNING = all(name in {f.name for f in fields(TrainingSettings)}
-                      for name in FINE_TUNE_FIELDS)
-
-
 def _double(decimals: int, low: float, high: float, step: float) -> QDoubleSpinBox:
     spin = QDoubleSpinBox()
     spin.setDecimals(decimals)
@@ -189,8 +182,7 @@ class TrainingSettingsDialog(QDialog):
         form.addRow(self.csv_log)
         form.addRow(self.tensorboard)
         tabs.addTab(page, "Callbacks")
-        if HAS_FINE_TUNING:
-            tabs.addTab(self._fine_tuning_page(), "Fine-tuning")
+        tabs.addTab(self._fine_tuning_page(), "Fine-tuning")
         self.tabs = tabs
 
         self.error_label = QLabel()
@@ -261,10 +253,9 @@ class TrainingSettingsDialog(QDialog):
         for widget in (self.early_stopping_monitor, self.patience, self.min_delta,
                        self.restore_best_weights):
             widget.setEnabled(early)
-        if HAS_FINE_TUNING:
-            tuning = bool(self.fine_tune_from.currentText().strip())
-            self.fine_tune_epochs.setEnabled(tuning)
-            self.fine_tune_learning_rate.setEnabled(tuning)
+        tuning = bool(self.fine_tune_from.currentText().strip())
+        self.fine_tune_epochs.setEnabled(tuning)
+        self.fine_tune_learning_rate.setEnabled(tuning)
 
     # -- values --------------------------------------------------------------------------------
 
@@ -308,11 +299,9 @@ class TrainingSettingsDialog(QDialog):
         self.terminate_on_nan.setChecked(s.terminate_on_nan)
         self.csv_log.setChecked(s.csv_log)
         self.tensorboard.setChecked(s.tensorboard)
-        if HAS_FINE_TUNING:
-            self.fine_tune_from.setEditText(getattr(s, "fine_tune_from", None) or "")
-            self.fine_tune_epochs.setValue(int(getattr(s, "fine_tune_epochs", 0)))
-            self.fine_tune_learning_rate.setValue(float(getattr(s, "fine_tune_learning_rate",
-                                                                1e-5)))
+        self.fine_tune_from.setEditText(s.fine_tune_from or "")
+        self.fine_tune_epochs.setValue(int(s.fine_tune_epochs))
+        self.fine_tune_learning_rate.setValue(float(s.fine_tune_learning_rate))
         self._update_enabled()
         self.show_error(None)
 
@@ -362,10 +351,9 @@ class TrainingSettingsDialog(QDialog):
             "tensorboard": self.tensorboard.isChecked(),
             "csv_log": self.csv_log.isChecked(),
         }
-        if HAS_FINE_TUNING:
-            values["fine_tune_from"] = self.fine_tune_from.currentText().strip() or None
-            values["fine_tune_epochs"] = self.fine_tune_epochs.value()
-            values["fine_tune_learning_rate"] = float(self.fine_tune_learning_rate.value())
+        values["fine_tune_from"] = self.fine_tune_from.currentText().strip() or None
+        values["fine_tune_epochs"] = self.fine_tune_epochs.value()
+        values["fine_tune_learning_rate"] = float(self.fine_tune_learning_rate.value())
         return values
 
     def settings(self) -> TrainingSettings:
