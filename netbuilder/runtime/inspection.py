@@ -8,7 +8,7 @@ scikit-learn's bundled sample images or an array; ``PreparedInput.notes`` says w
 Every failure the user can cause raises ``InspectError`` with a ``kind`` (the inspection
 protocol's error kinds: input, layer, request...) and one clear sentence.
 
-The inspection worker (``inspect_worker.py``) runs these in its own process; they can be called
+The inspection worker (``workers/inspection.py``) runs these in its own process; they can be called
 in any process that has the model. Keras is imported inside the functions.
 """
 
