@@ -10,8 +10,9 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
-from netbuilder.ui.main_window import APP_NAME, MainWindow, examples_dir
+from netbuilder.ui.main_window import MainWindow
 from netbuilder.ui.qt_platform import window_problem
+from netbuilder.ui.user_files import APP_NAME, examples_dir
 
 DEFAULT_EXAMPLE = "mnist_cnn.nbproj"
 
@@ -37,7 +38,7 @@ def create_window(path: str | Path | None = None) -> tuple[MainWindow, str | Non
             window.set_project(load(path), path)
         except ProjectError as err:
             return window, str(err)
-        from netbuilder.ui.main_window import remember_recent
+        from netbuilder.ui.user_files import remember_recent
 
         remember_recent(path)
         return window, None

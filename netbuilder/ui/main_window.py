@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent, QUndoStack
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QShowEvent, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -39,53 +39,10 @@ from netbuilder.ui.panels.palette import LayerPalette
 from netbuilder.ui.panels.parameters import ParameterEditor
 from netbuilder.ui.panels.summary import SummaryPanel
 from netbuilder.ui.panels.training.panel import TrainingPanel
+from netbuilder.ui.user_files import APP_NAME, app_settings, forget_recent, remember_recent
+from netbuilder.ui.window_actions import make_actions, make_menus
 
-APP_NAME = "NetBuilder"
 FILE_FILTER = f"NetBuilder projects (*{SUFFIX});;All files (*)"
-MAX_RECENT = 10
-
-
-def app_settings() -> QSettings:
-    """NetBuilder's settings (recent files, what the View menu shows), in an INI file."""
-    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, APP_NAME, APP_NAME)
-
-
-def recent_files() -> list[str]:
-    """Recently opened or saved projects, newest first, those that still exist."""
-    value = app_settings().value("recent_files", [])
-    if isinstance(value, str):
-        value = [value]
-    return [p for p in (value or []) if isinstance(p, str) and Path(p).is_file()]
-
-
-def remember_recent(path: str | Path) -> None:
-    entry = str(Path(path).expanduser().resolve())
-    files = [entry] + [p for p in recent_files() if p != entry]
-    app_settings().setValue("recent_files", files[:MAX_RECENT])
-
-
-def forget_recent(path: str | Path | None = None) -> None:
-    """Forget one file (None: all of them)."""
-    if path is None:
-        app_settings().setValue("recent_files", [])
-        return
-    entry = str(Path(path).expanduser().resolve())
-    app_settings().setValue("recent_files", [p for p in recent_files() if p != entry])
-
-
-def examples_dir() -> Path:
-    """Where the example projects live (``resources/examples`` next to the package)."""
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (package / "resources" / "examples",
-                      package.parent / "resources" / "examples"):
-        if candidate.is_dir():
-            return candidate
-    return package.parent / "resources" / "examples"
-
-
-def example_paths() -> list[Path]:
-    directory = examples_dir()
-    return sorted(directory.glob(f"*{SUFFIX}")) if directory.is_dir() else []
 
 
 class MainWindow(QMainWindow):
@@ -116,7 +73,7 @@ class MainWindow(QMainWindow):
         self.code_dock = self._dock("Code", "codeDock", self.code_view,
                                     Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.summary_dock, self.code_dock)
-        self.training_panel = TrainingPanel(lambda: self.project, lambda: self.path)
+        self.training_panel = TrainingPanel(self.document)
         self.training_dock = self._dock("Training", "trainingDock", self.training_panel,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.code_dock, self.training_dock)
@@ -154,8 +111,9 @@ class MainWindow(QMainWindow):
                                    parent=self)
         self.autosaver.failed.connect(
             lambda why: self.statusBar().showMessage(f"Autosave failed: {why}", 8000))
-        self._make_actions()
-        self._make_menus()
+        self.block_actions = BlockActions(self.document, self, self.palette)
+        make_actions(self)
+        make_menus(self)
         # the features plug into the canvas, the palette and the parameter editor
         self.application_actions = ApplicationActions(
             self.document, self, self.training_panel.current_settings,
@@ -188,200 +146,6 @@ class MainWindow(QMainWindow):
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(area, dock)
         return dock
-
-    # -- actions and menus ---------------------------------------------------------------------
-
-    def _action(self, text: str, slot, shortcut=None, tip: str = "",  # type: ignore[no-untyped-def]
-                on_canvas: bool = False) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
-            action.setShortcuts([QKeySequence(s) for s in shortcuts])
-        if tip:
-            action.setStatusTip(tip)
-        action.triggered.connect(lambda _checked=False: slot())
-        if on_canvas:
-            # single-key shortcuts act on the canvas only, never while typing in a field
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.view.addAction(action)
-        return action
-
-    def _make_actions(self) -> None:
-        K = QKeySequence.StandardKey
-        self.new_action = self._action("&New", self.new_project, K.New, "Start an empty model")
-        self.open_action = self._action("&Open…", self.open_dialog, K.Open,
-                                        "Open a project file")
-        self.save_action = self._action("&Save", self.save, K.Save, "Save the project")
-        self.save_as_action = self._action("Save &As…", self.save_as, K.SaveAs,
-                                           "Save the project under a new name")
-        self.quit_action = self._action("&Quit", self.close, K.Quit, "Close NetBuilder")
-        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcuts(QKeySequence.keyBindings(K.Undo))
-        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcuts(QKeySequence.keyBindings(K.Redo))
-        self.delete_action = self._action(
-            "&Delete", self.delete_selection,
-            [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)],
-            "Delete the selected layers and connections", on_canvas=True)
-        self.select_all_action = self._action("Select &All", self.select_all, K.SelectAll,
-                                              "Select every layer", on_canvas=True)
-        self.cut_action = self._action("Cu&t", self.cut, K.Cut,
-                                       "Copy the selected layers and delete them", on_canvas=True)
-        self.copy_action = self._action("&Copy", self.copy, K.Copy,
-                                        "Copy the selected layers and the connections among "
-                                        "them", on_canvas=True)
-        self.paste_action = self._action("&Paste", self.paste, K.Paste,
-                                         "Paste copied layers beside the originals",
-                                         on_canvas=True)
-        self.duplicate_action = self._action("D&uplicate", self.duplicate, "Ctrl+D",
-                                             "Copy the selected layers in one step",
-                                             on_canvas=True)
-        self.rename_action = self._action("Re&name Layer…", self.rename, "F2",
-                                          "Give the selected layer a new name", on_canvas=True)
-        self.freeze_action = self._action("&Freeze Selected Layers",
-                                          lambda: self.set_trainable(False),
-                                          tip="Keep their weights as they are during training")
-        self.unfreeze_action = self._action("U&nfreeze Selected Layers",
-                                            lambda: self.set_trainable(True),
-                                            tip="Train their weights again")
-        self.recover_action = None
-        self.export_png_action = self._action("Picture as &PNG…", self.export_png,
-                                              tip="Save a picture of the model (PNG)")
-        self.export_svg_action = self._action("Picture as &SVG…", self.export_svg,
-                                              tip="Save a vector drawing of the model (SVG)")
-        self.export_code_action = self._action("&Keras Code…", self.export_code,
-                                               "Ctrl+Shift+E",
-                                               "Save the model as a standalone Keras script")
-        self.export_keras_action = self._action(
-            "Keras &Model (.keras)…", self.export_keras_model, None,
-            "Build the model and save it as a .keras file (with the project's weights, if any)")
-        self.import_action = self._action("&Import Keras Model…", self.import_dialog,
-                                          "Ctrl+I", "Open a Keras model file or a Keras "
-                                          "Application as a new project")
-        self.overview_action = QAction("&Overview", self)
-        self.overview_action.setCheckable(True)
-        self.overview_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
-        self.overview_action.setStatusTip("When the model does not fit in the canvas, show all "
-                                          "of it in the corner; click there to go")
-        shown = app_settings().value("view/overview", True)
-        self.overview_action.setChecked(shown not in (False, "false", "0"))
-        self.overview_action.toggled.connect(self.show_overview)
-        self.overview.set_enabled(self.overview_action.isChecked())
-        self.fit_action = self._action("&Fit to View", self.fit_to_view,
-                                       QKeySequence(Qt.Key.Key_F), "Show the whole model",
-                                       on_canvas=True)
-        self.zoom_in_action = self._action("Zoom &In", lambda: self.view.zoom_by(1.25),
-                                           K.ZoomIn)
-        self.zoom_out_action = self._action("Zoom &Out", lambda: self.view.zoom_by(0.8),
-                                            K.ZoomOut)
-        self.zoom_reset_action = self._action("&Actual Size", self._zoom_reset, "Ctrl+0")
-        self.train_action = self._action("&Train", self.train, "F5",
-                                         "Train the model from fresh weights, watching it learn")
-        self.stop_training_action = self._action("&Stop Training", self.stop_training,
-                                                 "Shift+F5", "Stop after the current batch; "
-                                                 "the weights are kept")
-        self.continue_training_action = self._action(
-            "&Continue Training", lambda: self.train(resume=True), "Ctrl+F5",
-            "Train more epochs from the last run's weights")
-        self.arrange_action = self._action("A&rrange Layers", self.arrange, "Ctrl+L",
-                                           "Lay the model out top to bottom, branches side by "
-                                           "side")
-        self.inspect_action = self._action(
-            "&Inspect Selected Layer", lambda: self.inspect_layer(), "Ctrl+Shift+I",
-            "Show what the selected layer computes: feature maps, filters, predictions, "
-            "Grad-CAM")
-
-    def _make_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        file_menu.addAction(self.new_action)
-        file_menu.addAction(self.open_action)
-        self.recent_menu = file_menu.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        self._fill_recent_menu()
-        self.examples_menu = file_menu.addMenu("Open &Example")
-        for path in example_paths():
-            action = self.examples_menu.addAction(path.stem.replace("_", " "))
-            action.triggered.connect(lambda _c=False, p=path: self.open_example(p))
-        self.examples_menu.setEnabled(bool(self.examples_menu.actions()))
-        file_menu.addSeparator()
-        file_menu.addAction(self.save_action)
-        file_menu.addAction(self.save_as_action)
-        file_menu.addSeparator()
-        self.file_menu = file_menu
-        file_menu.addAction(self.import_action)
-        self.export_menu = file_menu.addMenu("&Export")
-        self.export_menu.addAction(self.export_code_action)
-        self.export_menu.addAction(self.export_keras_action)
-        self.export_menu.addSeparator()
-        self.export_menu.addAction(self.export_png_action)
-        self.export_menu.addAction(self.export_svg_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-
-        edit_menu = bar.addMenu("&Edit")
-        edit_menu.addAction(self.undo_action)
-        edit_menu.addAction(self.redo_action)
-        edit_menu.addSeparator()
-        edit_menu.addAction(self.cut_action)
-        edit_menu.addAction(self.copy_action)
-        edit_menu.addAction(self.paste_action)
-        edit_menu.addAction(self.duplicate_action)
-        edit_menu.addAction(self.delete_action)
-        edit_menu.addSeparator()
-        edit_menu.addAction(self.select_all_action)
-        edit_menu.addSeparator()
-        edit_menu.addAction(self.rename_action)
-        edit_menu.addAction(self.freeze_action)
-        edit_menu.addAction(self.unfreeze_action)
-        self.block_actions = BlockActions(self.document, self, self.palette)
-        self.block_actions.add_to_menu(edit_menu)
-
-        view_menu = bar.addMenu("&View")
-        view_menu.addAction(self.fit_action)
-        view_menu.addAction(self.zoom_in_action)
-        view_menu.addAction(self.zoom_out_action)
-        view_menu.addAction(self.zoom_reset_action)
-        view_menu.addSeparator()
-        view_menu.addAction(self.arrange_action)
-        view_menu.addSeparator()
-        view_menu.addAction(self.overview_action)
-        view_menu.addAction(self.inspect_action)
-        self.view_menu = view_menu
-        for dock in (self.palette_dock, self.parameters_dock, self.summary_dock,
-                     self.code_dock, self.training_dock, self.inspect_dock):
-            view_menu.addAction(dock.toggleViewAction())
-
-        train_menu = bar.addMenu("&Train")
-        train_menu.addAction(self.train_action)
-        train_menu.addAction(self.stop_training_action)
-        train_menu.addAction(self.continue_training_action)
-        train_menu.addSeparator()
-        self.data_action = train_menu.addAction("&Data…")
-        self.data_action.setStatusTip("The training data: source, splits, augmentation, preview")
-        self.data_action.triggered.connect(lambda _c=False: self.training_panel.open_data_dialog())
-        self.train_menu = train_menu
-        self.training_panel.running_changed.connect(self._training_running)
-        self._training_running(False)
-
-    def _fill_recent_menu(self) -> None:
-        menu = self.recent_menu
-        menu.clear()
-        files = recent_files()
-        for i, name in enumerate(files):
-            path = Path(name)
-            label = f"&{i + 1} {path.name}" if i < 9 else path.name
-            action = menu.addAction(f"{label}  —  {path.parent}")
-            action.setData(name)
-            action.setStatusTip(name)
-            action.triggered.connect(lambda _c=False, p=name: self.open_recent(p))
-        if files:
-            menu.addSeparator()
-            clear = menu.addAction("Clear Recent Files")
-            clear.triggered.connect(lambda _c=False: (forget_recent(), self._fill_recent_menu()))
-        else:
-            empty = menu.addAction("No recent files")
-            empty.setEnabled(False)
 
     # -- the project -----------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ from PySide6.QtGui import QImage, QKeySequence
 from netbuilder.core.project import load, save
 from netbuilder.ui import autosave
 from netbuilder.ui.autosave import Autosaver, pending_recovery, recovery_key, recovery_path
-from netbuilder.ui.main_window import recent_files
+from netbuilder.ui.user_files import recent_files
+from netbuilder.ui.window_actions import fill_recent_menu
 
 # -- shortcuts ------------------------------------------------------------------------------------
 
@@ -45,7 +46,7 @@ def test_saved_and_opened_projects_become_recent_files(window, make_window, tmp_
     assert recent_files() == [str(second.resolve()), str(first.resolve())]
 
     other = make_window()
-    other._fill_recent_menu()
+    fill_recent_menu(other)
     texts = [a.text() for a in other.recent_menu.actions() if not a.isSeparator()]
     assert texts[0].startswith("&1 second.nbproj") and texts[1].startswith("&2 first.nbproj")
     assert texts[-1] == "Clear Recent Files"
@@ -55,11 +56,11 @@ def test_saved_and_opened_projects_become_recent_files(window, make_window, tmp_
 
     first.unlink()  # files that went away are not listed
     assert recent_files() == [str(second.resolve())]
-    other._fill_recent_menu()
+    fill_recent_menu(other)
     clear = [a for a in other.recent_menu.actions() if a.text() == "Clear Recent Files"][0]
     clear.trigger()
     assert recent_files() == []
-    other._fill_recent_menu()
+    fill_recent_menu(other)
     (empty,) = other.recent_menu.actions()
     assert empty.text() == "No recent files" and not empty.isEnabled()
 

@@ -104,7 +104,7 @@ def test_clicking_the_overview_moves_the_canvas_there(make_window, qtbot):
 
 
 def test_overview_toggles_from_the_view_menu_and_is_remembered(make_window):
-    from netbuilder.ui.main_window import app_settings
+    from netbuilder.ui.user_files import app_settings
 
     window = make_window(big_chain())
     assert window.overview_action in window.view_menu.actions()

@@ -136,7 +136,7 @@ def test_unsaved_changes_prompt_before_opening_another_project(window, tmp_path)
 
 
 def test_examples_open_as_templates(make_window, tmp_path):
-    from netbuilder.ui import main_window
+    from netbuilder.ui import user_files
 
     example = tmp_path / "tiny.nbproj"
     make_window().save_to(example)
@@ -148,7 +148,7 @@ def test_examples_open_as_templates(make_window, tmp_path):
     window.ask_save_path = lambda: str(saved_to)
     assert window.save()
     assert window.path == saved_to
-    assert main_window.examples_dir().name == "examples"
+    assert user_files.examples_dir().name == "examples"
 
 
 def test_arrange_is_one_undo_step(window):
@@ -214,7 +214,7 @@ def test_no_keras_tensorflow_or_numpy_on_the_way_to_the_first_window(tmp_path):
 
 def test_without_a_path_the_mnist_example_opens(qtbot):
     from netbuilder.ui.app import DEFAULT_EXAMPLE
-    from netbuilder.ui.main_window import examples_dir
+    from netbuilder.ui.user_files import examples_dir
 
     if not (examples_dir() / DEFAULT_EXAMPLE).is_file():
         import pytest

@@ -1,0 +1,212 @@
+"""The main window's actions (with their shortcuts) and its menu bar: File (with Open Recent and
+Open Example), Edit, View and Train."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+
+from netbuilder.ui.user_files import app_settings, example_paths, forget_recent, recent_files
+
+if TYPE_CHECKING:
+    from netbuilder.ui.main_window import MainWindow
+
+
+def _action(window: MainWindow, text: str, slot, shortcut=None,  # type: ignore[no-untyped-def]
+            tip: str = "", on_canvas: bool = False) -> QAction:
+    action = QAction(text, window)
+    if shortcut is not None:
+        shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
+        action.setShortcuts([QKeySequence(s) for s in shortcuts])
+    if tip:
+        action.setStatusTip(tip)
+    action.triggered.connect(lambda _checked=False: slot())
+    if on_canvas:
+        # single-key shortcuts act on the canvas only, never while typing in a field
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        window.view.addAction(action)
+    return action
+
+
+def make_actions(window: MainWindow) -> None:
+    """The window's actions (``window.new_action``…), shortcuts included."""
+    K = QKeySequence.StandardKey
+    window.new_action = _action(window, "&New", window.new_project, K.New, "Start an empty model")
+    window.open_action = _action(window, "&Open…", window.open_dialog, K.Open,
+                                 "Open a project file")
+    window.save_action = _action(window, "&Save", window.save, K.Save, "Save the project")
+    window.save_as_action = _action(window, "Save &As…", window.save_as, K.SaveAs,
+                                    "Save the project under a new name")
+    window.quit_action = _action(window, "&Quit", window.close, K.Quit, "Close NetBuilder")
+    window.undo_action = window.undo_stack.createUndoAction(window, "&Undo")
+    window.undo_action.setShortcuts(QKeySequence.keyBindings(K.Undo))
+    window.redo_action = window.undo_stack.createRedoAction(window, "&Redo")
+    window.redo_action.setShortcuts(QKeySequence.keyBindings(K.Redo))
+    window.delete_action = _action(
+        window, "&Delete", window.delete_selection,
+        [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)],
+        "Delete the selected layers and connections", on_canvas=True)
+    window.select_all_action = _action(window, "Select &All", window.select_all, K.SelectAll,
+                                       "Select every layer", on_canvas=True)
+    window.cut_action = _action(window, "Cu&t", window.cut, K.Cut,
+                                "Copy the selected layers and delete them", on_canvas=True)
+    window.copy_action = _action(window, "&Copy", window.copy, K.Copy,
+                                 "Copy the selected layers and the connections among "
+                                 "them", on_canvas=True)
+    window.paste_action = _action(window, "&Paste", window.paste, K.Paste,
+                                  "Paste copied layers beside the originals",
+                                  on_canvas=True)
+    window.duplicate_action = _action(window, "D&uplicate", window.duplicate, "Ctrl+D",
+                                      "Copy the selected layers in one step",
+                                      on_canvas=True)
+    window.rename_action = _action(window, "Re&name Layer…", window.rename, "F2",
+                                   "Give the selected layer a new name", on_canvas=True)
+    window.freeze_action = _action(window, "&Freeze Selected Layers",
+                                   lambda: window.set_trainable(False),
+                                   tip="Keep their weights as they are during training")
+    window.unfreeze_action = _action(window, "U&nfreeze Selected Layers",
+                                     lambda: window.set_trainable(True),
+                                     tip="Train their weights again")
+    window.recover_action = None
+    window.export_png_action = _action(window, "Picture as &PNG…", window.export_png,
+                                       tip="Save a picture of the model (PNG)")
+    window.export_svg_action = _action(window, "Picture as &SVG…", window.export_svg,
+                                       tip="Save a vector drawing of the model (SVG)")
+    window.export_code_action = _action(window, "&Keras Code…", window.export_code,
+                                        "Ctrl+Shift+E",
+                                        "Save the model as a standalone Keras script")
+    window.export_keras_action = _action(
+        window, "Keras &Model (.keras)…", window.export_keras_model, None,
+        "Build the model and save it as a .keras file (with the project's weights, if any)")
+    window.import_action = _action(window, "&Import Keras Model…", window.import_dialog,
+                                   "Ctrl+I", "Open a Keras model file or a Keras "
+                                   "Application as a new project")
+    window.overview_action = QAction("&Overview", window)
+    window.overview_action.setCheckable(True)
+    window.overview_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
+    window.overview_action.setStatusTip("When the model does not fit in the canvas, show all "
+                                      "of it in the corner; click there to go")
+    shown = app_settings().value("view/overview", True)
+    window.overview_action.setChecked(shown not in (False, "false", "0"))
+    window.overview_action.toggled.connect(window.show_overview)
+    window.overview.set_enabled(window.overview_action.isChecked())
+    window.fit_action = _action(window, "&Fit to View", window.fit_to_view,
+                                QKeySequence(Qt.Key.Key_F), "Show the whole model",
+                                on_canvas=True)
+    window.zoom_in_action = _action(window, "Zoom &In", lambda: window.view.zoom_by(1.25),
+                                    K.ZoomIn)
+    window.zoom_out_action = _action(window, "Zoom &Out", lambda: window.view.zoom_by(0.8),
+                                     K.ZoomOut)
+    window.zoom_reset_action = _action(window, "&Actual Size", window._zoom_reset, "Ctrl+0")
+    window.train_action = _action(window, "&Train", window.train, "F5",
+                                  "Train the model from fresh weights, watching it learn")
+    window.stop_training_action = _action(window, "&Stop Training", window.stop_training,
+                                          "Shift+F5", "Stop after the current batch; "
+                                          "the weights are kept")
+    window.continue_training_action = _action(
+        window, "&Continue Training", lambda: window.train(resume=True), "Ctrl+F5",
+        "Train more epochs from the last run's weights")
+    window.arrange_action = _action(window, "A&rrange Layers", window.arrange, "Ctrl+L",
+                                    "Lay the model out top to bottom, branches side by "
+                                    "side")
+    window.inspect_action = _action(
+        window, "&Inspect Selected Layer", lambda: window.inspect_layer(), "Ctrl+Shift+I",
+        "Show what the selected layer computes: feature maps, filters, predictions, "
+        "Grad-CAM")
+
+
+def make_menus(window: MainWindow) -> None:
+    """File, Edit, View and Train (blocks add theirs to Edit)."""
+    bar = window.menuBar()
+    file_menu = bar.addMenu("&File")
+    file_menu.addAction(window.new_action)
+    file_menu.addAction(window.open_action)
+    window.recent_menu = file_menu.addMenu("Open &Recent")
+    window.recent_menu.aboutToShow.connect(lambda: fill_recent_menu(window))
+    fill_recent_menu(window)
+    window.examples_menu = file_menu.addMenu("Open &Example")
+    for path in example_paths():
+        action = window.examples_menu.addAction(path.stem.replace("_", " "))
+        action.triggered.connect(lambda _c=False, p=path: window.open_example(p))
+    window.examples_menu.setEnabled(bool(window.examples_menu.actions()))
+    file_menu.addSeparator()
+    file_menu.addAction(window.save_action)
+    file_menu.addAction(window.save_as_action)
+    file_menu.addSeparator()
+    window.file_menu = file_menu
+    file_menu.addAction(window.import_action)
+    window.export_menu = file_menu.addMenu("&Export")
+    window.export_menu.addAction(window.export_code_action)
+    window.export_menu.addAction(window.export_keras_action)
+    window.export_menu.addSeparator()
+    window.export_menu.addAction(window.export_png_action)
+    window.export_menu.addAction(window.export_svg_action)
+    file_menu.addSeparator()
+    file_menu.addAction(window.quit_action)
+
+    edit_menu = bar.addMenu("&Edit")
+    edit_menu.addAction(window.undo_action)
+    edit_menu.addAction(window.redo_action)
+    edit_menu.addSeparator()
+    edit_menu.addAction(window.cut_action)
+    edit_menu.addAction(window.copy_action)
+    edit_menu.addAction(window.paste_action)
+    edit_menu.addAction(window.duplicate_action)
+    edit_menu.addAction(window.delete_action)
+    edit_menu.addSeparator()
+    edit_menu.addAction(window.select_all_action)
+    edit_menu.addSeparator()
+    edit_menu.addAction(window.rename_action)
+    edit_menu.addAction(window.freeze_action)
+    edit_menu.addAction(window.unfreeze_action)
+    window.block_actions.add_to_menu(edit_menu)
+
+    view_menu = bar.addMenu("&View")
+    view_menu.addAction(window.fit_action)
+    view_menu.addAction(window.zoom_in_action)
+    view_menu.addAction(window.zoom_out_action)
+    view_menu.addAction(window.zoom_reset_action)
+    view_menu.addSeparator()
+    view_menu.addAction(window.arrange_action)
+    view_menu.addSeparator()
+    view_menu.addAction(window.overview_action)
+    view_menu.addAction(window.inspect_action)
+    window.view_menu = view_menu
+    for dock in (window.palette_dock, window.parameters_dock, window.summary_dock,
+                 window.code_dock, window.training_dock, window.inspect_dock):
+        view_menu.addAction(dock.toggleViewAction())
+
+    train_menu = bar.addMenu("&Train")
+    train_menu.addAction(window.train_action)
+    train_menu.addAction(window.stop_training_action)
+    train_menu.addAction(window.continue_training_action)
+    train_menu.addSeparator()
+    window.data_action = train_menu.addAction("&Data…")
+    window.data_action.setStatusTip("The training data: source, splits, augmentation, preview")
+    window.data_action.triggered.connect(lambda _c=False: window.training_panel.open_data_dialog())
+    window.train_menu = train_menu
+    window.training_panel.running_changed.connect(window._training_running)
+    window._training_running(False)
+
+
+def fill_recent_menu(window: MainWindow) -> None:
+    menu = window.recent_menu
+    menu.clear()
+    files = recent_files()
+    for i, name in enumerate(files):
+        path = Path(name)
+        label = f"&{i + 1} {path.name}" if i < 9 else path.name
+        action = menu.addAction(f"{label}  —  {path.parent}")
+        action.setData(name)
+        action.setStatusTip(name)
+        action.triggered.connect(lambda _c=False, p=name: window.open_recent(p))
+    if files:
+        menu.addSeparator()
+        clear = menu.addAction("Clear Recent Files")
+        clear.triggered.connect(lambda _c=False: (forget_recent(), fill_recent_menu(window)))
+    else:
+        empty = menu.addAction("No recent files")
+        empty.setEnabled(False)
