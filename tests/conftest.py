@@ -84,3 +84,44 @@ def pytest_collection_modifyitems(items):
         if (folder in SLOW_FOLDERS or path in SLOW_FILES
                 or item.nodeid.partition("[")[0] in SLOW_TESTS):
             item.add_marker(pytest.mark.slow)
+
+
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[_CALL_FAILED] = True
+    return report
+
+
+def _top_level_widgets() -> set:
+    """The application's windows, or none when this test process has no QApplication."""
+    qt = sys.modules.get("PySide6.QtWidgets")
+    app = qt.QApplication.instance() if qt is not None else None
+    return set(app.topLevelWidgets()) if app is not None else set()
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_windows(request):
+    """Fails a test that leaves a new window open: a top-level widget that was not there before
+    the test and is still shown after qtbot closed the widgets it was given. The windows are
+    closed and deleted after the report, so that one leak does not fail the tests after it."""
+    before = _top_level_widgets()
+    yield
+    if not _top_level_widgets() - before:
+        return
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    leaked = [w for w in _top_level_widgets() - before if w.isVisible()]
+    for widget in leaked:
+        widget.close()
+        widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    if leaked and not request.node.stash.get(_CALL_FAILED, False):
+        names = ", ".join(sorted(type(w).__name__ for w in leaked))
+        pytest.fail(f"the test left {len(leaked)} window(s) open: {names} "
+                    "(give each to qtbot.addWidget, or close it)", pytrace=False)
