@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +32,11 @@ from PySide6.QtCore import (
 from PySide6.QtGui import (
     QColor,
     QShowEvent,
-    QUndoStack,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDialog,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -62,7 +62,7 @@ from netbuilder.core.project import Project
 from netbuilder.runtime.workers.client import TRAINING_WORKER
 from netbuilder.runtime.workers.protocol import STOP
 from netbuilder.ui import theme
-from netbuilder.ui.commands import SetTrainingSettings
+from netbuilder.ui.document import Document
 from netbuilder.ui.formatting import number_text
 from netbuilder.ui.panels.training.confusion import fill_confusion, fill_misclassified
 from netbuilder.ui.panels.training.curves import Curves
@@ -95,21 +95,31 @@ def run_folder(project_path: Path | None, project_name: str,
     return folder
 
 
+def _show_dialog(dialog: QDialog, modal: bool) -> QDialog:
+    """Run ``dialog`` to its end (``modal``), or open it and return at once (tests)."""
+    if modal:
+        dialog.exec()
+        dialog.deleteLater()
+    else:
+        dialog.open()
+    return dialog
+
+
 class TrainingPanel(QWidget):
-    """Data and settings on the left, live curves on the right. ``project()`` and ``path()``
-    give the window's current project and its file (None: never saved)."""
+    """Data and settings on the left, live curves on the right, for the ``document``'s project
+    (its file: ``document.path``, None when never saved). Changes to the settings are the
+    document's (undoable)."""
 
     running_changed = Signal(bool)
     finished = Signal(dict)          # the worker's last event (finished or error)
     event_received = Signal(dict)    # every worker event (the Inspect dock follows weights)
     run_chosen = Signal(dict)        # "Use this run": {"event": "finished", "model_path", ...}
 
-    def __init__(self, project: Callable[[], Project], path: Callable[[], Path | None],
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("trainingPanel")
-        self._project = project
-        self._path = path
+        self.document = document
+        document.settings_changed.connect(self._settings_changed)
         self.worker_command: Sequence[str] | None = None   # tests put a fake worker here
         self.client = WorkerClient(PROCESS_NAME, TRAINING_WORKER, self,
                                    last_events=("finished", "error"))
@@ -337,7 +347,7 @@ class TrainingPanel(QWidget):
             load_settings,
         )
 
-        project = self._project()
+        project = self.document.project
         try:
             settings = load_settings(project)
         except SettingsError:
@@ -353,7 +363,7 @@ class TrainingPanel(QWidget):
     def data_settings(self) -> dict[str, Any]:
         """The project's data: ``{"source", "options"}`` (``project.settings["data"]`` is a
         source name or that dict)."""
-        data = self._project().settings.get("data")
+        data = self.document.project.settings.get("data")
         if isinstance(data, dict):
             options = data.get("options")
             return {"source": data.get("source"),
@@ -387,35 +397,24 @@ class TrainingPanel(QWidget):
         data = self.data_settings()
         data["source"] = self.data_source() if self.data_source() != CHOOSE_PATH \
             else data["source"]
-        dialog = DataDialog(data, lambda: project_to_dict(self._project()), self.ask_data_path,
-                            self)
+        dialog = DataDialog(data, lambda: project_to_dict(self.document.project),
+                            self.ask_data_path, self)
         dialog.worker_command = self.worker_command
         self.data_dialog = dialog
         dialog.accepted.connect(lambda: self.apply_data(dialog.result_data))
-        if modal:
-            dialog.exec()
-            dialog.deleteLater()
-        else:
-            dialog.open()
-        return dialog
+        return _show_dialog(dialog, modal)
 
     def apply_data(self, data: dict[str, Any] | None) -> bool:
-        """Keep ``data`` (``{"source", "options"}``) in project.settings["data"], through the
-        window's undo stack; False when nothing changed."""
+        """Keep ``data`` (``{"source", "options"}``) in project.settings["data"], one undo step
+        of the document; False when nothing changed."""
         if not data:
             return False
-        project = self._project()
+        project = self.document.project
         old = project.settings.get("data")
         new = {"source": data["source"], "options": dict(data.get("options") or {})}
         if old == new or (old == new["source"] and not new["options"]):
             return False        # the same (a bare source name is a source without options)
-        command = SetTrainingSettings(project, old, new, self._show_data, key="data")
-        stack = self.undo_stack()
-        if stack is not None:
-            stack.push(command)
-        else:
-            command.redo()
-        return True
+        return self.document.set_training_settings(new, key="data")
 
     def current_settings(self) -> Any:
         """The project's training settings with the panel's fields over them (defaults where
@@ -427,7 +426,7 @@ class TrainingPanel(QWidget):
         )
 
         try:
-            return load_settings(self._project()).updated(self.changes())
+            return load_settings(self.document.project).updated(self.changes())
         except SettingsError:
             try:
                 return TrainingSettings().updated(self.changes())
@@ -439,7 +438,7 @@ class TrainingPanel(QWidget):
         ``modal=False`` returns the open dialog at once (tests)."""
         from netbuilder.ui.dialogs.training_settings import TrainingSettingsDialog
 
-        graph = self._project().graph
+        graph = self.document.project.graph
         layers = [node.name for node in graph.nodes.values()]
         for block in graph.blocks.values():    # fine-tuning starts inside a base model too
             if block.is_model:
@@ -448,35 +447,21 @@ class TrainingPanel(QWidget):
         dialog = TrainingSettingsDialog(self.current_settings(), self, layers=layers)
         self.settings_dialog = dialog
         dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings))
-        if modal:
-            dialog.exec()
-            dialog.deleteLater()
-        else:
-            dialog.open()
-        return dialog
-
-    def undo_stack(self) -> QUndoStack | None:
-        stack = getattr(self.window(), "undo_stack", None)
-        return stack if isinstance(stack, QUndoStack) else None
+        return _show_dialog(dialog, modal)
 
     def apply_settings(self, settings: Any) -> bool:
-        """Keep ``settings`` (a valid ``TrainingSettings``) in project.settings["training"],
-        through the window's undo stack (so the project counts as modified); False when nothing
+        """Keep ``settings`` (a valid ``TrainingSettings``) in project.settings["training"], one
+        undo step of the document (so the project counts as modified); False when nothing
         changed."""
         if settings is None:
             return False
-        project = self._project()
-        new = settings.to_dict()
-        old = project.settings.get("training")
-        if old == new:
-            return False
-        command = SetTrainingSettings(project, old, new, self._show_settings)
-        stack = self.undo_stack()
-        if stack is not None:
-            stack.push(command)
+        return self.document.set_training_settings(settings.to_dict())
+
+    def _settings_changed(self, key: str) -> None:
+        if key == "data":
+            self._show_data()
         else:
-            command.redo()
-        return True
+            self._show_settings()
 
     def _show_settings(self) -> None:
         from netbuilder.runtime.training.settings import (
@@ -486,7 +471,7 @@ class TrainingPanel(QWidget):
         )
 
         try:
-            settings = load_settings(self._project())
+            settings = load_settings(self.document.project)
         except SettingsError:
             settings = TrainingSettings()
         self.epochs_spin.setValue(settings.epochs)
@@ -514,7 +499,7 @@ class TrainingPanel(QWidget):
 
     def ask_data_path(self) -> str:
         """Ask for a data folder or file (tests replace this)."""
-        path = self._path()
+        path = self.document.path
         start = str(path.parent) if path else str(Path.home())
         name, _ = QFileDialog.getOpenFileName(
             self, "Training data: a .npz or .csv file (Cancel to choose a folder)", start,
@@ -546,7 +531,7 @@ class TrainingPanel(QWidget):
         """Why the model on the canvas cannot be built (None: it can)."""
         from netbuilder.core.summary import summarize
 
-        project = self._project()
+        project = self.document.project
         if not project.graph.nodes:
             return "the model is empty. Add some layers first"
         errors = summarize(project.graph, project.name).errors
@@ -564,7 +549,7 @@ class TrainingPanel(QWidget):
 
         if self.is_running():
             return "Training is running already: stop it first."
-        project = self._project()
+        project = self.document.project
         model = self.model_problem()
         if model is not None:
             return f"Cannot train: {model}."
@@ -587,7 +572,7 @@ class TrainingPanel(QWidget):
         source = self.data_source()
         if source not in BUILTIN_SOURCES:
             source = str(Path(source).expanduser().resolve())
-        job: dict[str, Any] = {"project": project_to_dict(self._project()),
+        job: dict[str, Any] = {"project": project_to_dict(self.document.project),
                                "data": {"source": source,
                                         "options": self.data_settings()["options"]},
                                "settings": self.changes(), "output_dir": str(output_dir)}
@@ -606,9 +591,9 @@ class TrainingPanel(QWidget):
             self.train_button.setToolTip(why)
             return False
         self.train_button.setToolTip("Train the model from fresh weights (F5)")
-        project = self._project()
+        project = self.document.project
         self._remember_settings(project)
-        output_dir = run_folder(self._path(), project.name)
+        output_dir = run_folder(self.document.path, project.name)
         job = self.job(output_dir, resume)
         if not resume:
             self.clear()
@@ -872,8 +857,8 @@ class TrainingPanel(QWidget):
     # -- runs kept with the project -------------------------------------------------------------
 
     def runs_folder(self) -> Path:
-        project = self._project()
-        return runs_base(self._path(), project.name)
+        project = self.document.project
+        return runs_base(self.document.path, project.name)
 
     def refresh_runs(self) -> None:
         """Read this project's runs from disk again (ticked runs stay ticked)."""
@@ -882,8 +867,8 @@ class TrainingPanel(QWidget):
 
         base = self.runs_folder()
         self._runs_base = base
-        self.runs_tab.refresh(base, graph_signature(project_to_dict(self._project())),
-                              self.output_dir, self._path() is not None)
+        self.runs_tab.refresh(base, graph_signature(project_to_dict(self.document.project)),
+                              self.output_dir, self.document.path is not None)
         self._overlay_dirty = True
         self.refresh_plots()
 
@@ -922,7 +907,7 @@ class TrainingPanel(QWidget):
         text = (f"Continue will train on from the run of {run.when()} "
                 f"({self.epochs_done} epochs, its model.keras).")
         if run.signature is not None and run.signature != graph_signature(
-                project_to_dict(self._project())):
+                project_to_dict(self.document.project)):
             self.show_status(text + " That run trained an earlier version of the graph: its "
                                     "weights may not fit.", theme.NOTE)
         else:
