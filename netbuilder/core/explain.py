@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netbuilder.core.catalog.base import Shape
+from netbuilder.core import catalog
+from netbuilder.core.catalog.base import CatalogError, Shape
 from netbuilder.core.graph import BLOCK_TYPE, Graph, Node
 
 _AXES = {1: ("steps",), 2: ("height", "width"), 3: ("depth", "height", "width")}
@@ -450,10 +451,14 @@ def _explanation(graph: Graph, node_id: str) -> _Explanation | None:
     shapes: list[Shape] = []
     for edge in graph.in_edges(node_id):
         upstream = graph.inference.results.get(edge.src)
-        if upstream is None or upstream.outputs is None:
+        if upstream is None or upstream.outputs is None or edge.src_port >= len(upstream.outputs):
             return None
         shapes.append(upstream.outputs[edge.src_port])
     if len(shapes) != 1:  # every layer explained here takes one tensor
+        return None
+    try:  # mid-batch the node's result can be stale: explain only what the layer accepts now
+        catalog.get(node.type).infer(node.params, shapes)
+    except CatalogError:
         return None
     ex = _Explanation([])
     explainer(ex, node, shapes)

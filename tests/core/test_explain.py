@@ -12,6 +12,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from netbuilder.core import catalog
 from netbuilder.core.explain import derivations, explain, explains
 from netbuilder.core.graph import Graph, GraphError
 
@@ -274,3 +275,28 @@ def test_recurrent(layer, steps, features, units, use_bias, sequences, reset_aft
     "Embedding", "LSTM", "GRU", "SimpleRNN", "Flatten"])
 def test_the_layers_a_learner_meets_are_covered(layer_type):
     assert explains(layer_type)
+
+
+_RANKS = [(12,), (6, 12), (6, 6, 3), (4, 6, 6, 3), (2, 4, 6, 6, 3)]
+
+
+@pytest.mark.parametrize("layer_type", [s.type for s in catalog.all_specs()
+                                        if s.min_inputs <= 1 and s.max_inputs != 0])
+def test_wrong_rank_inputs_never_raise(layer_type):
+    """Every single-input layer, valid on one input, then fed each other rank: settled (the node
+    is invalid) and mid-batch (its result is still the valid one, its input is not)."""
+    for good in _RANKS:
+        graph = Graph()
+        inputs = [graph.add_node("Input", {"shape": list(s)}) for s in _RANKS]
+        node = graph.add_node(layer_type)
+        edge = graph.connect(inputs[_RANKS.index(good)].id, node.id)
+        if not graph.inference.result(node.id).ok:
+            continue
+        for bad in inputs:
+            with graph.batch():
+                graph.disconnect(edge)
+                edge = graph.connect(bad.id, node.id)
+                explain(graph, node.id), derivations(graph, node.id)  # stale result, new input
+            explain(graph, node.id), derivations(graph, node.id)
+            if graph.inference.result(node.id).error:
+                assert explain(graph, node.id) == [] and derivations(graph, node.id) == []
