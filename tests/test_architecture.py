@@ -8,6 +8,8 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parent.parent / "netbuilder"
 
 
@@ -27,17 +29,13 @@ def _is_type_checking(test: ast.expr) -> bool:
             or isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
-def _imports(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
-    """Every import statement under ``node``, leaving out ``if TYPE_CHECKING:`` bodies."""
-    if isinstance(node, ast.Import | ast.ImportFrom):
-        yield node
-    for field, value in ast.iter_fields(node):
-        if isinstance(node, ast.If) and field == "body" and _is_type_checking(node.test):
-            continue
-        children = value if isinstance(value, list) else [value]
-        for child in children:
-            if isinstance(child, ast.AST):
-                yield from _imports(child)
+def _imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement in ``tree``, leaving out ``if TYPE_CHECKING:`` bodies."""
+    type_checking = {id(node) for branch in ast.walk(tree)
+                     if isinstance(branch, ast.If) and _is_type_checking(branch.test)
+                     for statement in branch.body for node in ast.walk(statement)}
+    return [node for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in type_checking]
 
 
 def _imported_modules(statement: ast.Import | ast.ImportFrom, module: str, is_package: bool,
@@ -128,14 +126,17 @@ def describe(group: list[str], graph: dict[str, dict[str, list[int]]]) -> str:
     return "\n".join(lines)
 
 
-def test_the_module_graph_is_found():
-    graph = import_graph(module_files())
+@pytest.fixture(scope="module")
+def graph() -> dict[str, dict[str, list[int]]]:
+    return import_graph(module_files())
+
+
+def test_the_module_graph_is_found(graph):
     assert graph["netbuilder.__main__"] == {"netbuilder.cli": [3]}
     assert "netbuilder.ui.canvas.scene" in graph
 
 
-def test_no_import_cycle():
-    graph = import_graph(module_files())
+def test_no_import_cycle(graph):
     groups = strongly_connected(graph)
     assert not groups, "import cycles:\n" + "\n".join(describe(g, graph) for g in groups)
 
@@ -149,5 +150,4 @@ def test_cycles_are_found_inside_functions_but_not_under_type_checking(tmp_path)
                                   "def f():\n    from . import b\n")
     (package / "b.py").write_text("from pkg.a import f\n")
     (package / "c.py").write_text("import pkg.a\n")
-    graph = import_graph(module_files(package))
-    assert strongly_connected(graph) == [["pkg.a", "pkg.b"]]
+    assert strongly_connected(import_graph(module_files(package))) == [["pkg.a", "pkg.b"]]
