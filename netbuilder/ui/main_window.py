@@ -5,6 +5,9 @@ wires the views and the features (blocks, Keras Applications) to it."""
 
 from __future__ import annotations
 
+import datetime
+import shutil
+import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -16,20 +19,25 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QProgressBar,
     QWidget,
 )
 from shiboken6 import isValid
 
+from netbuilder.core.atomic_write import write_atomically, write_text_atomically
+from netbuilder.core.codegen import CodegenError, generate_code, model_name
 from netbuilder.core.graph import Graph
-from netbuilder.core.project import SUFFIX, Project, ProjectError, load, save
+from netbuilder.core.project import SUFFIX, Project, ProjectError, dumps, load, loads, save
 from netbuilder.core.quick_fixes import ParamFix, QuickFix
 from netbuilder.core.summary import Summary
+from netbuilder.runtime.keras_build import build_model, built_layer_name
 from netbuilder.ui import autosave
 from netbuilder.ui.autosave import Autosaver
 from netbuilder.ui.canvas.hooks import CanvasHooks
 from netbuilder.ui.canvas.minimap import Overview
 from netbuilder.ui.canvas.scene import GraphScene
 from netbuilder.ui.canvas.view import GraphView
+from netbuilder.ui.dialogs import import_model, picture
 from netbuilder.ui.document import Document
 from netbuilder.ui.features.applications.actions import ApplicationActions
 from netbuilder.ui.features.blocks import BlockActions
@@ -99,6 +107,7 @@ class MainWindow(QMainWindow):
         self.summary_dock.raise_()
         self.weights_file: Path | None = None
         self.import_job = None
+        self.import_progress: QProgressBar | None = None
         self.export_job = None
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -168,7 +177,7 @@ class MainWindow(QMainWindow):
         self.code_view.set_project(project)
         if not self.training_panel.is_running():
             self.training_panel.load_settings()
-        weights = getattr(project, "weights", None)
+        weights = project.weights
         self.weights_file = (self.path.parent / weights) if weights and self.path else None
         self.inspect_panel.set_project()
         self._update_title()
@@ -329,19 +338,17 @@ class MainWindow(QMainWindow):
     def _carry_weights(self, path: Path) -> None:
         """A project with weights (an imported model's) keeps them beside its file, as
         ``<stem>.weights.h5``: saving it somewhere new copies them there."""
-        import shutil
-
         source = self.weights_file
-        if source is None or not getattr(self.project, "weights", None):
+        if source is None or not self.project.weights:
             return
         target = path.with_name(f"{path.stem}.weights.h5")
         if not source.is_file():
-            self.project.weights = None  # type: ignore[attr-defined]
+            self.project.weights = None
             self.weights_file = None
             return
         if source.resolve() != target.resolve():
             shutil.copyfile(source, target)
-        self.project.weights = target.name  # type: ignore[attr-defined]
+        self.project.weights = target.name
         self.weights_file = target
 
     def ask_export_path(self, title: str, suffix: str, file_filter: str) -> str:
@@ -353,8 +360,6 @@ class MainWindow(QMainWindow):
         return path
 
     def ask_restore(self, recovery: Path) -> bool:
-        import datetime
-
         when = datetime.datetime.fromtimestamp(recovery.stat().st_mtime)
         what = f"“{self.path.name}”" if self.path else "an unsaved project"
         answer = QMessageBox.question(
@@ -396,9 +401,6 @@ class MainWindow(QMainWindow):
 
     def export_code(self, path: str | None = None) -> bool:
         """Save the model's Keras code as a Python file."""
-        from netbuilder.core.atomic_write import write_text_atomically
-        from netbuilder.core.codegen import CodegenError, generate_code
-
         try:
             code = generate_code(self.project)
         except CodegenError as err:
@@ -422,11 +424,10 @@ class MainWindow(QMainWindow):
 
     def ask_import(self) -> tuple[str, dict] | None:
         """Ask what to import (tests replace this): ``(source, options)`` or None."""
-        from netbuilder.ui.dialogs.import_model import ImportDialog, Job, load_application_names
-
         start = str(self.path.parent) if self.path else str(Path.home())
-        dialog = ImportDialog(self, start)
-        names = Job(load_application_names, dialog)  # the real list, once Keras has loaded
+        dialog = import_model.ImportDialog(self, start)
+        # the real list, once Keras has loaded
+        names = import_model.Job(import_model.load_application_names, dialog)
         names.finished.connect(dialog.set_application_names)
         names.start()
         try:
@@ -444,17 +445,12 @@ class MainWindow(QMainWindow):
     def start_import(self, source: str, options: dict | None = None) -> bool:
         """Import ``source`` (a model file or ``app:NAME``) in the background; the project
         opens in this window when it is ready. False if an import is running already."""
-        import tempfile
-
-        from PySide6.QtWidgets import QProgressBar
-
-        from netbuilder.ui.dialogs.import_model import Job, run_import
-
         if self.import_job is not None and self.import_job.running():
             self.statusBar().showMessage("An import is running already", 5000)
             return False
         workdir = tempfile.mkdtemp(prefix="netbuilder-import-")
-        job = Job(lambda: run_import(source, dict(options or {}), workdir), self)
+        job = import_model.Job(
+            lambda: import_model.run_import(source, dict(options or {}), workdir), self)
         job.finished.connect(lambda project: self._import_finished(project, source, workdir))
         job.failed.connect(lambda message: self._import_failed(message, source))
         self.import_job = job
@@ -468,7 +464,7 @@ class MainWindow(QMainWindow):
         return True
 
     def _end_import(self) -> None:
-        if getattr(self, "import_progress", None) is not None:
+        if self.import_progress is not None:
             self.statusBar().removeWidget(self.import_progress)
             self.import_progress.deleteLater()
             self.import_progress = None
@@ -491,7 +487,7 @@ class MainWindow(QMainWindow):
             return
         self.autosaver.discard()
         self.set_project(project, None)
-        weights = getattr(project, "weights", None)
+        weights = project.weights
         self.weights_file = Path(workdir) / weights if weights else None
         self.document.mark_unsaved()  # an imported model is not saved anywhere yet
         self._update_title()
@@ -505,8 +501,6 @@ class MainWindow(QMainWindow):
     def export_keras_model(self, path: str | None = None) -> bool:
         """Build the model with Keras (in the background: Keras takes seconds to start) and
         save it as a ``.keras`` file, with the project's weights when it has them."""
-        from netbuilder.ui.dialogs.import_model import Job
-
         problems = self.project.graph.inference.errors()
         if problems:
             self.show_error("Cannot export the model",
@@ -516,11 +510,9 @@ class MainWindow(QMainWindow):
                                             "Keras models (*.keras);;All files (*)")
         if not path:
             return False
-        from netbuilder.core.project import dumps
-
         text = dumps(self.project)  # a snapshot: edits made meanwhile do not race the build
         weights = str(self.weights_file) if self.weights_file else None
-        job = Job(lambda: save_keras_model(text, weights, path), self)
+        job = import_model.Job(lambda: save_keras_model(text, weights, path), self)
         job.finished.connect(
             lambda _: self._alive() and self.statusBar().showMessage(
                 f"Saved the Keras model to {path}", 5000))
@@ -539,8 +531,6 @@ class MainWindow(QMainWindow):
         return self._export_picture(path, ".svg", "SVG drawings (*.svg)")
 
     def _export_picture(self, path: str | None, suffix: str, file_filter: str) -> bool:
-        from netbuilder.ui.dialogs import picture
-
         if self.scene is None or not self.graph.nodes:
             self.show_error("Nothing to export", "The model is empty: add some layers first.")
             return False
@@ -668,8 +658,6 @@ class MainWindow(QMainWindow):
     def _built_name(self, node_id: str) -> str:
         """The Keras layer the Inspect dock shows for a node: for a function block instance,
         its output layer as the build names it."""
-        from netbuilder.runtime.keras_build import built_layer_name
-
         return built_layer_name(self.graph, node_id) or self.graph.node(node_id).name
 
     def inspect_layer(self, node_id: str | None = None) -> None:
@@ -735,11 +723,6 @@ class MainWindow(QMainWindow):
 def save_keras_model(project_text: str, weights: str | None, path: str) -> str:
     """Build the project (a ``dumps`` snapshot) with Keras and save it atomically as ``path``
     (runs in a worker thread)."""
-    from netbuilder.core.atomic_write import write_atomically
-    from netbuilder.core.codegen import model_name
-    from netbuilder.core.project import loads
-    from netbuilder.runtime.keras_build import build_model
-
     project = loads(project_text)
     model = build_model(project.graph, name=model_name(project.name), weights_path=weights)
     write_atomically(path, lambda tmp: model.save(str(tmp)), suffix=".keras")

@@ -125,14 +125,20 @@ class LayerPalette(QWidget):
         self.search.returnPressed.connect(self._add_first_match)
         self.tree.currentItemChanged.connect(self._show_help)
 
+    @staticmethod
+    def _heading(title: str) -> QTreeWidgetItem:
+        """A family's (or a section's) row: bold, with its colour swatch."""
+        item = QTreeWidgetItem([title])
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        item.setIcon(0, theme.swatch_icon(title))
+        font = item.font(0)
+        font.setBold(True)
+        item.setFont(0, font)
+        return item
+
     def _populate(self) -> None:
         for family in catalog.families():
-            family_item = QTreeWidgetItem([family])
-            family_item.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            family_item.setIcon(0, theme.swatch_icon(family))
-            font = family_item.font(0)
-            font.setBold(True)
-            family_item.setFont(0, font)
+            family_item = self._heading(family)
             self.tree.addTopLevelItem(family_item)
             self.family_items[family] = family_item
         icons: dict[str, QIcon] = {}
@@ -155,12 +161,7 @@ class LayerPalette(QWidget):
         (the blocks, the Keras Applications). ``first``: above the layer families."""
         section = self.sections.get(title)
         if section is None:
-            section = QTreeWidgetItem([title])
-            section.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            section.setIcon(0, theme.swatch_icon(title))
-            font = section.font(0)
-            font.setBold(True)
-            section.setFont(0, font)
+            section = self._heading(title)
             if first:
                 self.tree.insertTopLevelItem(0, section)
             else:

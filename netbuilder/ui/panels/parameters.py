@@ -9,6 +9,7 @@ Application's Frozen / Fine-tune from layer).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from html import escape
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from netbuilder.core import catalog
+from netbuilder.core.block_edits import group_of
 from netbuilder.core.catalog import Param, ParamError
 from netbuilder.core.catalog.base import (
     ACTIVATIONS,
@@ -484,8 +486,6 @@ class ParameterEditor(QScrollArea):
 
     def _add_block_params(self, form: QFormLayout, block_name: str) -> None:
         """A block instance: the parameters its block exposes, each editable (undoable)."""
-        import dataclasses
-
         assert self.graph is not None
         block = self.graph.blocks.get(block_name)
         if block is None:
@@ -527,8 +527,6 @@ class ParameterEditor(QScrollArea):
 
     def _add_group_note(self, form: QFormLayout, node_id: str) -> None:
         """A layer of an expanded block: which one, and how to put it back."""
-        from netbuilder.core.block_edits import group_of
-
         assert self.graph is not None
         group = group_of(self.graph, node_id)
         if group is None:

@@ -39,6 +39,7 @@ from netbuilder.core.recipes import (
     suggested_fine_tune_layer,
     two_stage_settings,
 )
+from netbuilder.runtime import applications, keras_to_graph
 from netbuilder.runtime.applications import ApplicationError, check_arguments, default_arguments
 from netbuilder.ui.dialogs.import_model import KNOWN_APPLICATIONS, Job
 from netbuilder.ui.features.applications.queries import describe_application
@@ -391,17 +392,13 @@ class ApplicationDialog(QDialog):
 
 def _user_error(err: ApplicationError) -> Exception:
     """The error a ``Job`` reports as it is (its message for the user, no traceback)."""
-    from netbuilder.runtime.keras_to_graph import KerasImportError
-
-    return KerasImportError(str(err))
+    return keras_to_graph.KerasImportError(str(err))
 
 
 def _preview(app: dict[str, Any]) -> str:
     """"14,714,688 parameters · output (None, 4, 4, 512)" (Keras builds it, weights=None)."""
-    from netbuilder.runtime.applications import make_model
-
     try:
-        model = make_model(app, weights=None)
+        model = applications.make_model(app, weights=None)
     except ApplicationError as err:
         raise _user_error(err) from None
     shape = tuple(model.output.shape)
@@ -409,27 +406,21 @@ def _preview(app: dict[str, Any]) -> str:
 
 
 def _cached(app: dict[str, Any]) -> tuple[bool, str]:
-    from netbuilder.runtime.applications import weights_cached
-
     try:
-        cached, path = weights_cached(app)
+        cached, path = applications.weights_cached(app)
     except ApplicationError as err:
         raise _user_error(err) from None
     return cached, str(path)
 
 
 def load_application_names() -> list[str]:
-    from netbuilder.runtime.applications import application_names
-
-    return application_names()
+    return applications.application_names()
 
 
 def make_application_block(app: dict[str, Any], taken: list[str]) -> Block:
     """In the worker thread: the Application's block (Keras builds it with weights=None)."""
-    from netbuilder.runtime.keras_to_graph import application_block
-
     try:
-        return application_block(app, taken)
+        return keras_to_graph.application_block(app, taken)
     except ApplicationError as err:
         raise _user_error(err) from None
 
