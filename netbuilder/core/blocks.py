@@ -96,6 +96,7 @@ class Block:
             self.sequence()
         if self.exposed or self.optional:
             self._check_exposures()
+        self.graph.inference.not_a_model()
 
     @property
     def is_model(self) -> bool:

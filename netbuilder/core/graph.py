@@ -243,7 +243,8 @@ class Graph:
         self._order = None
         self.inference.forget(node_id)
         self._emit(Event("node_removed", node=node))
-        self._reinfer({e.dst for e in removed if e.dst != node_id})
+        self._reinfer({e.dst for e in removed if e.dst != node_id}  # and the sources that
+                      | {e.src for e in removed if e.src != node_id})  # may be outputs now
         return removed
 
     def connect(self, src: str, dst: str, src_port: int = 0, dst_port: int | None = None) -> Edge:
@@ -282,7 +283,7 @@ class Graph:
         self._out[src].append(edge)
         self._order = None
         self._emit(Event("edge_added", edge=edge))
-        self._reinfer([dst])
+        self._reinfer([src, dst])  # the source may have been an output until now
         return edge
 
     def disconnect(self, edge: Edge) -> None:
@@ -291,7 +292,7 @@ class Graph:
         self._detach(edge)
         self._order = None
         self._emit(Event("edge_removed", edge=edge))
-        self._reinfer([edge.dst])
+        self._reinfer([edge.src, edge.dst])  # the source may be an output now
 
     def _detach(self, edge: Edge) -> None:
         self._in[edge.dst].remove(edge)

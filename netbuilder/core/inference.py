@@ -72,6 +72,9 @@ class InferenceEngine:
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
+        self.model_outputs = True
+        """Whether the graph's outputs are a model's outputs (checked against what training
+        expects); a block's subgraph is not a model: its outputs feed the caller's layers."""
         self.results: dict[str, NodeResult] = {}
         self._block_cache: dict[tuple[Any, ...], NodeResult] = {}
         self._order_seen: list[str] | None = None
@@ -107,6 +110,12 @@ class InferenceEngine:
                     queued.add(edge.dst)
                     heapq.heappush(heap, (index[edge.dst], edge.dst))
         return changed
+
+    def not_a_model(self) -> None:
+        """The graph is a block's subgraph: its outputs are not checked as a model's."""
+        if self.model_outputs:
+            self.model_outputs = False
+            self.update(n.id for n in self.graph.outputs())
 
     def forget(self, node_id: str) -> None:
         self.results.pop(node_id, None)
@@ -221,6 +230,8 @@ class InferenceEngine:
                 result = NodeResult(inferred.outputs, inferred.trainable, inferred.non_trainable,
                                     inferred.flops, memory * BYTES_PER_VALUE,
                                     notes=inferred.notes)
+                if self.model_outputs and node.type == "Dense" and not graph.out_edges(node.id):
+                    _check_dense_output(graph, node, shapes[0])
         except LayerError as err:
             return NodeResult(error=f"{node.name}: {err.message}", fix=err.fix)
         except CatalogError as err:
@@ -268,3 +279,43 @@ class InferenceEngine:
 def _compatible(declared: Shape, actual: Shape) -> bool:
     return len(declared) == len(actual) and all(
         d is None or a is None or d == a for d, a in zip(declared, actual))
+
+
+SEQUENCE_FAMILIES = ("Recurrent", "Attention")
+
+
+def _check_dense_output(graph: Graph, node: Node, shape: Shape) -> None:
+    """``LayerError`` when the model ends in a Dense layer applied to a tensor of rank > 2:
+    Keras applies it to the last axis only, so each sample gets a grid of outputs where a
+    classifier's labels need one vector. A per-step output of a sequence model (rank 3, made by
+    an Embedding, recurrent or attention layer upstream) is legitimate; so is a per-pixel output
+    made by a convolution (segmentation), which is not a Dense."""
+    if len(shape) <= 2 or (len(shape) == 3 and _after_sequence_layer(graph, node.id)):
+        return
+    grid = "×".join("?" if d is None else str(d) for d in shape[1:-1])
+    axes = len(shape) - 2
+    pooling = f"GlobalAveragePooling{axes}D" if axes in (1, 2, 3) else "global pooling"
+    per_item = "per-pixel outputs: a 1×1 Conv2D" if axes == 2 else "one output per position: a " \
+        "convolution with kernel size 1"
+    raise LayerError(
+        f"the model's output would be {fmt_shape(shape[:-1] + (node.params['units'],))}, a "
+        f"{grid} grid of {node.params['units']} outputs per sample: Dense acts on the last axis "
+        f"of {fmt_shape(shape)} only, and class labels need one vector per sample",
+        f"insert Flatten or {pooling} before it (for {per_item})")
+
+
+def _after_sequence_layer(graph: Graph, node_id: str) -> bool:
+    """Whether an Embedding, recurrent or attention layer lies upstream of ``node_id``."""
+    seen = set()
+    stack = [e.src for e in graph.in_edges(node_id)]
+    while stack:
+        nid = stack.pop()
+        if nid in seen:
+            continue
+        seen.add(nid)
+        kind = graph.nodes[nid].type
+        spec = _specs.get(kind)
+        if kind == "Embedding" or (spec is not None and spec.family in SEQUENCE_FAMILIES):
+            return True
+        stack.extend(e.src for e in graph.in_edges(nid))
+    return False

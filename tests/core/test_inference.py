@@ -26,8 +26,8 @@ def test_error_names_node_shapes_and_fix():
 
 
 def test_invalid_node_blocks_downstream_and_recovers():
-    g, (inp, a, b) = chain(("Input", {"shape": [8]}), ("Reshape", {"target_shape": [3, 3]}),
-                           ("Dense", {"units": 2}))
+    g, (inp, a, b, _) = chain(("Input", {"shape": [8]}), ("Reshape", {"target_shape": [3, 3]}),
+                              ("Dense", {"units": 2}), ("Flatten", {}))
     assert g.inference.result(a.id).error.startswith("reshape: Reshape: target (3, 3) holds 9")
     assert g.inference.result(b.id) == NodeResult(blocked_by=a.id)
     g.set_param(a.id, "target_shape", [4, 2])
@@ -43,7 +43,8 @@ def test_frozen_node_counts_as_non_trainable():
 
 
 def test_dense_on_images_is_allowed_with_a_note():
-    g, (inp, d) = chain(("Input", {"shape": [28, 28, 1]}), ("Dense", {"units": 10}))
+    g, (inp, d, _) = chain(("Input", {"shape": [28, 28, 1]}), ("Dense", {"units": 10}),
+                           ("Flatten", {}))  # inside the model; as its output, an error (below)
     r = g.inference.result(d.id)
     assert r.outputs == [(None, 28, 28, 10)] and r.error is None
     assert "insert Flatten" in r.notes[0]

@@ -9,9 +9,9 @@ def labels(graph, node_id):
 
 
 def test_dense_after_convolution_offers_flatten_and_global_pooling():
-    g, (inp, conv, dense) = chain(("Input", {"shape": [28, 28, 1]}),
-                                  ("Conv2D", {"filters": 8, "kernel_size": 3}),
-                                  ("Dense", {"units": 10}))
+    g, (inp, conv, dense, _) = chain(("Input", {"shape": [28, 28, 1]}),
+                                     ("Conv2D", {"filters": 8, "kernel_size": 3}),
+                                     ("Dense", {"units": 10}), ("Flatten", {}))
     assert g.inference.result(dense.id).notes  # valid in Keras, but rarely meant
     assert labels(g, dense.id) == ["Insert Flatten before it",
                                    "Insert GlobalAveragePooling2D before it"]

@@ -118,6 +118,7 @@ def test_a_noted_layer_offers_fixes_too(make_window):
     dense = graph.add_node("Dense", {"units": 10}, position=(0, 220))
     graph.connect(inp.id, conv.id)
     graph.connect(conv.id, dense.id)
+    graph.connect(dense.id, graph.add_node("Flatten", position=(0, 330)).id)  # not the output
     window = make_window(graph)
     item = window.scene.node_items[dense.id]
     assert item.noted and not item.error
