@@ -1,0 +1,131 @@
+"""Whether training data fits the model's outputs, before anything trains.
+
+``check(graph, data)`` compares each model output with a description of the labels (how many
+classes, one class per sample or other numbers) and returns the problems, each at its output node
+with repairs. It agrees with the loss the trainer would choose (``runtime.data.loss``): one unit
+with class numbers beyond 0/1 would silently become a regression (mean squared error), a sigmoid
+on several units would be read as logits of a softmax, a softmax over one unit is always 1.
+A loss chosen explicitly (``--loss``, the settings' ``loss``) skips the check: a regression on
+class numbers stays possible on purpose. Pure Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from netbuilder.core.catalog.base import fmt_shape
+from netbuilder.core.graph import Graph, Node
+
+KNOWN_CLASSES = {"digits": 10, "mnist": 10, "fashion_mnist": 10, "cifar10": 10}
+"""Class counts of the built-in sources whose count is fixed ("shapes" follows the model)."""
+
+LABEL_KINDS = ("classes", "one_hot", "numbers")
+
+
+@dataclass(frozen=True)
+class DataDescription:
+    """What the labels are: ``classes`` (one class number per sample, ``num_classes`` of them
+    when known), ``one_hot`` (rows of ``num_classes``) or ``numbers`` (anything else: nothing
+    to check)."""
+
+    num_classes: int | None
+    labels: str = "classes"
+
+    @classmethod
+    def for_source(cls, source: str) -> DataDescription | None:
+        """The description of a built-in source whose classes are known, else None."""
+        classes = KNOWN_CLASSES.get(source.strip().lower().replace("-", "_"))
+        return cls(classes) if classes is not None else None
+
+
+@dataclass(frozen=True)
+class DataFix:
+    """Set parameters ``values`` of node ``node_id`` (one undo step in the editor)."""
+
+    label: str
+    node_id: str
+    values: dict[str, Any] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class DataProblem:
+    node_id: str
+    message: str                      # names the output node
+    fixes: tuple[DataFix, ...] = ()
+
+    def text(self) -> str:
+        """One line: the problem and the first repair."""
+        return self.message + (f"; fix: {self.fixes[0].label.lower()}" if self.fixes else "")
+
+
+def output_activation(graph: Graph, node: Node) -> str:
+    """The activation a node's output ends with (``linear`` when it has none)."""
+    if node.type == "Softmax":
+        return "softmax"
+    value = node.params.get("activation")
+    return value if isinstance(value, str) else "linear"
+
+
+def check(graph: Graph, data: DataDescription) -> list[DataProblem]:
+    """The problems of training ``graph``'s outputs on ``data``'s labels (empty: it fits)."""
+    if data.labels not in ("classes", "one_hot"):
+        return []
+    problems = []
+    for node in graph.outputs():
+        result = graph.inference.results.get(node.id)
+        if result is None or not result.outputs:
+            continue
+        problem = _check_output(node, result.outputs[0], output_activation(graph, node), data)
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def _check_output(node: Node, shape: tuple[int | None, ...], activation: str,
+                  data: DataDescription) -> DataProblem | None:
+    n = data.num_classes
+    where = f"{node.name}: the output {fmt_shape(shape)} ({activation})"
+    if len(shape) > 2:
+        return DataProblem(node.id, f"{where} is not one vector per sample, but the labels are "
+                                    "one class per sample; insert Flatten or global pooling "
+                                    "before the output layer")
+    units = shape[-1]
+    if units is None:
+        return None
+    settable = "units" in node.params and "activation" in node.params
+
+    def fix(label: str, **values: Any) -> tuple[DataFix, ...]:
+        return (DataFix(label, node.id, values),) if settable else ()
+
+    many = n is None or n > 2
+    classes = f"{n} classes" if n is not None else "class numbers"
+    if units == 1 and many and data.labels == "classes":
+        return DataProblem(
+            node.id, f"{where} has one unit but the data has {classes}: it would train a "
+                     "regression (mean squared error) on the class numbers",
+            fix(f"Set units to {n} and activation to softmax", units=n, activation="softmax")
+            if n is not None else ())
+    if units == 1 and activation == "softmax":
+        return DataProblem(node.id, f"{where}: a softmax over one unit is always 1, so it "
+                                    "learns nothing", fix("Set activation to sigmoid",
+                                                          activation="sigmoid"))
+    if n is not None and units != n and not (units == 1 and n == 2):
+        values: dict[str, Any] = {"units": n}
+        if activation == "sigmoid":
+            values["activation"] = "softmax"
+        label = f"Set units to {n}" + (" and activation to softmax" if len(values) > 1 else "")
+        return DataProblem(node.id, f"{where} has {units} units but the data has {n} classes",
+                           fix(label, **values))
+    if units > 1 and activation == "sigmoid":
+        return DataProblem(
+            node.id, f"{where}: sigmoid gives {units} independent yes/no answers, but each "
+                     f"sample has one class of {units}; softmax makes them one choice",
+            fix("Set activation to softmax", activation="softmax"))
+    return None
+
+
+def apply_fix(graph: Graph, fix: DataFix) -> None:
+    with graph.batch():
+        for name, value in fix.values.items():
+            graph.set_param(fix.node_id, name, value)
