@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from netbuilder.cli.errors import fail
+from netbuilder.core.text import format_duration
 
 _SKIP_LOGS = ("learning_rate",)
 
@@ -29,6 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "and run.json go (default: PROJECT-NAME-training)")
     p.add_argument("--learning-rate", type=float, metavar="LR")
     p.add_argument("--optimizer", metavar="NAME", help="sgd, rmsprop, adam or adamw")
+    p.add_argument("--loss", metavar="NAME", help="a Keras loss (default: chosen from the output "
+                   "layer and the labels), e.g. mean_squared_error for a regression on class "
+                   "numbers")
     p.add_argument("--validation-split", type=float, metavar="F",
                    help="fraction of the training data held out for validation (default 0.2)")
     p.add_argument("--weights", metavar="FILE", help="start from these weights (.keras or "
@@ -73,7 +77,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except ProjectError as err:
         return fail(str(err))
     changes: dict[str, Any] = {}
-    for name in ("epochs", "batch_size", "learning_rate", "optimizer", "fine_tune_from",
+    for name in ("epochs", "batch_size", "learning_rate", "optimizer", "loss", "fine_tune_from",
                  "fine_tune_epochs", "fine_tune_learning_rate"):
         value = getattr(args, name, None)
         if value is not None:
@@ -152,20 +156,6 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3e}"
     return str(value)
-
-
-def format_duration(seconds: float | None, sep: str = "") -> str:
-    """45 -> "45s", 125 -> "2m05s", 7300 -> "2h01m" (``sep`` goes between the units)."""
-    if seconds is None:
-        return "?"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, s = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{sep}{s:02d}s"
-    hours, m = divmod(minutes, 60)
-    return f"{hours}h{sep}{m:02d}m"
 
 
 class _Printer:

@@ -57,8 +57,8 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from netbuilder.cli.train import format_duration
 from netbuilder.core.project import Project
+from netbuilder.core.text import format_duration
 from netbuilder.runtime.workers.client import TRAINING_WORKER
 from netbuilder.runtime.workers.protocol import STOP
 from netbuilder.ui import theme
