@@ -22,8 +22,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
     QGridLayout,
@@ -54,6 +52,7 @@ from netbuilder.runtime.data import (
 from netbuilder.runtime.workers.client import TRAINING_WORKER
 from netbuilder.runtime.workers.protocol import decode_images
 from netbuilder.ui import theme
+from netbuilder.ui.dialogs.common import FormDialog
 from netbuilder.ui.images import thumbnail
 from netbuilder.ui.workers import WorkerClient
 
@@ -126,7 +125,7 @@ def _clear(layout: Any) -> None:
             widget.deleteLater()
 
 
-class DataDialog(QDialog):
+class DataDialog(FormDialog):
     """Edit the data source and options. ``project_dict()`` gives the project to preview with
     (the worker fits the data to its model, or shows it as loaded while the model cannot be
     built); ``ask_path()`` asks for a folder or file.
@@ -311,28 +310,14 @@ class DataDialog(QDialog):
         middle.addWidget(self.augmented_box)
         preview.addLayout(middle, 1)
 
-        self.error_label = QLabel()
-        self.error_label.setObjectName("dataError")
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet(f"color: {theme.ERROR.name()};")
-        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_label.hide()
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel
-                                   | QDialogButtonBox.StandardButton.RestoreDefaults)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(
-            lambda: self.set_data({"source": self.source.currentText(), "options": {}}))
-        self.buttons = buttons
 
         body = QHBoxLayout()
         body.addWidget(left)
         body.addWidget(right, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(body, 1)
-        layout.addWidget(self.error_label)
-        layout.addWidget(buttons)
+        self.add_footer(layout, lambda: self.set_data(
+            {"source": self.source.currentText(), "options": {}}), "dataError")
         self.resize(1200, 660)
         self.show_preview(None)
 
@@ -457,10 +442,6 @@ class DataDialog(QDialog):
         if key not in BUILTIN_SOURCES:
             source = str(Path(source).expanduser().resolve())
         return {"source": source, "options": options}
-
-    def show_error(self, text: str | None) -> None:
-        self.error_label.setText(text or "")
-        self.error_label.setVisible(bool(text))
 
     def accept(self) -> None:
         try:

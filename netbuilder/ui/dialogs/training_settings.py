@@ -11,12 +11,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
@@ -34,7 +31,7 @@ from netbuilder.runtime.training.settings import (
     SettingsError,
     TrainingSettings,
 )
-from netbuilder.ui import theme
+from netbuilder.ui.dialogs.common import FormDialog
 
 LOSSES = ("", "categorical_crossentropy", "sparse_categorical_crossentropy",
           "binary_crossentropy", "mse", "mae", "huber", "kl_divergence")
@@ -62,7 +59,7 @@ def _monitor_combo() -> QComboBox:
     return combo
 
 
-class TrainingSettingsDialog(QDialog):
+class TrainingSettingsDialog(FormDialog):
     """Edit ``settings`` (a ``TrainingSettings``); ``result_settings`` is set on OK."""
 
     def __init__(self, settings: TrainingSettings, parent: QWidget | None = None,
@@ -185,24 +182,9 @@ class TrainingSettingsDialog(QDialog):
         tabs.addTab(self._fine_tuning_page(), "Fine-tuning")
         self.tabs = tabs
 
-        self.error_label = QLabel()
-        self.error_label.setObjectName("settingsError")
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet(f"color: {theme.ERROR.name()};")
-        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_label.hide()
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel
-                                   | QDialogButtonBox.StandardButton.RestoreDefaults)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(
-            lambda: self.set_settings(TrainingSettings()))
-        self.buttons = buttons
         layout = QVBoxLayout(self)
         layout.addWidget(tabs)
-        layout.addWidget(self.error_label)
-        layout.addWidget(buttons)
+        self.add_footer(layout, lambda: self.set_settings(TrainingSettings()), "settingsError")
 
         self.optimizer.currentTextChanged.connect(self._update_enabled)
         self.schedule.currentTextChanged.connect(self._update_enabled)
@@ -359,10 +341,6 @@ class TrainingSettingsDialog(QDialog):
     def settings(self) -> TrainingSettings:
         """The validated settings; raises ``SettingsError``."""
         return TrainingSettings.from_dict(self.values())
-
-    def show_error(self, text: str | None) -> None:
-        self.error_label.setText(text or "")
-        self.error_label.setVisible(bool(text))
 
     def accept(self) -> None:
         try:
