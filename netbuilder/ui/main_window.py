@@ -87,8 +87,8 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.code_dock, self.training_dock)
         self.inspect_panel = InspectPanel(
             lambda: self.project, lambda: self.weights_file,
-            lambda: {"source": self.training_panel.data_source(),
-                     "options": self.training_panel.data_settings()["options"]})
+            lambda: {"source": self.training_panel.form.data_source(),
+                     "options": self.training_panel.form.data_settings()["options"]})
         self.inspect_dock = self._dock("Inspect", "inspectDock", self.inspect_panel,
                                        Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.training_dock, self.inspect_dock)
@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
         self.training_panel.run_chosen.connect(self.inspect_panel.training_finished)
         self.inspect_panel.live_weights_wanted.connect(
             lambda on: self.training_panel.job_options.update(latest_weights=on))
-        self.training_panel.data_combo.currentIndexChanged.connect(
+        self.training_panel.form.data_combo.currentIndexChanged.connect(
             lambda _i: self.inspect_panel.data_source_changed())
         self.training_dock.visibilityChanged.connect(
             lambda shown: shown and QTimer.singleShot(50, self.training_panel,
@@ -125,8 +125,8 @@ class MainWindow(QMainWindow):
         make_menus(self)
         # the features plug into the canvas, the palette and the parameter editor
         self.application_actions = ApplicationActions(
-            self.document, self, self.training_panel.current_settings,
-            self.training_panel.apply_settings)
+            self.document, self, self.training_panel.form.current_settings,
+            self.training_panel.form.apply_settings)
         self.application_actions.add_menu(self.menuBar())
         self.application_actions.register(self.canvas_hooks, self.palette,
                                           self.parameter_editor)

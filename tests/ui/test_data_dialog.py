@@ -40,10 +40,10 @@ def fake_worker(body: str) -> list[str]:
 def test_the_train_menu_and_the_dock_open_the_data_dialog(window):
     assert window.data_action in window.train_menu.actions()
     panel = window.training_panel
-    assert panel.data_button.isEnabled()
-    dialog = panel.open_data_dialog(modal=False)
+    assert panel.form.data_button.isEnabled()
+    dialog = panel.form.open_data_dialog(modal=False)
     assert dialog.isVisible() and dialog.windowTitle() == "Training data"
-    assert dialog.source.currentText() == panel.data_source()
+    assert dialog.source.currentText() == panel.form.data_source()
     assert dialog.validation_split.value() == 20                # the default split
     assert not dialog.aug_amounts["rotation"].isEnabled()      # off until ticked
     dialog.reject()
@@ -52,7 +52,7 @@ def test_the_train_menu_and_the_dock_open_the_data_dialog(window):
 def test_ok_keeps_the_source_and_options_in_the_project_undoably(window, qtbot):
     panel = window.training_panel
     assert not window.is_modified()
-    dialog = panel.open_data_dialog(modal=False)
+    dialog = panel.form.open_data_dialog(modal=False)
     dialog.set_source("shapes")
     assert dialog.num_classes.isEnabled() and dialog.image_height.isEnabled()
     assert not dialog.download.isEnabled() and not dialog.label_column.isEnabled()
@@ -72,13 +72,13 @@ def test_ok_keeps_the_source_and_options_in_the_project_undoably(window, qtbot):
         "augmentation": {"flip": "vertical", "rotation": 0.2}}}
     assert window.project.settings["data"] == expected
     assert window.is_modified()
-    assert panel.data_source() == "shapes"
-    assert "rotation 0.2" in panel.data_combo.toolTip()
+    assert panel.form.data_source() == "shapes"
+    assert "rotation 0.2" in panel.form.data_combo.toolTip()
     # the next training job carries the options
     job = panel.job(Path("/tmp/out"))
     assert job["data"] == expected
     # shown again when the dialog reopens
-    dialog = panel.open_data_dialog(modal=False)
+    dialog = panel.form.open_data_dialog(modal=False)
     assert dialog.test_split.value() == 10 and dialog.image_width.value() == 40
     assert dialog.aug_checks["flip"].isChecked() and dialog.flip_mode.currentText() == "vertical"
     assert not dialog.aug_checks["zoom"].isChecked()
@@ -93,7 +93,7 @@ def test_ok_keeps_the_source_and_options_in_the_project_undoably(window, qtbot):
     # training keeps the options with the project (and the source shown in the dock)
     panel.worker_command = fake_worker(
         'print(json.dumps({"event": "finished", "reason": "completed", "history": {}}))\n')
-    panel.set_data_source("digits")
+    panel.form.set_data_source("digits")
     assert panel.train()
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=30000)
     assert window.project.settings["data"] == {"source": "digits",
@@ -102,7 +102,7 @@ def test_ok_keeps_the_source_and_options_in_the_project_undoably(window, qtbot):
 
 def test_options_that_cannot_work_are_explained_and_not_kept(window, tmp_path):
     panel = window.training_panel
-    dialog = panel.open_data_dialog(modal=False)
+    dialog = panel.form.open_data_dialog(modal=False)
     dialog.set_source("shapes")
     dialog.image_height.setValue(32)                         # no width
     dialog.accept()
@@ -128,8 +128,8 @@ def test_choosing_a_file_source(window, tmp_path):
     panel = window.training_panel
     table = tmp_path / "table.csv"
     table.write_text("a,b,label\n1,2,0\n3,4,1\n")
-    panel.ask_data_path = lambda: str(table)
-    dialog = panel.open_data_dialog(modal=False)
+    panel.form.ask_data_path = lambda: str(table)
+    dialog = panel.form.open_data_dialog(modal=False)
     dialog.source.setCurrentIndex(dialog.source.count() - 1)
     dialog._source_chosen(dialog.source.count() - 1)          # "Choose a folder or file…"
     assert dialog.source.currentText() == str(table)
@@ -154,7 +154,7 @@ def recorded_data_event() -> dict:
 
 
 def test_a_recorded_preview_fills_the_class_table_and_the_image_grids(window):
-    dialog = window.training_panel.open_data_dialog(modal=False)
+    dialog = window.training_panel.form.open_data_dialog(modal=False)
     dialog.handle_event({"event": "status", "message": "loading TensorFlow"})
     assert dialog.preview_status.text() == "Loading TensorFlow…"
     dialog.handle_event(recorded_data_event())
@@ -192,7 +192,7 @@ def test_the_preview_job_and_a_worker_that_dies(window, qtbot, tmp_path):
         print(json.dumps({{"event": "status", "message": "loading data: digits"}}), flush=True)
         sys.exit(3)
     """)
-    dialog = panel.open_data_dialog(modal=False)
+    dialog = panel.form.open_data_dialog(modal=False)
     dialog.validation_split.setValue(25)
     assert dialog.preview()
     assert not dialog.preview_button.isEnabled()
@@ -210,7 +210,7 @@ def test_the_preview_job_and_a_worker_that_dies(window, qtbot, tmp_path):
 def test_closing_the_dialog_ends_a_running_preview(window, qtbot):
     panel = window.training_panel
     panel.worker_command = fake_worker("import time\ntime.sleep(60)\n")
-    dialog = panel.open_data_dialog(modal=False)
+    dialog = panel.form.open_data_dialog(modal=False)
     assert dialog.preview()
     process = dialog.client.process
     dialog.reject()
@@ -222,7 +222,7 @@ def test_a_real_preview_of_the_digits_with_augmentation(make_window, qtbot):
     pytest.importorskip("keras")
     project = load(ROOT / "resources" / "examples" / "mnist_cnn.nbproj")
     window = make_window(project.graph, "mnist_cnn")
-    dialog = window.training_panel.open_data_dialog(modal=False)
+    dialog = window.training_panel.form.open_data_dialog(modal=False)
     dialog.set_source("digits")
     dialog.test_split.setValue(10)
     dialog.aug_checks["rotation"].setChecked(True)
@@ -250,7 +250,7 @@ def test_a_real_preview_error_is_shown_in_the_dialog(window, qtbot, tmp_path):
     empty = tmp_path / "images"
     (empty / "cats").mkdir(parents=True)
     (empty / "dogs").mkdir()
-    dialog = window.training_panel.open_data_dialog(modal=False)
+    dialog = window.training_panel.form.open_data_dialog(modal=False)
     dialog.set_source(str(empty))
     assert dialog.image_height.isEnabled()                   # a folder: images get a size
     assert dialog.preview()
@@ -270,7 +270,7 @@ def test_data_is_previewed_as_loaded_while_the_model_cannot_be_built(make_window
     b = graph.add_node("Conv2D", {"filters": 4, "kernel_size": 3}, position=(0, 110))
     graph.connect(a.id, b.id)
     window = make_window(graph)
-    dialog = window.training_panel.open_data_dialog(modal=False)
+    dialog = window.training_panel.form.open_data_dialog(modal=False)
     dialog.source.setCurrentText("digits")
     dialog.aug_checks["rotation"].setChecked(True)
     assert dialog.preview()
@@ -292,6 +292,6 @@ def test_data_is_previewed_as_loaded_while_the_model_cannot_be_built(make_window
 
 def test_the_same_source_without_options_is_no_change(window):
     window.project.settings["data"] = "digits"              # as training leaves it
-    dialog = window.training_panel.open_data_dialog(modal=False)
+    dialog = window.training_panel.form.open_data_dialog(modal=False)
     dialog.accept()
     assert window.undo_stack.count() == 0 and window.project.settings["data"] == "digits"

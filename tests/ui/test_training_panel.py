@@ -217,7 +217,7 @@ def test_stop_then_continue_from_the_last_weights(make_window, qtbot, tmp_path):
               "history": {{}}, "output_dir": out,
               "model_path": os.path.join(out, "model.keras")}}), flush=True)
     """)
-    panel.epochs_spin.setValue(10)
+    panel.form.epochs_spin.setValue(10)
     assert window.train()
     qtbot.waitUntil(lambda: panel.epochs_done == 1, timeout=30000)
     window.stop_training()
@@ -228,7 +228,7 @@ def test_stop_then_continue_from_the_last_weights(make_window, qtbot, tmp_path):
     first_out = panel.output_dir
     assert first_out.parent == tmp_path / "model-runs"
 
-    panel.lr_spin.setValue(0.0005)
+    panel.form.lr_spin.setValue(0.0005)
     assert panel.train(resume=True)
     qtbot.waitUntil(lambda: panel.epochs_done == 2, timeout=30000)
     panel.stop()
@@ -259,9 +259,9 @@ def test_a_real_short_run_through_the_worker(make_window, qtbot, tmp_path):
     project = load(ROOT / "resources" / "examples" / "mlp.nbproj")
     window = make_window(project.graph, "mlp", path=tmp_path / "mlp.nbproj")
     panel = window.training_panel
-    panel.set_data_source("digits")
-    panel.epochs_spin.setValue(2)
-    panel.batch_spin.setValue(64)
+    panel.form.set_data_source("digits")
+    panel.form.epochs_spin.setValue(2)
+    panel.form.batch_spin.setValue(64)
     assert window.train()
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=240000)
     assert panel.terminal is not None
@@ -299,11 +299,11 @@ def test_the_settings_dialog_edits_every_field_validates_and_marks_the_project_m
 
     panel = window.training_panel
     assert not window.is_modified()
-    dialog = panel.open_settings(modal=False)
+    dialog = panel.form.open_settings(modal=False)
     try:
         # every TrainingSettings field has an editor, and the dialog shows the panel's values
         assert set(dialog.values()) == set(TrainingSettings().to_dict())
-        assert dialog.epochs.value() == panel.epochs_spin.value()
+        assert dialog.epochs.value() == panel.form.epochs_spin.value()
         assert not dialog.momentum.isEnabled()               # adam: no momentum
         dialog.optimizer.setCurrentText("sgd")
         assert dialog.momentum.isEnabled() and dialog.nesterov.isEnabled()
@@ -357,9 +357,9 @@ def test_the_settings_dialog_edits_every_field_validates_and_marks_the_project_m
     assert TrainingSettings.from_dict(saved).optimizer == "sgd"
     assert window.is_modified()
     # the panel's own fields follow
-    assert panel.optimizer_combo.currentText() == "sgd"
-    assert panel.epochs_spin.value() == 12
-    assert panel.lr_spin.value() == pytest.approx(0.05)
+    assert panel.form.optimizer_combo.currentText() == "sgd"
+    assert panel.form.epochs_spin.value() == 12
+    assert panel.form.lr_spin.value() == pytest.approx(0.05)
     # and it is one undoable step
     window.undo_stack.undo()
     assert window.project.settings.get("training", {}).get("optimizer") != "sgd"
@@ -370,21 +370,21 @@ def test_the_settings_dialog_edits_every_field_validates_and_marks_the_project_m
 
 def test_settings_cancelled_or_unchanged_change_nothing(window):
     panel = window.training_panel
-    dialog = panel.open_settings(modal=False)
+    dialog = panel.form.open_settings(modal=False)
     dialog.optimizer.setCurrentText("rmsprop")
     dialog.reject()
     assert not window.is_modified()
-    dialog = panel.open_settings(modal=False)
+    dialog = panel.form.open_settings(modal=False)
     dialog.accept()
     before = window.undo_stack.count()
-    dialog = panel.open_settings(modal=False)
+    dialog = panel.form.open_settings(modal=False)
     dialog.accept()                                    # the same again: no new undo step
     assert window.undo_stack.count() == before
-    assert not panel.open_settings(modal=False).output_losses.text()
-    panel.settings_dialog.output_losses.setText("{not json")
-    panel.settings_dialog.accept()
-    assert "JSON" in panel.settings_dialog.error_label.text()
-    panel.settings_dialog.close()
+    assert not panel.form.open_settings(modal=False).output_losses.text()
+    panel.form.settings_dialog.output_losses.setText("{not json")
+    panel.form.settings_dialog.accept()
+    assert "JSON" in panel.form.settings_dialog.error_label.text()
+    panel.form.settings_dialog.close()
 
 
 def feed(panel, events):
@@ -657,7 +657,7 @@ def test_a_finished_run_appears_in_the_runs_list(make_window, qtbot, tmp_path):
 
 def test_the_settings_dialog_has_a_fine_tuning_stage(window):
     panel = window.training_panel
-    dialog = panel.open_settings(modal=False)
+    dialog = panel.form.open_settings(modal=False)
     try:
         names = [dialog.fine_tune_from.itemText(k) for k in range(dialog.fine_tune_from.count())]
         assert set(names) >= {n.name for n in window.graph.nodes.values()}
@@ -677,7 +677,7 @@ def test_the_settings_dialog_has_a_fine_tuning_stage(window):
     saved = window.project.settings["training"]
     assert (saved["fine_tune_from"], saved["fine_tune_epochs"]) == (conv, 3)
     assert saved["fine_tune_learning_rate"] == pytest.approx(2e-5)
-    dialog = panel.open_settings(modal=False)
+    dialog = panel.form.open_settings(modal=False)
     assert dialog.fine_tune_from.currentText() == conv      # shown again
     dialog.close()
 
@@ -705,7 +705,7 @@ def test_fine_tuning_offers_the_layers_inside_a_base_model(make_window):
     b = graph.add_node("Block", {"block": "base"}, position=(0, 110))
     graph.connect(x.id, b.id)
     window = make_window(graph)
-    dialog = window.training_panel.open_settings(modal=False)
+    dialog = window.training_panel.form.open_settings(modal=False)
     offered = [dialog.fine_tune_from.itemText(k) for k in range(dialog.fine_tune_from.count())]
     assert offered.index("base_conv1") < offered.index("base_conv2")
     assert "input_layer" not in offered[offered.index("base_conv1"):]

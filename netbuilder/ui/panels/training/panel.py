@@ -35,11 +35,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
-    QDialog,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -48,16 +43,13 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
-    QSpinBox,
     QSplitter,
     QTableWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
-from shiboken6 import isValid
 
-from netbuilder.core.project import Project
 from netbuilder.core.text import format_duration
 from netbuilder.runtime.workers.client import TRAINING_WORKER
 from netbuilder.runtime.workers.protocol import STOP
@@ -68,11 +60,9 @@ from netbuilder.ui.panels.training.confusion import fill_confusion, fill_misclas
 from netbuilder.ui.panels.training.curves import Curves
 from netbuilder.ui.panels.training.runs import Run, delete_run, runs_base
 from netbuilder.ui.panels.training.runs_tab import RunsTab
+from netbuilder.ui.panels.training.settings_form import BUILTIN_SOURCES, CHOOSE_PATH, SettingsForm
 from netbuilder.ui.workers import WorkerClient, crash_message
 
-BUILTIN_SOURCES = ("digits", "shapes", "mnist", "fashion_mnist", "cifar10")
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
-CHOOSE_PATH = "Choose a folder or file…"
 PLOT_INTERVAL_MS = 100          # the plots are redrawn at most ten times a second
 BATCH_REDRAW_S = 1.0            # ... but for new batches alone at most once a second: a redraw
                                 # costs ~14 ms of the CPU that training shares
@@ -95,16 +85,6 @@ def run_folder(project_path: Path | None, project_name: str,
     return folder
 
 
-def _show_dialog(dialog: QDialog, modal: bool) -> QDialog:
-    """Run ``dialog`` to its end (``modal``), or open it and return at once (tests)."""
-    if modal:
-        dialog.exec()
-        dialog.deleteLater()
-    else:
-        dialog.open()
-    return dialog
-
-
 class TrainingPanel(QWidget):
     """Data and settings on the left, live curves on the right, for the ``document``'s project
     (its file: ``document.path``, None when never saved). Changes to the settings are the
@@ -119,7 +99,6 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("trainingPanel")
         self.document = document
-        document.settings_changed.connect(self._settings_changed)
         self.worker_command: Sequence[str] | None = None   # tests put a fake worker here
         self.client = WorkerClient(PROCESS_NAME, TRAINING_WORKER, self,
                                    last_events=("finished", "error"))
@@ -161,42 +140,7 @@ class TrainingPanel(QWidget):
         side = QWidget()
         side.setMinimumWidth(230)
         side.setMaximumWidth(400)
-        form = QFormLayout()
-        form.setContentsMargins(0, 0, 0, 0)
-        self.data_combo = QComboBox()
-        self.data_combo.addItems(list(BUILTIN_SOURCES))
-        self.data_combo.addItem(CHOOSE_PATH)
-        self.data_combo.setToolTip("digits and shapes need no download; mnist, fashion_mnist "
-                                   "and cifar10 come from Keras' cache or are downloaded; or a "
-                                   "folder with one sub-folder of images per class, a .npz or "
-                                   "a .csv file")
-        self.data_combo.activated.connect(self._data_chosen)
-        self._data_index = 0
-        self.epochs_spin = QSpinBox()
-        self.epochs_spin.setRange(1, 100000)
-        self.batch_spin = QSpinBox()
-        self.batch_spin.setRange(1, 1 << 16)
-        self.optimizer_combo = QComboBox()
-        self.optimizer_combo.addItems(list(OPTIMIZERS))
-        self.lr_spin = QDoubleSpinBox()
-        self.lr_spin.setDecimals(6)
-        self.lr_spin.setRange(0.000001, 10.0)
-        self.lr_spin.setSingleStep(0.0001)
-        self.lr_spin.setButtonSymbols(QDoubleSpinBox.ButtonSymbols.NoButtons)
-        self.lr_spin.setToolTip("Learning rate")
-        self.lr_spin.setMaximumWidth(76)
-        self.optimizer_combo.setMaximumWidth(84)
-        form.addRow("Data", self.data_combo)
-        row = QHBoxLayout()
-        row.addWidget(self.epochs_spin)
-        row.addWidget(QLabel("Batch"))
-        row.addWidget(self.batch_spin)
-        form.addRow("Epochs", row)
-        row = QHBoxLayout()
-        row.addWidget(self.optimizer_combo)
-        row.addWidget(QLabel("LR"))
-        row.addWidget(self.lr_spin)
-        form.addRow("Optimizer", row)
+        self.form = SettingsForm(self.document, lambda: self.worker_command)
 
         self.train_button = QPushButton("Train")
         self.train_button.setToolTip("Train the model from fresh weights (F5)")
@@ -211,19 +155,6 @@ class TrainingPanel(QWidget):
         buttons = QHBoxLayout()
         for button in (self.train_button, self.stop_button, self.continue_button):
             buttons.addWidget(button)
-        self.settings_button = QPushButton("Settings…")
-        self.settings_button.setToolTip("Every training setting: optimizer and schedule, loss "
-                                        "and metrics, checkpoint, early stopping, logs")
-        self.settings_button.clicked.connect(lambda: self.open_settings())
-        self.data_button = QPushButton("Data…")
-        self.data_button.setToolTip("The data: source, splits, augmentation, and a preview of "
-                                    "its classes and samples")
-        self.data_button.clicked.connect(lambda: self.open_data_dialog())
-        row = QHBoxLayout()
-        row.addWidget(self.data_button)
-        row.addWidget(self.settings_button)
-        form.addRow("", row)
-
         self.status_label = QLabel("Choose the data and press Train.")
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -247,7 +178,7 @@ class TrainingPanel(QWidget):
 
         left = QVBoxLayout(side)
         left.setContentsMargins(6, 6, 6, 6)
-        left.addLayout(form)
+        left.addWidget(self.form)
         left.addLayout(buttons)
         left.addWidget(self.progress)
         left.addWidget(self.status_label)
@@ -337,187 +268,10 @@ class TrainingPanel(QWidget):
         self._overlay_dirty = True
         self.refresh_plots()
 
-    # -- settings ------------------------------------------------------------------------------
-
     def load_settings(self) -> None:
-        """Show the project's training settings (defaults where it has none)."""
-        from netbuilder.runtime.training.settings import (
-            SettingsError,
-            TrainingSettings,
-            load_settings,
-        )
-
-        project = self.document.project
-        try:
-            settings = load_settings(project)
-        except SettingsError:
-            settings = TrainingSettings()
-        self.epochs_spin.setValue(settings.epochs)
-        self.batch_spin.setValue(settings.batch_size)
-        index = self.optimizer_combo.findText(settings.optimizer)
-        self.optimizer_combo.setCurrentIndex(max(0, index))
-        self.lr_spin.setValue(settings.learning_rate)
-        self._show_data()
+        """Show the project's training settings and its runs (a project was opened)."""
+        self.form.load_settings()
         self.refresh_runs()
-
-    def data_settings(self) -> dict[str, Any]:
-        """The project's data: ``{"source", "options"}`` (``project.settings["data"]`` is a
-        source name or that dict)."""
-        data = self.document.project.settings.get("data")
-        if isinstance(data, dict):
-            options = data.get("options")
-            return {"source": data.get("source"),
-                    "options": dict(options) if isinstance(options, dict) else {}}
-        return {"source": data if isinstance(data, str) and data else None, "options": {}}
-
-    def _show_data(self) -> None:
-        data = self.data_settings()
-        source = data["source"]
-        if isinstance(source, str) and source:
-            self.set_data_source(source)
-        aug = data["options"].get("augmentation")
-        tip = self.data_combo.toolTip().split("\n\n")[0]
-        extra = []
-        if data["options"]:
-            from netbuilder.runtime.data import describe_augmentation
-
-            shown = {k: v for k, v in data["options"].items() if k != "augmentation"}
-            if shown:
-                extra.append("Options: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
-            if aug:
-                extra.append(f"Augmentation: {describe_augmentation(aug)}")
-        self.data_combo.setToolTip("\n\n".join([tip] + extra))
-
-    def open_data_dialog(self, modal: bool = True) -> Any:
-        """Show the data dialog; OK keeps the source and options in the project (undoable).
-        ``modal=False`` returns the open dialog at once (tests)."""
-        from netbuilder.core.project import project_to_dict
-        from netbuilder.ui.dialogs.data import DataDialog
-
-        data = self.data_settings()
-        data["source"] = self.data_source() if self.data_source() != CHOOSE_PATH \
-            else data["source"]
-        dialog = DataDialog(data, lambda: project_to_dict(self.document.project),
-                            self.ask_data_path, self)
-        dialog.worker_command = self.worker_command
-        self.data_dialog = dialog
-        dialog.accepted.connect(lambda: self.apply_data(dialog.result_data))
-        return _show_dialog(dialog, modal)
-
-    def apply_data(self, data: dict[str, Any] | None) -> bool:
-        """Keep ``data`` (``{"source", "options"}``) in project.settings["data"], one undo step
-        of the document; False when nothing changed."""
-        if not data:
-            return False
-        project = self.document.project
-        old = project.settings.get("data")
-        new = {"source": data["source"], "options": dict(data.get("options") or {})}
-        if old == new or (old == new["source"] and not new["options"]):
-            return False        # the same (a bare source name is a source without options)
-        return self.document.set_training_settings(new, key="data")
-
-    def current_settings(self) -> Any:
-        """The project's training settings with the panel's fields over them (defaults where
-        they cannot be read)."""
-        from netbuilder.runtime.training.settings import (
-            SettingsError,
-            TrainingSettings,
-            load_settings,
-        )
-
-        try:
-            return load_settings(self.document.project).updated(self.changes())
-        except SettingsError:
-            try:
-                return TrainingSettings().updated(self.changes())
-            except SettingsError:
-                return TrainingSettings()
-
-    def open_settings(self, modal: bool = True) -> Any:
-        """Show the settings dialog; OK applies the (validated) settings to the project.
-        ``modal=False`` returns the open dialog at once (tests)."""
-        from netbuilder.ui.dialogs.training_settings import TrainingSettingsDialog
-
-        graph = self.document.project.graph
-        layers = [node.name for node in graph.nodes.values()]
-        for block in graph.blocks.values():    # fine-tuning starts inside a base model too
-            if block.is_model:
-                layers += [block.graph.nodes[nid].name for nid in block.graph.topological_order()
-                           if block.graph.nodes[nid].type != "Input"]
-        dialog = TrainingSettingsDialog(self.current_settings(), self, layers=layers)
-        self.settings_dialog = dialog
-        dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings))
-        return _show_dialog(dialog, modal)
-
-    def apply_settings(self, settings: Any) -> bool:
-        """Keep ``settings`` (a valid ``TrainingSettings``) in project.settings["training"], one
-        undo step of the document (so the project counts as modified); False when nothing
-        changed."""
-        if settings is None:
-            return False
-        return self.document.set_training_settings(settings.to_dict())
-
-    def _settings_changed(self, key: str) -> None:
-        if key == "data":
-            self._show_data()
-        else:
-            self._show_settings()
-
-    def _show_settings(self) -> None:
-        from netbuilder.runtime.training.settings import (
-            SettingsError,
-            TrainingSettings,
-            load_settings,
-        )
-
-        try:
-            settings = load_settings(self.document.project)
-        except SettingsError:
-            settings = TrainingSettings()
-        self.epochs_spin.setValue(settings.epochs)
-        self.batch_spin.setValue(settings.batch_size)
-        self.optimizer_combo.setCurrentIndex(max(0, self.optimizer_combo.findText(
-            settings.optimizer)))
-        self.lr_spin.setValue(settings.learning_rate)
-
-    def changes(self) -> dict[str, Any]:
-        """The settings shown here, as changes over the project's settings."""
-        return {"epochs": self.epochs_spin.value(), "batch_size": self.batch_spin.value(),
-                "optimizer": self.optimizer_combo.currentText(),
-                "learning_rate": float(self.lr_spin.value())}
-
-    def data_source(self) -> str:
-        return self.data_combo.currentText()
-
-    def set_data_source(self, source: str) -> None:
-        index = self.data_combo.findText(source)
-        if index < 0:
-            index = self.data_combo.count() - 1      # before "Choose…"
-            self.data_combo.insertItem(index, source)
-        self.data_combo.setCurrentIndex(index)
-        self._data_index = index
-
-    def ask_data_path(self) -> str:
-        """Ask for a data folder or file (tests replace this)."""
-        path = self.document.path
-        start = str(path.parent) if path else str(Path.home())
-        name, _ = QFileDialog.getOpenFileName(
-            self, "Training data: a .npz or .csv file (Cancel to choose a folder)", start,
-            "Data files (*.npz *.csv);;All files (*)")
-        if name:
-            return name
-        return QFileDialog.getExistingDirectory(
-            self, "Training data: a folder with one sub-folder of images per class", start)
-
-    def _data_chosen(self, index: int) -> None:
-        if self.data_combo.itemText(index) != CHOOSE_PATH:
-            self._data_index = index
-            return
-        chosen = self.ask_data_path()
-        if chosen:
-            self.set_data_source(chosen)
-        else:
-            self.data_combo.setCurrentIndex(self._data_index)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -554,10 +308,10 @@ class TrainingPanel(QWidget):
         if model is not None:
             return f"Cannot train: {model}."
         try:
-            load_settings(project).updated(self.changes())
+            load_settings(project).updated(self.form.changes())
         except SettingsError as err:
             return f"Cannot train: {err}."
-        source = self.data_source()
+        source = self.form.data_source()
         if source == CHOOSE_PATH:
             return "Cannot train: choose the training data first."
         if source not in BUILTIN_SOURCES and not Path(source).exists():
@@ -569,13 +323,13 @@ class TrainingPanel(QWidget):
     def job(self, output_dir: Path, resume: bool = False) -> dict[str, Any]:
         from netbuilder.core.project import project_to_dict
 
-        source = self.data_source()
+        source = self.form.data_source()
         if source not in BUILTIN_SOURCES:
             source = str(Path(source).expanduser().resolve())
         job: dict[str, Any] = {"project": project_to_dict(self.document.project),
                                "data": {"source": source,
-                                        "options": self.data_settings()["options"]},
-                               "settings": self.changes(), "output_dir": str(output_dir)}
+                                        "options": self.form.data_settings()["options"]},
+                               "settings": self.form.changes(), "output_dir": str(output_dir)}
         job.update(self.job_options)     # e.g. {"latest_weights": True} from the Inspect dock
         if resume and self.last_model is not None:
             job["initial_weights"] = str(self.last_model)
@@ -592,7 +346,7 @@ class TrainingPanel(QWidget):
             return False
         self.train_button.setToolTip("Train the model from fresh weights (F5)")
         project = self.document.project
-        self._remember_settings(project)
+        self.form.remember_settings(project)
         output_dir = run_folder(self.document.path, project.name)
         job = self.job(output_dir, resume)
         if not resume:
@@ -613,16 +367,6 @@ class TrainingPanel(QWidget):
         self.show_status("Starting the training process…")
         self._start_process(job)
         return True
-
-    def _remember_settings(self, project: Project) -> None:
-        """Keep the settings and data source (with its options) with the project (saved with
-        it)."""
-        training = dict(project.settings.get("training") or {})
-        training.update(self.changes())
-        project.settings["training"] = training
-        options = self.data_settings()["options"]
-        project.settings["data"] = ({"source": self.data_source(), "options": options}
-                                    if options else self.data_source())
 
     def _start_process(self, job: dict[str, Any]) -> None:
         if self.worker_command is not None:
@@ -645,9 +389,7 @@ class TrainingPanel(QWidget):
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """The editor is closing: stop the worker (a stop request, then a kill), and a data
         preview still loading."""
-        dialog = getattr(self, "data_dialog", None)
-        if dialog is not None and isValid(dialog):
-            dialog.stop_preview()
+        self.form.stop_preview()
         self.stop()
         self.client.close(timeout_ms)
         self.plot_timer.stop()
@@ -659,10 +401,7 @@ class TrainingPanel(QWidget):
         self.train_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
         self.continue_button.setEnabled(not running and self.can_continue())
-        for widget in (self.data_combo, self.epochs_spin, self.batch_spin,
-                       self.optimizer_combo, self.lr_spin, self.settings_button,
-                       self.data_button):
-            widget.setEnabled(not running)
+        self.form.set_running(running)
         self._update_run_buttons()
         self.running_changed.emit(running)
 
