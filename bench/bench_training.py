@@ -109,9 +109,9 @@ if problem:
 window.ask_unsaved_changes = lambda: QMessageBox.StandardButton.Discard
 window.show()
 panel = window.training_panel
-panel.set_data_source(data)
-panel.epochs_spin.setValue(epochs)
-panel.batch_spin.setValue(batch_size)
+panel.form.set_data_source(data)
+panel.form.epochs_spin.setValue(epochs)
+panel.form.batch_spin.setValue(batch_size)
 
 got = {}
 
