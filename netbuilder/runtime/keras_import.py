@@ -30,6 +30,7 @@ from netbuilder.runtime import applications
 from netbuilder.runtime.keras_build import BuildError, build_model
 from netbuilder.runtime.keras_loader import load_keras
 from netbuilder.runtime.keras_to_graph import KerasImportError, code_layer_error, graph_from_keras
+from netbuilder.runtime.messages import first_line
 
 APP_PREFIX = "app:"
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5", ".json")
@@ -106,10 +107,6 @@ def _file_config(path: Path) -> Any:
                                f"{err.colno}: {err.msg}); expected model.to_json()") from None
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
 
 def _load_file(path: Path) -> tuple[Any, bool]:
     """(model, whether the file holds weights)."""
@@ -138,7 +135,7 @@ def _load_file(path: Path) -> tuple[Any, bool]:
     except KerasImportError:
         raise
     except Exception as err:  # noqa: BLE001 - Keras raises many kinds
-        raise KerasImportError(f"{path}: Keras cannot load this model: {_first_line(err)}"
+        raise KerasImportError(f"{path}: Keras cannot load this model: {first_line(err)}"
                                ) from None
     if not isinstance(model, keras.Model):
         raise KerasImportError(f"{path}: holds a {type(model).__name__}, not a Keras model")
@@ -223,7 +220,7 @@ def save_weights(graph: Graph, model: Any, path: str | os.PathLike[str],
     try:
         write_atomically(path, lambda tmp: built.save_weights(str(tmp)), suffix=".weights.h5")
     except Exception as err:  # noqa: BLE001
-        raise KerasImportError(f"cannot save the weights to {path}: {_first_line(err)}"
+        raise KerasImportError(f"cannot save the weights to {path}: {first_line(err)}"
                                ) from None
 
 

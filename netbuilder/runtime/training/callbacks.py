@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from netbuilder.core.atomic_write import write_atomically
+from netbuilder.runtime.messages import first_line
 from netbuilder.runtime.training.settings import SettingsError, TrainingSettings
 
 Emit = Callable[[dict[str, Any]], None]
@@ -23,11 +24,6 @@ Emit = Callable[[dict[str, Any]], None]
 # smoothly. A job may ask for another interval ("batch_interval").
 BATCH_INTERVAL = 0.25
 
-
-def first_line(err: BaseException) -> str:
-    text = getattr(err, "message", None) or str(err)
-    text = str(text).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def json_safe(value: Any) -> Any:

@@ -25,6 +25,7 @@ from typing import Any
 
 from netbuilder.runtime import inspection as insp
 from netbuilder.runtime.inspection import InspectError
+from netbuilder.runtime.messages import first_line
 from netbuilder.runtime.workers.protocol import (
     ACTIONS,
     ProtocolError,
@@ -38,10 +39,6 @@ from netbuilder.runtime.workers.protocol import (
 
 Emit = Callable[[dict[str, Any]], None]
 
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 class Session:
@@ -115,7 +112,7 @@ class Session:
         except BuildError as err:
             raise InspectError("build", f"the graph cannot be built: {err}") from None
         except Exception as err:  # noqa: BLE001 - Keras refusing the graph
-            raise InspectError("build", f"the graph cannot be built: {_first_line(err)}"
+            raise InspectError("build", f"the graph cannot be built: {first_line(err)}"
                                ) from None
         if weights is not None:
             self.emit(event("status", message=f"loading weights from {weights}"))
@@ -221,7 +218,7 @@ def _load_weights(model: Any, weights: str) -> None:
         model.load_weights(str(path))
     except Exception as err:  # noqa: BLE001 - any mismatch or unreadable file
         raise InspectError("weights", f"the weights in {path} don't fit this model: "
-                                      f"{_first_line(err)}") from None
+                                      f"{first_line(err)}") from None
 
 
 def reply_for(session: Session, line: str) -> dict[str, Any] | None:
@@ -247,7 +244,7 @@ def reply_for(session: Session, line: str) -> dict[str, Any] | None:
         kind = "input" if type(err).__name__ in ("InvalidArgumentError", "DataError") else (
             "internal")
         return error_reply(rid, kind, f"{req.get('action')} failed: {type(err).__name__}: "
-                                      f"{_first_line(err)}")
+                                      f"{first_line(err)}")
     return ok_reply(rid, result)
 
 
