@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from netbuilder.core import data_fit
+from netbuilder.core.data_fit import DataDescription
 from netbuilder.core.graph import Graph
 from netbuilder.runtime.training.fine_tune import find_layer_path, unfreeze_from
 from netbuilder.runtime.training.settings import SettingsError, TrainingSettings
@@ -239,6 +241,12 @@ def training_code(graph: Graph, settings_dict: dict[str, Any] | None, data: str)
     shape = list(input_node.params["shape"])
     image_size = (f"({shape[0]}, {shape[1]})" if len(shape) >= 3 and None not in shape[:2]
                   else "(256, 256)")
+    described = DataDescription.for_source(data)
+    problems = (data_fit.check(graph, described)
+                if described and not s.loss and len(graph.outputs()) == 1 else [])
+    if problems:  # the loss below would train a regression or read sigmoids as logits
+        raise TrainingCodeError(problems[0].text() + " (or choose a loss in the settings, e.g. "
+                                "mean_squared_error)")
     parts = [_load_data_code(data)]
     parts.append("\n\n" + FIT_TO_MODEL)
     preprocess = _preprocess_line(graph)

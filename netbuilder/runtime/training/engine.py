@@ -20,13 +20,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from netbuilder.core import data_fit
 from netbuilder.core.atomic_write import write_text_atomically
+from netbuilder.core.data_fit import DataDescription
+from netbuilder.core.graph import Graph
 from netbuilder.runtime import data as data_mod
+from netbuilder.runtime.data.dataset import class_indices, is_one_hot
+from netbuilder.runtime.messages import first_line
 from netbuilder.runtime.training.callbacks import (
     BATCH_INTERVAL,
     Emit,
     atomic_save_model,
-    first_line,
     json_safe,
     make_callbacks,
     make_latest_weights_callback,
@@ -187,6 +191,23 @@ def _data_spec(job: Mapping[str, Any], project: Any) -> tuple[str, dict[str, Any
     raise TrainingError("data", "no data source: give one, e.g. digits, shapes, mnist or a path")
 
 
+def _check_data_fit(graph: Graph, dataset: data_mod.Dataset,
+                    losses: Mapping[str, str | None]) -> None:
+    """``DataError`` when the class labels cannot train an output whose loss is not chosen
+    (``core.data_fit``): one sigmoid unit on ten classes must not become a regression."""
+    if not dataset.class_names or dataset.train.y is None:
+        return
+    y = dataset.train.y
+    if class_indices(y) is None:
+        return
+    data = DataDescription(len(dataset.class_names), "one_hot" if is_one_hot(y) else "classes")
+    for problem in data_fit.check(graph, data):
+        name = graph.nodes[problem.node_id].name
+        if losses.get(name) is None and name not in dataset.train.outputs:
+            raise data_mod.DataError(problem.text() + " (or choose the loss in the training "
+                                     "settings, e.g. --loss mean_squared_error)")
+
+
 def _status(emit: Emit, message: str, **extra: Any) -> None:
     emit({"event": "status", "message": message, **extra})
 
@@ -244,6 +265,7 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
     dataset = data_mod.load(source, options, input_shape=input_shape,
                             classes=data_mod.output_classes(model))
     losses = losses_for(settings, [o.name for o in data_mod.model_outputs(model)])
+    _check_data_fit(project.graph, dataset, losses)
     _status(emit, "fitting the data to the model")
     from netbuilder.runtime.applications import preprocessing_for
 
