@@ -16,7 +16,7 @@ from netbuilder.ui.panels.training.runs import (
     list_runs,
     pick_metric,
     read_run,
-    runs_base,
+    runs_beside,
 )
 
 
@@ -57,7 +57,7 @@ HISTORY = {"loss": [1.0, 0.6, 0.5], "accuracy": [0.5, 0.7, 0.8],
 
 
 def test_runs_are_listed_newest_first_with_their_best_validation_value(tmp_path):
-    base = runs_base(tmp_path / "m.nbproj", "m")
+    base = runs_beside(tmp_path / "m.nbproj")
     assert base == tmp_path / "m-runs"
     assert list_runs(base) == []
     write_run(base, "2026-03-04_05-06-07", history=HISTORY)
@@ -118,3 +118,46 @@ def test_delete_run_removes_only_a_run_folder_of_this_project(tmp_path):
     assert folder.is_dir()
     delete_run(run, base)
     assert not folder.exists() and base.is_dir()
+
+
+def test_an_unsaved_projects_runs_have_a_folder_of_their_own_that_moves_on_first_save(
+        tmp_path, monkeypatch):
+    import tempfile
+
+    from netbuilder.ui.panels.training.runs import RunsHome
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    home, other = RunsHome(), RunsHome()
+    assert home.base(None) is None                       # nothing made before a run
+    temp = home.base(None, create=True)
+    assert temp.is_dir() and temp.parent == tmp_path and "netbuilder-runs" in temp.name
+    assert other.base(None, create=True) != temp         # another project: another folder
+    other.release()
+    assert other.base(None) is None
+
+    write_run(temp, "2026-03-04_05-06-07", history=HISTORY)
+    write_run(temp, "2026-03-05_05-06-07", history=HISTORY)
+    project = tmp_path / "saved" / "m.nbproj"
+    project.parent.mkdir()
+    write_run(runs_beside(project), "2026-03-04_05-06-07", history=HISTORY)   # merged into
+    assert home.adopt(project) == runs_beside(project)
+    assert not temp.exists() and home.base(None) is None
+    names = sorted(r.name for r in list_runs(runs_beside(project)))
+    assert names == ["2026-03-04_05-06-07", "2026-03-04_05-06-07-2", "2026-03-05_05-06-07"]
+    assert all(r.history == HISTORY for r in list_runs(runs_beside(project)))
+
+
+def test_a_closed_projects_temporary_runs_folder_goes_only_when_empty(tmp_path, monkeypatch):
+    import tempfile
+
+    from netbuilder.ui.panels.training.runs import RunsHome
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    home = RunsHome()
+    empty = home.base(None, create=True)
+    home.release()
+    assert not empty.exists()
+    kept = home.base(None, create=True)
+    write_run(kept, "2026-03-04_05-06-07", history=HISTORY)
+    home.release()
+    assert kept.is_dir() and home.base(None) is None

@@ -13,7 +13,8 @@ import pytest
 
 from netbuilder.core.graph import Graph
 from netbuilder.core.project import load
-from netbuilder.ui.panels.training.panel import CRASH_MESSAGE, run_folder
+from netbuilder.ui.panels.training.panel import CRASH_MESSAGE
+from netbuilder.ui.panels.training.runs import RunsHome, run_folder, runs_beside
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -247,11 +248,13 @@ def test_run_folders_are_named_by_date_and_time(tmp_path):
     import datetime
 
     when = datetime.datetime(2026, 3, 4, 5, 6, 7)
-    folder = run_folder(tmp_path / "m.nbproj", "m", when)
+    folder = run_folder(runs_beside(tmp_path / "m.nbproj"), when)
     assert folder == tmp_path / "m-runs" / "2026-03-04_05-06-07"
     folder.mkdir(parents=True)
-    assert run_folder(tmp_path / "m.nbproj", "m", when).name == "2026-03-04_05-06-07-2"
-    assert "netbuilder-runs" in str(run_folder(None, "my model", when))
+    assert run_folder(runs_beside(tmp_path / "m.nbproj"), when).name == "2026-03-04_05-06-07-2"
+    home = RunsHome()
+    assert "netbuilder-runs" in str(run_folder(home.base(None, create=True), when))
+    home.release()
 
 
 def test_a_real_short_run_through_the_worker(make_window, qtbot, tmp_path):
@@ -710,3 +713,40 @@ def test_fine_tuning_offers_the_layers_inside_a_base_model(make_window):
     assert offered.index("base_conv1") < offered.index("base_conv2")
     assert "input_layer" not in offered[offered.index("base_conv1"):]
     dialog.reject()
+
+
+def test_runs_of_an_unsaved_project_move_beside_it_on_its_first_save(make_window, tmp_path):
+    window = make_window()
+    panel = window.training_panel
+    assert panel.runs_folder() is None
+    temp = panel.home.base(None, create=True)
+    run_record(temp / "2026-01-01_10-00-00", window.project, HISTORY)
+    panel.refresh_runs()
+    assert panel.runs_tab.runs_list.count() == 1
+    assert "not saved" in panel.runs_tab.runs_note.text()
+
+    path = tmp_path / "model.nbproj"
+    assert window.save_to(path)
+    assert not temp.exists()
+    assert (tmp_path / "model-runs" / "2026-01-01_10-00-00" / "run.json").is_file()
+    assert panel.runs_tab.runs_list.count() == 1
+    assert "not saved" not in panel.runs_tab.runs_note.text()
+    assert "model-runs" in panel.runs_tab.runs_note.text()
+
+    window.set_project(load(path), path)                 # reopened: its runs are there
+    assert panel.runs_tab.runs_list.count() == 1
+    window.new_project()                                 # a new project has none
+    assert panel.runs_tab.runs_list.count() == 0
+    assert "not saved" in panel.runs_tab.runs_note.text()
+
+
+def test_a_new_untitled_project_does_not_show_the_last_untitled_projects_runs(make_window):
+    window = make_window()
+    panel = window.training_panel
+    temp = panel.home.base(None, create=True)
+    run_record(temp / "2026-01-01_10-00-00", window.project, HISTORY)
+    panel.refresh_runs()
+    assert panel.runs_tab.runs_list.count() == 1
+    window.new_project()
+    assert panel.runs_tab.runs_list.count() == 0 and panel.runs_folder() is None
+    assert temp.is_dir()                                 # the runs left are not deleted

@@ -18,7 +18,6 @@ does not slow the editor's start.
 
 from __future__ import annotations
 
-import datetime
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,7 +57,7 @@ from netbuilder.ui.document import Document
 from netbuilder.ui.formatting import number_text
 from netbuilder.ui.panels.training.confusion import fill_confusion, fill_misclassified
 from netbuilder.ui.panels.training.curves import Curves
-from netbuilder.ui.panels.training.runs import Run, delete_run, runs_base
+from netbuilder.ui.panels.training.runs import Run, RunsHome, delete_run, run_folder
 from netbuilder.ui.panels.training.runs_tab import RunsTab
 from netbuilder.ui.panels.training.settings_form import BUILTIN_SOURCES, CHOOSE_PATH, SettingsForm
 from netbuilder.ui.workers import WorkerClient, crash_message
@@ -69,20 +68,6 @@ BATCH_REDRAW_S = 1.0            # ... but for new batches alone at most once a s
 PROCESS_NAME = "training process"
 CRASH_MESSAGE = crash_message(PROCESS_NAME)
 LR_KEYS = ("learning_rate", "lr")    # what Keras calls the rate in the epoch logs
-
-
-def run_folder(project_path: Path | None, project_name: str,
-               now: datetime.datetime | None = None) -> Path:
-    """A new folder for one run's output: ``<project>-runs/<date>_<time>`` beside the project
-    file, or under the temporary folder for a project never saved."""
-    stamp = (now or datetime.datetime.now()).strftime("%Y-%m-%d_%H-%M-%S")
-    base = runs_base(project_path, project_name)
-    folder = base / stamp
-    n = 2
-    while folder.exists():
-        folder = base / f"{stamp}-{n}"
-        n += 1
-    return folder
 
 
 class TrainingPanel(QWidget):
@@ -123,6 +108,10 @@ class TrainingPanel(QWidget):
         self._last_redraw = 0.0
         self._epoch_offset = 0
         self._runs_base: Path | None = None
+        self.home = RunsHome()
+        self._adopt_runs = False        # the project was first saved while a run was training
+        document.project_replaced.connect(self.home.release)
+        document.path_changed.connect(self._path_changed)
         self._overlay_dirty = False
         self.misclassified: list[int] = []
         self.evaluation: dict[str, Any] | None = None
@@ -347,7 +336,9 @@ class TrainingPanel(QWidget):
         self.train_button.setToolTip("Train the model from fresh weights (F5)")
         project = self.document.project
         self.form.remember_settings(project)
-        output_dir = run_folder(self.document.path, project.name)
+        base = self.home.base(self.document.path, create=True)
+        assert base is not None
+        output_dir = run_folder(base)
         job = self.job(output_dir, resume)
         if not resume:
             self.clear()
@@ -387,12 +378,13 @@ class TrainingPanel(QWidget):
         self.show_status("Stopping after the current batch…")
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
-        """The editor is closing: stop the worker (a stop request, then a kill), and a data
-        preview still loading."""
+        """The editor is closing: stop the worker (a stop request, then a kill) and a data
+        preview still loading; an unsaved project's empty runs folder goes."""
         self.form.stop_preview()
         self.stop()
         self.client.close(timeout_ms)
         self.plot_timer.stop()
+        self.home.release()
 
     def kill(self) -> None:
         self.client.kill()
@@ -421,6 +413,8 @@ class TrainingPanel(QWidget):
 
     def _end_process(self) -> None:
         self.plot_timer.stop()
+        if self._adopt_runs:
+            self.move_runs_beside()
         self.refresh_plots()
         self._set_running(False)
         self.refresh_runs()
@@ -595,9 +589,37 @@ class TrainingPanel(QWidget):
 
     # -- runs kept with the project -------------------------------------------------------------
 
-    def runs_folder(self) -> Path:
-        project = self.document.project
-        return runs_base(self.document.path, project.name)
+    def runs_folder(self) -> Path | None:
+        """Where this project's runs are (None: never saved, and no run yet)."""
+        return self.home.base(self.document.path)
+
+    def _path_changed(self) -> None:
+        if self.document.path is None or self.home.temp is None:
+            return
+        if self.is_running():
+            self._adopt_runs = True       # moved when the run ends: the worker writes there
+        else:
+            self.move_runs_beside()
+
+    def move_runs_beside(self) -> None:
+        """The project was first saved: its runs move from their temporary folder to
+        ``<project>-runs/`` beside the file, and the run shown goes with them."""
+        path = self.document.path
+        temp = self.home.temp
+        self._adopt_runs = False
+        if path is None or temp is None:
+            return
+        try:
+            base = self.home.adopt(path)
+        except OSError as err:
+            self.show_error(f"Could not move the runs beside the project: {err}. They are in "
+                            f"{temp}.")
+            return
+        if self.output_dir is not None and self.output_dir.parent == temp:
+            self.output_dir = base / self.output_dir.name
+        if self.last_model is not None and self.last_model.parent.parent == temp:
+            self.last_model = base / self.last_model.parent.name / self.last_model.name
+        self.refresh_runs()
 
     def refresh_runs(self) -> None:
         """Read this project's runs from disk again (ticked runs stay ticked)."""
@@ -658,7 +680,8 @@ class TrainingPanel(QWidget):
 
     def delete_selected_run(self) -> bool:
         run = self.runs_tab.selected_run()
-        if run is None:
+        base = self.runs_folder()
+        if run is None or base is None:
             return False
         if self.is_running() and self.output_dir is not None and run.folder == self.output_dir:
             self.show_error("This run is training now: stop it before deleting it.")
@@ -666,7 +689,7 @@ class TrainingPanel(QWidget):
         if not self.runs_tab.confirm_delete(run):
             return False
         try:
-            delete_run(run, self.runs_folder())
+            delete_run(run, base)
         except OSError as err:
             self.show_error(f"Could not delete the run: {err}")
             return False

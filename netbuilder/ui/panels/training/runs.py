@@ -1,10 +1,10 @@
 """Training runs kept with the project: ``<project>-runs/<date>_<time>/`` beside the project file
-(under the temporary folder for a project never saved), each with ``run.json`` (the project as it
-was trained, the settings, the data, and once it ends the result and history), ``history.json``,
-``model.keras`` and ``best.keras``.
+(in a temporary folder of the project's own while it was never saved: ``RunsHome``), each with
+``run.json`` (the project as it was trained, the settings, the data, and once it ends the result
+and history), ``history.json``, ``model.keras`` and ``best.keras``.
 
-Plain Python (no Qt, no TensorFlow): read the runs back, describe them, tell whether a run trained
-the graph now on the canvas, and delete one.
+Plain Python (no Qt, no TensorFlow): where runs go, read them back, describe them, tell whether
+a run trained the graph now on the canvas, and delete one.
 """
 
 from __future__ import annotations
@@ -24,13 +24,68 @@ REASONS = {"completed": "completed", "stopped": "stopped", "early_stopping": "st
            None: "did not finish"}
 
 
-def runs_base(project_path: Path | None, project_name: str) -> Path:
-    """The folder holding a project's runs: ``<project>-runs`` beside the project file, or a
-    folder named after the project under the temporary folder for a project never saved."""
-    if project_path is not None:
-        return project_path.parent / f"{project_path.stem}-runs"
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in project_name) or "model"
-    return Path(tempfile.gettempdir()) / "netbuilder-runs" / safe
+def runs_beside(project_path: Path) -> Path:
+    """The folder holding a saved project's runs: ``<project>-runs`` beside its file."""
+    return project_path.parent / f"{project_path.stem}-runs"
+
+
+def run_folder(base: Path, now: datetime.datetime | None = None) -> Path:
+    """A new folder for one run's output under ``base``: ``<date>_<time>`` (``-2``, ``-3``…
+    when taken)."""
+    stamp = (now or datetime.datetime.now()).strftime(STAMP)
+    folder = base / stamp
+    n = 2
+    while folder.exists():
+        folder = base / f"{stamp}-{n}"
+        n += 1
+    return folder
+
+
+class RunsHome:
+    """Where the open project's runs are kept: beside its file, or, for a project never saved,
+    in a temporary folder of its own (``netbuilder-runs-*``, made for its first run), which
+    moves beside the file when the project is first saved. Another project opened releases
+    it: removed if empty, else left for the user (its runs belong to the project left)."""
+
+    def __init__(self) -> None:
+        self.temp: Path | None = None
+
+    def base(self, project_path: Path | None, create: bool = False) -> Path | None:
+        """The runs folder (None: the project is unsaved and has none yet; ``create`` makes
+        one)."""
+        if project_path is not None:
+            return runs_beside(project_path)
+        if self.temp is None and create:
+            self.temp = Path(tempfile.mkdtemp(prefix="netbuilder-runs-"))
+        return self.temp
+
+    def adopt(self, project_path: Path) -> Path:
+        """The project was saved as ``project_path``: move the runs of its temporary folder
+        beside it (merged into a ``<project>-runs`` already there; a run whose name is taken
+        gets ``-2``…) and return that folder."""
+        target = runs_beside(project_path)
+        temp, self.temp = self.temp, None
+        if temp is None or not temp.is_dir():
+            return target
+        target.mkdir(parents=True, exist_ok=True)
+        for child in sorted(temp.iterdir()):
+            dest = target / child.name
+            n = 2
+            while dest.exists():
+                dest = target / f"{child.name}-{n}"
+                n += 1
+            shutil.move(str(child), str(dest))
+        temp.rmdir()
+        return target
+
+    def release(self) -> None:
+        """The project is closed: remove its temporary folder if it holds nothing."""
+        temp, self.temp = self.temp, None
+        if temp is not None:
+            try:
+                temp.rmdir()
+            except OSError:
+                pass                      # runs in it, or already gone
 
 
 def graph_signature(project: dict[str, Any] | None) -> str | None:

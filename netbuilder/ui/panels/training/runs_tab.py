@@ -69,15 +69,15 @@ class RunsTab(QWidget):
         box.addWidget(self.runs_list, 1)
         box.addLayout(buttons)
 
-    def refresh(self, base: Path, signature: str | None, shown: Path | None,
+    def refresh(self, base: Path | None, signature: str | None, shown: Path | None,
                 saved: bool) -> None:
-        """Read the runs in ``base`` again (ticked runs stay ticked): those whose graph
-        ``signature`` differs are marked, the run ``shown`` is bold; ``saved``: the project has
-        a file (else its runs are in a temporary folder)."""
+        """Read the runs in ``base`` again (ticked runs stay ticked; None: no runs folder yet):
+        those whose graph ``signature`` differs are marked, the run ``shown`` is bold;
+        ``saved``: the project has a file (else its runs are in a temporary folder)."""
         ticked = {r.folder for r in self.ticked_runs()}
         current = self.runs_list.currentItem()
         selected = current.data(Qt.ItemDataRole.UserRole).folder if current else None
-        self.runs = list_runs(base)
+        self.runs = list_runs(base) if base is not None else []
         listing = self.runs_list
         listing.blockSignals(True)
         listing.clear()
@@ -107,9 +107,10 @@ class RunsTab(QWidget):
                 listing.setCurrentItem(item)
         listing.blockSignals(False)
         if not saved:
+            where = f" ({base})" if base is not None else ""
             self.runs_note.setText(f"This project is not saved: its runs are kept in a "
-                                   f"temporary folder ({base}). Save the project to keep them "
-                                   f"beside it.")
+                                   f"temporary folder{where} until it is saved, then beside "
+                                   f"it.")
         elif self.runs:
             self.runs_note.setText(f"Runs kept in {base.name}/ beside the project. Tick runs "
                                    f"to compare their validation curves.")
