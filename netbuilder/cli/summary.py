@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
         project = load(args.project)
     except ProjectError as err:
         return fail(str(err))
-    summary = summarize(project.graph, project.name)
+    summary = summarize(project.graph, project.name, project.settings.get("training"))
     if args.json:
         print(json.dumps(to_json(summary), indent=2))
     else:

@@ -8,6 +8,8 @@ table), each function block's layers in ``SummaryRow.inner``. Totals are the sam
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +18,7 @@ from netbuilder.core.blocks import Block
 from netbuilder.core.catalog.base import Shape, fmt_shape
 from netbuilder.core.catalog.opaque import TYPE as OPAQUE_TYPE
 from netbuilder.core.graph import BLOCK_TYPE, Graph
+from netbuilder.core.inference import BYTES_PER_VALUE
 
 
 @dataclass
@@ -48,10 +51,91 @@ class Summary:
     flops: int = 0
     memory: int = 0
     errors: list[str] = field(default_factory=list)
+    memory_estimate: MemoryEstimate | None = None
+    """What one training batch needs (None while the graph has errors)."""
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+OPTIMIZER_SLOTS = {"adam": 2, "adamw": 2, "nadam": 2, "adamax": 2, "rmsprop": 1, "adagrad": 1,
+                   "sgd": 1}
+"""Values an optimizer keeps per weight: Adam its two moment averages, RMSprop its mean square,
+SGD its momentum (none without momentum)."""
+
+DEFAULT_BATCH_SIZE = 32
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes one batch needs (float32). ``inference``: the weights and the largest layer with
+    its inputs (earlier activations are freed); ``training``: every activation (kept for the
+    backward pass), the weights, their gradients and the optimizer's ``slots`` per weight."""
+
+    batch_size: int
+    optimizer: str
+    slots: int
+    weights: int
+    activations: int
+    inference: int
+    training: int
+
+    def text(self) -> str:
+        name = OPTIMIZER_NAMES.get(self.optimizer, self.optimizer)
+        return (f"Memory at batch {self.batch_size}: inference {human_bytes(self.inference)}, "
+                f"training {human_bytes(self.training)} ({name})")
+
+
+OPTIMIZER_NAMES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
+
+
+def estimate_memory(graph: Graph, training: Mapping[str, Any] | None = None) -> MemoryEstimate:
+    """The memory of one batch with ``training`` settings (the project's ``"training"``
+    settings: ``batch_size``, ``optimizer``, ``momentum``; Keras' defaults where absent)."""
+    training = training or {}
+    batch = int(training.get("batch_size") or DEFAULT_BATCH_SIZE)
+    optimizer = str(training.get("optimizer") or "adam").lower()
+    slots = OPTIMIZER_SLOTS.get(optimizer, 2)
+    if optimizer == "sgd" and not training.get("momentum", 0.9):
+        slots = 0
+    engine = graph.inference
+    totals = engine.totals()
+    weights = totals.params * BYTES_PER_VALUE
+    largest = 0
+    for nid in graph.nodes:
+        r = engine.results.get(nid)
+        if r is None or not r.ok:
+            continue
+        inputs = sum(engine.results[e.src].memory for e in graph.in_edges(nid)
+                     if e.src in engine.results)
+        largest = max(largest, inputs + r.memory)
+    trainable = totals.trainable * BYTES_PER_VALUE
+    return MemoryEstimate(batch, optimizer, slots, weights, batch * totals.memory,
+                          weights + batch * largest,
+                          weights + batch * totals.memory + trainable * (1 + slots))
+
+
+def available_memory() -> int | None:
+    """Bytes of RAM free now (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def memory_warning(estimate: MemoryEstimate, available_bytes: int | None) -> str | None:
+    """Advice when training one batch needs more than ``available_bytes``, else None."""
+    if available_bytes is None or estimate.training <= available_bytes:
+        return None
+    per_sample = estimate.activations / max(estimate.batch_size, 1)
+    room = available_bytes - (estimate.training - estimate.activations)  # less the weights' part
+    fits = int(room // per_sample) if per_sample > 0 and room > 0 else 0
+    batch = (f"a batch size of {fits} or less" if fits >= 1 else "a smaller batch size (even "
+             "batch 1 does not fit)")
+    return (f"training at batch {estimate.batch_size} needs about "
+            f"{human_bytes(estimate.training)} but {human_bytes(available_bytes)} is free: use "
+            f"{batch}, a stride or pooling early to shrink the feature maps, or fewer layers")
 
 
 def type_label(graph: Graph, node_type: str, params: dict[str, Any]) -> str:
@@ -66,7 +150,10 @@ def type_label(graph: Graph, node_type: str, params: dict[str, Any]) -> str:
     return catalog.get(node_type).class_name
 
 
-def summarize(graph: Graph, name: str = "model") -> Summary:
+def summarize(graph: Graph, name: str = "model",
+              training: Mapping[str, Any] | None = None) -> Summary:
+    """The summary; ``training`` (the project's training settings) sets the batch size and
+    optimizer of the memory estimate."""
     engine = graph.inference
     summary = Summary(name)
     shared = engine.shared_instances()
@@ -98,6 +185,8 @@ def summarize(graph: Graph, name: str = "model") -> Summary:
     summary.flops = totals.flops
     summary.memory = totals.memory
     summary.errors = engine.errors()
+    if summary.ok:
+        summary.memory_estimate = estimate_memory(graph, training)
     return summary
 
 
@@ -242,4 +331,6 @@ def format_text(summary: Summary) -> str:
     out.append(f"Weights size: {human_bytes(4 * summary.total_params)} (float32)")
     out.append(f"Estimated FLOPs per sample: {human_count(summary.flops)}")
     out.append(f"Activation memory per sample: {human_bytes(summary.memory)} (float32)")
+    if summary.memory_estimate is not None:
+        out.append(summary.memory_estimate.text())
     return "\n".join(out) + "\n"

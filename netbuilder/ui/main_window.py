@@ -173,7 +173,7 @@ class MainWindow(QMainWindow):
         if old is not None:
             old.deleteLater()
         self.parameter_editor.set_project_info(project.name, project.description)
-        self.summary.set_graph(project.graph, project.name)
+        self.summary.set_graph(project.graph, project.name, project.settings)
         self.code_view.set_project(project)
         if not self.training_panel.is_running():
             self.training_panel.load_settings()

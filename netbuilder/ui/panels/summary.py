@@ -6,7 +6,8 @@ layers costs one refresh. Clicking a row selects that layer on the canvas.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
@@ -21,7 +22,13 @@ from PySide6.QtWidgets import (
 )
 
 from netbuilder.core.graph import Event, Graph
-from netbuilder.core.summary import human_bytes, human_count, summarize
+from netbuilder.core.summary import (
+    available_memory,
+    human_bytes,
+    human_count,
+    memory_warning,
+    summarize,
+)
 from netbuilder.ui import theme
 from netbuilder.ui.formatting import outputs_text
 
@@ -39,6 +46,7 @@ class SummaryPanel(QWidget):
         super().__init__(parent)
         self.graph: Graph | None = None
         self.model_name = "model"
+        self.settings: Mapping[str, Any] = {}
         self._unsubscribe: Callable[[], None] | None = None
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -75,12 +83,16 @@ class SummaryPanel(QWidget):
         self.table.itemClicked.connect(self._clicked)
         self._sized = False
 
-    def set_graph(self, graph: Graph | None, model_name: str = "model") -> None:
+    def set_graph(self, graph: Graph | None, model_name: str = "model",
+                  settings: Mapping[str, Any] | None = None) -> None:
+        """Show ``graph``; ``settings`` (the project's, read at each refresh) give the training
+        batch size and optimizer of the memory estimate."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
         self.graph = graph
         self.model_name = model_name
+        self.settings = settings or {}
         self._sized = False
         if graph is not None:
             self._unsubscribe = graph.subscribe(self._on_graph_event)
@@ -104,7 +116,7 @@ class SummaryPanel(QWidget):
         if graph is None:
             self.totals.setText("")
             return
-        summary = summarize(graph, self.model_name)
+        summary = summarize(graph, self.model_name, self.settings.get("training"))
         ids = graph.topological_order()
         table.setRowCount(len(summary.rows))
         bold = QFont(table.font())
@@ -146,6 +158,11 @@ class SummaryPanel(QWidget):
             self.refreshed.emit(summary)
             return
         weights = human_bytes(4 * summary.total_params)
+        memory = ""
+        if summary.memory_estimate is not None:
+            warning = memory_warning(summary.memory_estimate, available_memory())
+            memory = (f"<br><span style='color:#5f6873'>{summary.memory_estimate.text()}</span>"
+                      + (f"<br><span style='color:#d93025'>{warning}</span>" if warning else ""))
         problems = ""
         if summary.errors:
             n = len(summary.errors)
@@ -158,7 +175,7 @@ class SummaryPanel(QWidget):
             f" &nbsp;&nbsp; <b>Non-trainable:</b> {summary.non_trainable_params:,}<br>"
             f"<span style='color:#5f6873'>Per sample: {human_count(summary.flops, 'FLOPs')}"
             f" &nbsp;&nbsp; activation memory {human_bytes(summary.memory)}</span>"
-            + problems)
+            + memory + problems)
         self.refreshed.emit(summary)
 
     def row_of(self, node_id: str) -> int | None:
