@@ -45,7 +45,8 @@ class WorkerClient(QObject):
         self.command: Sequence[str] = worker_command(module)
         self.last_events = tuple(last_events)
         self.process: QProcess | None = None
-        self.exit_code: int | None = None      # of the last worker (None: it did not start)
+        self.exit_code: int | None = None      # of the last worker (None: it did not start;
+                                                # -N: killed by signal N)
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
         self.next_id = 1
         self._buffer = b""
@@ -165,7 +166,9 @@ class WorkerClient(QObject):
         if process is not self.process:
             return
         self._read_stderr(process)
-        self.exit_code = code
+        crashed = status == QProcess.ExitStatus.CrashExit
+        # as subprocess has it: -N for a worker killed by signal N (QProcess gives N on POSIX)
+        self.exit_code = -code if crashed and os.name == "posix" else code
         closing, said_last = self._closing, self._said_last
         self._drop()
         if closing:
@@ -173,10 +176,10 @@ class WorkerClient(QObject):
         if said_last:
             self.finished.emit()
             return
-        if status == QProcess.ExitStatus.CrashExit:   # on POSIX the code is the signal
-            how = describe_exit(-code) if os.name == "posix" else "it crashed or was killed"
+        if crashed and os.name != "posix":
+            how = "it crashed or was killed"
         else:
-            how = describe_exit(code)
+            how = describe_exit(self.exit_code)
         last = last_words(self.stderr_tail)
         self.crashed.emit(f"{crash_message(self.name)} ({how})"
                           + (f": {last[:200]}" if last else ""))

@@ -487,6 +487,9 @@ def test_a_killed_worker_is_reported_and_its_checkpoint_survives(tmp_path):
         "the training process ended unexpectedly (killed by signal 9)")
     best = keras.models.load_model(tmp_path / "out" / "best.keras")
     assert best.count_params() == 2410
+    finished = [e for e in events if e["event"] == "epoch"]
+    history = json.loads((tmp_path / "out" / "history.json").read_text())
+    assert finished and len(history["loss"]) == len(finished)   # written as epochs end
 
 
 def test_a_crashing_worker_command_is_reported(tmp_path):
@@ -581,3 +584,33 @@ def test_cli_train_error_from_the_worker(tmp_path):
     assert "has no images" in result.stderr and "Traceback" not in result.stderr
     missing = netbuilder("train", "nothing.nbproj", "--data", "digits", cwd=tmp_path)
     assert missing.returncode == 1 and "no such file" in missing.stderr
+
+
+def test_the_worker_writes_the_history_as_each_epoch_ends(tmp_path):
+    from netbuilder.runtime.workers.training import EpochHistory
+
+    sent = []
+    history = EpochHistory(str(tmp_path), sent.append)
+    history({"event": "batch", "logs": {"loss": 3.0}})
+    assert not (tmp_path / "history.json").exists()
+    history({"event": "epoch", "epoch": 1, "logs": {"loss": 2.0, "accuracy": 0.5}})
+    history({"event": "epoch", "epoch": 2, "logs": {"loss": float("nan"), "val_loss": 1.5}})
+    assert json.loads((tmp_path / "history.json").read_text()) == {
+        "loss": [2.0, None], "accuracy": [0.5, None], "val_loss": [None, 1.5]}
+    assert [e["event"] for e in sent] == ["batch", "epoch", "epoch"]
+    EpochHistory(None, sent.append)({"event": "epoch", "logs": {"loss": 1.0}})   # no folder
+
+
+def test_tensorflow_chatter_is_never_the_reason_and_memory_trouble_is_recognised():
+    chatter = [
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+        "I0000 00:00:1717000000.123456   42 cuda_executor.cc:1015] successful NUMA node read",
+        "W0000 00:00:12.5   42 gpu_device.cc:2344] Cannot dlopen some GPU libraries.",
+        "2024-05-01 12:00:00.123456: I tensorflow/core/platform/cpu_feature_guard.cc:210] "
+        "This TensorFlow binary is optimized to use available CPU instructions",
+    ]
+    assert engine_client.last_words(chatter) == ""
+    assert engine_client.last_words(["something broke"] + chatter) == "something broke"
+    assert engine_client.out_of_memory(-signal.SIGKILL, [])
+    assert engine_client.out_of_memory(1, ["ResourceExhaustedError: OOM when allocating"])
+    assert not engine_client.out_of_memory(3, chatter)

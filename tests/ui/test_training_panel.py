@@ -750,3 +750,70 @@ def test_a_new_untitled_project_does_not_show_the_last_untitled_projects_runs(ma
     window.new_project()
     assert panel.runs_tab.runs_list.count() == 0 and panel.runs_folder() is None
     assert temp.is_dir()                                 # the runs left are not deleted
+
+
+def test_a_worker_killed_after_some_epochs_says_what_happened_and_what_is_kept(window, qtbot):
+    from netbuilder.ui.panels.training.runs import read_run
+
+    panel = window.training_panel
+    panel.worker_command = fake_worker("""
+        import os, signal
+        out = job["output_dir"]
+        os.makedirs(out, exist_ok=True)
+        json.dump({"project": job["project"], "settings": {}, "initial_epoch": 0},
+                  open(os.path.join(out, "run.json"), "w"))
+        print("WARNING: All log messages before absl::InitializeLog() is called are written "
+              "to STDERR", file=sys.stderr, flush=True)
+        history = {"loss": [], "val_loss": []}
+        for epoch in (1, 2, 3):
+            history["loss"].append(1.0 / epoch)
+            history["val_loss"].append(1.1 / epoch)
+            json.dump(history, open(os.path.join(out, "history.json"), "w"))
+            print(json.dumps({"event": "epoch", "epoch": epoch, "epochs": 10,
+                  "logs": {"loss": 1.0 / epoch, "val_loss": 1.1 / epoch},
+                  "progress": epoch / 10, "eta_s": 9}), flush=True)
+            if epoch < 3:
+                open(os.path.join(out, "best.keras"), "w").write("weights")
+                print(json.dumps({"event": "checkpoint", "epoch": epoch,
+                      "path": os.path.join(out, "best.keras"), "monitor": "val_loss",
+                      "value": 1.1 / epoch}), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    assert panel.train()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=30000)
+    text = panel.status_label.text()
+    assert CRASH_MESSAGE in text
+    assert "killed by signal 9 (SIGKILL) — out of memory?" in text
+    assert "3 epochs finished" in text and "best.keras from epoch 2 is kept" in text
+    assert "smaller batch size" in text and "stride" in text and "fewer layers" in text
+    assert "absl" not in text
+    run = read_run(panel.output_dir)
+    assert run.epochs == 3 and "3 epochs" in run.describe()
+    assert "no epoch finished" not in run.describe()
+
+
+def test_a_crash_says_the_exit_status_and_never_tensorflows_start_up_chatter(window, qtbot):
+    panel = window.training_panel
+    panel.worker_command = fake_worker("""
+        print("I0000 00:00:1717000000.123456   42 cuda_executor.cc:1015] successful NUMA node",
+              file=sys.stderr, flush=True)
+        sys.exit(3)
+    """)
+    assert panel.train()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=30000)
+    text = panel.status_label.text()
+    assert CRASH_MESSAGE in text and "exit status 3" in text
+    assert "NUMA" not in text and "No epoch finished" in text
+    assert "out of memory" not in text
+
+
+def test_a_crash_after_resource_exhausted_gives_the_advice_for_memory(window, qtbot):
+    panel = window.training_panel
+    panel.worker_command = fake_worker("""
+        print("tensorflow.python.framework.errors_impl.ResourceExhaustedError: OOM when "
+              "allocating tensor", file=sys.stderr, flush=True)
+        sys.exit(1)
+    """)
+    assert panel.train()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=30000)
+    assert "smaller batch size" in panel.status_label.text()

@@ -36,7 +36,7 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
 # what TensorFlow, XLA and absl print as they start, whatever went wrong: never the reason
 _CHATTER = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
-    r"|[IW]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+:\d+\]"            # I0000 00:00:17.1  42 x.cc:9]
+    r"|[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\]"     # I0000 00:00:1717000000.1  42 x.cc:9]
     r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IW] \S+:\d+\]"       # 2024-05-01 12:00:00.1: I x.cc:9]
     r"|.*(This TensorFlow binary is optimized|To enable the following instructions"
     r"|rebuild TensorFlow with the appropriate compiler flags|oneDNN custom operations are on"
@@ -74,11 +74,25 @@ def own_process_group() -> dict[str, Any]:
     return {"preexec_fn": os.setpgrp}   # Python 3.10
 
 
+OUT_OF_MEMORY_ADVICE = ("To need less memory: a smaller batch size, a stride of 2 (or pooling) "
+                        "early in the model so that the feature maps shrink, or fewer layers.")
+_OOM = re.compile(r"ResourceExhausted|\bOOM\b|out of memory|MemoryError", re.IGNORECASE)
+
+
 def describe_exit(returncode: int) -> str:
     """``killed by signal 9`` / ``exit status 3``."""
     if returncode < 0:
         return f"killed by signal {-returncode}"
     return f"exit status {returncode}"
+
+
+def out_of_memory(returncode: int | None, stderr: Iterable[str]) -> bool:
+    """Whether a worker that ended this way probably ran out of memory: killed by SIGKILL (the
+    kernel's out-of-memory killer), or its stderr speaks of ResourceExhausted, OOM or running
+    out of memory."""
+    if os.name == "posix" and returncode == -signal.SIGKILL:
+        return True
+    return any(_OOM.search(line) for line in stderr)
 
 
 def last_words(stderr: Iterable[str]) -> str:
@@ -204,6 +218,8 @@ class TrainingProcess:
             last = last_words(self.stderr_tail)
             if last:
                 message += f": {last}"
+        if out_of_memory(code, self.stderr_tail):
+            message += f". {OUT_OF_MEMORY_ADVICE}"
         return {"event": "error", "kind": "crashed", "message": message, "returncode": code,
                 "stderr": "\n".join(self.stderr_tail)}
 

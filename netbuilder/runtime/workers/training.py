@@ -48,18 +48,57 @@ Afterwards a line ``stop`` stops training after the current batch; the weights a
 * ``error``: kind (project, build, data, settings, weights, nan, memory, output, internal) and a
   message for the user — the last line.
 
+``OUT/history.json`` grows as each epoch ends (``EpochHistory``), so that a run killed midway
+keeps the history of its finished epochs; the engine writes the whole history when it ends.
+
 Anything else the libraries print goes to stderr, never into the protocol. The exit status is 0
 after ``finished`` and 1 after ``error``.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+from netbuilder.core.atomic_write import write_text_atomically
 from netbuilder.runtime.workers.protocol import STOP, ProtocolError, ProtocolWriter, parse_line
+
+
+class EpochHistory:
+    """Passes every event on to ``emit``; as each ``epoch`` event goes by, its logs join the
+    history (as Keras' ``History.history``: one list per key, None where an epoch lacks the
+    key) written to ``output_dir/history.json``."""
+
+    def __init__(self, output_dir: Any, emit: Callable[[dict[str, Any]], None]) -> None:
+        self.path = Path(output_dir) / "history.json" if isinstance(output_dir, str) else None
+        self.emit = emit
+        self.history: dict[str, list[float | None]] = {}
+        self.epochs = 0
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if event.get("event") == "epoch" and self.path is not None:
+            self.add(event.get("logs") or {})
+            try:
+                write_text_atomically(self.path, json.dumps(self.history, indent=2) + "\n")
+            except OSError:
+                pass      # the engine reports an output folder it cannot write
+        self.emit(event)
+
+    def add(self, logs: dict[str, Any]) -> None:
+        for key in logs:
+            self.history.setdefault(key, [None] * self.epochs)
+        for key, series in self.history.items():
+            value = logs.get(key)
+            finite = isinstance(value, (int, float)) and math.isfinite(value)
+            series.append(float(value) if finite else None)
+        self.epochs += 1
 
 
 def _watch_stdin(stop: threading.Event) -> None:
@@ -89,7 +128,7 @@ def main() -> int:
                      name="stdin-watch").start()
     from netbuilder.runtime.training.engine import run_job
 
-    code = run_job(job, protocol.emit, stop)
+    code = run_job(job, EpochHistory(job.get("output_dir"), protocol.emit), stop)
     if protocol.broken:
         os._exit(code)
     return code

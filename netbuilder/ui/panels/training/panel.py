@@ -18,6 +18,7 @@ does not slow the editor's start.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,7 +51,11 @@ from PySide6.QtWidgets import (
 )
 
 from netbuilder.core.text import format_duration
-from netbuilder.runtime.workers.client import TRAINING_WORKER
+from netbuilder.runtime.workers.client import (
+    OUT_OF_MEMORY_ADVICE,
+    TRAINING_WORKER,
+    out_of_memory,
+)
 from netbuilder.runtime.workers.protocol import STOP
 from netbuilder.ui import theme
 from netbuilder.ui.document import Document
@@ -405,11 +410,36 @@ class TrainingPanel(QWidget):
         if code is None:
             self.handle_event({"event": "error", "kind": "start", "message": reason})
         else:
-            if self.output_dir is not None and (self.output_dir / "best.keras").exists():
-                reason += f". The best checkpoint so far is intact: {self.output_dir}/best.keras"
-            self.handle_event({"event": "error", "kind": "crashed", "message": reason,
-                               "returncode": code})
+            self.handle_event({"event": "error", "kind": "crashed", "returncode": code,
+                               "message": self.crash_text(reason, code)})
         self._end_process()
+
+    def crash_text(self, reason: str, code: int) -> str:
+        """What a worker that ended unexpectedly (``reason``, exit ``code``: -N for signal N)
+        means for this run: what happened, how many epochs finished, what is kept, and after
+        running out of memory how to need less."""
+        if code < 0:
+            try:
+                name = f" ({signal.Signals(-code).name})"
+            except ValueError:
+                name = ""
+            oom = " — out of memory?" if code == -signal.SIGKILL else ""
+            text = f"{CRASH_MESSAGE}: it was killed by signal {-code}{name}{oom}"
+        else:
+            text = reason
+        epochs = [e for e in self.events if e.get("event") == "epoch"]
+        text += (f". {len(epochs)} epoch{'s' if len(epochs) != 1 else ''} finished"
+                 if epochs else ". No epoch finished")
+        checkpoints = [e for e in self.events if e.get("event") == "checkpoint"]
+        if self.output_dir is not None and (self.output_dir / "best.keras").exists():
+            when = f" from epoch {checkpoints[-1].get('epoch')}" if checkpoints else ""
+            text += f"; best.keras{when} is kept in {self.output_dir}"
+        elif epochs and self.output_dir is not None:
+            text += f"; their history is kept in {self.output_dir}"
+        text += "."
+        if out_of_memory(code, self.client.stderr_tail):
+            text += f" {OUT_OF_MEMORY_ADVICE}"
+        return text
 
     def _end_process(self) -> None:
         self.plot_timer.stop()
