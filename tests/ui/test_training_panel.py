@@ -115,7 +115,7 @@ def test_recorded_events_drive_status_progress_curves_and_results(window, qtbot)
     for event in events[3:11]:    # up to the end of the first epoch
         panel.handle_event(event)
     assert 480 <= panel.progress.value() <= 520
-    assert "left" in panel.progress.format()
+    assert "left" in panel.progress_label.text()
     assert "Epoch 1/2" in panel.status_label.text()
     panel.refresh_plots()
     assert panel.curve_data("loss") == ([1.0], [1.0])
@@ -817,3 +817,17 @@ def test_a_crash_after_resource_exhausted_gives_the_advice_for_memory(window, qt
     assert panel.train()
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=30000)
     assert "smaller batch size" in panel.status_label.text()
+
+
+def test_the_progress_text_counts_the_whole_run_beside_the_bar(window):
+    panel = window.training_panel
+    assert not panel.progress.isTextVisible()          # never drawn over the fill
+    panel.handle_event({"event": "train_begin", "epochs": 99, "initial_epoch": 49,
+                        "steps_per_epoch": 4, "batch_size": 8, "samples": 32})
+    panel.handle_event({"event": "batch", "epoch": 50, "epochs": 99, "batch": 2, "steps": 4,
+                        "logs": {"loss": 1.0}, "progress": 0.01, "eta_s": 125})
+    assert panel.progress_label.text() == "epoch 50 of 99 · 50% · 2m 05s left"
+    assert panel.progress.value() == round((49.5 / 99) * 1000)
+    panel.handle_event({"event": "epoch", "epoch": 50, "epochs": 99, "logs": {"loss": 1.0},
+                        "progress": 0.02, "eta_s": 120})
+    assert panel.progress_label.text().startswith("epoch 50 of 99 · 51%")

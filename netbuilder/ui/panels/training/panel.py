@@ -155,8 +155,11 @@ class TrainingPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
-        self.progress.setFormat("")
-        self.progress.setTextVisible(True)
+        self.progress.setTextVisible(False)      # the text is below, never over the fill
+        self.progress_label = QLabel()
+        self.progress_label.setObjectName("trainingProgress")
+        self.progress_label.setToolTip("The bar spans the whole run: a continued run's earlier "
+                                       "epochs count as done")
         self.results_label = QLabel()
         self.results_label.setWordWrap(True)
         self.results_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -175,6 +178,7 @@ class TrainingPanel(QWidget):
         left.addWidget(self.form)
         left.addLayout(buttons)
         left.addWidget(self.progress)
+        left.addWidget(self.progress_label)
         left.addWidget(self.status_label)
         left.addWidget(self.results_label)
         left.addStretch(1)
@@ -358,8 +362,7 @@ class TrainingPanel(QWidget):
         self.results_tabs.setTabEnabled(2, False)
         self.results_tabs.setCurrentIndex(0)
         self.results_label.clear()
-        self.progress.setValue(0)
-        self.progress.setFormat("starting…")
+        self.show_progress(0, "starting…")
         self.show_status("Starting the training process…")
         self._start_process(job)
         return True
@@ -490,8 +493,7 @@ class TrainingPanel(QWidget):
         if loss is not None:
             self.batch_x.append(int(e["epoch"]) - 1 + int(e["batch"]) / steps)
             self.batch_loss.append(float(loss))
-        self._progress(e, f"epoch {e.get('epoch')}/{e.get('epochs')}, batch "
-                          f"{e.get('batch')}/{steps}")
+        self._progress(e, int(e.get("batch") or 0) / steps)
         self._batch_dirty = True
 
     def _on_epoch(self, e: dict[str, Any]) -> None:
@@ -505,7 +507,7 @@ class TrainingPanel(QWidget):
         self.epochs_done = int(e["epoch"])
         if self.metric_name is None:
             self.metric_name = self._pick_metric(logs)
-        self._progress(e, f"epoch {e.get('epoch')}/{e.get('epochs')} done")
+        self._progress(e, 1.0)
         parts = "  ".join(f"{k} {number_text(v)}" for k, v in logs.items() if k not in LR_KEYS)
         self.show_status(f"Epoch {e.get('epoch')}/{e.get('epochs')} "
                          f"({e.get('epoch_s', 0):.1f}s): {parts}")
@@ -521,12 +523,21 @@ class TrainingPanel(QWidget):
                 return key
         return None
 
-    def _progress(self, e: dict[str, Any], where: str) -> None:
-        fraction = float(e.get("progress") or 0.0)
-        self.progress.setValue(int(round(fraction * 1000)))
+    def _progress(self, e: dict[str, Any], part: float) -> None:
+        """Epoch ``e["epoch"]`` of ``e["epochs"]`` is ``part`` done: the bar and its text count
+        the whole numbering (a continued run starts part-way)."""
+        try:
+            epoch, epochs = int(e["epoch"]), int(e["epochs"])
+            fraction = min(1.0, (epoch - 1 + part) / epochs)
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            return
         eta = e.get("eta_s")
         left = f" · {format_duration(eta, ' ')} left" if eta is not None and fraction < 1 else ""
-        self.progress.setFormat(f"{fraction:.0%} · {where}{left}")
+        self.show_progress(fraction, f"epoch {epoch} of {epochs} · {fraction:.0%}{left}")
+
+    def show_progress(self, fraction: float, text: str) -> None:
+        self.progress.setValue(int(round(fraction * 1000)))
+        self.progress_label.setText(text)
 
     def _on_stage(self, e: dict[str, Any]) -> None:
         message = str(e.get("message") or f"stage {e.get('stage')}")
@@ -583,8 +594,8 @@ class TrainingPanel(QWidget):
             out = Path(str(e.get("output_dir") or self.last_model.parent))
             text += f" Saved in {out.parent.name}/{out.name}."
             self.status_label.setToolTip(f"history.json and model.keras are in {out}")
-        self.progress.setValue(1000 if e.get("reason") == "completed" else self.progress.value())
-        self.progress.setFormat(f"{self.progress.value() / 10:.0f}% · {reason.lower()}")
+        fraction = 1.0 if e.get("reason") == "completed" else self.progress.value() / 1000
+        self.show_progress(fraction, f"{fraction:.0%} · {reason.lower()}")
         self.show_status(text, QColor("#2e7d32"))
         if not getattr(self, "evaluation", None) and e.get("history"):
             final = {k: v[-1] for k, v in e["history"].items() if k.startswith("val_") and v}
@@ -597,7 +608,7 @@ class TrainingPanel(QWidget):
     def _on_error(self, e: dict[str, Any]) -> None:
         self.terminal = e
         self.show_error(f"Training failed: {e.get('message')}")
-        self.progress.setFormat(f"{self.progress.value() / 10:.0f}% · failed")
+        self.progress_label.setText(f"{self.progress.value() / 10:.0f}% · failed")
         self.finished.emit(e)
 
     # -- display -------------------------------------------------------------------------------
