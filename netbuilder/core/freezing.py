@@ -25,6 +25,8 @@ from netbuilder.core.graph import BLOCK_TYPE, Graph, GraphError, Node
 
 KEPT_FROZEN = ("BatchNormalization",)
 """Layer types that ``fine_tune_from`` keeps frozen."""
+FROZEN = "frozen"
+"""What ``describe`` says of a frozen Application (its canvas card shows a badge instead)."""
 
 
 @dataclass(frozen=True)
@@ -140,17 +142,17 @@ def restore(graph: Graph, node_id: str, saved: FreezeState) -> None:
 
 
 def describe(graph: Graph, node_id: str) -> str:
-    """"frozen", "fine-tuned from block5_conv1", "partly frozen" or "trainable"."""
+    """``FROZEN``, "fine-tuned from block5_conv1", "partly frozen" or "trainable"."""
     node = graph.node(node_id)
     block = block_of(graph, node)
     if not node.trainable:
-        return "frozen"
+        return FROZEN
     layer = fine_tune_layer(block)
     if layer is not None:
         return f"fine-tuned from {layer}"
     layers = inner_layers(block)
     if layers and not any(n.trainable for n in layers):
-        return "frozen"
+        return FROZEN
     if any(not n.trainable for n in layers):
         return "partly frozen"
     return "trainable"

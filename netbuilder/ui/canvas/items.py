@@ -6,10 +6,11 @@ and never change anything.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 from netbuilder.core import catalog
 from netbuilder.core.catalog import LayerSpec
 from netbuilder.core.explain import derivations, explain
+from netbuilder.core.freezing import FROZEN
 from netbuilder.core.graph import BLOCK_TYPE, Edge, Graph, Node
 from netbuilder.core.inference import NodeResult
 from netbuilder.core.quick_fixes import QuickFix, suggest_fixes
@@ -48,18 +50,43 @@ PORT_RADIUS = 5.0
 STRIPE = 5.0
 LABEL_OFFSET = 19.0  # how far below its output port an edge's shape label sits
 DETAIL_ZOOM = 0.35  # below this zoom nodes are drawn as plain boxes (overview, huge models)
+FROZEN_BADGE = "❄ frozen"
+
 
 def make_font(point_size: float, bold: bool = False) -> QFont:
+    """The application's font at ``point_size`` (call it once the QApplication exists: a font
+    made before has no family, and its metrics are not those of the font the painter draws)."""
     font = QFont()
     font.setPointSizeF(point_size)
     font.setBold(bold)
     return font
 
 
-NAME_FONT = make_font(9.0, bold=True)
-DETAIL_FONT = make_font(8.0)
-TYPE_FONT = make_font(8.0, bold=True)
-LABEL_FONT = make_font(7.5)
+class Fonts(NamedTuple):
+    name: QFont
+    detail: QFont
+    type: QFont
+    label: QFont
+
+
+@functools.cache
+def fonts() -> Fonts:
+    """The canvas' fonts, made on first use (the application exists by then)."""
+    return Fonts(make_font(9.0, bold=True), make_font(8.0), make_font(8.0, bold=True),
+                 make_font(7.5))
+
+
+def elide_words(fm: QFontMetricsF, text: str, width: float) -> str:
+    """``text`` cut at a word boundary with "…" to fit ``width`` (one long word: at a
+    character)."""
+    if fm.horizontalAdvance(text) <= width:
+        return text
+    words = text.split(" ")
+    while words and fm.horizontalAdvance(" ".join(words) + " …") > width:
+        words.pop()
+    if not words:
+        return fm.elidedText(text, Qt.TextElideMode.ElideRight, width)
+    return " ".join(words).rstrip(",;:") + " …"
 
 
 class PortItem(QGraphicsItem):
@@ -304,6 +331,7 @@ class NodeItem(QGraphicsItem):
         painter.setBrush(theme.ERROR if self.error else theme.family_color(self.family))
         painter.drawPath(stripe.intersected(clip))
 
+        font = fonts()
         left = rect.left() + STRIPE + 7
         width = rect.right() - 7 - left
         muted = theme.MUTED if not self.blocked else QColor("#9aa1a9")
@@ -313,58 +341,59 @@ class NodeItem(QGraphicsItem):
         note = self.canvas.node_notes.get(self.node_id, "")
         name_width = width
         if note:
-            painter.setFont(DETAIL_FONT)
+            painter.setFont(font.detail)
             painter.setPen(theme.family_color("Blocks"))
-            fm_note = QFontMetricsF(DETAIL_FONT)
+            fm_note = QFontMetricsF(font.detail)
             note_text = fm_note.elidedText(note, Qt.TextElideMode.ElideRight, width * 0.6)
             painter.drawText(QRectF(left, y, width, 17),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
                              note_text)
             name_width = width - fm_note.horizontalAdvance(note_text) - 6
-        painter.setFont(NAME_FONT)
+        painter.setFont(font.name)
         painter.setPen(theme.TEXT if not self.blocked else muted)
-        fm = QFontMetricsF(NAME_FONT)
+        fm = QFontMetricsF(font.name)
         painter.drawText(QRectF(left, y, name_width, 17), Qt.AlignmentFlag.AlignVCenter,
                          fm.elidedText(self.name, Qt.TextElideMode.ElideMiddle, name_width))
         y += 17
 
         # line 2: type and key parameters, like the Keras call: Conv2D 32 · 3×3 · relu
-        painter.setFont(TYPE_FONT)
+        painter.setFont(font.type)
         painter.setPen(theme.family_color(self.family).darker(115))
-        fm_type = QFontMetricsF(TYPE_FONT)
+        fm_type = QFontMetricsF(font.type)
+        fm_detail = QFontMetricsF(font.detail)
         type_text = fm_type.elidedText(self.type_text, Qt.TextElideMode.ElideRight, width)
-        painter.drawText(QRectF(left, y, width, 15), Qt.AlignmentFlag.AlignVCenter, type_text)
-        used = fm_type.horizontalAdvance(type_text) + 6
-        if self.detail and used < width:
-            painter.setFont(DETAIL_FONT)
+        drawn = painter.drawText(QRectF(left, y, width, 15), Qt.AlignmentFlag.AlignVCenter,
+                                 type_text)
+        used = drawn.width() + fm_detail.horizontalAdvance("  ")
+        detail = self.shown_detail()
+        if detail and used < width:
+            painter.setFont(font.detail)
             painter.setPen(muted)
-            fm_detail = QFontMetricsF(DETAIL_FONT)
             painter.drawText(QRectF(left + used, y, width - used, 15),
                              Qt.AlignmentFlag.AlignVCenter,
-                             fm_detail.elidedText(self.detail, Qt.TextElideMode.ElideRight,
+                             fm_detail.elidedText(detail, Qt.TextElideMode.ElideRight,
                                                   width - used))
         y += 15
 
         # line 3: output shape
-        painter.setFont(DETAIL_FONT)
-        fm_detail = QFontMetricsF(DETAIL_FONT)
+        painter.setFont(font.detail)
         painter.setPen(theme.ERROR if self.error else theme.TEXT if not self.blocked else muted)
         painter.drawText(QRectF(left, y, width, 15), Qt.AlignmentFlag.AlignVCenter,
-                         fm_detail.elidedText(self.shape_line, Qt.TextElideMode.ElideRight,
-                                              width))
+                         self.elided(fm_detail, self.shape_line, width))
         y += 15
 
         # line 4: parameter count, frozen or not; for an invalid layer, the fix
-        if self.count:
-            painter.setPen(theme.ERROR.darker(130) if self.error else muted)
-            painter.drawText(QRectF(left, y, width, 15), Qt.AlignmentFlag.AlignVCenter,
-                             fm_detail.elidedText(self.count, Qt.TextElideMode.ElideRight,
-                                                  width))
+        count_width = width
         if self.frozen:
             painter.setPen(QColor("#1565c0"))
             painter.drawText(QRectF(left, y, width, 15),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-                             "❄ frozen")
+                             FROZEN_BADGE)
+            count_width = width - fm_detail.horizontalAdvance(FROZEN_BADGE) - 6
+        if self.count:
+            painter.setPen(theme.ERROR.darker(130) if self.error else muted)
+            painter.drawText(QRectF(left, y, count_width, 15), Qt.AlignmentFlag.AlignVCenter,
+                             self.elided(fm_detail, self.count, count_width))
         if self.noted or self.fixes:
             # a badge in the corner: hover for the note, right-click for the fix
             badge = QRectF(rect.right() - 19, rect.top() + 5, 14, 14)
@@ -372,8 +401,19 @@ class NodeItem(QGraphicsItem):
             painter.setBrush(theme.ERROR if self.error else theme.NOTE)
             painter.drawEllipse(badge)
             painter.setPen(QColor("white"))
-            painter.setFont(TYPE_FONT)
+            painter.setFont(font.type)
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "!")
+
+    def shown_detail(self) -> str:
+        """The detail on line 2, less a plain "frozen" that the badge on line 4 says."""
+        return "" if self.frozen and self.detail == FROZEN else self.detail
+
+    def elided(self, fm: QFontMetricsF, text: str, width: float) -> str:
+        """A line of the card cut to ``width``: an error's words stay whole (the tooltip has
+        the full text)."""
+        if self.error:
+            return elide_words(fm, text, width)
+        return fm.elidedText(text, Qt.TextElideMode.ElideRight, width)
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange,
                    value: object) -> object:
@@ -464,7 +504,7 @@ class EdgeItem(QGraphicsPathItem):
         if not self.show_label:
             return QRectF()
         if self._label_rect is None:
-            fm = QFontMetricsF(LABEL_FONT)
+            fm = QFontMetricsF(fonts().label)
             path = self.path()
             length = path.length()
             at = path.pointAtPercent(path.percentAtLength(min(LABEL_OFFSET, length / 2)))
@@ -521,7 +561,7 @@ class EdgeItem(QGraphicsPathItem):
         painter.setBrush(theme.CANVAS)
         painter.setPen(QPen(color if self.isSelected() else theme.GRID, 1))
         painter.drawRoundedRect(rect, 4, 4)
-        painter.setFont(LABEL_FONT)
+        painter.setFont(fonts().label)
         painter.setPen(theme.MUTED)
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.label)
 

@@ -46,6 +46,7 @@ class GraphView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._pan_from: QPointF | None = None
         self.palette_drop = PaletteDrop(self)
+        self.showing_hint: bool | None = None  # the empty canvas' hint is drawn
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:
         super().scrollContentsBy(dx, dy)
@@ -65,12 +66,24 @@ class GraphView(QGraphicsView):
                                      2 * self.MARGIN))
             scene.changed.connect(self._grow_scene_rect)
             self._grow_scene_rect()
+        self.showing_hint = None
+        self._update_hint()
+
+    def _update_hint(self) -> None:
+        """Repaint the whole viewport when the hint comes or goes (an item's change repaints
+        only the item's rectangle, and the rest of the hint would stay)."""
+        scene = self.graph_scene()
+        empty = scene is not None and not scene.node_items
+        if empty != self.showing_hint:
+            self.showing_hint = empty
+            self.viewport().update()
 
     def _grow_scene_rect(self, _regions: object = None) -> None:
         """Keep every item reachable by scrolling, with a margin around them."""
         scene = self.scene()
         if scene is None:
             return
+        self._update_hint()
         m = self.MARGIN
         wanted = scene.itemsBoundingRect().adjusted(-m, -m, m, m)
         if not self.sceneRect().contains(wanted):
@@ -192,8 +205,6 @@ class GraphView(QGraphicsView):
                              "Drag a layer here from the palette to start.\n\n"
                              "Begin with an Input layer: it says what the data looks like.")
             painter.restore()
-
-    # -- drops from the palette -------------------------------------------------------------
 
     # -- drops from the palette -------------------------------------------------------------
 

@@ -7,6 +7,7 @@ or the entry's key) or double-click it to append it after the selected layer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,14 +45,31 @@ class PaletteEntry:
     draggable: bool = True
 
 
+def haystack(spec: LayerSpec) -> str:
+    """What a search looks in for a layer: its name, family and keywords."""
+    return " ".join((spec.type, spec.family, " ".join(spec.keywords))).lower()
+
+
 def matches(spec: LayerSpec, query: str) -> bool:
     """Whether ``spec`` answers ``query``: every word must appear in the layer's name, family
     or keywords ("pool", "normalize", "skip connection")."""
     words = query.lower().split()
-    if not words:
-        return True
-    haystack = " ".join((spec.type, spec.family, " ".join(spec.keywords))).lower()
-    return all(word in haystack for word in words)
+    return all(word in haystack(spec) for word in words)
+
+
+def relevance(name: str, keywords: str, query: str) -> int:
+    """How well an entry answers ``query`` (lower is better): 0 it is the name, 1 the name
+    starts with it, 2 the name holds it, 3 every word is a whole word of the keywords, 4 the
+    words are only parts of keywords."""
+    name, query = name.lower(), query.lower().strip()
+    if name == query:
+        return 0
+    if name.startswith(query):
+        return 1
+    if query in name:
+        return 2
+    words = set(re.findall(r"[a-z0-9]+", keywords.lower()))
+    return 3 if all(word in words for word in query.split()) else 4
 
 
 class LayerTree(QTreeWidget):
@@ -222,9 +240,27 @@ class LayerPalette(QWidget):
             if query:
                 family_item.setExpanded(shown > 0)
         if query:
-            first = next((item for item in self.visible_layers()), None)
-            if first is not None:
-                self.tree.setCurrentItem(self.items[first])
+            ranked = self.ranked_matches()
+            if ranked:
+                self.tree.setCurrentItem(self.items[ranked[0]])
+
+    def ranked_matches(self) -> list[str]:
+        """The keys of every entry shown (layers and the sections' entries), the best match for
+        the search first; ties keep the tree's order (Blocks first)."""
+        query = self.search.text()
+        found = []
+        for top in range(self.tree.topLevelItemCount()):
+            heading = self.tree.topLevelItem(top)
+            if heading.isHidden():
+                continue
+            for i in range(heading.childCount()):
+                child = heading.child(i)
+                if child.isHidden():
+                    continue
+                key = child.data(0, TYPE_ROLE)
+                keywords = child.data(0, KEYWORDS_ROLE) or haystack(catalog.get(key))
+                found.append((relevance(child.text(0), keywords, query), len(found), key))
+        return [key for *_rank, key in sorted(found)]
 
     def visible_layers(self) -> list[str]:
         """The layer types the palette shows now, in order."""
@@ -248,7 +284,7 @@ class LayerPalette(QWidget):
             self.layer_activated.emit(layer_type)
 
     def _add_first_match(self) -> None:
-        shown = self.visible_layers()
+        shown = self.ranked_matches()
         if self.search.text().strip() and shown:
             current = self.tree.currentItem()
             layer_type = current.data(0, TYPE_ROLE) if current is not None else None
