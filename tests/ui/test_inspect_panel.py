@@ -419,3 +419,23 @@ def test_missing_imagenet_names_and_a_malformed_reply_are_messages(inspect, qtbo
     note = panel.predictions.note.text()
     assert "Classes by index" in note
     assert "imagenet_class_index.json in ~/.keras/models" in note
+
+
+def test_the_gradcam_view_has_a_colour_scale_in_the_heat_maps_colours(qtbot):
+    from netbuilder.ui.panels.inspect.views import GradCamView, lookup_table
+
+    view = GradCamView()
+    qtbot.addWidget(view)
+    view.set_result(np.zeros((8, 8, 1), np.float32), np.linspace(0, 1, 64).reshape(8, 8))
+    assert view.scale.levels() == (0.0, 1.0)
+    label = view.scale.getAxis("left").labelText
+    assert "low" in label and "high" in label
+
+    def end_colours() -> list[list[int]]:
+        cmap = view.scale.colorMap()
+        return [list(cmap.map(x, mode="byte")[:3]) for x in (0.0, 1.0)]
+
+    table = lookup_table("inferno")
+    assert end_colours() == [list(table[0]), list(table[-1])]
+    view.set_colormap("gray")
+    assert end_colours() == [[0, 0, 0], [255, 255, 255]]

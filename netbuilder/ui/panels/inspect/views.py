@@ -468,6 +468,11 @@ class GradCamView(QWidget):
         self.boxes[0].addItem(self.input_item)
         self.boxes[1].addItem(self.base_item)
         self.boxes[1].addItem(self.heat_item)
+        # the colour scale: 0 no evidence for the class (transparent), 1 the strongest
+        self.scale = pg.ColorBarItem(values=(0.0, 1.0), width=12, interactive=False,
+                                     colorMap=self.color_map(), colorMapMenu=False,
+                                     label="evidence: low 0 … 1 high", pen=muted)
+        self.widget.addItem(self.scale, row=1, col=2)
         self.stack.addWidget(self.message)
         self.stack.addWidget(self.widget)
         layout = QVBoxLayout(self)
@@ -496,7 +501,13 @@ class GradCamView(QWidget):
 
     def set_colormap(self, name: str) -> None:
         self.colormap = name
+        self.scale.setColorMap(self.color_map())
         self._draw_heat()
+
+    def color_map(self) -> pg.ColorMap:
+        """The heat map's colours, low (0) to high (1), for the colour scale."""
+        table = lookup_table(self.colormap)
+        return pg.ColorMap(np.linspace(0.0, 1.0, len(table)), table)
 
     def heat_rgba(self) -> np.ndarray:
         """The heat map as RGBA: the colormap's colour, transparent where the map is cold."""
