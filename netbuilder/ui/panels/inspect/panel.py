@@ -42,6 +42,18 @@ from netbuilder.runtime.workers.client import INSPECTION_WORKER
 from netbuilder.runtime.workers.protocol import decode_array, is_reply
 from netbuilder.ui import theme
 from netbuilder.ui.formatting import dims_text
+from netbuilder.ui.panels.inspect.captions import (
+    GRADCAM_TIP,
+    UNTRAINED_TIP,
+    filters_caption,
+    gradcam_caption,
+    maps_caption,
+    predict_caption,
+    predict_note,
+    stats_caption,
+    vector_caption,
+    weights_caption,
+)
 from netbuilder.ui.panels.inspect.inputs import InputChooser
 from netbuilder.ui.workers import WorkerClient
 
@@ -395,18 +407,10 @@ class InspectPanel(QWidget):
         return str(project_weights) if project_weights else None
 
     def _show_weights(self) -> None:
-        if self.weights and not self.run_weights_failed:
-            text = self.weights_text
-        elif self._project_weights():
-            text = "from the project's weights file"
-        else:
-            text = "untrained"
-        if self.run_weights_failed:
-            text += " (the run's weights don't fit the edited model)"
-        self.weights_label.setText(f"Weights: <b>{text}</b>")
-        self.weights_label.setToolTip(self.weights_path() or
-                                      "Freshly initialised weights: train the model to see "
-                                      "what it learns")
+        run = self.weights_text if self.weights and not self.run_weights_failed else None
+        self.weights_label.setText(weights_caption(run, bool(self._project_weights()),
+                                                   bool(self.run_weights_failed)))
+        self.weights_label.setToolTip(self.weights_path() or UNTRAINED_TIP)
 
     # -- requests -----------------------------------------------------------------------------
 
@@ -725,19 +729,12 @@ class InspectPanel(QWidget):
         layer_type = f" ({info['type']})" if info.get("type") else ""
         if kind == "maps" and array.ndim == 3:
             self.maps.set_maps(array)
-            n = shape[-1]
-            flat = array.reshape(-1, array.shape[-1])
-            zero = int(((flat.max(axis=0) == 0) & (flat.min(axis=0) == 0)).sum())
-            dead = f" · {zero} all zero for this input" if zero else ""
-            self.maps_caption.setText(f"{layer}{layer_type} · {dims_text(shape)} · {n} channel"
-                                      f"{'s' if n != 1 else ''}{dead}")
-            self.maps_caption.setToolTip("A channel that is all zero did not respond to this "
-                                         "input (with ReLU, it may be dead for every input: "
-                                         "see Statistics)" if zero else "")
+            text, tip = maps_caption(layer, layer_type, shape, array)
+            self.maps_caption.setText(text)
+            self.maps_caption.setToolTip(tip)
         elif kind == "vector" or array.ndim == 1:
             self.maps.set_vector(array)
-            self.maps_caption.setText(f"{layer}{layer_type} · {array.size} value"
-                                      f"{'s' if array.size != 1 else ''}")
+            self.maps_caption.setText(vector_caption(layer, layer_type, array.size))
         elif array.ndim == 2:
             self.maps.set_maps(array)
             self.maps_caption.setText(f"{layer}{layer_type} · {dims_text(shape)} · shown as one "
@@ -761,10 +758,8 @@ class InspectPanel(QWidget):
         self.filter_channel_combo.setCurrentIndex(max(0, index))
         self.filters.input_channel = self.filter_channel_combo.currentData()
         self.filters.set_kernels(kernels, rgb)
-        shape = result.get("shape") or list(kernels.shape)
-        cout = shape[-1]
-        self.filters_caption.setText(f"{layer} · {cout} kernels of {dims_text(shape[:-2])} over "
-                                     f"{cin} input channel{'s' if cin != 1 else ''}")
+        self.filters_caption.setText(
+            filters_caption(layer, result.get("shape") or list(kernels.shape), cin))
 
     def _filter_channel_chosen(self, _index: int) -> None:
         self.filters.set_input_channel(self.filter_channel_combo.currentData())
@@ -772,21 +767,11 @@ class InspectPanel(QWidget):
     def _draw_predict(self, result: dict[str, Any], _context: Any) -> None:
         self.inputs.show_input(result)
         self._fill_classes(result.get("class_names"))
-        source = result.get("source_of_names")
-        note = {"dataset": "Class names from the dataset.",
-                "imagenet": "ImageNet class names (Keras' cached class index).",
-                "indices": "Classes by index."}.get(
-            str(source), "")
-        notes = [n for n in result.get("notes") or [] if "class name" in n.lower()
-                 or "softmax" in n.lower()]
         label = result.get("label")
-        self.predictions.set_top(list(result.get("top") or []),
-                                 " ".join([note] + notes).strip(),
+        top = list(result.get("top") or [])
+        self.predictions.set_top(top, predict_note(result),
                                  label if isinstance(label, int) else None)
-        top = (result.get("top") or [{}])[0]
-        self.predict_caption.setText(
-            f"Predicted: {top.get('name')} ({float(top.get('probability') or 0) * 100:.1f}%)"
-            if top else "No prediction")
+        self.predict_caption.setText(predict_caption(top))
 
     def _draw_gradcam(self, result: dict[str, Any], _context: Any) -> None:
         self.inputs.show_input(result)
@@ -794,24 +779,13 @@ class InspectPanel(QWidget):
         image = decode_array(result["input_image"])
         heatmap = decode_array(result["heatmap"])
         self.gradcam.set_result(image, heatmap)
-        p = result.get("probability")
-        probability = f" (p = {float(p):.2f})" if isinstance(p, (int, float)) else ""
-        self.gradcam_caption.setText(
-            f"Where the model sees class {result.get('class_name', result.get('class_index'))}"
-            f"{probability} · layer {result.get('layer')}")
-        self.gradcam_caption.setToolTip("Grad-CAM: the layer's maps weighted by how much they "
-                                        "raise the class score; bright regions pushed the "
-                                        "model towards the class")
+        self.gradcam_caption.setText(gradcam_caption(result))
+        self.gradcam_caption.setToolTip(GRADCAM_TIP)
 
     def _draw_stats(self, result: dict[str, Any], _context: Any) -> None:
         layers = list(result.get("layers") or [])
         self.stats.set_layers(layers)
-        dead = [e for e in layers if isinstance(e.get("dead_fraction"), (int, float))
-                and e["dead_fraction"] >= 0.5]
-        text = f"{len(layers)} layers over {self.count_spin.value()} samples"
-        if dead:
-            text += f" · {len(dead)} with half or more dead ReLUs"
-        self.stats_caption.setText(text)
+        self.stats_caption.setText(stats_caption(layers, self.count_spin.value()))
 
     # -- closing ----------------------------------------------------------------------------------
 
