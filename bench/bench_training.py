@@ -109,7 +109,7 @@ if problem:
 window.ask_unsaved_changes = lambda: QMessageBox.StandardButton.Discard
 window.show()
 panel = window.training_panel
-panel.form.set_data_source(data)
+panel.form.data_combo.set_source(data)
 panel.form.epochs_spin.setValue(epochs)
 panel.form.batch_spin.setValue(batch_size)
 

@@ -53,7 +53,7 @@ def test_ok_keeps_the_source_and_options_in_the_project_undoably(window, qtbot):
     panel = window.training_panel
     assert not window.is_modified()
     dialog = panel.form.open_data_dialog(modal=False)
-    dialog.set_source("shapes")
+    dialog.source.set_source("shapes")
     assert dialog.num_classes.isEnabled() and dialog.image_height.isEnabled()
     assert not dialog.download.isEnabled() and not dialog.label_column.isEnabled()
     dialog.validation_split.setValue(30)
@@ -93,7 +93,7 @@ def test_ok_keeps_the_source_and_options_in_the_project_undoably(window, qtbot):
     # training keeps the options with the project (and the source shown in the dock)
     panel.worker_command = fake_worker(
         'print(json.dumps({"event": "finished", "reason": "completed", "history": {}}))\n')
-    panel.form.set_data_source("digits")
+    panel.form.data_combo.set_source("digits")
     assert panel.train()
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=30000)
     assert window.project.settings["data"] == {"source": "digits",
@@ -103,7 +103,7 @@ def test_ok_keeps_the_source_and_options_in_the_project_undoably(window, qtbot):
 def test_options_that_cannot_work_are_explained_and_not_kept(window, tmp_path):
     panel = window.training_panel
     dialog = panel.form.open_data_dialog(modal=False)
-    dialog.set_source("shapes")
+    dialog.source.set_source("shapes")
     dialog.image_height.setValue(32)                         # no width
     dialog.accept()
     assert dialog.isVisible()
@@ -117,7 +117,7 @@ def test_options_that_cannot_work_are_explained_and_not_kept(window, tmp_path):
     assert not dialog.preview()                              # nor previewed
     assert "Cannot preview" in dialog.preview_status.text()
     dialog.test_split.setValue(0)
-    dialog.set_source(str(tmp_path / "gone"))
+    dialog.source.set_source(str(tmp_path / "gone"))
     dialog.accept()
     assert "is not there" in dialog.error_label.text()
     assert not window.is_modified()
@@ -131,7 +131,7 @@ def test_choosing_a_file_source(window, tmp_path):
     panel.form.ask_data_path = lambda: str(table)
     dialog = panel.form.open_data_dialog(modal=False)
     dialog.source.setCurrentIndex(dialog.source.count() - 1)
-    dialog._source_chosen(dialog.source.count() - 1)          # "Choose a folder or file…"
+    dialog.source.chosen(dialog.source.count() - 1)          # "Choose a folder or file…"
     assert dialog.source.currentText() == str(table)
     assert dialog.label_column.isEnabled() and not dialog.image_height.isEnabled()
     dialog.label_column.setText("2")
@@ -223,7 +223,7 @@ def test_a_real_preview_of_the_digits_with_augmentation(make_window, qtbot):
     project = load(ROOT / "resources" / "examples" / "mnist_cnn.nbproj")
     window = make_window(project.graph, "mnist_cnn")
     dialog = window.training_panel.form.open_data_dialog(modal=False)
-    dialog.set_source("digits")
+    dialog.source.set_source("digits")
     dialog.test_split.setValue(10)
     dialog.aug_checks["rotation"].setChecked(True)
     dialog.aug_checks["zoom"].setChecked(True)
@@ -251,7 +251,7 @@ def test_a_real_preview_error_is_shown_in_the_dialog(window, qtbot, tmp_path):
     (empty / "cats").mkdir(parents=True)
     (empty / "dogs").mkdir()
     dialog = window.training_panel.form.open_data_dialog(modal=False)
-    dialog.set_source(str(empty))
+    dialog.source.set_source(str(empty))
     assert dialog.image_height.isEnabled()                   # a folder: images get a size
     assert dialog.preview()
     qtbot.waitUntil(lambda: not dialog.is_previewing(), timeout=240000)
@@ -295,3 +295,10 @@ def test_the_same_source_without_options_is_no_change(window):
     dialog = window.training_panel.form.open_data_dialog(modal=False)
     dialog.accept()
     assert window.undo_stack.count() == 0 and window.project.settings["data"] == "digits"
+
+
+def test_the_source_chooser_lists_the_built_in_sources_of_the_data_module():
+    from netbuilder.runtime.data import BUILTIN_SOURCES
+    from netbuilder.ui.dialogs import common
+
+    assert common.BUILTIN_SOURCES == BUILTIN_SOURCES

@@ -262,7 +262,7 @@ def test_a_real_short_run_through_the_worker(make_window, qtbot, tmp_path):
     project = load(ROOT / "resources" / "examples" / "mlp.nbproj")
     window = make_window(project.graph, "mlp", path=tmp_path / "mlp.nbproj")
     panel = window.training_panel
-    panel.form.set_data_source("digits")
+    panel.form.data_combo.set_source("digits")
     panel.form.epochs_spin.setValue(2)
     panel.form.batch_spin.setValue(64)
     assert window.train()

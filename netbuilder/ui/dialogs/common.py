@@ -1,14 +1,19 @@
-"""What the settings dialogs share: a red line saying why OK did not apply, above the
-OK / Cancel / Restore Defaults row."""
+"""What the training's settings dialogs and fields share: a red line saying why OK did not
+apply, above the OK / Cancel / Restore Defaults row; the data source chooser."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout
+from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
 from netbuilder.ui import theme
+
+# runtime.data's built-in sources, named here so that the training panel does not load numpy
+# with runtime.data as the editor starts (tests/ui/test_data_dialog.py checks that they agree)
+BUILTIN_SOURCES = ("digits", "shapes", "mnist", "fashion_mnist", "cifar10")
+CHOOSE_PATH = "Choose a folder or file…"
 
 
 class FormDialog(QDialog):
@@ -41,3 +46,39 @@ class FormDialog(QDialog):
     def show_error(self, text: str | None) -> None:
         self.error_label.setText(text or "")
         self.error_label.setVisible(bool(text))
+
+
+class SourceCombo(QComboBox):
+    """The training data's source: the built-in datasets, the paths chosen so far, and
+    "Choose a folder or file…", which asks ``ask_path()`` (nothing chosen: the previous source
+    stays)."""
+
+    def __init__(self, ask_path: Callable[[], str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ask_path = ask_path
+        self.addItems(list(BUILTIN_SOURCES))
+        self.addItem(CHOOSE_PATH)
+        self.setToolTip("digits and shapes need no download; mnist, fashion_mnist and cifar10 "
+                        "come from Keras' cache (or are downloaded); or a folder with one "
+                        "sub-folder of images per class, a .npz or a .csv file")
+        self._index = 0
+        self.activated.connect(self.chosen)
+
+    def set_source(self, source: str) -> None:
+        index = self.findText(source)
+        if index < 0:
+            index = self.count() - 1      # before "Choose…"
+            self.insertItem(index, source)
+        self.setCurrentIndex(index)
+        self._index = index
+
+    def chosen(self, index: int) -> None:
+        """The user picked row ``index``."""
+        if self.itemText(index) != CHOOSE_PATH:
+            self._index = index
+            return
+        path = self.ask_path()
+        if path:
+            self.set_source(path)
+        else:
+            self.setCurrentIndex(self._index)

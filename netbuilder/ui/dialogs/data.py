@@ -52,11 +52,10 @@ from netbuilder.runtime.data import (
 from netbuilder.runtime.workers.client import TRAINING_WORKER
 from netbuilder.runtime.workers.protocol import decode_images
 from netbuilder.ui import theme
-from netbuilder.ui.dialogs.common import FormDialog
+from netbuilder.ui.dialogs.common import CHOOSE_PATH, FormDialog, SourceCombo
 from netbuilder.ui.images import thumbnail
 from netbuilder.ui.workers import WorkerClient
 
-CHOOSE_PATH = "Choose a folder or file…"
 THUMB = 52                      # sample thumbnails, pixels
 AUG_HELP = {
     "flip": "Mirror images at random",
@@ -149,7 +148,6 @@ class DataDialog(FormDialog):
         self.preview_event: dict[str, Any] | None = None   # the last "data" event shown
         self.preview_error: str | None = None
         self.result_data: dict[str, Any] | None = None
-        self._source_index = 0
         self._build()
         self.set_data(data)
 
@@ -163,13 +161,7 @@ class DataDialog(FormDialog):
 
         source_box = QGroupBox("Source and splits")
         form = QFormLayout(source_box)
-        self.source = QComboBox()
-        self.source.addItems(list(BUILTIN_SOURCES))
-        self.source.addItem(CHOOSE_PATH)
-        self.source.setToolTip("digits and shapes need no download; mnist, fashion_mnist and "
-                               "cifar10 come from Keras' cache (or are downloaded); or a folder "
-                               "with one sub-folder of images per class, a .npz or a .csv file")
-        self.source.activated.connect(self._source_chosen)
+        self.source = SourceCombo(lambda: self._ask_path() if self._ask_path else "")
         self.source.currentTextChanged.connect(self._update_enabled)
         self.validation_split = _percent("Share of the training data held out for validation")
         self.test_split = _percent("Share held out for the final test, when the source has no "
@@ -338,24 +330,6 @@ class DataDialog(FormDialog):
 
     # -- values --------------------------------------------------------------------------------
 
-    def set_source(self, source: str) -> None:
-        index = self.source.findText(source)
-        if index < 0:
-            index = self.source.count() - 1      # before "Choose…"
-            self.source.insertItem(index, source)
-        self.source.setCurrentIndex(index)
-        self._source_index = index
-
-    def _source_chosen(self, index: int) -> None:
-        if self.source.itemText(index) != CHOOSE_PATH:
-            self._source_index = index
-            return
-        chosen = self._ask_path() if self._ask_path is not None else ""
-        if chosen:
-            self.set_source(chosen)
-        else:
-            self.source.setCurrentIndex(self._source_index)
-
     def set_data(self, data: Any) -> None:
         """Show ``data``: a source name or ``{"source", "options"}`` (unknown or invalid
         options fall back to the defaults)."""
@@ -368,7 +342,7 @@ class DataDialog(FormDialog):
             opts = resolve_options(options)
         except DataError:
             opts = resolve_options({})
-        self.set_source(str(source))
+        self.source.set_source(str(source))
         self.validation_split.setValue(round(100 * float(opts["validation_split"])))
         self.test_split.setValue(round(100 * float(opts["test_split"])))
         self.seed.setValue(int(opts["seed"]))

@@ -51,6 +51,7 @@ from PySide6.QtWidgets import (
 )
 
 from netbuilder.core.text import format_duration
+from netbuilder.runtime.data import BUILTIN_SOURCES
 from netbuilder.runtime.workers.client import (
     OUT_OF_MEMORY_ADVICE,
     TRAINING_WORKER,
@@ -58,13 +59,14 @@ from netbuilder.runtime.workers.client import (
 )
 from netbuilder.runtime.workers.protocol import STOP
 from netbuilder.ui import theme
+from netbuilder.ui.dialogs.common import CHOOSE_PATH
 from netbuilder.ui.document import Document
 from netbuilder.ui.formatting import number_text
 from netbuilder.ui.panels.training.confusion import fill_confusion, fill_misclassified
 from netbuilder.ui.panels.training.curves import Curves
 from netbuilder.ui.panels.training.runs import Run, RunsHome, delete_run, run_folder
 from netbuilder.ui.panels.training.runs_tab import RunsTab
-from netbuilder.ui.panels.training.settings_form import BUILTIN_SOURCES, CHOOSE_PATH, SettingsForm
+from netbuilder.ui.panels.training.settings_form import SettingsForm
 from netbuilder.ui.workers import WorkerClient, crash_message
 
 PLOT_INTERVAL_MS = 100          # the plots are redrawn at most ten times a second

@@ -24,11 +24,10 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from netbuilder.core.project import Project
+from netbuilder.ui.dialogs.common import CHOOSE_PATH, SourceCombo
 from netbuilder.ui.document import Document
 
-BUILTIN_SOURCES = ("digits", "shapes", "mnist", "fashion_mnist", "cifar10")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
-CHOOSE_PATH = "Choose a folder or file…"
 
 
 def _show_dialog(dialog: QDialog, modal: bool) -> QDialog:
@@ -56,15 +55,7 @@ class SettingsForm(QWidget):
         document.settings_changed.connect(self._settings_changed)
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
-        self.data_combo = QComboBox()
-        self.data_combo.addItems(list(BUILTIN_SOURCES))
-        self.data_combo.addItem(CHOOSE_PATH)
-        self.data_combo.setToolTip("digits and shapes need no download; mnist, fashion_mnist "
-                                   "and cifar10 come from Keras' cache or are downloaded; or a "
-                                   "folder with one sub-folder of images per class, a .npz or "
-                                   "a .csv file")
-        self.data_combo.activated.connect(self._data_chosen)
-        self._data_index = 0
+        self.data_combo = SourceCombo(lambda: self.ask_data_path())
         self.epochs_spin = QSpinBox()
         self.epochs_spin.setRange(1, 100000)
         self.batch_spin = QSpinBox()
@@ -154,7 +145,7 @@ class SettingsForm(QWidget):
         data = self.data_settings()
         source = data["source"]
         if isinstance(source, str) and source:
-            self.set_data_source(source)
+            self.data_combo.set_source(source)
         aug = data["options"].get("augmentation")
         tip = self.data_combo.toolTip().split("\n\n")[0]
         extra = []
@@ -206,14 +197,6 @@ class SettingsForm(QWidget):
     def data_source(self) -> str:
         return self.data_combo.currentText()
 
-    def set_data_source(self, source: str) -> None:
-        index = self.data_combo.findText(source)
-        if index < 0:
-            index = self.data_combo.count() - 1      # before "Choose…"
-            self.data_combo.insertItem(index, source)
-        self.data_combo.setCurrentIndex(index)
-        self._data_index = index
-
     def ask_data_path(self) -> str:
         """Ask for a data folder or file (tests replace this)."""
         path = self.document.path
@@ -225,16 +208,6 @@ class SettingsForm(QWidget):
             return name
         return QFileDialog.getExistingDirectory(
             self, "Training data: a folder with one sub-folder of images per class", start)
-
-    def _data_chosen(self, index: int) -> None:
-        if self.data_combo.itemText(index) != CHOOSE_PATH:
-            self._data_index = index
-            return
-        chosen = self.ask_data_path()
-        if chosen:
-            self.set_data_source(chosen)
-        else:
-            self.data_combo.setCurrentIndex(self._data_index)
 
     # -- the dialogs ---------------------------------------------------------------------------
 
