@@ -2,15 +2,15 @@
 
 Training runs in the worker process (``python -m netbuilder.runtime.workers.training``, the same
 one the command line uses), driven through ``WorkerClient``: the job goes to its stdin as one JSON
-line, its
-events come back as JSON lines on stdout, and ``stop`` on stdin ends training after the current
-batch. The editor never imports TensorFlow, and a worker that crashes or is killed only ends the
-run: the panel says so and the editor keeps going.
+line, its events come back as JSON lines on stdout, and ``stop`` on stdin ends training after the
+current batch. The editor never imports TensorFlow, and a worker that crashes or is killed only
+ends the run: the panel says what happened, how many epochs finished and what is kept.
 
-Beside the curves: the project's runs (read back from ``<project>-runs/``; tick runs to draw
-their validation curves, use one's weights, open or delete it), the confusion matrix and the
-misclassified samples (thumbnails with "true → predicted (confidence)"). Data… opens the data
-dialog (``data_dialog.py``).
+The settings column (data, epochs, batch, optimizer, learning rate, the Data… and Settings…
+dialogs) is ``settings_form.SettingsForm``. Beside the curves: the project's runs (``runs_tab``,
+read back from ``<project>-runs/``, or an unsaved project's temporary folder: ``runs.RunsHome``),
+the confusion matrix and the misclassified samples (thumbnails with "true → predicted
+(confidence)").
 
 pyqtgraph is imported when the plots are first needed (the panel shown or a run started), so it
 does not slow the editor's start.
