@@ -10,8 +10,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QShowEvent, QUndoStack
+from PySide6.QtCore import QByteArray, QPoint, QRect, QSize, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QShowEvent, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -36,7 +36,7 @@ from netbuilder.ui.autosave import Autosaver
 from netbuilder.ui.canvas.hooks import CanvasHooks
 from netbuilder.ui.canvas.minimap import Overview
 from netbuilder.ui.canvas.scene import GraphScene
-from netbuilder.ui.canvas.view import GraphView
+from netbuilder.ui.canvas.view import OPEN_MIN_ZOOM, GraphView
 from netbuilder.ui.dialogs import import_model, picture
 from netbuilder.ui.document import Document
 from netbuilder.ui.features.applications.actions import ApplicationActions
@@ -47,10 +47,32 @@ from netbuilder.ui.panels.palette import LayerPalette
 from netbuilder.ui.panels.parameters import ParameterEditor
 from netbuilder.ui.panels.summary import SummaryPanel
 from netbuilder.ui.panels.training.panel import TrainingPanel
-from netbuilder.ui.user_files import APP_NAME, app_settings, forget_recent, remember_recent
+from netbuilder.ui.user_files import (
+    APP_NAME,
+    app_settings,
+    forget_recent,
+    last_dir,
+    remember_dir,
+    remember_recent,
+)
 from netbuilder.ui.window_actions import make_actions, make_menus
 
 FILE_FILTER = f"NetBuilder projects (*{SUFFIX});;All files (*)"
+STATE_VERSION = 1
+"""Of the saved dock layout (``window/state``): raise it when the set of docks changes."""
+LARGEST = QSize(1600, 1000)  # the window's first size on a big screen
+SMALL_SCREEN = QSize(1500, 900)  # below this (a laptop), the window opens maximised
+PALETTE_MIN_WIDTH, PARAMETERS_MIN_WIDTH = 190, 300  # the side docks are never squeezed more
+
+
+def default_geometry(available: QRect) -> tuple[QRect, bool]:
+    """Where the window first opens on a screen whose free area is ``available``: at most
+    ``LARGEST``, never larger than the screen, centred; True: maximise it (a small screen)."""
+    size = LARGEST.boundedTo(available.size())
+    rect = QRect(QPoint(0, 0), size)
+    rect.moveCenter(available.center())
+    small = available.width() < SMALL_SCREEN.width() or available.height() < SMALL_SCREEN.height()
+    return rect, small
 
 
 class MainWindow(QMainWindow):
@@ -104,6 +126,11 @@ class MainWindow(QMainWindow):
         self.training_dock.visibilityChanged.connect(
             lambda shown: shown and QTimer.singleShot(50, self.training_panel,
                                                       self.training_panel.plots_if_seen))
+        for dock in (self.training_dock, self.inspect_dock):  # plots need room: taller
+            dock.visibilityChanged.connect(
+                lambda shown, d=dock: shown and QTimer.singleShot(0, self, lambda: self._taller(d)))
+        self.palette_dock.setMinimumWidth(PALETTE_MIN_WIDTH)
+        self.parameters_dock.setMinimumWidth(PARAMETERS_MIN_WIDTH)
         self.summary_dock.raise_()
         self.weights_file: Path | None = None
         self.import_job = None
@@ -140,9 +167,11 @@ class MainWindow(QMainWindow):
         self.document.selection_changed.connect(self._selection_changed)
         self.document.modified_changed.connect(self._modified_changed)
         self.document.edited.connect(self._edited)
-        self.document.path_changed.connect(self._update_title)
+        self.document.path_changed.connect(self._identity_changed)
+        self.undo_stack.indexChanged.connect(self._undo_moved)
+        self._reported_at: int | None = None  # the undo step the status bar's report is about
 
-        self.resize(1400, 850)
+        self.layout_restored = self.restore_layout()
         self.set_project(project or Project(Graph()), path)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea
@@ -172,9 +201,7 @@ class MainWindow(QMainWindow):
         self.overview.set_scene(scene)
         if old is not None:
             old.deleteLater()
-        self.parameter_editor.set_project_info(project.name, project.description)
         self.summary.set_graph(project.graph, project.name, project.settings)
-        self.code_view.set_project(project)
         if not self.training_panel.is_running():
             self.training_panel.load_settings()
         weights = project.weights
@@ -182,7 +209,7 @@ class MainWindow(QMainWindow):
         self.inspect_panel.set_project()
         self._update_title()
         if self.isVisible():
-            self.fit_to_view(min_zoom=0.9)
+            self.fit_to_view(min_zoom=OPEN_MIN_ZOOM)
 
     @property
     def project(self) -> Project:
@@ -222,6 +249,19 @@ class MainWindow(QMainWindow):
             if not modified:  # back to what is saved (undo, or a save): nothing to recover
                 self.autosaver.discard()
 
+    def _identity_changed(self) -> None:
+        """The project is another one, or has a new file (Save As names an untitled model after
+        its file): every view that names it follows."""
+        if not self._alive():
+            return
+        project = self.project
+        self.parameter_editor.set_project_info(project.name, project.description)
+        if self.summary.model_name != project.name:
+            self.summary.model_name = project.name
+            self.summary.refresh()
+        self.code_view.set_project(project)  # the code's model name
+        self._update_title()
+
     def _update_title(self) -> None:
         marker = "*" if self.is_modified() else ""
         where = f" ({self.path.name})" if self.path else " (example)" if self.is_example else ""
@@ -242,6 +282,7 @@ class MainWindow(QMainWindow):
         self.autosaver.discard()
         self.set_project(project, path)
         remember_recent(path)
+        remember_dir("project", path)
         self.statusBar().showMessage(f"Opened {path}", 5000)
         self.offer_recovery()
         return True
@@ -301,8 +342,7 @@ class MainWindow(QMainWindow):
         self.autosaver.discard(path)  # the work is safe: no recovery file, old or new name
         self.document.mark_saved(path)
         remember_recent(path)
-        self.summary.model_name = self.project.name
-        self._update_title()
+        remember_dir("project", path)
         self.statusBar().showMessage(f"Saved {path}", 5000)
         return True
 
@@ -317,13 +357,18 @@ class MainWindow(QMainWindow):
 
     # -- dialogs (methods, so that tests can answer them) ----------------------------------------
 
+    def start_dir(self, kind: str) -> Path:
+        """Where a file dialog of ``kind`` ("project", "export", "import") opens: the folder the
+        last one chose, else the project's folder, else the home folder."""
+        return last_dir(kind) or (self.path.parent if self.path else Path.home())
+
     def ask_open_path(self) -> str:
-        start = str(self.path.parent) if self.path else str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", start, FILE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open project",
+                                              str(self.start_dir("project")), FILE_FILTER)
         return path
 
     def ask_save_path(self) -> str:
-        directory = self.path.parent if self.path else Path.home()
+        directory = self.start_dir("project")
         path, _ = QFileDialog.getSaveFileName(
             self, "Save project", str(directory / f"{self.project.name}{SUFFIX}"), FILE_FILTER)
         return path
@@ -352,11 +397,13 @@ class MainWindow(QMainWindow):
         self.weights_file = target
 
     def ask_export_path(self, title: str, suffix: str, file_filter: str) -> str:
-        directory = self.path.parent if self.path else Path.home()
+        directory = self.start_dir("export")
         path, _ = QFileDialog.getSaveFileName(
             self, title, str(directory / f"{self.project.name}{suffix}"), file_filter)
         if path and not Path(path).suffix:
             path += suffix
+        if path:
+            remember_dir("export", path)
         return path
 
     def ask_restore(self, recovery: Path) -> bool:
@@ -424,8 +471,7 @@ class MainWindow(QMainWindow):
 
     def ask_import(self) -> tuple[str, dict] | None:
         """Ask what to import (tests replace this): ``(source, options)`` or None."""
-        start = str(self.path.parent) if self.path else str(Path.home())
-        dialog = import_model.ImportDialog(self, start)
+        dialog = import_model.ImportDialog(self, str(self.start_dir("import")))
         # the real list, once Keras has loaded
         names = import_model.Job(import_model.load_application_names, dialog)
         names.finished.connect(dialog.set_application_names)
@@ -433,7 +479,10 @@ class MainWindow(QMainWindow):
         try:
             if dialog.exec() != dialog.DialogCode.Accepted:
                 return None
-            return dialog.request()
+            source, options = dialog.request()
+            if Path(source).exists():  # a file, not an Application's name
+                remember_dir("import", source)
+            return source, options
         finally:
             dialog.deleteLater()
 
@@ -674,7 +723,15 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Select one layer to inspect it", 5000)
 
     def _status_message(self, text: str) -> None:
+        self._reported_at = self.undo_stack.index()
         self.statusBar().showMessage(text, 8000)
+
+    def _undo_moved(self, index: int) -> None:
+        """An edit's report ("Inserted flatten…: it is valid now") goes once the edit is undone
+        (or another is made)."""
+        if self._alive() and self._reported_at is not None and index != self._reported_at:
+            self._reported_at = None
+            self.statusBar().clearMessage()
 
     def _summary_refreshed(self, summary: Summary) -> None:
         layers = len(summary.rows)
@@ -690,14 +747,50 @@ class MainWindow(QMainWindow):
 
     # -- window events -----------------------------------------------------------------------------
 
+    def restore_layout(self) -> bool:
+        """Put the window where it was when last closed, with its docks as they were (True);
+        else (first start, or its screen is gone) size it for this screen (False)."""
+        settings = app_settings()
+        geometry, state = settings.value("window/geometry"), settings.value("window/state")
+        if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry) and \
+                QGuiApplication.screenAt(self.geometry().center()) is not None:
+            return isinstance(state, QByteArray) and self.restoreState(state, STATE_VERSION)
+        rect, small = default_geometry(self.screen().availableGeometry())
+        self.setGeometry(rect)
+        if small:
+            self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
+        return False
+
+    def default_docks(self) -> None:
+        """Dock sizes in proportion to the window: palette 15 %, parameter editor 22 % of its
+        width (never below their minimums), the bottom docks 30 % of its height."""
+        width, height = self.width(), self.height()
+        self.resizeDocks([self.palette_dock, self.parameters_dock],
+                         [max(PALETTE_MIN_WIDTH + 10, int(0.15 * width)),
+                          max(PARAMETERS_MIN_WIDTH + 20, int(0.22 * width))],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.summary_dock], [int(0.3 * height)], Qt.Orientation.Vertical)
+
+    def _taller(self, dock: QDockWidget) -> None:
+        """Training and Inspect show plots: their tab gets at least 38 % of the height."""
+        wanted = int(0.38 * self.height())
+        if self._alive() and not dock.isFloating() and dock.height() < wanted:
+            self.resizeDocks([dock], [wanted], Qt.Orientation.Vertical)
+
+    def _first_show(self) -> None:
+        """Once the window has its size (a maximise comes later than the show): the docks,
+        then the model fitted in the canvas that is left."""
+        if not self._alive():
+            return
+        if not self.layout_restored:
+            self.default_docks()
+        QTimer.singleShot(0, self, lambda: self.fit_to_view(min_zoom=OPEN_MIN_ZOOM))
+
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._fitted:
             self._fitted = True
-            self.resizeDocks([self.palette_dock, self.parameters_dock], [230, 330],
-                             Qt.Orientation.Horizontal)
-            self.resizeDocks([self.summary_dock], [210], Qt.Orientation.Vertical)
-            QTimer.singleShot(0, self, lambda: self.fit_to_view(min_zoom=0.9))
+            QTimer.singleShot(0, self, self._first_show)
             self.overview.refit()
             self.view.setFocus()  # so that F, Delete and the arrows act on the canvas
             self.statusBar().showMessage(
@@ -709,6 +802,9 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.autosaver.discard()  # saved, or deliberately thrown away
+        settings = app_settings()
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState(STATE_VERSION))
         if self.scene is not None:
             self.scene.detach()
         self.parameter_editor.detach()

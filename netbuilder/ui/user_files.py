@@ -14,7 +14,8 @@ MAX_RECENT = 10
 
 
 def app_settings() -> QSettings:
-    """NetBuilder's settings (recent files, what the View menu shows), in an INI file."""
+    """NetBuilder's settings (recent files, what the View menu shows, the window's layout, the
+file dialogs' folders), in an INI file."""
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, APP_NAME, APP_NAME)
 
 
@@ -39,6 +40,19 @@ def forget_recent(path: str | Path | None = None) -> None:
         return
     entry = str(Path(path).expanduser().resolve())
     app_settings().setValue("recent_files", [p for p in recent_files() if p != entry])
+
+
+def last_dir(kind: str) -> Path | None:
+    """The folder a file dialog of ``kind`` ("project", "export", "import") last chose, if it is
+    still there."""
+    value = app_settings().value(f"dialogs/last_dir/{kind}", "")
+    return Path(value) if isinstance(value, str) and value and Path(value).is_dir() else None
+
+
+def remember_dir(kind: str, path: str | Path) -> None:
+    """A file dialog of ``kind`` chose ``path``: its folder is where the next one opens."""
+    app_settings().setValue(f"dialogs/last_dir/{kind}",
+                            str(Path(path).expanduser().resolve().parent))
 
 
 def examples_dir() -> Path:

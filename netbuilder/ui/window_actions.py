@@ -186,7 +186,14 @@ def make_menus(window: MainWindow) -> None:
     train_menu.addSeparator()
     window.data_action = train_menu.addAction("&Data…")
     window.data_action.setStatusTip("The training data: source, splits, augmentation, preview")
-    window.data_action.triggered.connect(lambda _c=False: window.training_panel.form.open_data_dialog())
+    window.data_action.triggered.connect(
+        lambda _c=False: window.training_panel.form.open_data_dialog())
+    window.training_settings_action = train_menu.addAction("&Settings…")
+    window.training_settings_action.setStatusTip(
+        "Every training setting: optimizer and schedule, loss and metrics, callbacks, "
+        "fine-tuning")
+    window.training_settings_action.triggered.connect(
+        lambda _c=False: window.training_panel.form.open_settings())
     window.train_menu = train_menu
     window.training_panel.running_changed.connect(window._training_running)
     window._training_running(False)

@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from netbuilder.core.graph import Graph  # noqa: E402
@@ -87,6 +88,9 @@ def make_window(qtbot):
 
     def make(graph: Graph | None = None, name: str = "test", path=None):
         window = MainWindow(Project(graph if graph is not None else small_cnn(), name), path)
+        # the offscreen screen is 800×800 (a window opens maximised there): a desktop's window
+        window.setWindowState(Qt.WindowState.WindowNoState)
+        window.resize(1400, 850)
         window.ask_unsaved_changes = lambda: QMessageBox.StandardButton.Discard
         qtbot.addWidget(window)
         window.show()

@@ -44,12 +44,16 @@ from netbuilder.core.catalog.base import (
 )
 from netbuilder.core.explain import derivations, explain
 from netbuilder.core.graph import BLOCK_TYPE, Event, Graph
+from netbuilder.core.param_text import text_to_value, value_to_text
 from netbuilder.core.quick_fixes import ParamFix, QuickFix, describe_fix, suggest_fixes
 from netbuilder.ui.document import Document
-from netbuilder.ui.formatting import outputs_text, text_to_value, value_to_text
+from netbuilder.ui.formatting import outputs_text
 
 _INT_LIMIT = 2**31 - 1
 _ERROR_STYLE = "color: #d93025;"
+
+
+FIELD_MIN_WIDTH = 60  # px: spin boxes and text fields shrink to this, never clipped
 
 
 class _NoWheelUnlessFocused:
@@ -114,6 +118,12 @@ class ParamField:
         self.on_value = on_value
         self.widget = self._make()
         self.widget.setToolTip(param.help)
+        if isinstance(self.widget, QComboBox):  # as narrow as 8 characters, not its longest item
+            self.widget.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            self.widget.setMinimumContentsLength(8)
+        elif not isinstance(self.widget, QCheckBox):
+            self.widget.setMinimumWidth(FIELD_MIN_WIDTH)
         self.error = QLabel()
         self.error.setWordWrap(True)
         self.error.setStyleSheet(_ERROR_STYLE)
@@ -291,7 +301,8 @@ class ParameterEditor(QScrollArea):
         self._unsubscribe: Callable[[], None] | None = None
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # a field is never clipped: the form fits FIELD_MIN_WIDTH-wide fields, else it scrolls
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self._body: QWidget | None = None
         self.name_edit: QLineEdit | None = None
         self.name_error: QLabel | None = None
@@ -423,6 +434,7 @@ class ParameterEditor(QScrollArea):
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # long labels go above
         form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
         form.setHorizontalSpacing(8)
         form.setVerticalSpacing(5)
