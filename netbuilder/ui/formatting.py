@@ -1,4 +1,5 @@
-"""Text shown for shapes, counts and parameter values, and parsing of what the user types.
+"""Text shown for shapes, counts and parameter values (what the user types is read by
+core.param_text).
 
 No Qt here: the canvas, the inspector and the summary panel share these, and the tests call them
 directly.
@@ -10,7 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from netbuilder.core.catalog import LayerSpec, Param, fmt_shape
+from netbuilder.core.catalog import LayerSpec, fmt_shape
 from netbuilder.core.catalog.base import to_plain
 
 # Key parameters shown without their name on a node: the value says what it is ("32 · 3×3").
@@ -110,58 +111,3 @@ def key_params_text(spec: LayerSpec, params: Mapping[str, Any]) -> str:
             continue
         parts.append(_value_text(name, params[name]))
     return " · ".join(parts)
-
-
-# --- editing values as text (inspector line edits) ------------------------------------------
-
-
-def value_to_text(param: Param, value: Any) -> str:
-    """How a value appears in a line edit: ints as ``3, 3``, other values as JSON."""
-    if value is None:
-        return ""
-    if param.kind == "str":
-        return str(value)
-    if param.kind in ("ints", "axes", "factor") and isinstance(value, (tuple, list)):
-        return ", ".join("None" if v is None else (f"{v:g}" if isinstance(v, float) else str(v))
-                         for v in value)
-    if isinstance(value, float):
-        return f"{value:g}"
-    return json.dumps(to_plain(value))
-
-
-def text_to_value(param: Param, text: str) -> Any:
-    """Parse what the user typed: JSON, or comma-separated numbers (``3, 3`` or ``3``).
-
-    Empty text means None (Keras' "not set"). Raises ``ValueError`` with a message for the user;
-    the value is then validated by the parameter itself.
-    """
-    text = text.strip()
-    if param.kind == "str":
-        return text
-    if not text or text.lower() in ("none", "null"):
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        pass
-    if param.kind in ("ints", "axes", "factor", "json"):
-        items = [t.strip() for t in text.strip("()[]").split(",")]
-        if items and items[-1] == "":
-            items.pop()  # a trailing comma, as in "(3,)"
-        values: list[Any] = []
-        for item in items:
-            if item.lower() in ("none", "null"):
-                values.append(None)
-                continue
-            try:
-                values.append(int(item))
-            except ValueError:
-                try:
-                    values.append(float(item))
-                except ValueError:
-                    raise ValueError(f"`{param.name}`: {item!r} is not a number; type numbers "
-                                     "separated by commas, e.g. 3, 3") from None
-        if len(values) == 1 and param.kind in ("axes", "factor", "json") and "," not in text:
-            return values[0]
-        return values
-    raise ValueError(f"`{param.name}`: not valid JSON: {text}")

@@ -54,10 +54,10 @@ def test_param_normalization_and_messages():
     p = Param("kernel_size", "ints", 3, "k", length=2, minimum=1)
     assert p.normalize(3) == (3, 3)
     assert p.normalize([1, 2]) == (1, 2)
-    with pytest.raises(ParamError, match=r"expected an integer or 2 integers >= 1. "
-                                         r"Received: kernel_size=\[1, 2, 3\]"):
+    with pytest.raises(ParamError, match=r"`kernel_size`: \[1, 2, 3\] is 3 numbers; "
+                                         r"expected an integer or 2 integers >= 1, e.g. 3"):
         p.normalize([1, 2, 3])
-    with pytest.raises(ParamError, match="kernel_size=0"):
+    with pytest.raises(ParamError, match="`kernel_size`: 0 is not an integer >= 1"):
         p.normalize(0)
     f = Param("rate", "float", 0.5, "r", minimum=0, maximum=1)
     with pytest.raises(ParamError, match="a number >= 0 and <= 1"):

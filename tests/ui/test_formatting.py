@@ -5,13 +5,8 @@ from __future__ import annotations
 import pytest
 
 from netbuilder.core import catalog
-from netbuilder.ui.formatting import (
-    compact_shape,
-    key_params_text,
-    params_text,
-    text_to_value,
-    value_to_text,
-)
+from netbuilder.core.param_text import text_to_value, value_to_text
+from netbuilder.ui.formatting import compact_shape, key_params_text, params_text
 
 
 def spec_params(layer_type, **params):

@@ -144,12 +144,39 @@ class Param:
 
     # -- validation ---------------------------------------------------------------------------
 
-    def _fail(self, expected: str, value: Any) -> ParamError:
-        return ParamError(
-            self.name,
-            f"Received an invalid value for `{self.name}`, expected {expected}. "
-            f"Received: {self.name}={value!r}",
-        )
+    def _fail(self, expected: str, value: Any, reason: str | None = None,
+              subject: str | None = None) -> ParamError:
+        """A refusal a person can act on: what was given, what is expected, an example, e.g.
+        "`shape`: 784 is one number; expected a list of integers >= 0 (or None), e.g. [784]
+        or [28, 28, 1]". ``reason`` says what the value is instead ("one number"); ``subject``
+        names the offending part of it ("-5 in [28, -5]")."""
+        told = subject or value_text(value)
+        told += f" is {reason}; expected {expected}" if reason else f" is not {expected}"
+        example = self.example(value)
+        return ParamError(self.name, f"`{self.name}`: {told}" + (
+            f", e.g. {example}" if example else ""))
+
+    def example(self, value: Any = None) -> str | None:
+        """Values this parameter takes, as a person would write them in a project file
+        (``3 or [3, 3]``); None when the expected text says enough. ``value`` is what was given:
+        a single size given for a list of sizes comes back as its one-item list."""
+        default = tuple(self.default) if isinstance(self.default, list) else self.default
+        if self.kind == "ints":
+            if self.length:
+                k = default[0] if isinstance(default, tuple) else default
+                k = k if _is_int(k) else 2
+                return f"{k} or {value_text((k,) * self.length)}"
+            forms = [value_text([value])] if _is_int(value) else []
+            usual = value_text(default) if isinstance(default, tuple) else "[4, 4]"
+            return " or ".join(forms + [usual] if usual not in forms else forms)
+        if self.kind == "axes":
+            return "-1 or [1, 2]"
+        if self.kind == "factor":
+            if isinstance(default, tuple):
+                return value_text(default)
+            k = default if _is_number(default) else 0.1
+            return f"{k:g} or [{-k:g}, {k:g}]"
+        return None
 
     def _bounds_text(self) -> str:
         lo = ("" if self.minimum is None
@@ -174,7 +201,9 @@ class Param:
                 return None
             if self.kind in ("regularizer", "constraint", "json"):
                 return None
-            raise self._fail("a value (not None)", value)
+            example = self.example()
+            raise ParamError(self.name, f"`{self.name}` needs a value (None is not one)" + (
+                f", e.g. {example}" if example else ""))
         kind = self.kind
         bounds = self._bounds_text()
         if kind == "int":
@@ -248,16 +277,18 @@ class Param:
 
     def _normalize_ints(self, value: Any, bounds: str) -> tuple[Any, ...]:
         n = self.length
-        what = f"{n} integers" if n else "a list of integers"
-        if bounds:
-            what += f" {bounds}"
-        if n:
-            what = "an integer or " + what
+        limits = (f" {bounds}" if bounds else "") + (
+            f" (or {', '.join(value_text(v) for v in self.allow)})" if self.allow else "")
+        what = (f"a list of integers{limits}" if not n else f"an integer{limits} or a list of one"
+                if n == 1 else f"an integer or {n} integers{limits}")
         given = value
         if _is_int(value) and n:
             value = (value,) * n
-        if not isinstance(value, (list, tuple)) or (n is not None and len(value) != n):
-            raise self._fail(what, given)
+        if not isinstance(value, (list, tuple)):
+            reason = "one number" if _is_number(value) else None
+            raise self._fail(what, given, reason)
+        if n is not None and len(value) != n:
+            raise self._fail(what, given, f"{len(value)} number{'s' if len(value) != 1 else ''}")
         items = []
         for v in value:
             if v in self.allow and (v is None or _is_int(v)):
@@ -266,7 +297,8 @@ class Param:
             if isinstance(v, float) and v.is_integer():
                 v = int(v)
             if not _is_int(v) or not self._in_bounds(v):
-                raise self._fail(what, given)
+                subject = value_text(v) + ("" if _is_int(given) else f" in {value_text(given)}")
+                raise self._fail(f"an integer{limits}", given, subject=subject)
             items.append(v)
         return tuple(items)
 
@@ -294,6 +326,22 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return tuple(_freeze(v) for v in value)
     return value
+
+
+def value_text(value: Any) -> str:
+    """A parameter value as a person reads it in a message: ``[28, 28, 1]``, ``None``,
+    ``'same'``, ``0.5``; long values cut with …."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, Mapping):
+        text = "{" + ", ".join(f"{k!r}: {value_text(v)}" for k, v in value.items()) + "}"
+    elif isinstance(value, (list, tuple)):
+        text = "[" + ", ".join(value_text(v) for v in value) + "]"
+    else:
+        text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def to_plain(value: Any) -> Any:

@@ -18,7 +18,6 @@ from netbuilder.core.catalog.base import (
     LayerError,
     LayerSpec,
     Param,
-    ParamError,
     Shape,
     fmt_shape,
     numel,
@@ -70,9 +69,7 @@ class NumberArrayParam(Param):
         if shape is None or (self.max_rank is not None and len(shape) > self.max_rank):
             what = "a number or a list of numbers" if self.max_rank == 1 else (
                 "a number or a (nested) list of numbers")
-            raise ParamError(
-                self.name, f"Received an invalid value for `{self.name}`, expected {what}. "
-                f"Received: {self.name}={value!r}")
+            raise self._fail(what, value)
         if shape == ():
             return float(value)
         return super().normalize(value)
@@ -358,9 +355,7 @@ class PairParam(Param):
     def normalize(self, value: Any) -> Any:
         if not (isinstance(value, (list, tuple)) and len(value) == 2
                 and all(is_number(v) for v in value)):
-            raise ParamError(
-                self.name, f"Received an invalid value for `{self.name}`, expected a pair of "
-                f"numbers (low, high). Received: {self.name}={value!r}")
+            raise self._fail("a pair of numbers (low, high)", value)
         return super().normalize(value)
 
 

@@ -51,6 +51,11 @@ class PerAxisParam(Param):
         return (f"an integer >= 0, or {self.axes} values ({names}), each an integer >= 0 or "
                 "a pair (before, after)")
 
+    def example(self, value: Any = None) -> str | None:
+        if self.axes == 1:
+            return "1 or [1, 2]"
+        return f"1 or {[1] * self.axes} or {[[1, 2]] * self.axes}"
+
     def _pair(self, value: Any, original: Any) -> tuple[int, int]:
         if _is_int(value):
             if value < 0:
