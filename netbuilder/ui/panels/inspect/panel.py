@@ -143,7 +143,7 @@ class InspectPanel(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         side = QWidget()
-        side.setMinimumWidth(210)
+        side.setMinimumWidth(190)
         side.setMaximumWidth(260)
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
@@ -172,6 +172,7 @@ class InspectPanel(QWidget):
             lambda name: self.maps is not None and self.maps.set_colormap(name))
         maps_hint = QLabel("Click a channel to zoom into it")
         maps_hint.setStyleSheet(f"color: {theme.MUTED.name()};")
+        maps_hint.setWordWrap(True)  # the dock fits a laptop beside the side docks
         maps_bar = QHBoxLayout()
         maps_bar.addWidget(maps_hint, 1)
         maps_bar.addWidget(self.per_channel_check)

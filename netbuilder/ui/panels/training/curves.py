@@ -60,7 +60,7 @@ class Curves:
             plot.addLegend(offset=corner, labelTextSize="8pt", brush=(255, 255, 255, 210),
                            verSpacing=-6)
             plot.setMouseEnabled(x=False, y=False)
-            plot.setMinimumWidth(150)
+            plot.setMinimumWidth(90)
             layout.insertWidget(layout.count() - 1, plot, 1)
         self.lr_plot.hide()                   # until the worker sends a rate
 

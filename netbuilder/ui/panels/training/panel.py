@@ -134,7 +134,7 @@ class TrainingPanel(QWidget):
 
     def _build(self) -> None:
         side = QWidget()
-        side.setMinimumWidth(230)
+        side.setMinimumWidth(210)
         side.setMaximumWidth(400)
         self.form = SettingsForm(self.document, lambda: self.worker_command)
 
@@ -220,7 +220,7 @@ class TrainingPanel(QWidget):
         self.results_tabs.addTab(self.misclassified_box, "Misclassified")
         self.results_tabs.setTabEnabled(1, False)
         self.results_tabs.setTabEnabled(2, False)
-        self.results_tabs.setMinimumWidth(310)
+        self.results_tabs.setMinimumWidth(200)  # the dock fits a laptop beside the side docks
         self.results_tabs.setMaximumWidth(440)
 
         self.plot_area = QWidget()
@@ -236,7 +236,7 @@ class TrainingPanel(QWidget):
         side_scroll.setWidgetResizable(True)
         side_scroll.setFrameShape(QFrame.Shape.NoFrame)
         side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        side_scroll.setMinimumWidth(272)
+        side_scroll.setMinimumWidth(228)
         side_scroll.setMaximumWidth(414)
         splitter.addWidget(side_scroll)
         splitter.addWidget(self.plot_area)
