@@ -63,28 +63,23 @@ def text_to_value(param: Param, text: str) -> Any:
 
 
 def example_text(param: Param) -> str:
-    """Values of ``param`` as they would be typed: ``3 or 3, 3``, ``784 or 28, 28, 1``."""
-    default = tuple(param.default) if isinstance(param.default, list) else param.default
-    if param.kind == "ints" and param.length:
-        k = default[0] if isinstance(default, tuple) else default
-        k = k if isinstance(k, int) else 2
-        return f"{k} or {', '.join([str(k)] * param.length)}"
-    if param.kind == "ints":
-        if not isinstance(default, tuple) or not default:
-            return "8 or 4, 4"
-        forms = [value_to_text(param, default)]
-        sizes = [d for d in default if isinstance(d, int) and d > 0]
-        if len(default) > 1 and len(sizes) == len(default) and param.name.endswith("shape"):
-            forms.insert(0, str(math.prod(sizes)))  # one size: the flat form
-        return " or ".join(forms)
-    if param.kind == "axes":
-        return "-1 or 1, 2"
-    if param.kind == "factor":
-        if isinstance(default, tuple):
-            return value_to_text(param, default)
-        k = default if isinstance(default, (int, float)) else 0.1
-        return f"{k:g} or {-k:g}, {k:g}"
-    return "1 or 1, 2 or (1, 2), (3, 4)"
+    """``param.example()`` as it would be typed: ``3 or 3, 3``, ``784 or 28, 28, 1``,
+    ``1 or 1, 1 or (1, 2), (1, 2)``."""
+    default = param.default
+    one = None  # a shape's one-size form: 784 for 28, 28, 1
+    if (param.kind == "ints" and param.name.endswith("shape") and isinstance(default, tuple)
+            and len(default) > 1 and all(isinstance(d, int) and d > 0 for d in default)):
+        one = math.prod(default)
+    example = param.example(one) or "1 or [1, 2] or [[1, 2], [3, 4]]"
+    forms = [_unbracketed(form) for form in example.split(" or ")]
+    return " or ".join(dict.fromkeys(forms))  # "3 or [3]" types as 3 only
+
+
+def _unbracketed(form: str) -> str:
+    """``[1, 2]`` as typed: ``1, 2``; ``[[1, 2], [3, 4]]``: ``(1, 2), (3, 4)``."""
+    if not form.startswith("["):
+        return form
+    return form[1:-1].replace("[", "(").replace("]", ")")
 
 
 def _expected_text(param: Param) -> str:
