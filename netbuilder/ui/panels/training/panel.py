@@ -51,7 +51,6 @@ from PySide6.QtWidgets import (
 )
 
 from netbuilder.core.text import format_duration
-from netbuilder.runtime.data import BUILTIN_SOURCES
 from netbuilder.runtime.workers.client import (
     OUT_OF_MEMORY_ADVICE,
     TRAINING_WORKER,
@@ -59,7 +58,7 @@ from netbuilder.runtime.workers.client import (
 )
 from netbuilder.runtime.workers.protocol import STOP
 from netbuilder.ui import theme
-from netbuilder.ui.dialogs.common import CHOOSE_PATH
+from netbuilder.ui.dialogs.common import BUILTIN_SOURCES, CHOOSE_PATH
 from netbuilder.ui.document import Document
 from netbuilder.ui.formatting import number_text
 from netbuilder.ui.panels.training.confusion import fill_confusion, fill_misclassified
