@@ -62,7 +62,7 @@ STATE_VERSION = 1
 """Of the saved dock layout (``window/state``): raise it when the set of docks changes."""
 LARGEST = QSize(1600, 1000)  # the window's first size on a big screen
 SMALL_SCREEN = QSize(1500, 900)  # below this (a laptop), the window opens maximised
-PALETTE_MIN_WIDTH, PARAMETERS_MIN_WIDTH = 190, 300  # the side docks are never squeezed more
+PALETTE_MIN_WIDTH, PARAMETERS_MIN_WIDTH = 215, 300  # the side docks are never squeezed more
 
 
 def default_geometry(available: QRect) -> tuple[QRect, bool]:
@@ -762,11 +762,11 @@ class MainWindow(QMainWindow):
         return False
 
     def default_docks(self) -> None:
-        """Dock sizes in proportion to the window: palette 15 %, parameter editor 22 % of its
+        """Dock sizes in proportion to the window: palette 17 %, parameter editor 22 % of its
         width (never below their minimums), the bottom docks 30 % of its height."""
         width, height = self.width(), self.height()
         self.resizeDocks([self.palette_dock, self.parameters_dock],
-                         [max(PALETTE_MIN_WIDTH + 10, int(0.15 * width)),
+                         [max(PALETTE_MIN_WIDTH + 15, int(0.17 * width)),
                           max(PARAMETERS_MIN_WIDTH + 20, int(0.22 * width))],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.summary_dock], [int(0.3 * height)], Qt.Orientation.Vertical)
