@@ -11,6 +11,7 @@ class numbers stays possible on purpose. Pure Python.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,25 @@ class DataDescription:
         """The description of a built-in source whose classes are known, else None."""
         classes = KNOWN_CLASSES.get(source.strip().lower().replace("-", "_"))
         return cls(classes) if classes is not None else None
+
+    @classmethod
+    def for_settings(cls, data: Any, classes: int | None = None) -> DataDescription | None:
+        """The description of a project's ``settings["data"]`` (a source name or
+        ``{"source", "options"}``): a built-in source's known count, the shapes' chosen
+        ``num_classes``, else ``classes`` (counted by a preview), else None (not known)."""
+        source, options = data, {}
+        if isinstance(data, Mapping):
+            source, options = data.get("source"), data.get("options") or {}
+        if not isinstance(source, str) or not source:
+            return None
+        known = cls.for_source(source)
+        chosen = options.get("num_classes") if isinstance(options, Mapping) else None
+        if known is None and source.strip().lower() == "shapes" and isinstance(chosen, int) \
+                and chosen > 0:
+            known = cls(chosen)
+        if known is None and classes:
+            known = cls(classes)
+        return known
 
 
 @dataclass(frozen=True)
@@ -80,6 +100,25 @@ def check(graph: Graph, data: DataDescription) -> list[DataProblem]:
         if problem is not None:
             problems.append(problem)
     return problems
+
+
+def check_settings(graph: Graph, settings: Mapping[str, Any],
+                   classes: int | None = None) -> list[DataProblem]:
+    """The problems of training ``graph`` as a project's ``settings`` say (its ``"data"``;
+    outputs whose loss ``"training"`` chooses are skipped). ``classes``: the data's class count
+    where a preview counted it. Empty when the data's classes are not known."""
+    data = DataDescription.for_settings(settings.get("data"), classes)
+    if data is None:
+        return []
+    training = settings.get("training")
+    training = training if isinstance(training, Mapping) else {}
+    if training.get("loss"):
+        return []
+    chosen = training.get("output_losses")
+    chosen = chosen if isinstance(chosen, Mapping) else {}
+    return [p for p in check(graph, data) if not (
+        isinstance(chosen.get(graph.nodes[p.node_id].name), Mapping)
+        and chosen[graph.nodes[p.node_id].name].get("loss"))]
 
 
 def _check_output(node: Node, shape: tuple[int | None, ...], activation: str,

@@ -16,6 +16,7 @@ from typing import Any
 
 from netbuilder.core import catalog
 from netbuilder.core.catalog.base import CatalogError, Shape
+from netbuilder.core.data_fit import DataFix
 from netbuilder.core.graph import BLOCK_TYPE, Edge, Graph, GraphError
 
 
@@ -167,8 +168,11 @@ def _majority(shapes: list[Shape]) -> Shape:
     return max(counts, key=lambda s: (counts[s], -shapes.index(s)))
 
 
-def describe_fix(graph: Graph, fix: QuickFix | ParamFix) -> str:
+def describe_fix(graph: Graph, fix: QuickFix | ParamFix | DataFix) -> str:
     """What applying ``fix`` does, in a sentence (for tooltips)."""
+    if isinstance(fix, DataFix):  # the output fitted to the data (core.data_fit)
+        node = graph.node(fix.node_id)
+        return f"{fix.label} of {node.name}, so that it fits the training data's classes"
     if isinstance(fix, ParamFix):
         node = graph.node(fix.node_id)
         return (f"Set {node.name}'s {fix.name} from {node.params.get(fix.name)} to "

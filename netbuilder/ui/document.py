@@ -19,6 +19,7 @@ from PySide6.QtGui import QUndoStack
 from netbuilder.core import blocks_library, catalog, freezing
 from netbuilder.core.block_edits import collapse_block, expand_block, make_block
 from netbuilder.core.blocks import Block
+from netbuilder.core.data_fit import DataFix
 from netbuilder.core.graph import BLOCK_TYPE, Edge, Graph, GraphError
 from netbuilder.core.layout import V_SPACING, layered_layout
 from netbuilder.core.project import Project
@@ -42,6 +43,7 @@ from netbuilder.ui.commands import (
     StructuralEdit,
     push,
 )
+from netbuilder.ui.data_check import DataCheck
 
 NODE_WIDTH = 196.0
 NODE_HEIGHT = 72.0
@@ -87,6 +89,8 @@ class Document(QObject):
         """Palette keys that are not layer types, by prefix (``block:``): who places them."""
         self.undo_stack.cleanChanged.connect(self._clean_changed)
         self.undo_stack.indexChanged.connect(self._index_changed)
+        self.data_check = DataCheck(self)
+        """The project's data against its outputs: problems shown as errors (``ui.data_check``)."""
 
     def _clean_changed(self, clean: bool) -> None:
         self.modified_changed.emit(not clean)
@@ -332,10 +336,20 @@ class Document(QObject):
         self.select([command.node_id])
         return command.node_id
 
-    def apply_quick_fix(self, fix: QuickFix | ParamFix) -> str | None:
+    def apply_quick_fix(self, fix: QuickFix | ParamFix | DataFix) -> str | None:
         """Apply a quick fix as one undo step; returns the inserted layer's id (for a parameter
         fix, the node's)."""
         graph = self.graph
+        if isinstance(fix, DataFix):  # the output against the data: its parameters at once
+            node = graph.node(fix.node_id)
+            with self._macro(f"Fit {node.name} to the data: {fix.label[0].lower()}"
+                             f"{fix.label[1:]}"):
+                for name, value in fix.values.items():
+                    self._push(SetParam(graph, fix.node_id, name, value))
+            state = "changed" if fix.node_id in self.data_check.problems else "fits the data now"
+            self.report(f"{fix.label} of {node.name}: it {state}. Ctrl+Z undoes it.")
+            self.select([fix.node_id])
+            return fix.node_id
         if isinstance(fix, ParamFix):
             node = graph.node(fix.node_id)
             text = describe_fix(graph, fix)

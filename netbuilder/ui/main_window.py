@@ -26,6 +26,7 @@ from shiboken6 import isValid
 
 from netbuilder.core.atomic_write import write_atomically, write_text_atomically
 from netbuilder.core.codegen import CodegenError, generate_code, model_name
+from netbuilder.core.data_fit import DataFix
 from netbuilder.core.graph import Graph
 from netbuilder.core.project import SUFFIX, Project, ProjectError, dumps, load, loads, save
 from netbuilder.core.quick_fixes import ParamFix, QuickFix
@@ -651,7 +652,7 @@ class MainWindow(QMainWindow):
         self.document.set_trainable(self.document.selection, trainable)
 
     def apply_quick_fix(self, fix: object) -> str | None:
-        if not isinstance(fix, (QuickFix, ParamFix)):
+        if not isinstance(fix, (QuickFix, ParamFix, DataFix)):
             return None
         node_id = self.document.apply_quick_fix(fix)
         if node_id is not None:

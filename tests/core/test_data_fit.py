@@ -58,3 +58,20 @@ def test_the_examples_fit_their_data():
     for name in ("mnist_cnn", "fashion_mnist_cnn", "mlp", "lenet5"):
         assert check(load(EXAMPLES / f"{name}.nbproj").graph, TEN) == [], name
     assert DataDescription.for_source("shapes") is None
+
+
+def test_check_settings_reads_the_projects_data_and_chosen_loss():
+    from netbuilder.core.data_fit import check_settings
+
+    graph = load(EXAMPLES / "cats_vs_dogs_cnn.nbproj").graph
+    assert check_settings(graph, {"data": "digits"})
+    assert check_settings(graph, {"data": {"source": "cifar10", "options": {}}})
+    assert check_settings(graph, {"data": "digits", "training": {"loss": "mse"}}) == []
+    out = graph.outputs()[0].name
+    assert check_settings(graph, {"data": "digits", "training": {
+        "output_losses": {out: {"loss": "mse"}}}}) == []
+    assert check_settings(graph, {"data": "/some/folder"}) == []         # not known yet
+    assert check_settings(graph, {"data": "/some/folder"}, classes=3)    # a preview counted
+    assert check_settings(graph, {"data": "shapes"}) == []               # follows the model
+    assert check_settings(graph, {"data": {"source": "shapes", "options": {"num_classes": 4}}})
+    assert check_settings(graph, {}) == []

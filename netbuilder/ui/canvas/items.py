@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from netbuilder.core import catalog
 from netbuilder.core.catalog import LayerSpec
+from netbuilder.core.data_fit import DataProblem
 from netbuilder.core.explain import derivations, explain
 from netbuilder.core.freezing import FROZEN
 from netbuilder.core.graph import BLOCK_TYPE, Edge, Graph, Node
@@ -146,6 +147,7 @@ class NodeItem(QGraphicsItem):
         self.frozen = False
         self.noted = False
         self.fixes: list[QuickFix] = []
+        self.data_problem: DataProblem | None = None  # its output against the data (ui.data_check)
         self.refresh()
 
     # -- model -> item ----------------------------------------------------------------------
@@ -180,18 +182,22 @@ class NodeItem(QGraphicsItem):
                 self.fixes = suggest_fixes(graph, self.node_id)
             except Exception:  # a hint must never take an edit down with it
                 log.exception("quick fixes for %s failed", node.name)
+        problem = self.canvas.document.data_check.problems.get(self.node_id)
+        self.data_problem = problem if result is not None and result.ok else None
+        if self.data_problem is not None:
+            self.error, self.fixes = True, [*self.data_problem.fixes, *self.fixes]
         if result is None:
             self.shape_line, self.count = "?", ""
-        elif result.ok:
+        elif result.ok and self.data_problem is None:
             self.shape_line = outputs_text(result.outputs)
             self.count = params_text(result.params)
         elif self.error:
-            assert result.error is not None
-            message = result.error
+            message = self.data_problem.message if self.data_problem else str(result.error)
             if message.startswith(f"{node.name}: "):
                 message = message[len(node.name) + 2:]
             self.shape_line = f"⚠ {message}"
-            self.count = f"Fix: {result.fix}" if result.fix else "hover for details"
+            fix = self.fixes[0].label if self.data_problem and self.fixes else result.fix
+            self.count = f"Fix: {fix}" if fix else "hover for details"
         else:
             upstream = graph.nodes.get(result.blocked_by or "")
             self.shape_line = (f"waits for {upstream.name}" if upstream is not None
@@ -213,6 +219,9 @@ class NodeItem(QGraphicsItem):
             lines.append(f"<span style='color:#d93025'><b>Error:</b> {escape(result.error)}</span>")
             if result.fix:
                 lines.append(f"<b>Fix:</b> {escape(result.fix)}")
+        elif self.data_problem is not None:
+            lines.append("<span style='color:#d93025'><b>Error:</b> "
+                         f"{escape(self.data_problem.message)}</span>")
         elif result is not None and result.blocked_by is not None:
             upstream = self.canvas.graph.nodes.get(result.blocked_by)
             if upstream is not None:

@@ -61,6 +61,11 @@ class GraphScene(QGraphicsScene):
         self._unsubscribe: Callable[[], None] | None = self.graph.subscribe(self._on_graph_event)
         self.selectionChanged.connect(self._selection_changed)
         document.select_requested.connect(self.select_nodes)
+        document.data_check.changed.connect(self._data_problems_changed)
+
+    def _data_problems_changed(self, node_ids: list[str]) -> None:
+        for node_id in node_ids:
+            self._refresh_node(node_id)
 
     def detach(self) -> None:
         """Stop observing the graph and the document (before the scene is thrown away)."""
@@ -69,6 +74,7 @@ class GraphScene(QGraphicsScene):
             self._unsubscribe = None
             self.selectionChanged.disconnect(self._selection_changed)
             self.document.select_requested.disconnect(self.select_nodes)
+            self.document.data_check.changed.disconnect(self._data_problems_changed)
 
     # -- graph -> items ---------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from netbuilder.core.catalog.base import (
     REGULARIZERS,
     to_plain,
 )
+from netbuilder.core.data_fit import DataFix
 from netbuilder.core.explain import derivations, explain
 from netbuilder.core.graph import BLOCK_TYPE, Event, Graph
 from netbuilder.core.param_text import text_to_value, value_to_text
@@ -319,6 +320,8 @@ class ParameterEditor(QScrollArea):
         self.set_graph(document.graph)
         document.project_replaced.connect(lambda: self.set_graph(document.graph))
         document.selection_changed.connect(self.set_selection)
+        document.data_check.changed.connect(
+            lambda ids: self._refresh_status() if self.node_id in ids else None)
 
     def set_project_info(self, name: str, description: str) -> None:
         """What the inspector says about the model while no layer is selected."""
@@ -580,7 +583,8 @@ class ParameterEditor(QScrollArea):
         if result is None:
             self.status.setText("")
             return
-        if result.ok:
+        problem = self.document.data_check.problems.get(self.node_id)  # against the data
+        if result.ok and problem is None:
             parts = [f"<b>Output</b> {escape(outputs_text(result.outputs))}",
                      f"<b>Parameters</b> {result.params:,}"
                      + (f" ({result.non_trainable:,} frozen or non-trainable)"
@@ -588,10 +592,12 @@ class ParameterEditor(QScrollArea):
             parts += [f"<i>Note:</i> {escape(n)}" for n in result.notes]
             self.status.setStyleSheet("background: #eef3fb; border-radius: 4px; padding: 6px;")
             self.status.setText("<br>".join(parts))
-        elif result.error:
-            text = f"<b>Problem:</b> {escape(result.error)}"
-            if result.fix:
-                text += f"<br><b>Fix:</b> {escape(result.fix)}"
+        elif result.error or problem is not None:
+            text = f"<b>Problem:</b> {escape(result.error or problem.message)}"
+            fix = result.fix if result.error else (problem.fixes[0].label if problem.fixes
+                                                   else None)
+            if fix:
+                text += f"<br><b>Fix:</b> {escape(fix)}"
             self.status.setStyleSheet("background: #fdeceb; color: #a3140b; border-radius: 4px;"
                                       " padding: 6px;")
             self.status.setText(text)
@@ -610,13 +616,15 @@ class ParameterEditor(QScrollArea):
             layout.removeWidget(button)
             button.deleteLater()
         self.fix_buttons = []
-        fixes: list[QuickFix | ParamFix] = []
+        fixes: list[QuickFix | ParamFix | DataFix] = []
         node = self.graph.nodes.get(self.node_id)
         if node is not None:
             try:
-                fixes = suggest_fixes(self.graph, self.node_id)
+                fixes = list(suggest_fixes(self.graph, self.node_id))
             except Exception:  # a hint must never take an edit down with it
                 fixes = []
+            problem = self.document.data_check.problems.get(self.node_id)
+            fixes[:0] = problem.fixes if problem is not None else ()
         for fix in fixes:
             button = QPushButton(f"Fix: {fix.label}")
             button.setToolTip(f"{describe_fix(self.graph, fix)}; Ctrl+Z undoes it")

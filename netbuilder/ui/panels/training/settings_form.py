@@ -224,6 +224,8 @@ class SettingsForm(QWidget):
                             lambda: self.ask_data_path(), self)
         dialog.worker_command = self.worker_command()
         self.data_dialog = dialog
+        dialog.accepted.connect(lambda: self.document.data_check.preview_seen(
+            dialog.result_data, dialog.preview_event))  # a class count the preview found
         dialog.accepted.connect(lambda: self.apply_data(dialog.result_data))
         return _show_dialog(dialog, modal)
 
