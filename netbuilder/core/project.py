@@ -31,6 +31,10 @@ project file.
 Version 3 (written only while a block is expanded on the canvas): ``"expanded"`` lists what
 Edit ▸ Collapse Block needs to fold those layers back into their block (an Application with its
 constructor and weights again), see ``block_edits.groups_to_plain``.
+
+Version 4 (written only when parameters are marked for search): ``"search"`` maps paths
+(``dense.units``, ``training.learning_rate``) to ranges or choices, see
+``netbuilder.core.search_space``.
 """
 
 from __future__ import annotations
@@ -49,9 +53,10 @@ from netbuilder.core.block_edits import groups_to_plain, restore_groups
 from netbuilder.core.blocks import Block
 from netbuilder.core.catalog.base import CatalogError, to_plain
 from netbuilder.core.graph import BLOCK_TYPE, Graph, GraphError
+from netbuilder.core.search_space import SearchError, dimensions_from_plain
 
 FORMAT = "netbuilder-project"
-VERSION = 3
+VERSION = 4
 SUFFIX = ".nbproj"
 
 
@@ -68,6 +73,8 @@ class Project:
     weights: str | None = None
     """The project's weights (a Keras ``.weights.h5`` file, e.g. saved by an import), as a path
     relative to the project file; ``weights_path()`` resolves it."""
+    search: dict[str, Any] = field(default_factory=dict)
+    """Search marks, path -> range or choices (``search_space.dimensions_to_plain``)."""
 
     def weights_path(self, project_file: str | os.PathLike[str]) -> Path | None:
         """Where the weights file is for the project saved at ``project_file`` (None: none)."""
@@ -100,7 +107,7 @@ def _graph_to_dict(graph: Graph) -> dict[str, Any]:
 def project_to_dict(project: Project) -> dict[str, Any]:
     data: dict[str, Any] = {
         "format": FORMAT,
-        "version": _version_needed(project.graph),
+        "version": 4 if project.search else _version_needed(project.graph),
         "name": project.name,
         "description": project.description,
         "graph": _graph_to_dict(project.graph),
@@ -119,6 +126,8 @@ def project_to_dict(project: Project) -> dict[str, Any]:
         data["expanded"] = expanded
     if project.settings:
         data["settings"] = project.settings
+    if project.search:
+        data["search"] = project.search
     if project.weights is not None:
         data["weights"] = Path(project.weights).as_posix()
     return data
@@ -273,7 +282,8 @@ class _Reader:
             raise self.fail("", f"written by a newer NetBuilder (format version {version}); this "
                                 f"version reads format {VERSION}. Update NetBuilder to open it")
         data = self.obj(data, "", ("format", "version", "graph"),
-                        ("name", "description", "blocks", "expanded", "settings", "weights"))
+                        ("name", "description", "blocks", "expanded", "settings", "search",
+                         "weights"))
         name = self.typed(data.get("name", "untitled"), str, "", "\"name\"")
         description = self.typed(data.get("description", ""), str, "", "\"description\"")
         settings = self.typed(data.get("settings", {}), dict, "", "\"settings\"")
@@ -315,7 +325,12 @@ class _Reader:
             restore_groups(graph, expanded)
         except GraphError as err:
             raise self.fail("\"expanded\"", str(err)) from None
-        return Project(graph, name, description, dict(settings), weights)
+        search = data.get("search", {})
+        try:
+            dimensions_from_plain(search)
+        except SearchError as err:
+            raise self.fail("", str(err)) from None
+        return Project(graph, name, description, dict(settings), weights, dict(search))
 
     def block_exposures(self, raw: Mapping[str, Any], at: str
                         ) -> tuple[dict[str, list[tuple[str, str]]], dict[str, tuple[str, Any]]]:
