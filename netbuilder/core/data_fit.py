@@ -11,6 +11,7 @@ class numbers stays possible on purpose. Pure Python.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,11 @@ from netbuilder.core.graph import Graph, Node
 
 KNOWN_CLASSES = {"digits": 10, "mnist": 10, "fashion_mnist": 10, "cifar10": 10}
 """Class counts of the built-in sources whose count is fixed ("shapes" follows the model)."""
+
+SAMPLE_SHAPES = {"digits": (8, 8), "mnist": (28, 28), "fashion_mnist": (28, 28),
+                 "cifar10": (32, 32, 3)}
+"""One image of each built-in source whose size is fixed, as training reads it (height, width and
+channels; a grayscale source has no channel axis)."""
 
 LABEL_KINDS = ("classes", "one_hot", "numbers")
 
@@ -32,12 +38,16 @@ class DataDescription:
 
     num_classes: int | None
     labels: str = "classes"
+    sample_shape: tuple[int, ...] | None = None
+    """One image's shape where it is known before loading (the built-in sources): the model's
+    Input must be one training can adapt it to."""
 
     @classmethod
     def for_source(cls, source: str) -> DataDescription | None:
         """The description of a built-in source whose classes are known, else None."""
-        classes = KNOWN_CLASSES.get(source.strip().lower().replace("-", "_"))
-        return cls(classes) if classes is not None else None
+        key = source.strip().lower().replace("-", "_")
+        classes = KNOWN_CLASSES.get(key)
+        return cls(classes, sample_shape=SAMPLE_SHAPES.get(key)) if classes is not None else None
 
     @classmethod
     def for_settings(cls, data: Any, classes: int | None = None) -> DataDescription | None:
@@ -88,10 +98,16 @@ def output_activation(graph: Graph, node: Node) -> str:
 
 
 def check(graph: Graph, data: DataDescription) -> list[DataProblem]:
-    """The problems of training ``graph``'s outputs on ``data``'s labels (empty: it fits)."""
-    if data.labels not in ("classes", "one_hot"):
-        return []
+    """The problems of training ``graph``'s outputs on ``data``'s labels and, where the data's
+    sample shape is known, of feeding its one Input (empty: it fits)."""
+    inputs = graph.inputs()
     problems = []
+    if data.sample_shape is not None and len(inputs) == 1:
+        problem = _check_input(inputs[0], data.sample_shape)
+        if problem is not None:
+            problems.append(problem)
+    if data.labels not in ("classes", "one_hot"):
+        return problems
     for node in graph.outputs():
         result = graph.inference.results.get(node.id)
         if result is None or not result.outputs:
@@ -112,13 +128,56 @@ def check_settings(graph: Graph, settings: Mapping[str, Any],
         return []
     training = settings.get("training")
     training = training if isinstance(training, Mapping) else {}
-    if training.get("loss"):
-        return []
     chosen = training.get("output_losses")
     chosen = chosen if isinstance(chosen, Mapping) else {}
-    return [p for p in check(graph, data) if not (
-        isinstance(chosen.get(graph.nodes[p.node_id].name), Mapping)
-        and chosen[graph.nodes[p.node_id].name].get("loss"))]
+
+    def loss_chosen(node: Node) -> bool:
+        if node.type == "Input":  # the samples' shape: no loss changes it
+            return False
+        own = chosen.get(node.name)
+        return bool(training.get("loss")) or isinstance(own, Mapping) and bool(own.get("loss"))
+
+    return [p for p in check(graph, data) if not loss_chosen(graph.nodes[p.node_id])]
+
+
+def adaptable(sample: tuple[int, ...], target: tuple[int | None, ...]) -> bool:
+    """Whether training adapts images of ``sample`` shape (height, width and maybe channels) to
+    an Input of ``target`` shape: a channel axis added, grayscale <-> RGB, alpha dropped, resized,
+    flattened (converted to grayscale or resized to a square first where that makes the size).
+    The same rules as ``runtime.data.fitting.plan_inputs`` (a test holds them together)."""
+    current = tuple(sample)
+    if len(current) == 2 and len(target) in (1, 3):
+        current += (1,)
+    if len(current) == 3 and len(target) == 3:
+        c, want = current[2], target[2]
+        return want is None or c == want or (c, want) in ((1, 3), (3, 1), (4, 1), (4, 3))
+    if len(current) == 3 and len(target) == 1:
+        f = target[0]
+        if f is None:
+            return False
+        h, w, c = current
+        side, side3 = math.isqrt(f), math.isqrt(f // 3) if f % 3 == 0 else 0
+        return (h * w * c == f or (c in (3, 4) and h * w == f)
+                or (c == 3 and side3 > 0 and side3 * side3 * 3 == f) or side * side == f)
+    return len(current) == len(target) and all(
+        t is None or t == s for s, t in zip(current, target))
+
+
+def _check_input(node: Node, sample: tuple[int, ...]) -> DataProblem | None:
+    shape = node.params.get("shape")
+    if not isinstance(shape, (list, tuple)):
+        return None
+    target = tuple(v if isinstance(v, int) else None for v in shape)
+    if adaptable(sample, target):
+        return None
+    image = tuple(sample) + (1,) * (len(sample) == 2)
+    wanted = [math.prod(image)] if len(target) == 1 else list(image)
+    text = "×".join(str(v) for v in wanted)
+    return DataProblem(
+        node.id, f"{node.name}: the data's images are {'×'.join(map(str, sample))} but the "
+                 f"input takes {fmt_shape((None, *target))}; training cannot adapt them: change "
+                 f"the Input's shape to {text} or use other data",
+        (DataFix(f"Set shape to {text}", node.id, {"shape": wanted}),))
 
 
 def _check_output(node: Node, shape: tuple[int | None, ...], activation: str,

@@ -75,3 +75,27 @@ def test_check_settings_reads_the_projects_data_and_chosen_loss():
     assert check_settings(graph, {"data": "shapes"}) == []               # follows the model
     assert check_settings(graph, {"data": {"source": "shapes", "options": {"num_classes": 4}}})
     assert check_settings(graph, {}) == []
+
+
+def test_an_input_the_data_cannot_be_adapted_to():
+    from netbuilder.core.data_fit import adaptable, check_settings
+
+    assert adaptable((32, 32, 3), (28, 28, 1))      # converted to grayscale and resized
+    assert adaptable((28, 28), (224, 224, 3))       # grayscale to RGB, resized
+    assert adaptable((8, 8), (64,))                 # flattened
+    assert adaptable((8, 8), (100,))                # resized to 10×10, flattened
+    assert not adaptable((8, 8), (90,))
+    assert not adaptable((8, 8), (8, 8, 2))
+    digits = DataDescription.for_source("digits")
+    g, (inp, _) = head(10, "softmax", shape=(8, 8, 2))
+    (p,) = check(g, digits)
+    assert p.node_id == inp.id and "cannot adapt" in p.message and "8×8×1" in p.message
+    apply_fix(g, p.fixes[0])
+    assert check(g, digits) == []
+    g, (inp, _) = head(10, "softmax", shape=(90,))
+    (p,) = check_settings(g, {"data": "digits", "training": {"loss": "mse"}})  # still refused
+    assert p.fixes[0].values == {"shape": [64]}
+    g, _ = head(10, "softmax", shape=(64,))
+    assert check(g, digits) == []
+    for name in ("mnist_cnn", "fashion_mnist_cnn", "mlp", "lenet5"):
+        assert check(load(EXAMPLES / f"{name}.nbproj").graph, digits) == [], name

@@ -65,3 +65,36 @@ def test_export_with_training_refuses_the_same_way(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "set units to 10 and activation to softmax" in err
     assert not (tmp_path / "m.py").exists()
+
+
+SAMPLES = [(8, 8), (28, 28), (32, 32, 3), (32, 32, 4), (5, 5, 2), (6, 6, 1)]
+TARGETS = [(28, 28, 1), (28, 28, 3), (32, 32, 3), (None, None, 3), (None, None, 1), (8, 8),
+           (28, 28), (64,), (784,), (3072,), (1024,), (100,), (10,), (None,), (8, 8, 2),
+           (8, 8, 1, 1), (36,), (72,), (75,)]
+
+
+def test_the_input_rule_agrees_with_what_training_adapts():
+    """core.data_fit.adaptable says yes exactly where runtime fitting plans the steps."""
+    from netbuilder.core.data_fit import adaptable
+    from netbuilder.runtime.data.dataset import DataError
+    from netbuilder.runtime.data.fitting import plan_inputs
+
+    disagree = []
+    for sample in SAMPLES:
+        for target in TARGETS:
+            try:
+                plan_inputs(sample, target, "0-1")
+                planned = True
+            except DataError:
+                planned = False
+            if adaptable(sample, target) != planned:
+                disagree.append((sample, target, planned))
+    assert disagree == []
+
+
+def test_the_known_sample_shapes_are_what_the_sources_give():
+    from netbuilder.core.data_fit import DataDescription
+    from netbuilder.runtime.data import sources
+
+    dataset = sources.load("digits")
+    assert DataDescription.for_source("digits").sample_shape == dataset.train.x.shape[1:]
