@@ -32,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, module, text in (
             ("summary", summary, "print the layer table and parameter totals"),
             ("import", import_model, "make a project from a Keras model or app:NAME"),
-            ("export", export, "write standalone Keras code (or a .keras model)"),
+            ("export", export, "write Keras code, a .keras model, or a verified SavedModel, "
+                               "ONNX or TFLite file"),
             ("train", train, "train a project headless")):
         p = sub.add_parser(name, help=text)
         module.add_arguments(p)

@@ -1,8 +1,10 @@
 """``netbuilder export PROJECT -o FILE.py``: standalone Keras code (``core.codegen``), or with
 ``--format keras`` the built model as a ``.keras`` file, with the project's weights when it has
-them. The output path is used exactly as given and written atomically; an invalid graph exits 1
-with its errors on stderr; no error is ever a traceback. Keras is imported only for
-``--format keras``."""
+them. ``--format savedmodel|onnx|tflite [--quantize float16|int8] [--data SOURCE] [--weights
+FILE]`` exports for deployment in the deployment worker (``runtime/deployment.py``), which runs
+the artifact in its own runtime and compares it with Keras before it is written. The output path
+is used exactly as given and written atomically; an invalid graph exits 1 with its errors on
+stderr; no error is ever a traceback. Keras is imported only for ``--format keras``."""
 
 from __future__ import annotations
 
@@ -15,22 +17,34 @@ from netbuilder.cli.errors import fail, unexpected
 from netbuilder.core.atomic_write import write_atomically
 from netbuilder.runtime.keras_loader import import_keras_quietly
 
-FORMATS = ("python", "keras")
+FORMATS = ("python", "keras", "savedmodel", "onnx", "tflite")
+DEPLOYMENT_FORMATS = ("savedmodel", "onnx", "tflite")
+DEPLOYMENT_WORKER = "netbuilder.runtime.workers.deployment"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("project", metavar="PROJECT")
     parser.add_argument("-o", "--output", required=True, metavar="FILE.py",
                         help="the file to write (used exactly as given)")
-    parser.add_argument("--format", choices=FORMATS, default="python",
+    parser.add_argument("--format", default="python", metavar="FORMAT",
                         help="python: Keras code defining build_model() (default); keras: the "
-                             "built model saved as a .keras file, with the project's weights")
+                             "built model saved as a .keras file, with the project's weights; "
+                             "savedmodel, onnx, tflite: for deployment, each checked against "
+                             "Keras in its own runtime before it is written")
+    parser.add_argument("--quantize", metavar="float16|int8",
+                        help="tflite: float16 weights, or full-integer int8 calibrated on "
+                             "--data (at least 100 samples)")
+    parser.add_argument("--weights", metavar="FILE",
+                        help="deployment formats: these weights (e.g. a run's model.keras) "
+                             "instead of the project's")
     parser.add_argument("--with-training", action="store_true",
                         help="python format: add data loading, compile and fit for the "
                              "project's training settings")
     parser.add_argument("--data", metavar="SOURCE",
-                        help="with --with-training: digits, mnist, fashion_mnist, cifar10, a "
-                             "folder of images or an .npz file (default: the project's data)")
+                        help="with --with-training, and to check (and calibrate int8) a "
+                             "deployment export: digits, shapes, mnist, fashion_mnist, cifar10, "
+                             "a folder of images, an .npz or .csv file (default: the project's "
+                             "data)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,6 +59,13 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from netbuilder.core.project import ProjectError, load
 
+    if args.format not in FORMATS:
+        return fail(f"unknown format {args.format!r}: use one of {', '.join(FORMATS)}")
+    if args.format not in DEPLOYMENT_FORMATS:
+        for option in ("quantize", "weights"):
+            if getattr(args, option):
+                return fail(f"--{option} is for the deployment formats "
+                            f"({', '.join(DEPLOYMENT_FORMATS)}), not --format {args.format}")
     try:
         project = load(args.project)
     except ProjectError as err:
@@ -57,6 +78,10 @@ def _run(args: argparse.Namespace) -> int:
             print(f"error: {problem}", file=sys.stderr)
         return 1
     output = Path(args.output)
+    if args.format in DEPLOYMENT_FORMATS:
+        if args.with_training:
+            return fail("--with-training adds Python code: it needs --format python")
+        return _export_deployment(args, project)
     if args.with_training and args.format != "python":
         return fail("--with-training adds Python code: it needs --format python")
     if args.format == "python":
@@ -110,3 +135,70 @@ def _export_keras(project: Any, project_file: Path, output: Path) -> int:
     detail = " with its weights" if weights is not None else ""
     print(f"Wrote the Keras model {model.name}{detail} to {output}")
     return 0
+
+
+def _export_deployment(args: argparse.Namespace, project: Any) -> int:
+    """Run the export in the deployment worker, printing its progress like ``train``."""
+    from netbuilder.runtime import deployment
+    from netbuilder.runtime.workers.client import worker_command
+
+    data = args.data or _project_data(project)
+    job: dict[str, Any] = {"project": str(Path(args.project).resolve()), "format": args.format,
+                           "quantize": args.quantize, "data": args.data,
+                           "weights": str(Path(args.weights).resolve()) if args.weights else None,
+                           "output": str(Path(args.output).resolve())}
+    try:
+        deployment.check_job({**job, "weights": args.weights})
+    except deployment.DeploymentError as err:
+        return fail(str(err))
+    if args.quantize == "int8" and not data:
+        return fail("--quantize int8 needs data to calibrate on: give --data SOURCE (at least "
+                    "100 samples), e.g. --data digits")
+    if args.data and not _data_exists(args.data):
+        return fail(f"no such data source: {args.data} (not a file or folder; built-in "
+                    "sources: digits, shapes, mnist, fashion_mnist, cifar10)")
+    if args.data and Path(args.data).expanduser().exists():
+        job["data"] = str(Path(args.data).expanduser().resolve())
+    what = deployment.FORMAT_NAMES[args.format] + (f" {args.quantize}" if args.quantize else "")
+    print(f"Exporting {project.name} to {what} -> {args.output}", flush=True)
+    proc = _export_process_class()(job, command=worker_command(DEPLOYMENT_WORKER))
+    final: dict[str, Any] | None = None
+    try:
+        proc.start()
+        for event in proc.events():
+            kind = event["event"]
+            if kind == "status" and event["message"] != "export engine started":
+                print(f"  {event['message']}", flush=True)
+            elif kind == "log":
+                print(f"  {event['message']}", flush=True)
+            elif kind == "warning":
+                print(f"  warning: {event['message']}", flush=True)
+            elif kind == "result":
+                print(event["line"], flush=True)
+            if kind in ("finished", "error"):
+                final = event
+        proc.close()
+    except RuntimeError as err:
+        return fail(str(err))
+    if final is None or final["event"] == "error":
+        return fail(final["message"] if final else "the export process ended without a result")
+    return 0
+
+
+def _data_exists(source: str) -> bool:
+    from netbuilder.runtime.data import BUILTIN_SOURCES
+
+    key = source.strip().lower().replace("-", "_")
+    return key in BUILTIN_SOURCES or Path(source).expanduser().exists()
+
+
+def _export_process_class() -> type:
+    from netbuilder.runtime.workers.client import TrainingProcess
+
+    class ExportProcess(TrainingProcess):
+        def crash_event(self, code: int) -> dict[str, Any]:
+            event = super().crash_event(code)
+            event["message"] = event["message"].replace("training process", "export process")
+            return event
+
+    return ExportProcess
