@@ -67,6 +67,7 @@ def _data_options(pairs: list[str], error: type[Exception]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from netbuilder.core.project import ProjectError, load
+    from netbuilder.core.summary import training_memory_warning
     from netbuilder.runtime import data as data_mod
     from netbuilder.runtime.training.settings import SettingsError, load_settings
     from netbuilder.runtime.workers.client import TrainingProcess
@@ -115,6 +116,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                    f"{settings.fine_tune_from}")
     printer.line(f"Training {project.name} on {args.data} for {epochs} "
                  f"(batch size {settings.batch_size}) -> {out_dir}")
+    memory = training_memory_warning(project.graph, {
+        **(project.settings.get("training") or {}), **changes})
+    if memory:  # training goes on: the estimate may be pessimistic, swap may do
+        print(f"warning: {memory}", file=sys.stderr)
     proc = TrainingProcess(job)
     interrupts = 0
 

@@ -124,6 +124,11 @@ def available_memory() -> int | None:
         return None
 
 
+MEMORY_ADVICE = "a stride or pooling early to shrink the feature maps, or fewer layers"
+"""What else shrinks training's memory than the batch size (memory_warning, out-of-memory ends)."""
+OUT_OF_MEMORY_ADVICE = f"To need less memory: a smaller batch size, {MEMORY_ADVICE}."
+
+
 def memory_warning(estimate: MemoryEstimate, available_bytes: int | None) -> str | None:
     """Advice when training one batch needs more than ``available_bytes``, else None."""
     if available_bytes is None or estimate.training <= available_bytes:
@@ -135,7 +140,15 @@ def memory_warning(estimate: MemoryEstimate, available_bytes: int | None) -> str
              "batch 1 does not fit)")
     return (f"training at batch {estimate.batch_size} needs about "
             f"{human_bytes(estimate.training)} but {human_bytes(available_bytes)} is free: use "
-            f"{batch}, a stride or pooling early to shrink the feature maps, or fewer layers")
+            f"{batch}, {MEMORY_ADVICE}")
+
+
+def training_memory_warning(graph: Graph, training: Mapping[str, Any] | None) -> str | None:
+    """``memory_warning`` for training ``graph`` with ``training`` settings in the RAM free now
+    (None: it fits, the graph is not valid or the system does not say)."""
+    if graph.inference.errors():
+        return None
+    return memory_warning(estimate_memory(graph, training), available_memory())
 
 
 def type_label(graph: Graph, node_type: str, params: dict[str, Any]) -> str:

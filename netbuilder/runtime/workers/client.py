@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from netbuilder.core.summary import OUT_OF_MEMORY_ADVICE
 from netbuilder.runtime.workers.protocol import STOP, decode_message, encode_message
 
 TERMINAL_EVENTS = ("finished", "error")
@@ -74,8 +75,6 @@ def own_process_group() -> dict[str, Any]:
     return {"preexec_fn": os.setpgrp}   # Python 3.10
 
 
-OUT_OF_MEMORY_ADVICE = ("To need less memory: a smaller batch size, a stride of 2 (or pooling) "
-                        "early in the model so that the feature maps shrink, or fewer layers.")
 _OOM = re.compile(r"ResourceExhausted|\bOOM\b|out of memory|MemoryError", re.IGNORECASE)
 
 

@@ -61,6 +61,7 @@ from netbuilder.ui import theme
 from netbuilder.ui.dialogs.common import BUILTIN_SOURCES, CHOOSE_PATH
 from netbuilder.ui.document import Document
 from netbuilder.ui.formatting import number_text
+from netbuilder.ui.memory_check import confirm_training_memory
 from netbuilder.ui.panels.training.confusion import fill_confusion, fill_misclassified
 from netbuilder.ui.panels.training.curves import Curves
 from netbuilder.ui.panels.training.runs import Run, RunsHome, delete_run, run_folder
@@ -345,6 +346,9 @@ class TrainingPanel(QWidget):
             return False
         self.train_button.setToolTip("Train the model from fresh weights (F5)")
         project = self.document.project
+        if not confirm_training_memory(self, project.graph, {  # one batch in the RAM free now
+                **(project.settings.get("training") or {}), **self.form.changes()}):
+            return False
         self.form.remember_settings(project)
         base = self.home.base(self.document.path, create=True)
         assert base is not None
