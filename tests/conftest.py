@@ -6,6 +6,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("NETBUILDER_WARM_ENGINE", "0")   # no warm engine unless a test asks
 
 sys.path.insert(0, str(Path(__file__).parent))
 

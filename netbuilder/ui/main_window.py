@@ -40,6 +40,7 @@ from netbuilder.ui.canvas.scene import GraphScene
 from netbuilder.ui.canvas.view import OPEN_MIN_ZOOM, GraphView
 from netbuilder.ui.dialogs import import_model, picture
 from netbuilder.ui.document import Document
+from netbuilder.ui.engine import EnginePool
 from netbuilder.ui.features.applications.actions import ApplicationActions
 from netbuilder.ui.features.blocks import BlockActions
 from netbuilder.ui.panels.code import CodeView
@@ -151,6 +152,8 @@ class MainWindow(QMainWindow):
         self.block_actions = BlockActions(self.document, self, self.palette)
         make_actions(self)
         make_menus(self)
+        self.engines = EnginePool(self)   # a warm TensorFlow process for F5, Preview, Inspect
+        self.engines.install(self, self.view_menu)
         # the features plug into the canvas, the palette and the parameter editor
         self.application_actions = ApplicationActions(
             self.document, self, self.training_panel.form.current_settings,
@@ -791,6 +794,7 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._fitted:
             self._fitted = True
+            self.engines.start_when_idle()
             QTimer.singleShot(0, self, self._first_show)
             self.overview.refit()
             self.view.setFocus()  # so that F, Delete and the arrows act on the canvas
@@ -813,6 +817,7 @@ class MainWindow(QMainWindow):
         self.code_view.detach()
         self.training_panel.shutdown()
         self.inspect_panel.shutdown()
+        self.engines.shutdown()
         self.overview.set_scene(None)
         event.accept()
 

@@ -10,17 +10,23 @@ import collections
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
-from PySide6.QtCore import QByteArray, QObject, QProcess, QProcessEnvironment, Signal
+from PySide6.QtCore import QByteArray, QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 from netbuilder.runtime.workers.client import (
+    ENGINE_ROLES,
     describe_exit,
     last_words,
     worker_command,
     worker_environment,
 )
 from netbuilder.runtime.workers.protocol import decode_message, encode_message, request
+
+
+class EngineSource(Protocol):
+    def take(self) -> tuple[QProcess, bytes] | None:
+        """A started engine process and the start of a line it wrote, or None."""
 
 
 def crash_message(name: str) -> str:
@@ -38,10 +44,15 @@ class WorkerClient(QObject):
     finished = Signal()       # the worker ended after its last event
     crashed = Signal(str)     # it could not start, or ended unexpectedly: why, for a person
 
+    # where started engines wait (ui/engine.EnginePool sets itself here while its window
+    # lives): a client of a worker the engine can become takes one rather than starting afresh
+    engines: ClassVar[EngineSource | None] = None
+
     def __init__(self, name: str, module: str, parent: QObject | None = None, *,
                  last_events: Sequence[str] = ()) -> None:
         super().__init__(parent)
         self.name = name
+        self.module = module
         self.command: Sequence[str] = worker_command(module)
         self.last_events = tuple(last_events)
         self.process: QProcess | None = None
@@ -60,12 +71,44 @@ class WorkerClient(QObject):
         """Start the worker unless it runs; ``first`` (a job) is its first stdin line."""
         if self.process is not None:
             return
-        process = QProcess(self)
-        env = QProcessEnvironment()
-        for key, value in worker_environment().items():
-            env.insert(key, value)
-        process.setProcessEnvironment(env)
-        process.setWorkingDirectory(str(Path.cwd()))
+        taken = self._take_engine()
+        process = taken[0] if taken is not None else QProcess(self)
+        if taken is None:
+            env = QProcessEnvironment()
+            for key, value in worker_environment().items():
+                env.insert(key, value)
+            process.setProcessEnvironment(env)
+            process.setWorkingDirectory(str(Path.cwd()))
+        self._attach(process, taken[1] if taken is not None else b"")
+        if taken is None:
+            command = list(self.command)
+            process.start(command[0], command[1:])
+        else:                                   # what it said while waiting
+            QTimer.singleShot(0, self, lambda: self._read_stdout(process))
+        if first is not None:
+            self.send(first)
+
+    def pid(self) -> int | None:
+        """The worker's process id (None when none runs)."""
+        return None if self.process is None else int(self.process.processId()) or None
+
+    def _take_engine(self) -> tuple[QProcess, bytes] | None:
+        """A started engine for this worker, when one waits and the command is ours."""
+        engines = WorkerClient.engines
+        if engines is None or self.module not in ENGINE_ROLES:
+            return None
+        if list(self.command) != worker_command(self.module):
+            return None                         # a test's fake worker
+        try:
+            taken = engines.take()
+        except RuntimeError:                    # its window has gone
+            WorkerClient.engines = None
+            return None
+        if taken is not None:
+            taken[0].setParent(self)
+        return taken
+
+    def _attach(self, process: QProcess, buffer: bytes) -> None:
         process.readyReadStandardOutput.connect(lambda: self._read_stdout(process))
         process.readyReadStandardError.connect(lambda: self._read_stderr(process))
         process.finished.connect(lambda code, status: self._finished(process, code, status))
@@ -73,12 +116,21 @@ class WorkerClient(QObject):
         self.process = process
         self.exit_code = None
         self.stderr_tail.clear()
-        self._buffer = b""
+        self._buffer = buffer
         self._said_last = self._closing = False
-        command = list(self.command)
-        process.start(command[0], command[1:])
-        if first is not None:
-            self.send(first)
+
+    def hand_over(self) -> tuple[QProcess, bytes] | None:
+        """Give the running process (and what it wrote of an unfinished line) away to another
+        client (``_take_engine``); this client is left without one, and says nothing."""
+        process = self.process
+        if process is None:
+            return None
+        for signal in (process.readyReadStandardOutput, process.readyReadStandardError,
+                       process.finished, process.errorOccurred):
+            signal.disconnect()
+        self.process = None
+        buffer, self._buffer = self._buffer, b""
+        return process, buffer
 
     def send(self, message: Mapping[str, Any] | str) -> None:
         """Write one line to the worker: a message, or a plain line such as ``STOP``."""

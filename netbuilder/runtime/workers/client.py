@@ -33,6 +33,8 @@ from netbuilder.runtime.workers.protocol import STOP, decode_message, encode_mes
 TERMINAL_EVENTS = ("finished", "error")
 TRAINING_WORKER = "netbuilder.runtime.workers.training"
 INSPECTION_WORKER = "netbuilder.runtime.workers.inspection"
+ENGINE_WORKER = "netbuilder.runtime.workers.engine"      # becomes either (workers/engine.py)
+ENGINE_ROLES = (TRAINING_WORKER, INSPECTION_WORKER)
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
 # what TensorFlow, XLA and absl print as they start, whatever went wrong: never the reason
 _CHATTER = re.compile(

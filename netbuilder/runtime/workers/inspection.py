@@ -13,6 +13,7 @@ Actions: ``load`` (build a project's model, optionally with weights), ``reload_w
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -257,17 +258,24 @@ def _preload(session: Session) -> None:
 
 def main() -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    protocol = ProtocolWriter()
+    return serve(ProtocolWriter(), preload="--no-preload" not in sys.argv[1:])
+
+
+def serve(protocol: ProtocolWriter, first: str | None = None, preload: bool = True) -> int:
+    """Answer requests until stdin ends, beginning with ``first`` (a request line the warm
+    engine, ``workers/engine.py``, has read already); ``preload`` imports TensorFlow
+    meanwhile."""
     session = Session(protocol.emit)
     protocol.emit(event("ready", pid=os.getpid()))
-    preload = None
-    if "--no-preload" not in sys.argv[1:]:
+    preloading = None
+    if preload and "keras" not in sys.modules:
         # TensorFlow takes seconds to import: start now, the first request waits for it
-        preload = threading.Thread(target=_preload, args=(session,), daemon=True,
-                                   name="preload")
-        preload.start()
+        preloading = threading.Thread(target=_preload, args=(session,), daemon=True,
+                                      name="preload")
+        preloading.start()
     started = time.perf_counter()
-    for line in sys.stdin:
+    lines = sys.stdin if first is None else itertools.chain([first], sys.stdin)
+    for line in lines:
         reply = reply_for(session, line)
         if reply is not None:
             protocol.emit(reply)
@@ -275,7 +283,7 @@ def main() -> int:
             break
     print(f"inspection worker: stdin closed after {time.perf_counter() - started:.1f} s",
           file=sys.stderr)
-    if protocol.broken or (preload is not None and preload.is_alive()):
+    if protocol.broken or (preloading is not None and preloading.is_alive()):
         # nobody listens, or TensorFlow is half imported: end now rather than tear it down
         sys.stderr.flush()
         os._exit(0)

@@ -27,7 +27,8 @@ Afterwards a line ``stop`` stops training after the current batch; the weights a
 * ``data``: name, class_names, sizes and counts per split, notes (what was done to fit the data
   to the model), losses, optionally base64 ``samples``;
 * ``train_begin``: epochs (the last epoch number, fine-tuning included), stage1_epochs,
-  fine_tune_epochs, steps_per_epoch, batch_size, samples;
+  fine_tune_epochs, steps_per_epoch, batch_size (the global batch), samples, strategy
+  (MirroredStrategy on several devices, else default) and replicas;
 * ``batch``: epoch, batch, steps, logs, progress (0..1), eta_s, elapsed_s; at most four a
   second (``batch_interval``), and always the last batch of an epoch;
 * ``epoch``: epoch, logs (val_ metrics and learning_rate included), progress, eta_s, epoch_s;
@@ -45,8 +46,8 @@ Afterwards a line ``stop`` stops training after the current batch; the weights a
   like ``samples``);
 * ``finished``: reason (completed, stopped, early_stopping, preview), history (as Keras'
   ``History.history``), paths, train_s, train_cpu_s, samples_per_s — the last line;
-* ``error``: kind (project, build, data, settings, weights, nan, memory, output, internal) and a
-  message for the user — the last line.
+* ``error``: kind (project, build, devices, data, settings, weights, nan, memory, output,
+  internal) and a message for the user — the last line.
 
 ``OUT/history.json`` grows as each epoch ends (``EpochHistory``), so that a run killed midway
 keeps the history of its finished epochs; the engine writes the whole history when it ends.
@@ -109,12 +110,18 @@ def _watch_stdin(stop: threading.Event) -> None:
 
 def main() -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    protocol = ProtocolWriter()
+    return serve(ProtocolWriter())
+
+
+def serve(protocol: ProtocolWriter, line: str | None = None) -> int:
+    """Run the job on ``line`` (read from stdin when None) and follow ``stop`` lines; the exit
+    status. The warm engine (``workers/engine.py``) calls this with the line it read."""
     stop = threading.Event()
     protocol.on_broken = stop.set
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     protocol.emit({"event": "status", "message": "training engine started", "pid": os.getpid()})
-    line = sys.stdin.readline()
+    if line is None:
+        line = sys.stdin.readline()
     if not line.strip():
         protocol.emit({"event": "error", "kind": "job",
                        "message": "no job: write one JSON object on the first line of stdin"})
