@@ -91,24 +91,32 @@ class InferenceEngine:
             self._order_seen = order
             self._index = {nid: i for i, nid in enumerate(order)}
         index = self._index
-        heap = [(index[n], n) for n in set(dirty) if n in index]
-        heapq.heapify(heap)
-        queued = {n for _, n in heap}
+        # a heap of positions in the topological order (plain ints: cheap to compare)
+        heap = sorted({index[n] for n in dirty if n in index})
+        queued = set(heap)
         changed: set[str] = set()
+        results = self.results
+        nodes = graph.nodes
+        out_edges = graph.out_edges
+        compute = self._compute
+        pop, push = heapq.heappop, heapq.heappush
         while heap:
-            _, nid = heapq.heappop(heap)
-            new = self._compute(graph, graph.nodes[nid], self.results)
-            old = self.results.get(nid)
-            self.results[nid] = new
-            if old == new:
-                continue
+            nid = order[pop(heap)]
+            new = compute(graph, nodes[nid], results)
+            old = results.get(nid)
+            results[nid] = new
+            if old is not None:
+                if old.outputs == new.outputs:
+                    if _same_result(old, new):
+                        continue
+                    changed.add(nid)
+                    continue  # consumers see the same shapes: stop here
             changed.add(nid)
-            if old is not None and old.outputs == new.outputs and old.ok == new.ok:
-                continue  # consumers see the same shapes: stop here
-            for edge in graph.out_edges(nid):
-                if edge.dst not in queued:
-                    queued.add(edge.dst)
-                    heapq.heappush(heap, (index[edge.dst], edge.dst))
+            for edge in out_edges(nid):
+                position = index[edge.dst]
+                if position not in queued:
+                    queued.add(position)
+                    push(heap, position)
         return changed
 
     def not_a_model(self) -> None:
@@ -274,6 +282,15 @@ class InferenceEngine:
             self._block_cache[key] = cached
         return NodeResult(list(cached.outputs or []), cached.trainable, cached.non_trainable,
                           cached.flops, cached.memory)
+
+
+def _same_result(old: NodeResult, new: NodeResult) -> bool:
+    """``old == new`` for two results with the same outputs, field by field (the dataclass's
+    ``__eq__`` builds a tuple of every field first)."""
+    return (old.trainable == new.trainable and old.non_trainable == new.non_trainable
+            and old.error == new.error and old.blocked_by == new.blocked_by
+            and old.flops == new.flops and old.memory == new.memory and old.fix == new.fix
+            and old.notes == new.notes)
 
 
 def _compatible(declared: Shape, actual: Shape) -> bool:
