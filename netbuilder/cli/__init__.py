@@ -7,6 +7,7 @@ command is one module here.
                                                 (import_model.py)
     netbuilder export PROJECT -o FILE.py        standalone Keras code (export.py)
     netbuilder train PROJECT --data SOURCE ...  headless training (train.py)
+    netbuilder search PROJECT --data SOURCE ... hyperparameter search with Optuna (search.py)
 
 ``summary`` never imports TensorFlow or Keras.
 """
@@ -18,9 +19,9 @@ import sys
 from collections.abc import Sequence
 
 from netbuilder import __version__
-from netbuilder.cli import editor, export, import_model, summary, train
+from netbuilder.cli import editor, export, import_model, search, summary, train
 
-COMMANDS = ("summary", "import", "export", "train")
+COMMANDS = ("summary", "import", "export", "train", "search")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
             ("import", import_model, "make a project from a Keras model or app:NAME"),
             ("export", export, "write Keras code, a .keras model, or a verified SavedModel, "
                                "ONNX or TFLite file"),
-            ("train", train, "train a project headless")):
+            ("train", train, "train a project headless"),
+            ("search", search, "search hyperparameters with Optuna")):
         p = sub.add_parser(name, help=text)
         module.add_arguments(p)
         p.set_defaults(func=module.run)

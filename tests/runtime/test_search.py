@@ -1,0 +1,222 @@
+"""Hyperparameter search with Optuna: trials as runs, pruning, failed trials, the command line and
+a study shared by two processes."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from training_helpers import chain_project, digits_mlp
+
+from netbuilder.cli import main
+from netbuilder.core import project as proj
+from netbuilder.core.search_space import dimensions_to_plain, parse_dimension
+from netbuilder.runtime import search as search_mod
+from netbuilder.runtime.search import Search, SearchConfig, SearchError, space_for
+
+
+def _config(tmp_path, **kw):
+    kw.setdefault("trials", 2)
+    kw.setdefault("epochs", 1)
+    return SearchConfig(data={"source": "digits"}, out_dir=tmp_path / "out", seed=0, **kw)
+
+
+def _rows(path):
+    return list(csv.DictReader(path.read_text().splitlines()))
+
+
+def _small_cnn():
+    return chain_project(("Input", {"shape": [8, 8, 1]}),
+                         ("Conv2D", {"filters": 4, "kernel_size": 3}),
+                         ("Flatten", {}), ("Dense", {"units": 10, "activation": "softmax"}),
+                         name="cnn")
+
+
+def _fake_training(losses_by_trial):
+    """A stand-in for training: epoch events with the given val_loss per epoch."""
+    calls = []
+
+    def train(job, emit, stop):
+        calls.append(job)
+        losses = losses_by_trial[len(calls) - 1]
+        history = {"val_loss": []}
+        Path(job["output_dir"]).mkdir(parents=True, exist_ok=True)
+        for epoch, loss in enumerate(losses, start=1):
+            if stop.is_set():
+                break
+            history["val_loss"].append(loss)
+            emit({"event": "epoch", "epoch": epoch, "logs": {"val_loss": loss}})
+        emit({"event": "finished", "reason": "stopped" if stop.is_set() else "completed",
+              "history": history, "epochs_run": len(history["val_loss"])})
+    return train, calls
+
+
+@pytest.mark.slow
+def test_trials_train_are_kept_as_runs_with_csv_and_best(tmp_path):
+    project = digits_mlp()
+    dims = space_for(project, [parse_dimension("dense.units=4..16"),
+                               parse_dimension("training.learning_rate=1e-3..1e-2:log")])
+    search = Search(project, dims, _config(tmp_path))
+    outcomes = list(search.run())
+    assert [o.state for o in outcomes] == ["complete", "complete"]
+    assert [o.number for o in outcomes] == [0, 1]
+    out = tmp_path / "out"
+    for o in outcomes:
+        run = out / "trials" / f"{o.number:03d}"
+        assert {"run.json", "history.json", "model.keras", "trial.json"} <= {
+            p.name for p in run.iterdir()}
+        record = json.loads((run / "run.json").read_text())
+        node = next(n for n in record["project"]["graph"]["nodes"] if n["name"] == "dense")
+        assert node["params"]["units"] == o.params["dense.units"]        # the trial's graph
+        assert record["settings"]["learning_rate"] == o.params["training.learning_rate"]
+        assert record["settings"]["epochs"] == 1
+        assert json.loads((run / "trial.json").read_text())["value"] == o.value
+    rows = _rows(out / "trials.csv")
+    assert [r["state"] for r in rows] == ["complete", "complete"]
+    assert set(rows[0]) >= {"number", "state", "objective", "dense.units",
+                            "training.learning_rate"}
+    best = min(outcomes, key=lambda o: o.value)
+    saved = proj.load(out / "best.nbproj")
+    assert saved.graph.node_by_name("dense").params["units"] == best.params["dense.units"]
+    assert saved.settings["training"]["learning_rate"] == best.params["training.learning_rate"]
+
+
+def test_an_invalid_graph_fails_its_trial_without_training(tmp_path, monkeypatch):
+    def never(*args):
+        raise AssertionError("an invalid graph must not be trained")
+
+    monkeypatch.setattr(search_mod, "_train_here", never)
+    project = _small_cnn()
+    dims = space_for(project, [parse_dimension("conv2d.kernel_size=9")])   # 9x9 on 8x8
+    search = Search(project, dims, _config(tmp_path, trials=1))
+    [outcome] = search.run()
+    assert outcome.state == "failed"
+    assert "graph is invalid" in outcome.reason and "conv2d" in outcome.reason
+    [row] = _rows(tmp_path / "out" / "trials.csv")
+    assert row["state"] == "failed" and "conv2d" in row["reason"]
+    assert not (tmp_path / "out" / "best.nbproj").exists()
+
+
+def test_a_failing_trial_is_recorded_and_the_study_goes_on(tmp_path, monkeypatch):
+    calls = []
+
+    def train(job, emit, stop):
+        calls.append(job)
+        if len(calls) == 1:
+            emit({"event": "error", "kind": "memory", "message": "ran out of memory while "
+                  "training with batch size 32"})
+            return
+        emit({"event": "finished", "reason": "completed", "history": {"val_loss": [0.5]},
+              "epochs_run": 1})
+
+    monkeypatch.setattr(search_mod, "_train_here", train)
+    project = digits_mlp()
+    search = Search(project, space_for(project, [parse_dimension("dense.units=4..16")]),
+                    _config(tmp_path))
+    first, second = search.run()
+    assert (first.state, second.state) == ("failed", "complete")
+    assert "ran out of memory" in first.reason
+    assert search.best_trial().number == 1
+
+
+def test_weak_trials_are_pruned_after_an_epoch(tmp_path, monkeypatch):
+    train, calls = _fake_training([[0.5, 0.4, 0.3], [0.6, 0.5, 0.4], [0.9, 0.9, 0.9]])
+    monkeypatch.setattr(search_mod, "_train_here", train)
+    project = digits_mlp()
+    search = Search(project, space_for(project, [parse_dimension("dense.units=4..16")]),
+                    _config(tmp_path, trials=3, pruner="median"))
+    outcomes = list(search.run())
+    assert [o.state for o in outcomes] == ["complete", "complete", "pruned"]
+    assert outcomes[2].epochs_run == 1 and outcomes[2].value == 0.9
+    assert outcomes[0].value == 0.3
+
+
+def test_a_missing_objective_stops_the_search(tmp_path, monkeypatch):
+    train, _ = _fake_training([[0.5]])
+    monkeypatch.setattr(search_mod, "_train_here", train)
+    project = digits_mlp()
+    search = Search(project, space_for(project, [parse_dimension("dense.units=4..16")]),
+                    _config(tmp_path, objective="val_acc"))
+    with pytest.raises(SearchError, match="no metric 'val_acc'.*val_loss"):
+        list(search.run())
+
+
+def test_grid_sampler_runs_each_point_once(tmp_path, monkeypatch):
+    train, calls = _fake_training([[0.1]] * 4)
+    monkeypatch.setattr(search_mod, "_train_here", train)
+    project = digits_mlp()
+    dims = space_for(project, [parse_dimension("dense.units=4,8"),
+                               parse_dimension("training.optimizer=adam,sgd")])
+    search = Search(project, dims, _config(tmp_path, trials=None, sampler="grid"))
+    outcomes = list(search.run())
+    assert sorted((o.params["dense.units"], o.params["training.optimizer"])
+                  for o in outcomes) == [(4, "adam"), (4, "sgd"), (8, "adam"), (8, "sgd")]
+
+
+def test_marks_saved_in_the_project_are_searched(tmp_path):
+    project = digits_mlp()
+    project.search = dimensions_to_plain([parse_dimension("dense.units=4..8")])
+    assert [d.text() for d in space_for(project)] == ["dense.units=4..8"]
+    assert [d.text() for d in space_for(project, [parse_dimension("dense.units=2..3")])] == [
+        "dense.units=2..3"]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--space", "dense.units"], "PATH=LOW..HIGH"),
+    (["--space", "nolayer.units=1..4"], "no layer named 'nolayer'"),
+    (["--space", "dense.units=0..4"], "0 is not an integer >= 1"),
+    (["--space", "dense.units=1..4", "--storage", "sqlite:////no/such/folder/s.db"],
+     "cannot open the storage"),
+    ([], "nothing to search"),
+])
+def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, args, words):
+    path = tmp_path / "p.nbproj"
+    proj.save(digits_mlp(), path)
+    out = tmp_path / "out"
+    assert main(["search", str(path), "--data", "digits", "--out", str(out), *args]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err and "Traceback" not in err
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_two_processes_share_one_study(tmp_path):
+    path = tmp_path / "p.nbproj"
+    proj.save(digits_mlp(), path)
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    command = [sys.executable, "-m", "netbuilder", "search", str(path), "--data", "digits",
+               "--trials", "2", "--epochs", "1", "--space", "dense.units=4..32",
+               "--storage", storage, "--study", "shared"]
+    procs = [subprocess.Popen(command + ["--out", str(tmp_path / f"out{i}")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    results = [p.communicate(timeout=300) for p in procs]
+    for p, (_, stderr) in zip(procs, results):
+        assert p.returncode == 0, stderr
+        assert "Traceback" not in stderr and "I0000" not in stderr
+    mine = [[int(line.split()[1]) for line in out.splitlines() if line.startswith("Trial ")]
+            for out, _ in results]
+    assert sorted(mine[0] + mine[1]) == [0, 1, 2, 3]          # distinct numbers, one study
+    import optuna
+
+    study = optuna.load_study(study_name="shared", storage=storage)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 4
+    best = study.best_trial
+    # the process that ended last saw every trial: its best is the study's one best
+    units = {proj.load(tmp_path / f"out{i}" / "best.nbproj").graph.node_by_name("dense")
+             .params["units"] for i in range(2)}
+    assert best.params["dense.units"] in units
+    for out, _ in results:
+        assert out.splitlines()[-2].startswith("Best: trial ")
+
+
+@pytest.mark.slow
+def test_a_trial_in_its_own_worker_process(tmp_path):
+    project = digits_mlp()
+    search = Search(project, space_for(project, [parse_dimension("dense.units=4..8")]),
+                    _config(tmp_path, trials=1, isolate=True))
+    [outcome] = search.run()
+    assert outcome.state == "complete" and outcome.value > 0
+    assert (Path(outcome.output_dir) / "model.keras").exists()
