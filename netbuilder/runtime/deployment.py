@@ -145,7 +145,7 @@ def export(job: Mapping[str, Any], emit: Emit) -> dict[str, Any]:
     _status(emit, "building the model")
     model = _build(project)
     _load_weights(model, job, project, project_file, emit)
-    named = _named_model(model)
+    named = named_model(model)
 
     samples = _samples(named, model, project, data_spec, quantize, emit)
     reference = _predict_keras(named, samples.inputs)
@@ -157,7 +157,7 @@ def export(job: Mapping[str, Any], emit: Emit) -> dict[str, Any]:
         what = FORMAT_NAMES[fmt] + (f" ({quantize})" if quantize else "")
         _status(emit, f"exporting to {what}")
         started = time.perf_counter()
-        _convert(named, fmt, quantize, samples, artifact)
+        convert(named, fmt, quantize, samples, artifact)
         export_s = time.perf_counter() - started
         _status(emit, f"checking the {FORMAT_NAMES[fmt]} file with {RUNTIMES[fmt]}")
         runner = load_artifact(fmt, artifact)
@@ -239,7 +239,7 @@ def _load_weights(model: Any, job: Mapping[str, Any], project: Any, project_file
                                          f"{first_line(err)}") from None
 
 
-def _named_model(model: Any) -> Any:
+def named_model(model: Any) -> Any:
     """The same layers and weights with inputs and outputs as dicts by name, so that every
     format keeps the model's input and output names."""
     import keras
@@ -254,7 +254,7 @@ def _named_model(model: Any) -> Any:
 def _samples(named: Any, model: Any, project: Any, data_spec: tuple[str, dict[str, Any]] | None,
              quantize: str | None, emit: Emit) -> Samples:
     if data_spec is None:
-        return _random_samples(named)
+        return random_samples(named)
     from netbuilder.runtime import data as data_mod
     from netbuilder.runtime.applications import preprocessing_for
 
@@ -266,7 +266,7 @@ def _samples(named: Any, model: Any, project: Any, data_spec: tuple[str, dict[st
                                           f"{len(model.inputs)}")
         emit({"event": "warning", "message": f"this model has {len(model.inputs)} inputs and "
               "the data sources give one: checking on random inputs"})
-        return _random_samples(named)
+        return random_samples(named)
     _status(emit, f"loading data: {source}")
     input_shape = tuple(None if v is None else int(v) for v in model.inputs[0].shape[1:])
     try:
@@ -325,7 +325,7 @@ def _class_indices(y: np.ndarray) -> np.ndarray | None:
     return class_indices(y)
 
 
-def _random_samples(named: Any) -> Samples:
+def random_samples(named: Any) -> Samples:
     rng = np.random.default_rng(0)
     inputs = {}
     for name, tensor in named.input.items():
@@ -401,7 +401,7 @@ _TFLITE_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op"
 _TFLITE_LOCATION = re.compile(r'fused\["(\w+):", "([^"@]+)')
 
 
-def _convert(named: Any, fmt: str, quantize: str | None, samples: Samples,
+def convert(named: Any, fmt: str, quantize: str | None, samples: Samples,
              artifact: Path) -> None:
     options = _converter_options(fmt, quantize, samples)
     with _quiet_converters() as log:
