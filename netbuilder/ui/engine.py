@@ -26,7 +26,7 @@ from netbuilder.ui.workers import WorkerClient
 SETTING = "engine/warm"
 ENV_SWITCH = "NETBUILDER_WARM_ENGINE"
 IDLE_DELAY_MS = 3000          # after the window is first shown
-NEXT_DELAY_MS = 1500          # after a spare was taken
+NEXT_DELAY_MS = 5000          # after a spare was taken (the request it serves goes first)
 RETRY_MS = (5_000, 20_000, 60_000, 180_000)   # after 1, 2, 3, 4 failures in a row
 MAX_FAILURES = len(RETRY_MS) + 1
 OFF = ("0", "false", "no", "off")
