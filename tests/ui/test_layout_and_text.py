@@ -168,18 +168,71 @@ def test_the_window_and_its_docks_are_remembered(make_window, qtbot):
     assert abs(again.parameters_dock.width() - width) <= 2
 
 
-def test_an_example_opens_with_all_its_layers_in_view(make_window, qtbot):
-    example = examples_dir() / "mnist_cnn.nbproj"
+def example_on_a_laptop(make_window, qtbot, name: str):
+    example = examples_dir() / f"{name}.nbproj"
     if not example.is_file():
         pytest.skip("the example projects are not there")
     window = laptop_window(make_window, qtbot)
     assert window.open_example(example)
     settle(qtbot)
-    assert len(window.graph.nodes) == 9
+    return window
+
+
+def outside_view(window) -> list[str]:
+    """The layers not wholly in the canvas' view."""
     visible = window.view.mapToScene(window.view.viewport().rect()).boundingRect()
-    for item in window.scene.node_items.values():
-        assert visible.contains(item.sceneBoundingRect()), item.name
+    return [item.name for item in window.scene.node_items.values()
+            if not visible.contains(item.sceneBoundingRect())]
+
+
+def test_an_example_opens_with_all_its_layers_in_view(make_window, qtbot):
+    window = example_on_a_laptop(make_window, qtbot, "mnist_cnn")
+    assert len(window.graph.nodes) == 9
+    assert outside_view(window) == []
     assert window.view.zoom() >= OPEN_MIN_ZOOM
+
+
+def test_the_model_is_fitted_again_when_a_bottom_dock_grows(make_window, qtbot):
+    """Raising Training shortens the canvas: a model seen whole stays whole (last layer
+    included); once the user zooms, a resize leaves the view alone."""
+    window = example_on_a_laptop(make_window, qtbot, "lenet5")
+    assert outside_view(window) == [] and window.view.fitted is not None
+    before = window.view.height()
+    window.training_dock.raise_()
+    settle(qtbot)
+    assert window.view.height() < before - 40
+    assert outside_view(window) == []
+    window.summary_dock.raise_()
+    settle(qtbot)
+    window.view.zoom_by(1.5)                  # the user zooms: no more refits
+    zoom = window.view.zoom()
+    window.training_dock.raise_()
+    settle(qtbot)
+    assert window.view.fitted is None and window.view.zoom() == pytest.approx(zoom)
+
+
+def test_the_training_plots_legends_lie_above_their_data(make_window, qtbot):
+    """The legends sit in a row of their own over each plot, never over the curves; the epoch
+    axis has whole-number ticks."""
+    from netbuilder.ui.panels.training.curves import epoch_step
+    from tests.ui.test_training_panel import feed, recorded_events
+
+    window = laptop_window(make_window, qtbot)
+    window.training_dock.raise_()
+    panel = window.training_panel
+    panel.ensure_plots()
+    feed(panel, recorded_events())
+    settle(qtbot)
+    plots = panel.plots
+    assert plots.loss_plot.width() >= 200 and plots.metric_plot.width() >= 200
+    for plot in (plots.loss_plot, plots.metric_plot):
+        item = plot.plotItem
+        assert item.legend is not None and len(item.legend.items) >= 2
+        legend = item.legend.sceneBoundingRect()
+        data = item.vb.sceneBoundingRect()
+        assert legend.height() > 0 and legend.bottom() <= data.top() + 1, (legend, data)
+    assert epoch_step(6, 300) == 1 and epoch_step(100, 300) == 20
+    assert epoch_step(0.8, 120) == 1          # a first epoch's batches: no 0.2 0.4 ticks
 
 
 # -- what the window says ---------------------------------------------------------------------

@@ -133,7 +133,7 @@ def test_recorded_events_drive_status_progress_curves_and_results(window, qtbot)
     assert panel.progress.value() == 1000
     assert "Training done: 2 epochs" in panel.status_label.text()
     assert "accuracy <b>0.9000</b>" in panel.results_label.text()
-    assert panel.results_tabs.currentWidget() is panel.confusion_box
+    assert panel.results_tabs.currentWidget() is panel.plot_area     # the curves stay in view
     assert panel.results_tabs.isTabEnabled(panel.results_tabs.indexOf(panel.confusion_box))
     assert panel.confusion.rowCount() == 3 and panel.confusion.item(2, 2).text() == "7"
     assert panel.epochs_done == 2

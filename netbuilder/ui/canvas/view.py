@@ -27,6 +27,9 @@ from netbuilder.ui.canvas.scene import GraphScene
 OPEN_MIN_ZOOM = 0.45
 """A model opens fitted in view down to this zoom (mnist_cnn's 9 layers on a laptop); a taller
 one opens at it, from its top."""
+REFIT_MIN_ZOOM = 0.25
+"""A model seen whole when the canvas shrinks (a bottom dock raised) is fitted again down to this
+zoom, so that its last layer stays in view."""
 
 
 class GraphView(QGraphicsView):
@@ -51,6 +54,12 @@ class GraphView(QGraphicsView):
         self._pan_from: QPointF | None = None
         self.palette_drop = PaletteDrop(self)
         self.showing_hint: bool | None = None  # the empty canvas' hint is drawn
+        self.fitted: float | None = None
+        """The last fit's ``min_zoom`` while the user has not zoomed or panned since (0 for
+        none): a resize (a bottom dock raised or grown) fits the model again; None otherwise."""
+        self._fitting = False
+        for bar in (self.horizontalScrollBar(), self.verticalScrollBar()):
+            bar.actionTriggered.connect(self._user_moved)   # the user's scrolling, not ours
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:
         super().scrollContentsBy(dx, dy)
@@ -58,7 +67,12 @@ class GraphView(QGraphicsView):
 
     def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         super().resizeEvent(event)
+        if self.fitted is not None and not self._fitting:
+            self.fit_to_view(self.fitted or None)
         self.viewport_changed.emit()
+
+    def _user_moved(self, _action: int = 0) -> None:
+        self.fitted = None
 
     def setScene(self, scene: QGraphicsScene | None) -> None:  # type: ignore[override]
         old = self.scene()
@@ -103,6 +117,7 @@ class GraphView(QGraphicsView):
         return self.transform().m11()
 
     def zoom_by(self, factor: float) -> None:
+        self.fitted = None
         new = min(self.MAX_ZOOM, max(self.MIN_ZOOM, self.zoom() * factor))
         if new != self.zoom():
             f = new / self.zoom()
@@ -115,6 +130,7 @@ class GraphView(QGraphicsView):
             self.zoom_by(1.0015 ** delta)
             event.accept()
         else:
+            self._user_moved()
             super().wheelEvent(event)
 
     def fit_to_view(self, min_zoom: float | None = None) -> None:
@@ -122,12 +138,25 @@ class GraphView(QGraphicsView):
         tall to read at that zoom is shown from its top instead."""
         scene = self.graph_scene()
         if scene is None or not scene.node_items:
+            self.fitted = None
             self.resetTransform()
             self.centerOn(0, 0)
             return
+        self._fitting = True
+        try:
+            whole = self._fit(scene, min_zoom)
+        finally:
+            self._fitting = False
+        # a model seen whole stays whole when the canvas shrinks, down to REFIT_MIN_ZOOM
+        self.fitted = min(min_zoom or 0.0, REFIT_MIN_ZOOM) if whole else (min_zoom or 0.0)
+        self.viewport_changed.emit()
+
+    def _fit(self, scene: GraphScene, min_zoom: float | None) -> bool:
+        """Fit; True if the whole graph shows."""
         rect = QRectF()
         for item in scene.node_items.values():
             rect = rect.united(item.sceneBoundingRect())
+        cards = rect
         rect = rect.adjusted(-40, -30, 40, 30)
         self.setSceneRect(rect.adjusted(-self.MARGIN, -self.MARGIN, self.MARGIN, self.MARGIN))
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
@@ -141,7 +170,8 @@ class GraphView(QGraphicsView):
             self.centerOn(rect.center().x(), rect.top() + visible_height / 2)
         else:
             self.centerOn(rect.center())
-        self.viewport_changed.emit()
+        seen = self.mapToScene(self.viewport().rect()).boundingRect()
+        return seen.contains(cards)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         scene = self.graph_scene()
@@ -152,6 +182,7 @@ class GraphView(QGraphicsView):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.MiddleButton:
+            self.fitted = None
             self._pan_from = event.position()
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()

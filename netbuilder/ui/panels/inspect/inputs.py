@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QPushButton,
     QSpinBox,
@@ -28,6 +29,7 @@ from netbuilder.ui.images import thumbnail
 INPUT_KINDS = ("Dataset sample", "Image file…", "china.jpg (scikit-learn)",
                "flower.jpg (scikit-learn)")
 SPLITS = ("train", "validation", "test")
+PREVIEW = 84                 # px: the input's picture, beside its caption
 
 
 class InputChooser(QWidget):
@@ -61,7 +63,7 @@ class InputChooser(QWidget):
         self.file_button = QPushButton("Choose image…")
         self.file_button.clicked.connect(self.choose_file)
         self.preview = QLabel()
-        self.preview.setFixedSize(100, 100)
+        self.preview.setFixedSize(PREVIEW, PREVIEW)
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setStyleSheet(f"border: 1px solid {theme.BORDER.name()}; "
                                    "background: white;")
@@ -83,8 +85,10 @@ class InputChooser(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addLayout(form)
-        layout.addWidget(self.preview, 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addWidget(self.caption)
+        row = QHBoxLayout()           # the picture beside its caption: a short dock shows both
+        row.addWidget(self.preview, 0, Qt.AlignmentFlag.AlignTop)
+        row.addWidget(self.caption, 1, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(row)
         layout.addWidget(self.notes)
         layout.addStretch(1)
         self.sync()
@@ -175,7 +179,7 @@ class InputChooser(QWidget):
         if isinstance(encoded, dict):
             try:
                 image = decode_array(encoded)
-                self.preview.setPixmap(thumbnail(image, 96))
+                self.preview.setPixmap(thumbnail(image, PREVIEW - 4))
                 shape = dims_text(image.shape)
             except ProtocolError:
                 shape = "?"

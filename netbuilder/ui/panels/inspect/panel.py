@@ -148,8 +148,6 @@ class InspectPanel(QWidget):
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
         side_layout.addWidget(scroll, 1)
-        side_layout.addWidget(self.weights_label)
-        side_layout.addWidget(self.live_check)
 
         def caption() -> QLabel:
             label = QLabel()
@@ -274,7 +272,12 @@ class InspectPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(4)
-        layout.addWidget(self.status_label)
+        top = QHBoxLayout()           # what runs and on which weights, over the whole width
+        top.addWidget(self.status_label, 1)
+        top.addWidget(self.weights_label)
+        top.addSpacing(8)
+        top.addWidget(self.live_check)
+        layout.addLayout(top)
         layout.addLayout(body, 1)
 
     def ensure_views(self) -> None:

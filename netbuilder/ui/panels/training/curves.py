@@ -27,6 +27,18 @@ def run_color(k: int) -> QColor:
     return QColor(RUN_COLORS[k % len(RUN_COLORS)])
 
 
+LEGEND_ROW = 22                      # px: the row above each plot that holds its legend
+TICK_STEPS = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000)
+
+
+def epoch_step(span: float, pixels: float, room: float = 42.0) -> float | None:
+    """The distance between epoch ticks: a whole number of epochs, so that ticks lie at least
+    ``room`` pixels apart over ``pixels`` showing ``span`` epochs (None: let pyqtgraph choose,
+    past 10000 per tick)."""
+    most = max(1.0, pixels / room)
+    return next((float(s) for s in TICK_STEPS if span / s <= most), None)
+
+
 def _drop_nan(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[float]]:
     pairs = [(a, b) for a, b in zip(xs, ys) if b == b]
     return [a for a, _ in pairs], [b for _, b in pairs]
@@ -44,24 +56,39 @@ class Curves:
         self.overlay_items: list[tuple[Any, Any]] = []
 
     def create(self, layout: QBoxLayout) -> None:
-        """Make the plots, inserted into ``layout`` before its last widget."""
+        """Make the plots, side by side at the end of ``layout``. Each plot's legend is a row
+        above its data area (never over the curves); the epoch axis has whole-number ticks."""
         import pyqtgraph as pg
 
         pg.setConfigOptions(antialias=True, background="w", foreground="#1f2328")
-        self.loss_plot = pg.PlotWidget()
-        self.metric_plot = pg.PlotWidget()
-        self.lr_plot = pg.PlotWidget()
-        for plot, title, corner in ((self.loss_plot, "Loss", (-10, 10)),
-                                    (self.metric_plot, "Accuracy", (-10, -30)),
-                                    (self.lr_plot, "Learning rate", (-10, 10))):
-            plot.setTitle(title)
+
+        class EpochAxis(pg.AxisItem):       # epochs are counted: 1, 2, 3, never 0.2 0.4
+            def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list:
+                step = epoch_step(maxVal - minVal, size)
+                return [(step, 0.0)] if step else super().tickSpacing(minVal, maxVal, size)
+
+        def plot_widget() -> Any:
+            plot = pg.PlotWidget(axisItems={"bottom": EpochAxis(orientation="bottom")})
             plot.showGrid(x=True, y=True, alpha=0.25)
             plot.setLabel("bottom", "epoch")
-            plot.addLegend(offset=corner, labelTextSize="8pt", brush=(255, 255, 255, 210),
-                           verSpacing=-6)
             plot.setMouseEnabled(x=False, y=False)
-            plot.setMinimumWidth(90)
-            layout.insertWidget(layout.count() - 1, plot, 1)
+            plot.setMinimumWidth(130)
+            item = plot.plotItem
+            item.setTitle(" ")                # reserves the row above the data for the legend
+            item.layout.setRowFixedHeight(0, LEGEND_ROW)
+            legend = pg.LegendItem(offset=None, colCount=4, labelTextSize="8pt", frame=False,
+                                   horSpacing=2, verSpacing=-6)
+            legend.layout.setContentsMargins(0, 0, 0, 0)
+            legend.setParentItem(item)
+            legend.anchor(itemPos=(0.5, 0.0), parentPos=(0.5, 0.0), offset=(0, 1))
+            legend.mouseDragEvent = lambda event: event.ignore()      # it stays in its row
+            item.legend = legend              # named curves join it (PlotItem.addItem)
+            layout.addWidget(plot, 1)
+            return plot
+
+        self.loss_plot = plot_widget()
+        self.metric_plot = plot_widget()
+        self.lr_plot = plot_widget()
         self.lr_plot.hide()                   # until the worker sends a rate
 
         def pen(key: str, width: float = 2.0) -> Any:
@@ -72,7 +99,7 @@ class Curves:
 
         self.curves = {
             "batch_loss": self.loss_plot.plot([], [], pen=pen("batch_loss", 1.0),
-                                              name="loss (batches)"),
+                                              name="batches"),
             "loss": self.loss_plot.plot([], [], name="loss", **dots("loss")),
             "val_loss": self.loss_plot.plot([], [], name="val_loss", **dots("val_loss")),
             "metric": self.metric_plot.plot([], [], name="accuracy", **dots("metric")),
@@ -107,8 +134,6 @@ class Curves:
         known = [r for r in rates if r == r]
         # a constant rate says nothing a curve would show: the plot appears once it changes
         self.lr_plot.setVisible(len(known) > 1 and max(known) - min(known) > 1e-12)
-        self.metric_plot.setTitle(metric.replace("_", " ").capitalize() if metric
-                                  else "Accuracy")
         legend = self.metric_plot.plotItem.legend
         if legend is not None and metric:
             for sample, label in legend.items:

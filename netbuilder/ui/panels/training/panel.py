@@ -182,7 +182,6 @@ class TrainingPanel(QWidget):
         left.addWidget(self.progress)
         left.addWidget(self.progress_label)
         left.addWidget(self.status_label)
-        left.addWidget(self.results_label)
         left.addStretch(1)
 
         # the right column: runs, confusion matrix, misclassified samples
@@ -212,22 +211,31 @@ class TrainingPanel(QWidget):
         self.runs_tab.use_clicked.connect(lambda: self.use_run())
         self.runs_tab.delete_clicked.connect(lambda: self.delete_selected_run())
 
-        self.results_tabs = QTabWidget()
-        self.results_tabs.setDocumentMode(True)
-        self.results_tabs.addTab(self.runs_tab, "Runs")
-        self.results_tabs.addTab(self.confusion_box, "Confusion")
-        self.results_tabs.setTabToolTip(1, "The confusion matrix of the evaluated split")
-        self.results_tabs.addTab(self.misclassified_box, "Misclassified")
-        self.results_tabs.setTabEnabled(1, False)
-        self.results_tabs.setTabEnabled(2, False)
-        self.results_tabs.setMinimumWidth(200)  # the dock fits a laptop beside the side docks
-        self.results_tabs.setMaximumWidth(440)
-
+        # the curves side by side over the whole width, the runs, confusion matrix and
+        # misclassified samples in tabs beside them; the results above them, always seen
         self.plot_area = QWidget()
         self.plot_layout = QHBoxLayout(self.plot_area)
         self.plot_layout.setContentsMargins(0, 0, 0, 0)
+        self.plot_layout.setSpacing(2)
         self.plot_area.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.plot_layout.addWidget(self.results_tabs)
+
+        self.results_tabs = QTabWidget()
+        self.results_tabs.setDocumentMode(True)
+        self.results_tabs.addTab(self.plot_area, "Curves")
+        self.results_tabs.addTab(self.runs_tab, "Runs")
+        self.results_tabs.addTab(self.confusion_box, "Confusion")
+        self.results_tabs.setTabToolTip(2, "The confusion matrix of the evaluated split")
+        self.results_tabs.addTab(self.misclassified_box, "Misclassified")
+        self._disable_result_tabs()
+        self.results_tabs.setMinimumWidth(300)  # the dock fits a laptop beside the side docks
+        self.results_tabs.currentChanged.connect(lambda _i: self.plots_if_seen())
+
+        results = QWidget()
+        column = QVBoxLayout(results)
+        column.setContentsMargins(4, 4, 4, 0)
+        column.setSpacing(2)
+        column.addWidget(self.results_label)
+        column.addWidget(self.results_tabs, 1)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         # a short dock scrolls the column instead of squeezing its fields
@@ -236,10 +244,10 @@ class TrainingPanel(QWidget):
         side_scroll.setWidgetResizable(True)
         side_scroll.setFrameShape(QFrame.Shape.NoFrame)
         side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        side_scroll.setMinimumWidth(228)
-        side_scroll.setMaximumWidth(414)
+        side_scroll.setMinimumWidth(250)
+        side_scroll.setMaximumWidth(320)
         splitter.addWidget(side_scroll)
-        splitter.addWidget(self.plot_area)
+        splitter.addWidget(results)
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([260, 2000])
@@ -247,6 +255,11 @@ class TrainingPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
+
+    def _disable_result_tabs(self) -> None:
+        """Confusion and Misclassified wait for an evaluation."""
+        for box in (self.confusion_box, self.misclassified_box):
+            self.results_tabs.setTabEnabled(self.results_tabs.indexOf(box), False)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -257,7 +270,8 @@ class TrainingPanel(QWidget):
             self.refresh_runs()
 
     def plots_if_seen(self) -> None:
-        if self.isVisible() and not self.visibleRegion().isEmpty():
+        if (self.isVisible() and not self.visibleRegion().isEmpty()
+                and self.results_tabs.currentWidget() is self.plot_area):
             self.ensure_plots()
 
     def ensure_plots(self) -> None:
@@ -363,9 +377,8 @@ class TrainingPanel(QWidget):
         self.output_dir = output_dir
         self.misclassified_list.clear()
         self.misclassified = []
-        self.results_tabs.setTabEnabled(1, False)
-        self.results_tabs.setTabEnabled(2, False)
-        self.results_tabs.setCurrentIndex(0)
+        self._disable_result_tabs()
+        self.results_tabs.setCurrentWidget(self.plot_area)
         self.results_label.clear()
         self.show_progress(0, "starting…")
         self.show_status("Starting the training process…")
@@ -479,7 +492,7 @@ class TrainingPanel(QWidget):
         sizes = ", ".join(f"{n:,} {k}" for k, n in (e.get("sizes") or {}).items())
         classes = e.get("class_names") or []
         text = f"Data {e.get('name')}: {sizes}" + (f", {len(classes)} classes" if classes else "")
-        self._info = "<br>".join(t for t in (getattr(self, "_info", ""), text) if t)
+        self._info = " · ".join(t for t in (getattr(self, "_info", ""), text) if t)
         notes = e.get("notes") or []
         self.status_label.setToolTip("\n".join(f"• {n}" for n in notes))
 
@@ -565,8 +578,6 @@ class TrainingPanel(QWidget):
         if isinstance(wrong, list):
             self.show_misclassified(wrong, int(e.get("misclassified_count") or len(wrong)),
                                     str(e.get("split", "validation")), e, names)
-        if matrix:
-            self.results_tabs.setCurrentWidget(self.confusion_box)
 
     def show_misclassified(self, indices: list[int], count: int, split: str,
                            event: dict[str, Any] | None = None,
