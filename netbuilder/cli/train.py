@@ -46,6 +46,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="epochs of fine-tuning after the first stage")
     p.add_argument("--fine-tune-learning-rate", type=float, metavar="LR",
                    help="learning rate of the fine-tuning stage (default 1e-5)")
+    p.add_argument("--devices", metavar="auto|all|gpu:0,1|cpu:N",
+                   help="where to train: auto (default: every GPU, else the CPU), all, chosen "
+                        "GPUs, or the CPU split into N devices; several devices train under "
+                        "MirroredStrategy and --batch-size is the global batch, split among them")
     p.add_argument("--latest-weights", action="store_true", help="write "
                    "OUT/latest.weights.h5 after every epoch")
     p.add_argument("--quiet", action="store_true",
@@ -79,7 +83,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return fail(str(err))
     changes: dict[str, Any] = {}
     for name in ("epochs", "batch_size", "learning_rate", "optimizer", "loss", "fine_tune_from",
-                 "fine_tune_epochs", "fine_tune_learning_rate"):
+                 "fine_tune_epochs", "fine_tune_learning_rate", "devices"):
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value

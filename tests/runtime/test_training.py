@@ -304,21 +304,12 @@ def test_preview_shows_the_data_as_loaded_when_the_model_cannot_be_built(tmp_pat
 
 
 def test_two_outputs_with_a_loss_and_weight_each(tmp_path):
-    from netbuilder.core.graph import Graph
-    from netbuilder.core.project import Project
+    from training_helpers import two_heads
 
-    graph = Graph()
-    inp = graph.add_node("Input", {"shape": [12, 12, 3]})
-    flat = graph.add_node("Flatten", {})
-    cls = graph.add_node("Dense", {"units": 2, "activation": "softmax"}, name="cls")
-    box = graph.add_node("Dense", {"units": 4}, name="box")
-    graph.connect(inp.id, flat.id)
-    graph.connect(flat.id, cls.id)
-    graph.connect(flat.id, box.id)
     x, y = two_class_images(40)
     np.savez(tmp_path / "d.npz", x=x, y_cls=y, y_box=np.random.default_rng(0).random((40, 4)))
     settings = {"epochs": 2, "output_losses": {"box": {"loss": "huber", "weight": 0.5}}}
-    events = run_here(project_job(Project(graph, "two_heads"), tmp_path,
+    events = run_here(project_job(two_heads(), tmp_path,
                                   data=str(tmp_path / "d.npz"), settings=settings))
     history = events[-1]["history"]
     assert {"cls_accuracy", "box_mae", "val_cls_loss", "val_box_loss"} <= set(history)

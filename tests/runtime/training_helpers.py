@@ -48,3 +48,16 @@ def two_class_images(n=40, size=12, seed=0):
     x = rng.integers(0, 60, (n, size, size, 3)).astype(np.uint8)
     x[y == 1] += 180
     return x, y
+
+
+def two_heads() -> Project:
+    """12x12x3 images -> Flatten -> two outputs: ``cls`` (2-class softmax) and ``box`` (4)."""
+    graph = Graph()
+    inp = graph.add_node("Input", {"shape": [12, 12, 3]})
+    flat = graph.add_node("Flatten", {})
+    cls = graph.add_node("Dense", {"units": 2, "activation": "softmax"}, name="cls")
+    box = graph.add_node("Dense", {"units": 4}, name="box")
+    graph.connect(inp.id, flat.id)
+    graph.connect(flat.id, cls.id)
+    graph.connect(flat.id, box.id)
+    return Project(graph, "two_heads")

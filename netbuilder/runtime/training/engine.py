@@ -11,6 +11,7 @@ process, so a crash or an out-of-memory cannot take them down.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
@@ -26,6 +27,7 @@ from netbuilder.core.data_fit import DataDescription
 from netbuilder.core.graph import Graph
 from netbuilder.runtime import data as data_mod
 from netbuilder.runtime.data.dataset import class_indices, is_one_hot
+from netbuilder.runtime.devices import DeviceError, Placement, parse_devices, place
 from netbuilder.runtime.messages import first_line
 from netbuilder.runtime.training.callbacks import (
     BATCH_INTERVAL,
@@ -100,16 +102,22 @@ def compile_model(model: Any, settings: TrainingSettings, prepared: data_mod.Pre
         else:
             metrics[n] = ["accuracy"] if prepared.losses[n].classification else ["mae"]
     weights = {n: float(settings.output_losses.get(n, {}).get("weight", 1.0)) for n in names}
-    optimizer = make_optimizer(settings, steps_per_epoch, total_epochs)
     try:
-        if len(names) == 1:
-            model.compile(optimizer=optimizer, loss=losses[names[0]], metrics=metrics[names[0]])
-        else:
-            model.compile(optimizer=optimizer, loss=losses, loss_weights=weights,
-                          metrics=metrics)
+        # under a strategy the optimizer belongs in its scope (as the model does)
+        with model.distribute_strategy.scope():
+            optimizer = make_optimizer(settings, steps_per_epoch, total_epochs)
+            _compile(model, optimizer, names, losses, metrics, weights)
     except (ValueError, TypeError) as err:
         raise SettingsError(f"cannot compile the model with these settings: {first_line(err)}"
                             ) from None
+
+
+def _compile(model: Any, optimizer: Any, names: list[str], losses: dict[str, Any],
+             metrics: dict[str, list[str]], weights: dict[str, float]) -> None:
+    if len(names) == 1:
+        model.compile(optimizer=optimizer, loss=losses[names[0]], metrics=metrics[names[0]])
+    else:
+        model.compile(optimizer=optimizer, loss=losses, loss_weights=weights, metrics=metrics)
 
 
 # --- fine-tuning -----------------------------------------------------------------------------
@@ -222,6 +230,7 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
     settings = load_settings(project).updated(job.get("settings"))
     source, options = _data_spec(job, project)
     out_dir = Path(job.get("output_dir") or "training-output")
+    created = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -231,6 +240,7 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
     _status(emit, "loading TensorFlow")
     import keras
 
+    placement = _place(settings, out_dir if created else None) if action == "train" else None
     if settings.seed is not None:
         keras.utils.set_random_seed(settings.seed)
 
@@ -238,7 +248,8 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
     from netbuilder.runtime.keras_build import BuildError, build_model
 
     try:
-        model = build_model(project.graph, name=_model_name(project.name))
+        with placement.scope() if placement else contextlib.nullcontext():
+            model = build_model(project.graph, name=_model_name(project.name))
     except BuildError as err:
         problem = str(err)
         if action == "preview":
@@ -299,7 +310,8 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
         emit({"event": "finished", "reason": "preview", "history": {}})
         return 0
 
-    batch_size = settings.batch_size
+    assert placement is not None
+    batch_size = settings.batch_size      # the global batch, split among the replicas
     steps = max(1, math.ceil(prepared.train.size / batch_size))
     initial_epoch = int(job.get("initial_epoch") or 0)
     total_epochs = initial_epoch + settings.epochs
@@ -335,9 +347,11 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
 
     record = {"project": _project_dict(project), "settings": settings.to_dict(),
               "data": {"source": source, "options": options, "summary": json_safe(summary)},
-              "initial_weights": initial, "initial_epoch": initial_epoch}
+              "initial_weights": initial, "initial_epoch": initial_epoch,
+              "devices": placement.record(batch_size)}
     write_text_atomically(out_dir / "run.json", json.dumps(json_safe(record), indent=2) + "\n")
 
+    _status(emit, f"training {placement.describe(batch_size)}")
     if stop.is_set():
         emit({"event": "finished", "reason": "stopped", "history": {}, "epochs_run": 0,
               "output_dir": str(out_dir)})
@@ -347,6 +361,7 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
           "fine_tune_epochs": settings.fine_tune_epochs if fine_tune else 0,
           "steps_per_epoch": steps, "batch_size": batch_size, "samples": prepared.train.size,
           "validation_samples": prepared.validation.size if prepared.validation else 0,
+          "strategy": placement.strategy_name, "replicas": placement.replicas,
           "notes": notes})
     t0, cpu0 = time.perf_counter(), time.process_time()
     history = _fit(model, batch_size, epochs=total_epochs, initial_epoch=initial_epoch,
@@ -420,6 +435,21 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
     write_text_atomically(out_dir / "run.json", json.dumps(json_safe(record), indent=2) + "\n")
     emit(json_safe(result))
     return 0
+
+
+def _place(settings: TrainingSettings, created: Path | None) -> Placement:
+    """The devices of the job (``runtime/devices.py``), set before TensorFlow makes a tensor;
+    a request this machine cannot meet, or a batch smaller than the devices, ends the job
+    before anything is written (the output folder ``created`` for it is removed again)."""
+    try:
+        placement = place(parse_devices(settings.devices))
+        placement.check_batch(settings.batch_size)
+        return placement
+    except DeviceError as err:
+        if created is not None:
+            with contextlib.suppress(OSError):
+                created.rmdir()
+        raise TrainingError("devices", str(err)) from None
 
 
 def _fit(model: Any, batch: int, **kwargs: Any) -> Any:

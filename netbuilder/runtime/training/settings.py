@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from netbuilder.runtime.devices import DeviceError, parse_devices
+
 OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine", "plateau")
 SETTINGS_KEY = "training"
@@ -62,6 +64,9 @@ class TrainingSettings:
     fine_tune_from: str | None = None
     fine_tune_epochs: int = 0
     fine_tune_learning_rate: float = 1e-5
+    # auto (every GPU, else the CPU), all, gpu:0,1 or cpu:N (runtime/devices.py); with several
+    # devices batch_size is the global batch, split among them
+    devices: str = "auto"
 
     @property
     def fine_tuning(self) -> bool:
@@ -128,6 +133,10 @@ class TrainingSettings:
         number("seed", 0, integer=True, optional=True)
         number("fine_tune_epochs", 0, integer=True)
         number("fine_tune_learning_rate", 0, above=True)
+        try:
+            self.devices = parse_devices(self.devices).text
+        except DeviceError as err:
+            raise SettingsError(str(err)) from None
         if isinstance(self.fine_tune_from, str):
             self.fine_tune_from = self.fine_tune_from.strip() or None   # "" from a text field
         if self.fine_tune_from is not None and not isinstance(self.fine_tune_from, str):

@@ -150,6 +150,13 @@ class TrainingSettingsDialog(FormDialog):
         form.addRow("Metrics", self.metrics)
         form.addRow("Per-output losses", self.output_losses)
         form.addRow("Batch size", self.batch_size)
+        self.devices = QComboBox()
+        self.devices.setEditable(True)
+        self.devices.addItems(["auto", "all", "gpu:0", "gpu:0,1", "cpu:2"])
+        self.devices.setToolTip("auto: every GPU, else the CPU; gpu:0,1: those GPUs; cpu:N: the "
+                                "CPU as N devices. Several devices train under MirroredStrategy; "
+                                "the batch size is then the global batch, split among them")
+        form.addRow("Devices", self.devices)
         form.addRow("Epochs", self.epochs)
         form.addRow("", self.shuffle)
         form.addRow("Seed", seed_row)
@@ -267,6 +274,7 @@ class TrainingSettingsDialog(FormDialog):
         self.metrics.setText(", ".join(s.metrics) if s.metrics is not None else "")
         self.output_losses.setText(json.dumps(s.output_losses) if s.output_losses else "")
         self.batch_size.setValue(s.batch_size)
+        pick(self.devices, s.devices)
         self.epochs.setValue(s.epochs)
         self.shuffle.setChecked(s.shuffle)
         self.use_seed.setChecked(s.seed is not None)
@@ -319,6 +327,7 @@ class TrainingSettingsDialog(FormDialog):
             "output_losses": output_losses,
             "metrics": metrics,
             "batch_size": self.batch_size.value(),
+            "devices": self.devices.currentText().strip() or "auto",
             "epochs": self.epochs.value(),
             "shuffle": self.shuffle.isChecked(),
             "seed": self.seed.value() if self.use_seed.isChecked() else None,
