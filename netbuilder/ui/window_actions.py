@@ -15,6 +15,12 @@ if TYPE_CHECKING:
     from netbuilder.ui.main_window import MainWindow
 
 
+def _open_deployment(window: MainWindow) -> None:
+    from netbuilder.ui.dialogs.deployment import open_deployment_dialog
+
+    window.deployment_dialog = open_deployment_dialog(window)  # type: ignore[attr-defined]
+
+
 def _action(window: MainWindow, text: str, slot, shortcut=None,  # type: ignore[no-untyped-def]
             tip: str = "", on_canvas: bool = False) -> QAction:
     action = QAction(text, window)
@@ -81,6 +87,9 @@ def make_actions(window: MainWindow) -> None:
     window.export_keras_action = _action(
         window, "Keras &Model (.keras)…", window.export_keras_model, None,
         "Build the model and save it as a .keras file (with the project's weights, if any)")
+    window.export_deployment_action = _action(
+        window, "For &Deployment…", lambda: _open_deployment(window), None,
+        "SavedModel, ONNX or TFLite (float16, int8), each checked against Keras")
     window.import_action = _action(window, "&Import Keras Model…", window.import_dialog,
                                    "Ctrl+I", "Open a Keras model file or a Keras "
                                    "Application as a new project")
@@ -141,6 +150,7 @@ def make_menus(window: MainWindow) -> None:
     window.export_menu = file_menu.addMenu("&Export")
     window.export_menu.addAction(window.export_code_action)
     window.export_menu.addAction(window.export_keras_action)
+    window.export_menu.addAction(window.export_deployment_action)
     window.export_menu.addSeparator()
     window.export_menu.addAction(window.export_png_action)
     window.export_menu.addAction(window.export_svg_action)
