@@ -133,6 +133,8 @@ class Shooter:
         window, error = create_window(path)
         if error:
             raise RuntimeError(error)
+        if example is None:
+            window.new_project()          # not the last file opened
         window.show()
         self.pump(600)
         # no window manager maximises it on Xvfb: the whole screen, as maximised on a laptop
@@ -275,7 +277,14 @@ def shot_gradcam(s: Shooter) -> None:
 def shot_block_edit(s: Shooter) -> None:
     from netbuilder.ui.features.blocks import BlockEditorDialog
 
-    w = s.open("resnet34")
+    w = s.open(None)
+    doc = w.document
+    x = doc.add_layer("Input", (0.0, 0.0))
+    doc.set_param(x, "shape", [56, 56, 64])
+    for k in range(3):                    # three residual units in a row
+        unit = doc.add_layer("block:builtin:residual_unit", (0.0, 140.0 * (k + 1)))
+        doc.connect(x, unit)
+        x = unit
     dialog = BlockEditorDialog(w.graph, "residual_unit", w)
     dialog.show()
     s.pump(800)
