@@ -27,8 +27,6 @@ import importlib.util
 import io
 import json
 import math
-import os
-import sys
 import threading
 import time
 import warnings
@@ -493,28 +491,12 @@ def trials_csv(study: Any, dims: Sequence[Dimension]) -> str:
 # --- training one trial ----------------------------------------------------------------------
 
 
-def _import_keras_quietly() -> None:
-    """Import Keras with TensorFlow's start-up chatter (absl and oneDNN lines its C++ writes on
-    file descriptor 2 whatever TF_CPP_MIN_LOG_LEVEL says) kept off this process's stderr, as
-    the worker processes keep it off the terminal."""
-    if "keras" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import keras  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _train_here(job: Mapping[str, Any], emit: Callable[[dict[str, Any]], None],
                 stop: threading.Event) -> None:
+    from netbuilder.runtime.keras_loader import import_keras_quietly
     from netbuilder.runtime.training.engine import run_job
 
-    _import_keras_quietly()
+    import_keras_quietly()
     try:
         run_job(job, emit, stop)
     finally:
