@@ -1,7 +1,7 @@
 """The warm engine: ``python -m netbuilder.runtime.workers.engine [--warm]``.
 
 A worker started before anyone needs it. It imports TensorFlow, Keras and the runtime (and,
-with ``--warm``, lowers its own CPU priority first and runs one tiny ``fit`` so that
+with ``--warm``, in a thread of low CPU priority, then runs one tiny ``fit`` so that
 TensorFlow's lazy first-use work is done), says so, then waits for its first stdin line, which
 decides what it becomes:
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 
 from netbuilder.runtime.workers.protocol import ProtocolError, ProtocolWriter, event, parse_line
@@ -50,13 +51,34 @@ def rss_mib() -> float | None:
 
 
 def lower_priority() -> None:
-    """Leave the CPU to the editor and everything else while warming up (threads started later
-    inherit it). An unprivileged process cannot raise it back: the work it does later runs at
-    this priority too, which matters only when the CPU is contended."""
+    """Leave the CPU to the editor and everything else: the calling thread only (Linux keeps a
+    nice value per thread; an unprivileged process could never raise it back, and the request
+    it serves later must run at the editor's priority)."""
     try:
-        os.nice(WARM_NICE)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WARM_NICE)
     except (AttributeError, OSError):
         pass
+
+
+def warm_up_quietly(exercise: bool) -> None:
+    """``warm_up`` with the imports in a thread of low priority; the tiny ``fit`` (which makes
+    TensorFlow's thread pools) in this thread, at normal priority, afterwards."""
+    failed: list[BaseException] = []
+
+    def imports() -> None:
+        lower_priority()
+        try:
+            warm_up(exercise=False)
+        except BaseException as err:  # noqa: BLE001 - raised again in the caller
+            failed.append(err)
+
+    thread = threading.Thread(target=imports, name="warm-imports", daemon=True)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
+    if exercise:
+        _exercise()
 
 
 def warm_up(exercise: bool = True) -> None:
@@ -101,14 +123,15 @@ def _exercise() -> None:
 def main() -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     warm = "--warm" in sys.argv[1:]
-    if warm:
-        lower_priority()
     protocol = ProtocolWriter()
     pid = os.getpid()
     protocol.emit(event("engine", state="preparing", pid=pid))
     started = time.perf_counter()
     try:
-        warm_up(exercise=warm)
+        if warm:
+            warm_up_quietly(exercise=True)
+        else:
+            warm_up(exercise=False)
     except Exception as err:  # noqa: BLE001 - a broken install: say so and end
         from netbuilder.runtime.messages import first_line
 
