@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from netbuilder.ui.main_window import MainWindow
 from netbuilder.ui.qt_platform import window_problem
-from netbuilder.ui.user_files import APP_NAME, examples_dir
+from netbuilder.ui.user_files import APP_NAME, examples_dir, is_example
 
 DEFAULT_EXAMPLE = "mnist_cnn.nbproj"
 
@@ -33,7 +33,7 @@ def create_window(path: str | Path | None = None) -> tuple[MainWindow, str | Non
     from netbuilder.core.project import ProjectError, load
 
     window = MainWindow()
-    if path is not None:
+    if path is not None and not is_example(path):
         try:
             window.set_project(load(path), path)
         except ProjectError as err:
@@ -42,7 +42,7 @@ def create_window(path: str | Path | None = None) -> tuple[MainWindow, str | Non
 
         remember_recent(path)
         return window, None
-    example = examples_dir() / DEFAULT_EXAMPLE
+    example = Path(path) if path is not None else examples_dir() / DEFAULT_EXAMPLE
     if example.is_file():
         try:
             window.set_project(load(example), None, is_example=True)

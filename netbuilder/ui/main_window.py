@@ -53,6 +53,7 @@ from netbuilder.ui.user_files import (
     APP_NAME,
     app_settings,
     forget_recent,
+    is_example,
     last_dir,
     remember_dir,
     remember_recent,
@@ -278,6 +279,8 @@ class MainWindow(QMainWindow):
 
     def open_file(self, path: str | Path) -> bool:
         """Open a project file; a file that cannot be read is reported, never raised."""
+        if is_example(path):
+            return self.show_example(path)
         try:
             project = load(path)
         except ProjectError as err:
@@ -301,8 +304,10 @@ class MainWindow(QMainWindow):
         return self.open_file(path)
 
     def open_example(self, path: str | Path) -> bool:
-        if not self.maybe_save():
-            return False
+        return self.maybe_save() and self.show_example(path)
+
+    def show_example(self, path: str | Path) -> bool:
+        """Open a bundled example unsaved (Save asks where), its runs in a temporary folder."""
         try:
             project = load(path)
         except ProjectError as err:

@@ -65,6 +65,15 @@ def examples_dir() -> Path:
     return package.parent / "resources" / "examples"
 
 
+def is_example(path: str | Path) -> bool:
+    """Whether ``path`` is one of the bundled examples: they open as examples (unsaved, their runs
+    in a temporary folder), so that Save and training never write into the installation."""
+    try:
+        return Path(path).resolve().parent == examples_dir().resolve()
+    except OSError:
+        return False
+
+
 def example_paths() -> list[Path]:
     directory = examples_dir()
     return sorted(directory.glob(f"*{SUFFIX}")) if directory.is_dir() else []

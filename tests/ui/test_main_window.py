@@ -230,6 +230,27 @@ def test_without_a_path_the_mnist_example_opens(qtbot):
     assert [a.text() for a in window.examples_menu.actions()]
 
 
+def test_an_example_opened_by_its_path_opens_as_an_example(qtbot, tmp_path):
+    """The README's first command passes the example's path: Save and training must not write
+    into the installation, so it opens unsaved, as File ▸ Open Example does."""
+    import shutil
+
+    from netbuilder.ui.user_files import examples_dir
+
+    example = examples_dir() / "lenet5.nbproj"
+    window, error = create_window(example)
+    qtbot.addWidget(window)
+    assert error is None
+    assert window.is_example and window.path is None
+    assert window.project.name == "lenet5"
+    copy = tmp_path / "lenet5.nbproj"
+    shutil.copy(example, copy)
+    assert window.open_file(copy)
+    assert not window.is_example and window.path == copy
+    assert window.open_file(example)
+    assert window.is_example and window.path is None
+
+
 def test_no_display_gives_a_clear_message(monkeypatch, capsys):
     from netbuilder.ui import app
 
