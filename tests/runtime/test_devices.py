@@ -196,3 +196,24 @@ def test_devices_that_cannot_be_used(tmp_path, args, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert not (tmp_path / "run").exists()          # nothing written
+
+
+@pytest.mark.slow
+def test_exported_training_code_takes_devices_too(tmp_path):
+    from netbuilder.core.codegen import generate_code
+    from netbuilder.runtime.training.code import with_training
+
+    project = digits_mlp()
+    script = tmp_path / "train.py"
+    script.write_text(with_training(generate_code(project), project.graph,
+                                    {"epochs": 1, "batch_size": 64, "devices": "cpu:2"},
+                                    "digits"))
+    env = {**engine_client.worker_environment(), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "on 2 devices (MirroredStrategy), global batch 64" in run.stdout
+    assert keras.models.load_model(tmp_path / "model.keras").count_params() == 2410
+    bad = subprocess.run([sys.executable, str(script), "--devices", "cpu:0"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert bad.returncode == 2 and "expected auto, all, gpu:0,1 or cpu:N" in bad.stderr

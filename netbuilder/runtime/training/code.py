@@ -89,6 +89,38 @@ FIT_TO_MODEL = '''def fit_to_model(x, input_shape):
 '''
 
 
+DEVICES_CODE = r'''def device_strategy(devices):
+    """The tf.distribute strategy for --devices: auto or all (every GPU, else the CPU), gpu:0,1
+    (those GPUs) or cpu:N (the CPU split into N logical devices). Several devices train under
+    MirroredStrategy; BATCH_SIZE is then the global batch, split among them."""
+    import tensorflow as tf
+
+    kind, _, which = devices.partition(":")
+    gpus = tf.config.list_physical_devices("GPU")
+    if kind == "cpu":
+        tf.config.set_visible_devices([], "GPU")
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        split = [tf.config.LogicalDeviceConfiguration() for _ in range(int(which))]
+        tf.config.set_logical_device_configuration(cpu, split)
+    elif kind == "gpu":
+        if max(int(i) for i in which.split(",")) >= len(gpus):
+            raise SystemExit(f"--devices {devices}: this machine has {len(gpus)} GPUs")
+        tf.config.set_visible_devices([gpus[int(i)] for i in which.split(",")], "GPU")
+    kind = "cpu" if kind == "cpu" or not gpus else "gpu"
+    names = [d.name for d in tf.config.list_logical_devices(kind.upper())]
+    if len(names) > 1:
+        return tf.distribute.MirroredStrategy(names)
+    return tf.distribute.get_strategy()
+
+
+def devices_text(text):
+    """--devices as written: auto, all, gpu:0,1 or cpu:N."""
+    if not re.fullmatch(r"auto|all|gpu:\d+(,\d+)*|cpu:[1-9]\d*", text):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected auto, all, gpu:0,1 or cpu:N")
+    return text
+'''
+
+
 def _loss(graph: Graph, settings: TrainingSettings) -> str:
     outputs = graph.outputs()
     if len(outputs) != 1:
@@ -249,6 +281,7 @@ def training_code(graph: Graph, settings_dict: dict[str, Any] | None, data: str)
                                 "mean_squared_error)")
     parts = [_load_data_code(data)]
     parts.append("\n\n" + FIT_TO_MODEL)
+    parts.append("\n\n" + DEVICES_CODE)
     preprocess = _preprocess_line(graph)
     callbacks = _callbacks(s)
     callback_lines = "".join(f"        {c},\n" for c in callbacks)
@@ -302,9 +335,24 @@ def train(model):
 {fine_tune}
 
 if __name__ == "__main__":
-    model = build_model()
-    model.summary()
-    train(model)
+    parser = argparse.ArgumentParser(description="Train the model with the project's settings.")
+    parser.add_argument(
+        "--devices",
+        default={_q(s.devices)},
+        type=devices_text,
+        help="auto, all, gpu:0,1 or cpu:N (default: %(default)s)",
+    )
+    strategy = device_strategy(parser.parse_args().devices)
+    replicas = strategy.num_replicas_in_sync
+    if BATCH_SIZE < replicas:
+        parser.error(f"BATCH_SIZE {{BATCH_SIZE}} is smaller than the {{replicas}} devices")
+    if replicas > 1:
+        name = type(strategy).__name__
+        print(f"on {{replicas}} devices ({{name}}), global batch {{BATCH_SIZE}}")
+    with strategy.scope():  # the model, its optimizer and its training on those devices
+        model = build_model()
+        model.summary()
+        train(model)
     model.save("model.keras")
 ''')
     return "".join(parts)
@@ -317,4 +365,5 @@ def with_training(model_code: str, graph: Graph, settings: dict[str, Any] | None
     if not model_code.endswith(MAIN_BLOCK) or "\nimport keras\n" not in model_code:
         raise TrainingCodeError("the model code does not look as expected")  # a codegen change
     code = model_code.replace("\nimport keras\n", "\nimport keras\nimport numpy as np\n", 1)
+    code = code.replace("\nimport keras\n", "\nimport argparse\nimport re\n\nimport keras\n", 1)
     return code[: -len(MAIN_BLOCK)] + training_code(graph, settings, data)
