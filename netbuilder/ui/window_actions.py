@@ -147,6 +147,13 @@ def make_menus(window: MainWindow) -> None:
     file_menu.addSeparator()
     window.file_menu = file_menu
     file_menu.addAction(window.import_action)
+    from netbuilder.ui.dialogs import import_code
+
+    window.import_code_action = _action(
+        window, "Import from &Python Code…", lambda: import_code.import_from_code(window), None,
+        "Run Keras code (a .py file or a pasted cell) in a separate process, without network, "
+        "and open its model")
+    file_menu.addAction(window.import_code_action)
     window.export_menu = file_menu.addMenu("&Export")
     window.export_menu.addAction(window.export_code_action)
     window.export_menu.addAction(window.export_keras_action)
