@@ -90,7 +90,7 @@ def make_actions(window: MainWindow) -> None:
     window.export_deployment_action = _action(
         window, "For &Deployment…", lambda: _open_deployment(window), None,
         "SavedModel, ONNX or TFLite (float16, int8), each checked against Keras")
-    window.import_action = _action(window, "&Import Keras Model…", window.import_dialog,
+    window.import_action = _action(window, "Keras &Model…", window.import_dialog,
                                    "Ctrl+I", "Open a Keras model file or a Keras "
                                    "Application as a new project")
     window.overview_action = QAction("&Overview", window)
@@ -146,14 +146,15 @@ def make_menus(window: MainWindow) -> None:
     file_menu.addAction(window.save_as_action)
     file_menu.addSeparator()
     window.file_menu = file_menu
-    file_menu.addAction(window.import_action)
+    window.import_menu = file_menu.addMenu("&Import")
+    window.import_menu.addAction(window.import_action)
     from netbuilder.ui.dialogs import import_code
 
     window.import_code_action = _action(
-        window, "Import from &Python Code…", lambda: import_code.import_from_code(window), None,
+        window, "From &Python Code…", lambda: import_code.import_from_code(window), None,
         "Run Keras code (a .py file or a pasted cell) in a separate process, without network, "
         "and open its model")
-    file_menu.addAction(window.import_code_action)
+    window.import_menu.addAction(window.import_code_action)
     window.export_menu = file_menu.addMenu("&Export")
     window.export_menu.addAction(window.export_code_action)
     window.export_menu.addAction(window.export_keras_action)

@@ -1,4 +1,4 @@
-"""File ▸ Import from Python Code…: open a ``.py`` file or paste a notebook cell; the code runs in
+"""File ▸ Import ▸ From Python Code…: open a ``.py`` file or paste a notebook cell; the code runs in
 the code-import worker process (``runtime/code_import``: offline, with a time limit, training and
 downloads skipped), never in the editor's. When the code makes several models they are listed;
 choosing another one and pressing Import again runs the code for it. The project opens the way
@@ -199,7 +199,7 @@ class ImportCodeDialog(QDialog):
 
 
 def import_from_code(window: MainWindow) -> None:
-    """File ▸ Import from Python Code…: the dialog, then the project in ``window``."""
+    """File ▸ Import ▸ From Python Code…: the dialog, then the project in ``window``."""
     dialog = ImportCodeDialog(window, str(window.start_dir("import")))
     try:
         if dialog.exec() != QDialog.DialogCode.Accepted or dialog.result is None:

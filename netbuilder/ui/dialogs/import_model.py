@@ -1,4 +1,4 @@
-"""File ▸ Import Keras Model…: a model file (.keras, .h5, .json) or a Keras Application, imported
+"""File ▸ Import ▸ Keras Model…: a model file (.keras, .h5, .json) or a Keras Application, imported
 in a background thread so that the window stays responsive while Keras starts (seconds).
 
 Nothing here imports Keras itself: ``runtime.keras_import`` does, inside the worker thread.
