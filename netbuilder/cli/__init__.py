@@ -8,6 +8,8 @@ command is one module here.
     netbuilder export PROJECT -o FILE.py        standalone Keras code (export.py)
     netbuilder train PROJECT --data SOURCE ...  headless training (train.py)
     netbuilder search PROJECT --data SOURCE ... hyperparameter search with Optuna (search.py)
+    netbuilder diff A B [--json]                differences between two projects / run graphs
+                                                (diff.py)
 
 ``summary`` never imports TensorFlow or Keras.
 """
@@ -19,9 +21,9 @@ import sys
 from collections.abc import Sequence
 
 from netbuilder import __version__
-from netbuilder.cli import editor, export, import_model, search, summary, train
+from netbuilder.cli import diff, editor, export, import_model, search, summary, train
 
-COMMANDS = ("summary", "import", "export", "train", "search")
+COMMANDS = ("summary", "import", "export", "train", "search", "diff")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
             ("export", export, "write Keras code, a .keras model, or a verified SavedModel, "
                                "ONNX or TFLite file"),
             ("train", train, "train a project headless"),
-            ("search", search, "search hyperparameters with Optuna")):
+            ("search", search, "search hyperparameters with Optuna"),
+            ("diff", diff, "compare two networks: projects, runs or Keras model files")):
         p = sub.add_parser(name, help=text)
         module.add_arguments(p)
         p.set_defaults(func=module.run)
