@@ -311,7 +311,8 @@ def _fingerprint(graph: Graph, node_ids: list[str], flags: bool = True) -> tuple
 
 def expand_block(graph: Graph, node_id: str) -> list[str]:
     """Replace a block instance by its layers (named ``<instance>_<layer>``, as the Keras build
-    names them), spread around where it was; returns the new node ids. Works for model blocks
+    names them; a repeated instance's calls one below the other, ``<instance>_r2_<layer>``...),
+    spread around where it was; returns the new node ids. Works for model blocks
     too (their layers then become plain layers of this graph, with the trainable flags they
     have in the model): a nested model's layers (a Keras Application's: VGG16's 19, ResNet50's
     175) are laid out top-down from where the instance was, in the block's own layout
@@ -346,39 +347,51 @@ def expand_block(graph: Graph, node_id: str) -> list[str]:
             shifted = {n.id: height for n in graph.nodes.values()
                        if n.id != node_id and n.position[1] > node.position[1] + 1.0}
     mapping: dict[str, str] = {}
+    ids: list[str] = []
+    step = max(ys) - min(ys) + 80.0  # a repeated block: each call below the previous one
     with graph.batch():
         graph.remove_node(node_id)
         for nid, dy in shifted.items():
             x, y = graph.nodes[nid].position
             graph.move(nid, (x, y + dy))
-        for nid in inner:
-            n = sub.nodes[nid]
-            pos = (node.position[0] + where[nid][0] - cx, node.position[1] + where[nid][1] - cy)
-            if n.type == BLOCK_TYPE and n.params["block"] not in graph.blocks:
-                graph.add_block(sub.blocks[n.params["block"]])  # a block the block uses
-            new = graph.add_node(n.type, n.params, name=graph.unique_name(f"{node.name}_{n.name}"),
-                                 position=pos, trainable=n.trainable and node.trainable)
-            mapping[nid] = new.id
+
+        feeds = list(sources)  # what the current call takes
 
         def outer(src: str, port: int) -> tuple[str, int]:
             if src in block.inputs:
-                return sources[block.inputs.index(src)]
+                return feeds[block.inputs.index(src)]
             return mapping[src], port
 
-        for nid in inner:
-            for e in sub.in_edges(nid):
-                src, port = outer(e.src, e.src_port)
-                graph.connect(src, mapping[nid], port, e.dst_port)
+        for k in range(block.repeat):
+            if k:  # this call takes the previous call's output
+                feeds = [outer(nid, port) for nid, port in block.outputs]
+                mapping = {}
+            call = block.call_name(node.name, k)
+            dy = k * step - (block.repeat - 1) * step / 2
+            for nid in inner:
+                n = sub.nodes[nid]
+                pos = (node.position[0] + where[nid][0] - cx,
+                       node.position[1] + where[nid][1] - cy + dy)
+                if n.type == BLOCK_TYPE and n.params["block"] not in graph.blocks:
+                    graph.add_block(sub.blocks[n.params["block"]])  # a block the block uses
+                new = graph.add_node(n.type, n.params, name=graph.unique_name(f"{call}_{n.name}"),
+                                     position=pos, trainable=n.trainable and node.trainable)
+                mapping[nid] = new.id
+                ids.append(new.id)
+            for nid in inner:
+                for e in sub.in_edges(nid):
+                    src, port = outer(e.src, e.src_port)
+                    graph.connect(src, mapping[nid], port, e.dst_port)
         outputs: list[list[tuple[str, int]]] = [[] for _ in block.outputs]
         for e in out_edges:
             src, port = outer(*block.outputs[e.src_port])
             graph.connect(src, e.dst, port, e.dst_port)
             outputs[e.src_port].append((e.dst, e.dst_port))
-    ids = [mapping[n] for n in inner]
     _groups.setdefault(graph, {})[node.name] = ExpandedGroup(
         block.name, node_id, node.name, dict(node.params), node.trainable, node.position, ids,
         _fingerprint(graph, ids, flags=not block.is_model), sources, outputs,
-        [outer(nid, port) for nid, port in block.outputs], block.is_model, list(inner),
+        [outer(nid, port) for nid, port in block.outputs], block.is_model,
+        list(inner) * block.repeat,
         tuple(graph.nodes[n].trainable for n in ids), shifted, index)
     return ids
 

@@ -12,9 +12,16 @@ instance whose parameter has that value passes the layer's one input straight th
 how one residual unit serves ResNet-34: its 1x1 projection (a Conv2D and a BatchNormalization on
 the skip connection) is there only when ``strides`` is not 1.
 
+An instance of a function block may also be *repeated*: ``"repeat": 3`` applies the block three
+times in a row, each call taking the previous one's output (Neural Network Console's Repeat: the
+number of layers as a parameter). The calls are named ``<instance>_r1`` ... ``<instance>_r3``
+(``call_name``); a repeat of 1 (the default, never written) is one call named after the instance.
+Only a block with one input and one output repeats, and only when its output is acceptable as
+its input again (inference says why not, at the instance).
+
 ``Block.for_instance(params)`` is the concrete block an instance calls (exposed values set,
-absent layers removed): inference, the summary, the Keras build, code export and "Expand" all
-use it, so they agree. Edits of blocks in a graph (make, expand, collapse) are in
+absent layers removed, ``repeat`` set): inference, the summary, the Keras build, code export and
+"Expand" all use it, so they agree. Edits of blocks in a graph (make, expand, collapse) are in
 ``netbuilder.core.block_edits``.
 """
 
@@ -22,17 +29,24 @@ from __future__ import annotations
 
 import keyword
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from netbuilder.core import catalog
-from netbuilder.core.catalog.base import LayerError, Param, ParamError, Shape, to_plain
+from netbuilder.core.catalog.base import LayerError, Param, ParamError, Shape, fmt_shape, to_plain
 from netbuilder.core.graph import BLOCK_TYPE, Graph, GraphError
 from netbuilder.core.inference import NodeResult
 
 BLOCK_KINDS = ("function", "model", "sequential")
 
-RESERVED = frozenset({"block", "name", "x", "trainable", "inputs", "outputs", "keras", "layers"})
+REPEAT = "repeat"
+"""The instance parameter that applies a function block several times in a row."""
+
+REPEAT_PARAM = Param(REPEAT, "int", 1, "How many times the block is applied in a row, each time "
+                     "to the previous one's output (the number of layers).", minimum=1)
+
+RESERVED = frozenset({"block", "name", "x", "trainable", "inputs", "outputs", "keras", "layers",
+                      REPEAT})
 """Names an exposed parameter cannot take: they mean something else in an instance or in the
 exported function's signature."""
 
@@ -71,6 +85,9 @@ class Block:
     1000}``. ``graph`` holds its layers (imported with ``weights=None``) for inference, the
     summary and the trainable flags; the Keras build calls the constructor. See
     ``netbuilder.runtime.applications``."""
+    repeat: int = 1
+    """How many times an instance applies the block in a row (a concrete block only: see
+    ``for_instance``)."""
     _concrete: dict[tuple[Any, ...], Block] = field(default_factory=dict, init=False,
                                                     repr=False, compare=False)
 
@@ -218,8 +235,43 @@ class Block:
 
     # -- instances ----------------------------------------------------------------------------
 
+    def can_repeat(self) -> str | None:
+        """Why an instance of this block cannot be repeated, or None when it can."""
+        if self.is_model:
+            return (f"block {self.name} is a nested model, one model shared by its instances; "
+                    "only a function block can be repeated")
+        if len(self.inputs) != 1 or len(self.outputs) != 1:
+            return (f"block {self.name} takes {len(self.inputs)} input"
+                    f"{'s' if len(self.inputs) != 1 else ''} and returns {len(self.outputs)} "
+                    f"output{'s' if len(self.outputs) != 1 else ''}; only a block with one input "
+                    "and one output can be applied in a row")
+        return None
+
+    def instance_params(self) -> list[Param]:
+        """The parameters an instance sets, named as the instance names them: each exposed
+        parameter (validated like its first target), then ``repeat`` when the block can
+        repeat."""
+        out = []
+        for name, targets in self.exposed.items():
+            inner = self.exposure_param(name)
+            where = ", ".join(f"{self.graph.nodes[n].name}.{p}" for n, p in targets)
+            out.append(replace(inner, name=name, help=f"Sets {where}. {inner.help}"))
+        if self.can_repeat() is None:
+            out.append(REPEAT_PARAM)
+        return out
+
     def instance_param_value(self, name: str, value: Any, node_name: str) -> Any:
-        """``value`` for exposed parameter ``name`` of an instance, validated, as plain JSON."""
+        """``value`` for exposed parameter ``name`` of an instance (or its ``repeat``),
+        validated, as plain JSON."""
+        if name == REPEAT:
+            why = self.can_repeat()
+            try:  # None (an undo back to no repeat) is the default, once
+                count = REPEAT_PARAM.normalize(1 if value is None else value)
+            except ParamError as err:
+                raise GraphError(f"{node_name}: {err}") from None
+            if why is not None and count != 1:
+                raise GraphError(f"{node_name}: cannot repeat: {why}")
+            return count
         if name not in self.exposed:
             offered = ", ".join(self.exposed) or "none"
             raise GraphError(f"{node_name}: block {self.name} has no parameter {name!r} "
@@ -236,13 +288,17 @@ class Block:
         who = node_name or self.name
         resolved: dict[str, Any] = {"block": self.name}
         for key in params:
-            if key != "block" and key not in self.exposed:
+            if key not in ("block", REPEAT) and key not in self.exposed:
                 offered = ", ".join(self.exposed) or "none"
                 raise GraphError(f"{who}: block {self.name} has no parameter {key!r} (it "
                                  f"exposes: {offered})")
         for name in self.exposed:
             value = params[name] if name in params else self.exposure_default(name)
             resolved[name] = self.instance_param_value(name, value, who)
+        if REPEAT in params:
+            count = self.instance_param_value(REPEAT, params[REPEAT], who)
+            if count != 1:
+                resolved[REPEAT] = count
         return resolved
 
     def refreshed_instance_params(self, params: Mapping[str, Any],
@@ -256,6 +312,8 @@ class Block:
                     kept[name] = self.instance_param_value(name, params[name], node_name)
                 except GraphError:
                     pass
+        if REPEAT in params and self.can_repeat() is None:
+            kept[REPEAT] = params[REPEAT]
         return self.resolve_instance_params(kept, node_name)
 
     def _absent(self, node_id: str, values: Mapping[str, Any]) -> bool:
@@ -267,14 +325,20 @@ class Block:
         """The block an instance with ``params`` calls: exposed values set, the optional layers
         it leaves out removed (each replaced by its input). The block itself when nothing
         changes."""
-        if not self.exposed and not self.optional:
+        count = repeat_count(params)
+        if not self.exposed and not self.optional and count == 1:
             return self
         values = self.resolve_instance_params({k: v for k, v in params.items()
-                                               if k in self.exposed})
+                                               if k in self.exposed or k == REPEAT})
         key = tuple(sorted((k, repr(v)) for k, v in values.items()))
         cached = self._concrete.get(key)
         if cached is not None:
             return cached
+        if not self.exposed and not self.optional:  # only repeated: the same layers
+            concrete = Block(self.name, self.graph, list(self.inputs), list(self.outputs),
+                             self.kind, repeat=count)
+            self._concrete[key] = concrete
+            return concrete
         sub = self.graph
         settings: dict[str, dict[str, Any]] = {}
         for name, targets in self.exposed.items():
@@ -306,13 +370,20 @@ class Block:
                     src, port = source(e.src, e.src_port)
                     g.connect(src, nid, port, e.dst_port)
         outputs = [source(nid, port) for nid, port in self.outputs]
-        concrete = Block(self.name, g, list(self.inputs), outputs, self.kind)
+        concrete = Block(self.name, g, list(self.inputs), outputs, self.kind, repeat=count)
         self._concrete[key] = concrete
         return concrete
 
     def instance_values(self, params: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
-        """The exposed values of an instance, hashable (for caches keyed by instance)."""
-        return tuple((k, repr(params.get(k))) for k in self.exposed)
+        """The exposed values of an instance and its repeat, hashable (for caches keyed by
+        instance)."""
+        return tuple((k, repr(params.get(k))) for k in self.exposed) + (
+            (REPEAT, repeat_count(params)),)
+
+    def call_name(self, instance: str, k: int) -> str:
+        """The name of call ``k`` (from 0) of a (concrete) block for instance ``instance``: the
+        instance's name, or ``<instance>_r<k+1>`` when it repeats."""
+        return instance if self.repeat == 1 else f"{instance}_r{k + 1}"
 
     # -- evaluation ---------------------------------------------------------------------------
 
@@ -321,9 +392,47 @@ class Block:
         them), computed apart from the block's own live results."""
         return self.graph.inference.results_for(dict(zip(self.inputs, shapes)))
 
+    def call_shapes(self, shapes: list[Shape]) -> list[list[Shape]]:
+        """The input shapes of each call of a (concrete, maybe repeated) block called on
+        ``shapes``. ``LayerError`` when a layer inside refuses, or a call's output is not
+        acceptable as the next call's input."""
+        return [shapes for shapes, _ in self._calls(shapes)]
+
+    def _calls(self, shapes: list[Shape]) -> list[tuple[list[Shape], NodeResult]]:
+        calls = []
+        for k in range(self.repeat):
+            if k == 0:
+                calls.append((shapes, self._evaluate_once(shapes)))
+                continue
+            previous = calls[-1][1].outputs or []
+            try:
+                calls.append((previous, self._evaluate_once(previous)))
+            except LayerError as err:
+                got = ", ".join(fmt_shape(s) for s in previous)
+                raise LayerError(
+                    f"repeat {self.repeat}: call {k + 1} of block {self.name} cannot take call "
+                    f"{k}'s output {got} ({err.message})",
+                    "set repeat to 1, or change the block so that its output fits its input "
+                    "again (the same channels, strides 1)") from None
+        return calls
+
     def evaluate(self, shapes: list[Shape]) -> NodeResult:
-        """The block called on ``shapes``: its outputs, and the sums over its layers.
-        ``LayerError`` when a layer inside refuses."""
+        """The block called on ``shapes`` (``repeat`` times in a row): its outputs, and the sums
+        over its layers and calls. ``LayerError`` when a layer inside refuses."""
+        if self.repeat != 1:
+            why = self.can_repeat()
+            if why is not None:
+                raise LayerError(f"cannot repeat: {why}", "set repeat to 1")
+        calls = self._calls(shapes)
+        total = NodeResult(list(calls[-1][1].outputs or []))
+        for _, r in calls:
+            total.trainable += r.trainable
+            total.non_trainable += r.non_trainable
+            total.flops += r.flops
+            total.memory += r.memory
+        return total
+
+    def _evaluate_once(self, shapes: list[Shape]) -> NodeResult:
         sub = self.graph
         engine = sub.inference
         if all(engine.results.get(i) is not None and engine.results[i].outputs == [s]
@@ -374,3 +483,9 @@ def exposable_params(graph: Graph, node_ids: Collection[str],
                 continue
             found.append((nid, p))
     return found
+
+
+def repeat_count(params: Mapping[str, Any]) -> int:
+    """How many times a block instance with ``params`` applies its block in a row."""
+    count = params.get(REPEAT, 1)
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 1

@@ -12,7 +12,13 @@ functional API, written the way a person would write it.
   ``f"{name}_{layer}"`` so that every call has unique names. Its exposed parameters are keyword
   arguments with their defaults (``def residual_unit(x, name, filters=64, strides=1)``), passed
   by every call (``residual_unit(x, name="unit4", filters=128, strides=2)``); its optional layers
-  sit under ``if strides != 1:``, their outputs being their inputs otherwise. A model block becomes
+  sit under ``if strides != 1:``, their outputs being their inputs otherwise. A repeated instance
+  is a loop, each call named after its number (``Block.call_name``)::
+
+      for i in range(3):
+          x = residual_unit(x, name=f"unit4_r{i + 1}", filters=128)
+
+  A model block becomes
   ``def build_block()`` returning a nested ``keras.Model`` that is called like a layer; a
   Sequential block's ``build_block()`` returns ``keras.Sequential([keras.Input(...), layers...])``;
   like ``netbuilder.runtime.keras_build``, every instance of a model block shares one model.
@@ -22,6 +28,10 @@ functional API, written the way a person would write it.
   frozen one is called with ``training=False``.
 - A Keras operation kept as imported (``x + y`` in a functional model: ``keras.src.ops``'
   ``Add``) is written as that operation, named: ``Add(name="add")(x, y)``.
+- ``lookups`` (``generate_code(project, lookups={"dense.units": 'params["dense.units"]'})``)
+  writes chosen parameters of the model's own layers and block instances (``LAYER.PARAM``, an
+  instance's ``repeat`` too) as those expressions instead of their values, and
+  ``build_model(params)`` takes them: the model of a hyperparameter search script.
 - Lines are at most 99 characters, wrapped the way black wraps them (``core.code_format``); a
   layer's arguments are written by ``core.keras_args``. The same project always gives the same
   text.
@@ -39,7 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netbuilder.core import catalog
-from netbuilder.core.blocks import Block
+from netbuilder.core.blocks import REPEAT, Block, repeat_count
 from netbuilder.core.catalog import opaque
 from netbuilder.core.code_format import (
     INDENT,
@@ -73,17 +83,21 @@ def model_name(name: str) -> str:
     return cleaned or "model"
 
 
-def generate_code(project: Any) -> str:
+def generate_code(project: Any, lookups: Mapping[str, str] | None = None) -> str:
     """Standalone Keras 3 code for ``project`` (a ``netbuilder.core.project.Project``).
 
-    Raises ``CodegenError`` listing the problems if the graph is not a valid model.
+    ``lookups`` maps ``LAYER.PARAM`` paths of the model's own layers and block instances to the
+    expressions written in their place (then ``build_model(params)`` takes ``params``).
+    Raises ``CodegenError`` listing the problems if the graph is not a valid model, or a lookup
+    that names no layer or parameter.
     """
     graph: Graph = project.graph
     problems = graph.inference.errors()
     if problems:
         raise CodegenError("; ".join(problems))
     try:
-        return _Module(graph, project.name, getattr(project, "description", "")).render()
+        return _Module(graph, project.name, getattr(project, "description", ""),
+                       lookups).render()
     except UnwritableValue as err:
         raise CodegenError(str(err)) from None
 
@@ -137,8 +151,10 @@ class _Function:
 
 
 class _Module:
-    def __init__(self, graph: Graph, project_name: str, description: str) -> None:
+    def __init__(self, graph: Graph, project_name: str, description: str,
+                 lookups: Mapping[str, str] | None = None) -> None:
         self.graph = graph
+        self.lookups = _node_lookups(graph, lookups or {})
         self.project_name = project_name
         self.description = description
         self.imports: dict[tuple[str, str], str] = {}  # (module, class) -> local name
@@ -156,7 +172,8 @@ class _Module:
         model variables; classes to import for layers kept as imported."""
         self.results[id(self.graph)] = self.graph.inference.results
         self._walk(self.graph, "", False, None)
-        module_names = _Names({"keras", "layers", "build_model", "x", "_", "name", "trainable"})
+        module_names = _Names({"keras", "layers", "build_model", "x", "_", "name", "trainable",
+                               "params"})
         for (module, cls) in sorted(self.imports):
             self.imports[(module, cls)] = module_names.claim(cls)
         for fn in self.functions.values():
@@ -312,7 +329,7 @@ class _Module:
         outputs = [(n.id, 0) for n in self.graph.outputs()]
         body = _Body(self, self.graph, "main", names, returns=outputs,
                      input_order=[n.id for n in self.graph.inputs()])
-        return ["def build_model():"] + body.render(1)
+        return [f"def build_model({'params' if self.lookups else ''}):"] + body.render(1)
 
     def _scope(self) -> _Names:
         return _Names(self.module_names.taken)
@@ -348,14 +365,39 @@ def _exposed_signature(block: Block, names: _Names) -> list[str]:
     return out
 
 
-def _exposed_call_args(block: Block, params: Mapping[str, Any]) -> list[list[Any]]:
-    """``filters=128, strides=2``: an instance's exposed values as keyword arguments."""
+def _exposed_call_args(block: Block, params: Mapping[str, Any],
+                       lookups: Mapping[str, str]) -> list[list[Any]]:
+    """``filters=128, strides=2``: an instance's exposed values as keyword arguments (or the
+    expressions ``lookups`` gives for some of them)."""
     args = []
     for name in block.exposed:
+        if name in lookups:
+            args.append(kw(name, [lookups[name]]))
+            continue
         p = block.exposure_param(name)
         value = params.get(name, block.exposure_default(name))
         args.append(kw(name, param_expr(p, p.normalize(value))))
     return args
+
+
+def _node_lookups(graph: Graph, lookups: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """``{"dense.units": expr}`` as node id -> {parameter: expr}; ``CodegenError`` for a path
+    that names no layer of ``graph`` or no parameter of it."""
+    out: dict[str, dict[str, str]] = {}
+    for path, expr in lookups.items():
+        layer, _, param = path.rpartition(".")
+        node = graph.node_by_name(layer)
+        if node is None:
+            raise CodegenError(f"{path}: no layer named {layer!r} in the model")
+        if node.type == BLOCK_TYPE:
+            block = graph.blocks[node.params["block"]]
+            known = param in block.exposed or (param == REPEAT and block.can_repeat() is None)
+        else:
+            known = node.type != "Input" and catalog.get(node.type).has_param(param)
+        if not known:
+            raise CodegenError(f"{path}: {layer} has no parameter {param!r} to search")
+        out.setdefault(node.id, {})[param] = expr
+    return out
 
 
 def _application_function(fn_name: str, block: Block, model: str) -> list[str]:
@@ -620,9 +662,13 @@ class _Body:
         ctor.append(kw("name", self._layer_name(node)))
         return call("keras.Input", ctor)
 
+    def _lookups(self, node: Node) -> Mapping[str, str]:
+        """Parameters of ``node`` written as a lookup (``params["dense.units"]``)."""
+        return self.module.lookups.get(node.id, {}) if self.kind == "main" else {}
+
     def _layer_expr(self, node: Node) -> list[Any]:
         spec = catalog.get(node.type)
-        ctor = layer_args(spec, node.params, self._exposed_exprs(node))
+        ctor = layer_args(spec, node.params, {**self._exposed_exprs(node), **self._lookups(node)})
         ctor.append(kw("name", self._layer_name(node)))
         ctor += self._trainable(node)
         return call(f"layers.{spec.class_name}", ctor)
@@ -696,15 +742,29 @@ class _Body:
             if _runs_in_inference(block, self.module.models[block.name].frozen):
                 call_args.append(kw("training", ["False"]))
             return wrap([self._targets(node)] + call(var, call_args), depth)
-        call_args = [[a] for a in args] + [kw("name", self._instance_name(node))]
+        lookups = self._lookups(node)
+        count = repeat_count(node.params)
+        repeat = lookups.get(REPEAT, str(count) if count > 1 else None)
+        loop = ("i" if "i" not in self.names.taken else self.names.claim("i")) if repeat else None
+        call_args = [[a] for a in args] + [kw("name", self._instance_name(node, loop))]
         call_args += [kw(self.module.models[m].var, [self.module.models[m].var])
                       for m in fn.models]
         if fn.needs_trainable:
             call_args += self._trainable(node)
-        call_args += _exposed_call_args(block, node.params)
-        return wrap([self._targets(node)] + call(fn.name, call_args), depth)
+        call_args += _exposed_call_args(block, node.params, lookups)
+        if loop is None:
+            return wrap([self._targets(node)] + call(fn.name, call_args), depth)
+        # a repeated instance: for i in range(3): x = residual_unit(x, name=f"unit4_r{i + 1}")
+        target = self.vars[(node.id, 0)]
+        lines = [] if args[0] == target else [f"{INDENT * depth}{target} = {args[0]}"]
+        lines.append(f"{INDENT * depth}for {loop} in range({repeat}):")
+        call_args[0] = [target]
+        return lines + wrap([f"{target} = "] + call(fn.name, call_args), depth + 1)
 
-    def _instance_name(self, node: Node) -> list[Any]:
+    def _instance_name(self, node: Node, loop: str | None = None) -> list[Any]:
+        if loop is not None:
+            prefix = "{name}_" if self.kind == "function" else ""
+            return [f'f"{prefix}{node.name}_r{{{loop} + 1}}"']
         if self.kind == "function":
             return [f'f"{{name}}_{node.name}"']
         return [str_literal(node.name)]

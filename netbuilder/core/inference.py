@@ -273,7 +273,7 @@ class InferenceEngine:
                         f"model {block.name} expects input {fmt_shape(declared[0])}, got "
                         f"{fmt_shape(shape)}", "resize the input or change the model's input")
         key: tuple[Any, ...] = (block.name, tuple(shapes))
-        if block.exposed or block.optional:  # the instance's exposed values change the result
+        if block.exposed or block.optional or "repeat" in node.params:  # instance values count
             key += block.instance_values(node.params)
             block = block.for_instance(node.params)
         cached = self._block_cache.get(key)

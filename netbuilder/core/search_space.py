@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from netbuilder.core.blocks import REPEAT, REPEAT_PARAM
 from netbuilder.core.catalog import get as get_spec
 from netbuilder.core.catalog.base import Param, ParamError
 from netbuilder.core.graph import BLOCK_TYPE, Graph, GraphError
@@ -272,6 +273,11 @@ def _layer_param(graph: Graph, dim: Dimension) -> tuple[str, Param]:
                           "training setting")
     if node.type == BLOCK_TYPE:
         block = graph.blocks[node.params["block"]]
+        if name == REPEAT:  # how many times the instance applies its block: the depth
+            why = block.can_repeat()
+            if why is not None:
+                raise SearchError(f"{dim.path}: {layer} cannot repeat: {why}")
+            return node.id, REPEAT_PARAM
         if name not in block.exposed:
             offered = ", ".join(block.exposed) or "none"
             raise SearchError(f"{dim.path}: block instance {layer} ({block.name}) has no "

@@ -217,7 +217,20 @@ def _inline_rows(graph: Graph, node_id: str, connected: list[str]) -> list[Summa
         if outs is None:
             return []
         shapes.append(outs[e.src_port])
-    return _block_rows(block, shapes, connected, f"{node.name}_", not node.trainable)
+    return _repeated_rows(block, shapes, connected, node.name, not node.trainable)
+
+
+def _repeated_rows(block: Block, shapes: list[Shape], connected: list[str], name: str,
+                   frozen: bool) -> list[SummaryRow]:
+    """The rows of every call of a (maybe repeated) function block, each call's layers named
+    after it (``Block.call_name``) and connected to the previous call's output."""
+    rows: list[SummaryRow] = []
+    for k, call_shapes in enumerate(block.call_shapes(shapes)):
+        called = _block_rows(block, call_shapes, connected, f"{block.call_name(name, k)}_",
+                             frozen)
+        rows += called
+        connected = [called[-1].name] if called else connected
+    return rows
 
 
 def _block_rows(block: Block, shapes: list[Shape], connected: list[str], prefix: str,
@@ -241,8 +254,8 @@ def _block_rows(block: Block, shapes: list[Shape], connected: list[str], prefix:
         if inner_block is not None and inner_block.kind == "function" and r.ok:
             inner = inner_block.for_instance(node.params)
             in_shapes = [results[e.src].outputs[e.src_port] for e in sub.in_edges(nid)]
-            rows += _block_rows(inner, in_shapes, sources, f"{prefix}{node.name}_",
-                                frozen or not node.trainable)
+            rows += _repeated_rows(inner, in_shapes, sources, f"{prefix}{node.name}",
+                                   frozen or not node.trainable)
             continue
         trainable = 0 if frozen or not node.trainable else r.trainable
         rows.append(SummaryRow(prefix + node.name, type_label(sub, node.type, node.params),

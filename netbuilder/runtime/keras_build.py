@@ -1,7 +1,8 @@
 """Build a ``keras.Model`` (functional API) from a graph: layer names are node names, parameters
 and trainable flags exactly as set; several inputs and outputs; a "model" block becomes a nested
 ``keras.Model`` and a "sequential" block a nested ``keras.Sequential`` (one row in the summary),
-a "function" block's layers are called inline."""
+a "function" block's layers are called inline (a repeated instance: once per call, the
+layers of call k named ``<instance>_r<k+1>_<layer>``)."""
 
 from __future__ import annotations
 
@@ -79,7 +80,8 @@ def built_layer_name(graph: Graph, node_id: str, prefix: str = "") -> str | None
     if block is None or block.kind != "function":
         return prefix + node.name                   # a nested model is one layer
     block = block.for_instance(node.params)
-    return built_layer_name(block.graph, block.outputs[0][0], f"{prefix}{node.name}_")
+    last = block.call_name(node.name, block.repeat - 1)
+    return built_layer_name(block.graph, block.outputs[0][0], f"{prefix}{last}_")
 
 
 def _run(graph: Graph, feeds: dict[str, Any] | None, models: dict[str, Any],
@@ -105,8 +107,10 @@ def _run(graph: Graph, feeds: dict[str, Any] | None, models: dict[str, Any],
                 new_inputs.append(out)
         elif node.type == BLOCK_TYPE:
             block = graph.blocks[node.params["block"]].for_instance(node.params)
-            out = _call_block(block, prefix + node.name, node.trainable and not frozen, args,
-                              models)
+            out = args
+            for k in range(block.repeat):  # a repeated block: each call takes the last output
+                out = _call_block(block, block.call_name(prefix + node.name, k),
+                                  node.trainable and not frozen, out, models)
         else:
             spec = catalog.get(node.type)
             layer = make_layer(node.type, node.params, prefix + node.name)

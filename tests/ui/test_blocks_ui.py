@@ -172,8 +172,14 @@ def test_inspector_edits_exposed_parameters_undoably(make_window):
     unit = graph.node_by_name("unit5")
     window.scene.select_node(unit.id)
     inspector = window.parameter_editor
-    assert set(inspector.editors) == {"filters", "strides"}
+    assert set(inspector.editors) == {"filters", "strides", "repeat"}
     assert "conv1.strides" in inspector.editors["strides"].widget.toolTip()
+    inspector._apply("repeat", 2)  # the block applied twice in a row, shown on its card
+    assert unit.params["repeat"] == 2
+    assert "×2" in window.scene.node_items[unit.id].type_text
+    window.document.undo_stack.undo()
+    assert unit.params.get("repeat", 1) == 1
+    assert "×" not in window.scene.node_items[unit.id].type_text
     before = graph.inference.result(unit.id).params
     inspector._apply("strides", [2, 2])
     assert unit.params["strides"] == [2, 2]
@@ -293,7 +299,7 @@ def test_editor_changes_which_parameters_instances_set(make_window):
     assert unit.params == {"block": "residual_unit", "filters": 128, "strides": [1, 1],
                            "kernel": [3, 3]}
     window.scene.select_node(unit.id)
-    assert set(window.parameter_editor.editors) == {"filters", "strides", "kernel"}
+    assert set(window.parameter_editor.editors) == {"filters", "strides", "kernel", "repeat"}
     window.parameter_editor._apply("kernel", [5, 5])
     assert graph.inference.result(unit.id).params > 0
     assert graph.inference.errors() == []

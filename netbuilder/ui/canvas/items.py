@@ -158,10 +158,12 @@ class NodeItem(QGraphicsItem):
         result = graph.inference.results.get(self.node_id)
         self.name = node.name
         if node.type == BLOCK_TYPE:
-            self.family, self.type_text = "Blocks", node.params["block"]
+            repeat = node.params.get("repeat", 1)  # applied N times in a row: "×N"
+            self.family = "Blocks"
+            self.type_text = node.params["block"] + (f" ×{repeat}" if repeat != 1 else "")
             self.detail = ", ".join(  # its exposed values: filters=128, strides=2
                 f"{k}={v[0] if isinstance(v, list) and v and v.count(v[0]) == len(v) else v}"
-                for k, v in node.params.items() if k != "block") or "block"
+                for k, v in node.params.items() if k not in ("block", "repeat")) or "block"
             spec = None
             look = next((found for hook in self.canvas.hooks.node_looks
                          if (found := hook(graph, node.id)) is not None), None)

@@ -9,7 +9,6 @@ Application's Frozen / Fine-tune from layer).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable
 from html import escape
@@ -505,7 +504,7 @@ class ParameterEditor(QScrollArea):
         block = self.graph.blocks.get(block_name)
         if block is None:
             return
-        if not block.exposed:
+        if not block.instance_params():
             if block.application:  # keras.applications builds it: its layers are not edited
                 hint = (f"{block.application['name']} comes from keras.applications: its "
                         "constructor builds it, with its weights. To change its layers, expand "
@@ -526,11 +525,7 @@ class ParameterEditor(QScrollArea):
         note.setWordWrap(True)
         note.setStyleSheet("color: #5f6873; font-weight: bold; padding-top: 6px;")
         form.addRow(note)
-        for name, targets in block.exposed.items():
-            inner = block.exposure_param(name)
-            where = ", ".join(f"{block.graph.nodes[n].name}.{p}" for n, p in targets)
-            param = dataclasses.replace(inner, name=name, help=f"Sets {where}. {inner.help}")
-            self._add_params(form, [param])
+        self._add_params(form, block.instance_params())  # exposed ones, then repeat
 
     def _refresh_header(self) -> None:
         if self.graph is None or self.node_id is None or self.title is None:
