@@ -203,6 +203,8 @@ class SearchConfig:
     seed: int | None = None
     isolate: bool = False                 # each trial in its own worker process
     settings: dict[str, Any] = field(default_factory=dict)   # over the project's training
+    runs_dir: Path | None = None          # trials' run folders here, <time>_trial-NNN (the
+                                          # editor's runs folder), instead of out_dir/trials/NNN
 
 
 @dataclass
@@ -338,6 +340,9 @@ class Search:
         return outcomes[0]
 
     def trial_dir(self, number: int) -> Path:
+        if self.config.runs_dir is not None:
+            stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+            return self.config.runs_dir / f"{stamp}_trial-{number:03d}"
         return self.config.out_dir / TRIALS_FOLDER / f"{number:03d}"
 
     def _run_trial(self, trial: Any) -> TrialOutcome:

@@ -186,6 +186,29 @@ class Rename(GraphCommand):
         self.graph.rename(self.node_id, self.old)
 
 
+class RenameMarked(Rename):
+    """Rename a layer and the search marks naming it (``dense.units`` → ``head.units``);
+    ``shown()`` follows every change of the marks."""
+
+    def __init__(self, graph: Graph, node_id: str, name: str, project: Project,
+                 shown: Callable[[], None]) -> None:
+        super().__init__(graph, node_id, name)
+        self.project, self.shown = project, shown
+
+    def _move_marks(self, old: str, new: str) -> None:
+        self.project.search = {(f"{new}.{k.rpartition('.')[2]}" if k.rpartition(".")[0] == old
+                                else k): v for k, v in self.project.search.items()}
+        self.shown()
+
+    def apply(self) -> None:
+        super().apply()
+        self._move_marks(self.old, self.new)
+
+    def revert(self) -> None:
+        super().revert()
+        self._move_marks(self.new, self.old)
+
+
 class SetTrainable(GraphCommand):
     def __init__(self, graph: Graph, node_id: str, trainable: bool) -> None:
         node = graph.node(node_id)
@@ -380,3 +403,19 @@ class SetTrainingSettings(QUndoCommand):
 
     def undo(self) -> None:
         self._set(self.old)
+
+
+class SetSearchMarks(SetTrainingSettings):
+    """Set ``project.search``, the parameters marked for search (path -> range or choices)."""
+
+    def __init__(self, project: Project, old: Any, new: Any, shown: Callable[[], None],
+                 text: str) -> None:
+        super().__init__(project, old, new, shown, key="search")
+        self.setText(text)
+
+    def _set(self, value: Any) -> None:
+        self.project.search = json.loads(json.dumps(value or {}))
+        try:
+            self.shown()
+        except Exception:  # noqa: BLE001 - an exception here would abort under Qt's stack
+            _report()

@@ -36,8 +36,10 @@ from netbuilder.ui.commands import (
     Move,
     RemoveNode,
     Rename,
+    RenameMarked,
     SetFreezing,
     SetParam,
+    SetSearchMarks,
     SetTrainable,
     SetTrainingSettings,
     StructuralEdit,
@@ -69,6 +71,9 @@ class Document(QObject):
     """An edit was made, undone or redone."""
     settings_changed = Signal(str)
     """``project.settings[key]`` changed through ``set_training_settings`` (or its undo)."""
+    search_changed = Signal()
+    """``project.search`` changed: a parameter marked or unmarked for search, a mark renamed or
+    dropped with its layer, or such a change undone."""
     reported = Signal(str)
     """A short message for the status bar: what an edit did, or why it was refused."""
     selection_changed = Signal(list)
@@ -248,18 +253,29 @@ class Document(QObject):
                     f"{graph.node(edges[0].dst).name}")
         else:
             text = f"Delete {count} items"
+        names = {graph.node(n).name for n in node_ids}
+        marks = {k: v for k, v in self.project.search.items()
+                 if k.rpartition(".")[0] not in names}
         with self._macro(text):
             for edge in edges:
                 self._push(Disconnect(graph, edge))
             for node_id in node_ids:
                 self._push(RemoveNode(graph, node_id))
+            if marks != self.project.search:   # their search marks go with them
+                self.undo_stack.push(SetSearchMarks(self.project, self.project.search, marks,
+                                                    self.search_changed.emit, text))
 
     def set_param(self, node_id: str, name: str, value: Any) -> str | None:
         """Set one parameter (typing in a field merges into one step); the refusal, if any."""
         return self._try(SetParam(self.graph, node_id, name, value))
 
     def rename(self, node_id: str, name: str) -> str | None:
-        """Rename a layer; the refusal (a name taken, not a name), if any."""
+        """Rename a layer (and its search marks); the refusal (a name taken, not a name), if
+        any."""
+        old = self.graph.node(node_id).name
+        if any(k.rpartition(".")[0] == old for k in self.project.search):
+            return self._try(RenameMarked(self.graph, node_id, name, self.project,
+                                          self.search_changed.emit))
         return self._try(Rename(self.graph, node_id, name))
 
     def set_trainable(self, node_ids: list[str], trainable: bool) -> None:
@@ -618,3 +634,60 @@ class Document(QObject):
         self.undo_stack.push(SetTrainingSettings(
             self.project, old, value, lambda: self.settings_changed.emit(key), key=key))
         return True
+
+    # -- hyperparameter search -------------------------------------------------------------------
+
+    def set_search_mark(self, path: str, spec: Mapping[str, Any] | None) -> str | None:
+        """Mark ``path`` (``dense.units``, ``training.learning_rate``) for search over ``spec``
+        (the project file's form: ``{"type": "int", "low": 16, "high": 128, "log": true}``), or
+        unmark it (None): one undo step. Returns the refusal (a range the parameter does not
+        allow), if any; nothing is recorded then."""
+        from netbuilder.core.search_space import SearchError, check_space, dimensions_from_plain
+        from netbuilder.runtime.search import training_rules
+
+        marks = dict(self.project.search)
+        if spec is None:
+            marks.pop(path, None)
+            text = f"Stop searching {path}"
+        else:
+            try:
+                dims = check_space(dimensions_from_plain({path: dict(spec)}), self.graph,
+                                   training_rules())
+            except SearchError as err:
+                return str(err)
+            marks[path] = dims[0].to_plain()
+            text = f"Search {dims[0].text()}"
+        if marks == self.project.search:
+            return None
+        self.undo_stack.push(SetSearchMarks(self.project, self.project.search, marks,
+                                            self.search_changed.emit, text))
+        return None
+
+    def apply_search_values(self, values: Mapping[str, Any], text: str) -> str | None:
+        """Set one search trial's values (path -> value) on the graph and the training settings:
+        one undo step. Returns the refusal, if any (then nothing changed)."""
+        graph = self.graph
+        training = dict(self.project.settings.get("training") or {})
+        layer_values = []
+        for path, value in values.items():
+            owner, _, name = path.rpartition(".")
+            if owner == "training":
+                training[name] = value
+                continue
+            node = graph.node_by_name(owner)
+            if node is None:
+                return f"{path}: no layer named {owner!r} in this model"
+            if node.params.get(name) != value:
+                layer_values.append((node.id, name, value))
+        with self._macro(text):
+            try:
+                for node_id, name, value in layer_values:
+                    push(self.undo_stack, SetParam(graph, node_id, name, value))
+            except GraphError as err:
+                error: str | None = str(err)
+            else:
+                error = None
+                self.set_training_settings(training)
+        if error is not None:
+            self.undo_stack.undo()
+        return error

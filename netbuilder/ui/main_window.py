@@ -47,6 +47,7 @@ from netbuilder.ui.panels.code import CodeView
 from netbuilder.ui.panels.inspect.panel import InspectPanel
 from netbuilder.ui.panels.palette import LayerPalette
 from netbuilder.ui.panels.parameters import ParameterEditor
+from netbuilder.ui.panels.search.feature import SearchFeature
 from netbuilder.ui.panels.summary import SummaryPanel
 from netbuilder.ui.panels.training.panel import TrainingPanel
 from netbuilder.ui.user_files import (
@@ -163,6 +164,7 @@ class MainWindow(QMainWindow):
         self.application_actions.register(self.canvas_hooks, self.palette,
                                           self.parameter_editor)
         self.block_actions.register(self.canvas_hooks)
+        self.search_feature = SearchFeature(self)   # Train ▸ Search…, the Search dock, 🔍 marks
 
         self.palette.layer_activated.connect(self.append_layer)
         self.summary.node_clicked.connect(self.select_node)
@@ -821,6 +823,7 @@ class MainWindow(QMainWindow):
         self.summary.detach()
         self.code_view.detach()
         self.training_panel.shutdown()
+        self.search_feature.shutdown()
         self.inspect_panel.shutdown()
         self.engines.shutdown()
         self.overview.set_scene(None)

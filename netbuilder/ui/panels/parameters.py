@@ -48,6 +48,7 @@ from netbuilder.core.param_text import text_to_value, value_to_text
 from netbuilder.core.quick_fixes import ParamFix, QuickFix, describe_fix, suggest_fixes
 from netbuilder.ui.document import Document
 from netbuilder.ui.formatting import outputs_text
+from netbuilder.ui.panels.search.marks import param_mark, with_mark
 
 _INT_LIMIT = 2**31 - 1
 _ERROR_STYLE = "color: #d93025;"
@@ -495,7 +496,9 @@ class ParameterEditor(QScrollArea):
             editor.show_value(node.params.get(param.name))
             label = QLabel(param.name)
             label.setToolTip(param.help)
-            form.addRow(label, self._with_error(editor.widget, editor.error))
+            field = self._with_error(editor.widget, editor.error)
+            mark = param_mark(self.document, self.node_id, param)   # 🔍: search this value
+            form.addRow(label, field if mark is None else with_mark(field, mark))
             self.editors[param.name] = editor
 
     def _add_block_params(self, form: QFormLayout, block_name: str) -> None:

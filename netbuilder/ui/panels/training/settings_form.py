@@ -26,6 +26,7 @@ from shiboken6 import isValid
 from netbuilder.core.project import Project
 from netbuilder.ui.dialogs.common import CHOOSE_PATH, SourceCombo
 from netbuilder.ui.document import Document
+from netbuilder.ui.panels.search.marks import SettingSearchButton
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 
@@ -71,15 +72,26 @@ class SettingsForm(QWidget):
         self.lr_spin.setMaximumWidth(76)
         self.optimizer_combo.setMaximumWidth(84)
         form.addRow("Data", self.data_combo)
+        # 🔍 beside a setting: search it (a range or choices, in a popup; Train ▸ Search…)
+        self.search_buttons = {
+            "batch_size": SettingSearchButton(document, "batch_size", "int",
+                                              self.batch_spin.value),
+            "optimizer": SettingSearchButton(document, "optimizer", "categorical",
+                                             self.optimizer_combo.currentText, OPTIMIZERS),
+            "learning_rate": SettingSearchButton(document, "learning_rate", "float",
+                                                 self.lr_spin.value)}
         row = QHBoxLayout()
         row.addWidget(self.epochs_spin)
         row.addWidget(QLabel("Batch"))
         row.addWidget(self.batch_spin)
+        row.addWidget(self.search_buttons["batch_size"])
         form.addRow("Epochs", row)
         row = QHBoxLayout()
         row.addWidget(self.optimizer_combo)
+        row.addWidget(self.search_buttons["optimizer"])
         row.addWidget(QLabel("LR"))
         row.addWidget(self.lr_spin)
+        row.addWidget(self.search_buttons["learning_rate"])
         form.addRow("Optimizer", row)
         self.settings_button = QPushButton("Settings…")
         self.settings_button.setToolTip("Every training setting: optimizer and schedule, loss "

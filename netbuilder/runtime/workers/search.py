@@ -1,0 +1,151 @@
+"""The search worker: ``python -m netbuilder.runtime.workers.search``, the editor's hyperparameter
+search (``runtime/search.py``) in its own process, speaking ``workers/protocol.py``.
+
+**stdin**: the first line is the job, one JSON object::
+
+    {"project": {...project file contents...},
+     "data": {"source": "digits", "options": {...}},
+     "out_dir": "DIR",             # the study (study.db), trials.csv, best.nbproj
+     "runs_dir": "DIR",            # each trial's run folder (<time>_trial-NNN): the Runs tab's
+     "config": {"trials": 10, "timeout": null, "epochs": 3, "objective": "val_loss",
+                "direction": null, "sampler": "tpe", "pruner": "median", "study": "NAME"}}
+
+Afterwards a line ``stop`` starts no more trials and stops the running one after its batch.
+A study that exists in ``out_dir`` under that name is resumed (its trials come first).
+
+**stdout**: ``status`` (message); ``study`` (name, direction, objective, paths and ``trials``:
+the study's earlier trials, as ``trial`` events have them); ``trial_begin`` (number, params);
+``trial`` (number, state complete/pruned/failed, params, value, reason, duration_s,
+output_dir, best_number, best_value); ``importances`` (``{path: importance}`` from
+``optuna.importance`` once ``IMPORTANCE_MIN`` trials completed); the last line ``finished``
+(reason completed/stopped, ran, best_number, best_value, best_params) or ``error`` (message).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+from netbuilder.runtime.workers.protocol import ProtocolError, ProtocolWriter, parse_line
+from netbuilder.runtime.workers.training import _watch_stdin  # the same "stop" lines
+
+IMPORTANCE_MIN = 3
+"""Completed trials before parameter importances are computed."""
+_CONFIG_KEYS = ("trials", "timeout", "epochs", "objective", "direction", "sampler", "pruner",
+                "study", "seed")
+
+
+def trial_record(trial: Any) -> dict[str, Any]:
+    """A finished Optuna trial as a ``trial`` event has it (for a resumed study's trials)."""
+    from netbuilder.runtime.search import STATES
+
+    duration = trial.duration.total_seconds() if trial.duration is not None else 0.0
+    return {"number": trial.number, "state": STATES.get(trial.state.name, "failed"),
+            "params": dict(trial.params), "value": trial.value if trial.values else None,
+            "reason": trial.user_attrs.get("fail_reason"), "duration_s": round(duration, 3),
+            "output_dir": trial.user_attrs.get("output_dir")}
+
+
+def importances(study: Any) -> dict[str, float] | None:
+    """Optuna's parameter importances (None with fewer than ``IMPORTANCE_MIN`` complete
+    trials, or when they cannot be computed: every trial the same, one value each)."""
+    import optuna
+
+    complete = [t for t in study.get_trials(deepcopy=False)
+                if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(complete) < IMPORTANCE_MIN:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found = optuna.importance.get_param_importances(study)
+    except Exception:  # noqa: BLE001 - e.g. a space with one value left: nothing to rank
+        return None
+    return {str(k): float(v) for k, v in found.items()}
+
+
+def _best(search: Any) -> dict[str, Any]:
+    best = search.best_trial()
+    if best is None:
+        return {"best_number": None, "best_value": None, "best_params": {}}
+    return {"best_number": best.number, "best_value": best.value,
+            "best_params": dict(best.params)}
+
+
+def run(job: dict[str, Any], emit: Any, stop: threading.Event) -> int:
+    from netbuilder.core import project as proj
+    from netbuilder.runtime.search import Search, SearchConfig, SearchError, space_for
+
+    try:
+        project = proj.loads(json.dumps(job["project"]), "<editor>")
+        config = dict(job.get("config") or {})
+        unknown = sorted(set(config) - set(_CONFIG_KEYS))
+        if unknown:
+            raise SearchError(f"unknown search setting {unknown[0]!r}")
+        search = Search(project, space_for(project), SearchConfig(
+            data=dict(job.get("data") or {}), out_dir=Path(job["out_dir"]),
+            runs_dir=Path(job["runs_dir"]) if job.get("runs_dir") else None, **config),
+            on_begin=lambda n, params: emit({"event": "trial_begin", "number": n,
+                                             "params": params}))
+        emit({"event": "status", "message": "opening the study"})
+        study = search.open()
+    except (SearchError, proj.ProjectError, KeyError, TypeError) as err:
+        emit({"event": "error", "message": str(err)})
+        return 1
+    earlier = [trial_record(t) for t in study.get_trials(deepcopy=False)
+               if t.state.is_finished()]
+    emit({"event": "study", "name": study.study_name, "direction": search.direction,
+          "objective": search.config.objective, "paths": [d.path for d in search.dims],
+          "out_dir": str(search.config.out_dir), "trials": earlier})
+    threading.Thread(target=lambda: (stop.wait(), search.stop()), daemon=True).start()
+    ran = 0
+    try:
+        for outcome in search.run():
+            ran += 1
+            emit({"event": "trial", "number": outcome.number, "state": outcome.state,
+                  "params": outcome.params, "value": outcome.value, "reason": outcome.reason,
+                  "duration_s": outcome.duration_s, "output_dir": outcome.output_dir,
+                  **_best(search)})
+            found = importances(study)
+            if found:
+                emit({"event": "importances", "importances": found})
+    except SearchError as err:
+        emit({"event": "error", "message": str(err)})
+        return 1
+    emit({"event": "finished", "reason": "stopped" if stop.is_set() else "completed",
+          "ran": ran, **_best(search)})
+    return 0
+
+
+def main() -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    protocol = ProtocolWriter()
+    stop = threading.Event()
+    protocol.on_broken = stop.set
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    protocol.emit({"event": "status", "message": "search engine started", "pid": os.getpid()})
+    line = sys.stdin.readline()
+    try:
+        job = parse_line(line) if line.strip() else None
+    except ProtocolError as err:
+        protocol.emit({"event": "error", "message": f"the job is not valid: {err}"})
+        return 1
+    if job is None:
+        protocol.emit({"event": "error",
+                       "message": "no job: write one JSON object on the first line of stdin"})
+        return 1
+    threading.Thread(target=_watch_stdin, args=(stop,), daemon=True, name="stdin-watch").start()
+    code = run(job, protocol.emit, stop)
+    if protocol.broken:
+        os._exit(code)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

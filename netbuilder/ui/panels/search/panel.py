@@ -1,0 +1,432 @@
+"""The Search dock: a hyperparameter search run by the search worker
+(``runtime/workers/search.py``, through ``ui.workers.WorkerClient``), shown as it goes: a table
+of trials (number, values, objective, state with the reason of a failure, duration), the
+objective per trial with the best so far, each parameter against the objective, and parameter
+importances once enough trials completed (pyqtgraph, imported when the plots are first made).
+
+Stop ends the search after the running trial's batch; Resume continues the same study (its
+storage, ``study.db``, is kept in the project's runs folder under ``search/``). Every trial is a
+run in the runs folder, so the Training dock's Runs tab lists it. Apply Best sets the best
+trial's values on the graph and settings in one undo step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from netbuilder.core.project import project_to_dict
+from netbuilder.core.text import format_duration
+from netbuilder.ui.document import Document
+from netbuilder.ui.workers import WorkerClient
+
+SEARCH_WORKER = "netbuilder.runtime.workers.search"
+SEARCH_FOLDER = "search"
+"""The study's folder in the project's runs folder (study.db, trials.csv, best.nbproj)."""
+STATE_COLORS = {"complete": "#1e7e34", "pruned": "#8a6d00", "failed": "#d93025",
+                "running": "#1a73e8"}
+
+
+def value_text(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+class SearchPanel(QWidget):
+    """Runs and shows one search at a time. ``runs_folder()`` is where the project's runs go
+    (made if needed); ``job_base()`` the project dict and data the trials train on."""
+
+    running_changed = Signal(bool)
+    trial_finished = Signal(dict)       # a ``trial`` event (the Runs tab reads its folder)
+
+    def __init__(self, document: Document, runs_folder: Callable[[], Path | None],
+                 job_base: Callable[[], dict[str, Any]], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.runs_folder = runs_folder
+        self.job_base = job_base
+        self.worker = WorkerClient("search process", SEARCH_WORKER, self,
+                                   last_events=("finished", "error"))
+        self.worker.event.connect(self.handle_event)
+        self.worker.crashed.connect(self._crashed)
+        self.worker.finished.connect(lambda: self._set_running(False))
+        self.config: dict[str, Any] = {}
+        self.trials: dict[int, dict[str, Any]] = {}
+        self.paths: list[str] = []
+        self.objective = "val_loss"
+        self.direction = "minimize"
+        self.best: dict[str, Any] = {}
+        self.importances: dict[str, float] = {}
+        self.stopped = False
+        self._plots: Any = None
+        self._build()
+
+    # -- layout ----------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        bar = QHBoxLayout()
+        self.status = QLabel("No search yet: mark values with 🔍 in the Inspector, then "
+                             "Train ▸ Search….")
+        self.status.setWordWrap(True)
+        self.search_button = QPushButton("Search…")
+        self.stop_button = QPushButton("Stop")
+        self.resume_button = QPushButton("Resume")
+        self.apply_button = QPushButton("Apply Best")
+        self.stop_button.setToolTip("Start no more trials; the running one stops after its "
+                                    "batch")
+        self.resume_button.setToolTip("Continue the stopped study with the trials left")
+        self.apply_button.setToolTip("Set the best trial's values on the model and the "
+                                     "training settings (one undo step)")
+        self.stop_button.clicked.connect(self.stop)
+        self.resume_button.clicked.connect(self.resume)
+        self.apply_button.clicked.connect(self.apply_best)
+        bar.addWidget(self.status, 1)
+        for b in (self.search_button, self.stop_button, self.resume_button, self.apply_button):
+            bar.addWidget(b)
+        layout.addLayout(bar)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        self.table = QTableWidget(0, 0)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        split.addWidget(self.table)
+        self.tabs = QTabWidget()
+        split.addWidget(self.tabs)
+        split.setSizes([520, 480])
+        layout.addWidget(split, 1)
+        self._set_running(False)
+
+    def _make_plots(self) -> Any:
+        """The three plots (pyqtgraph imported now, not at start-up)."""
+        if self._plots is not None:
+            return self._plots
+        import pyqtgraph as pg
+
+        objective = pg.PlotWidget()
+        objective.setBackground("w")
+        objective.showGrid(x=True, y=True, alpha=0.2)
+        objective.setLabel("bottom", "trial")
+        objective.addLegend(offset=(-10, 10))
+        points = pg.ScatterPlotItem(size=8, name="trial")
+        best = objective.plot([], [], pen=pg.mkPen("#d93025", width=2), name="best so far",
+                              stepMode=None)
+        objective.addItem(points)
+        param_box = QWidget()
+        param_layout = QVBoxLayout(param_box)
+        param_layout.setContentsMargins(0, 0, 0, 0)
+        param_combo = QComboBox()
+        param_combo.currentIndexChanged.connect(lambda _i: self.refresh_plots())
+        param_plot = pg.PlotWidget()
+        param_plot.setBackground("w")
+        param_plot.showGrid(x=True, y=True, alpha=0.2)
+        param_points = pg.ScatterPlotItem(size=8)
+        param_plot.addItem(param_points)
+        param_layout.addWidget(param_combo)
+        param_layout.addWidget(param_plot, 1)
+        importance_box = QWidget()
+        imp_layout = QVBoxLayout(importance_box)
+        imp_layout.setContentsMargins(0, 0, 0, 0)
+        importance_note = QLabel()
+        importance_note.setWordWrap(True)
+        importance_plot = pg.PlotWidget()
+        importance_plot.setBackground("w")
+        importance_plot.setLabel("bottom", "importance (fANOVA, Optuna)")
+        imp_layout.addWidget(importance_note)
+        imp_layout.addWidget(importance_plot, 1)
+        self.tabs.addTab(objective, "Objective")
+        self.tabs.addTab(param_box, "Parameter vs objective")
+        self.tabs.addTab(importance_box, "Importance")
+        self._plots = {"pg": pg, "objective": objective, "points": points, "best": best,
+                       "param_combo": param_combo, "param_plot": param_plot,
+                       "param_points": param_points, "importance": importance_plot,
+                       "importance_note": importance_note}
+        return self._plots
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def is_running(self) -> bool:
+        return self.worker.running()
+
+    def study_folder(self) -> Path | None:
+        base = self.runs_folder()
+        return None if base is None else base / SEARCH_FOLDER
+
+    def start(self, config: dict[str, Any], resume: bool = False) -> bool:
+        """Start the search worker on the project as it is now; False when it runs already."""
+        if self.is_running():
+            return False
+        base = self.runs_folder()
+        if base is None:
+            self.show_status("No folder for the runs: save the project first.", "#d93025")
+            return False
+        self.config = dict(config)
+        config = dict(config)
+        config.setdefault("study", self.document.project.name or "search")
+        if resume:
+            done = sum(1 for t in self.trials.values() if t.get("state") != "running")
+            config["trials"] = max(1, int(config.get("trials") or 1) - done)
+        else:
+            self.clear()
+        job = self.job_base()
+        job.update({"out_dir": str(base / SEARCH_FOLDER), "runs_dir": str(base),
+                    "config": config})
+        self.stopped = False
+        self.worker.start(job)
+        self._set_running(True)
+        self.show_status("Starting the search engine…")
+        return True
+
+    def resume(self) -> bool:
+        return bool(self.config) and self.start(self.config, resume=True)
+
+    def stop(self) -> None:
+        if self.is_running():
+            self.stopped = True
+            self.worker.send("stop")
+            self.show_status("Stopping after the running trial's current batch…")
+
+    def shutdown(self) -> None:
+        if self.is_running():
+            self.worker.send("stop")
+            self.worker.close(5000)
+            self._set_running(False)
+
+    def _set_running(self, running: bool) -> None:
+        self.stop_button.setEnabled(running)
+        self.search_button.setEnabled(not running)
+        done = [t for t in self.trials.values() if t.get("state") != "running"]
+        left = bool(self.config) and len(done) < int(self.config.get("trials") or 0)
+        self.resume_button.setEnabled(not running and left)
+        self.apply_button.setEnabled(self.best.get("best_number") is not None)
+        self.running_changed.emit(running)
+
+    def _crashed(self, reason: str) -> None:
+        self._set_running(False)
+        self.show_status(f"The search stopped: {reason}", "#d93025")
+
+    def show_status(self, text: str, color: str | None = None) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet(f"color: {color};" if color else "")
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def handle_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "status":
+            self.show_status(str(event.get("message", "")).capitalize() + "…")
+        elif kind == "study":
+            self.paths = list(event.get("paths") or [])
+            self.objective = str(event.get("objective") or "val_loss")
+            self.direction = str(event.get("direction") or "minimize")
+            for trial in event.get("trials") or []:
+                self.trials[int(trial["number"])] = trial
+            self._best_from_trials()
+            self.refresh()
+            count = len(self.trials)
+            self.show_status(f"Study {event.get('name')!r}: {self.direction} {self.objective}"
+                             + (f", {count} earlier trials" if count else ""))
+        elif kind == "trial_begin":
+            number = int(event["number"])
+            self.trials[number] = {"number": number, "state": "running",
+                                   "params": event.get("params") or {}}
+            self.refresh_table()
+            self.show_status(f"Trial {number} training…  "
+                             + self._params_text(event.get("params") or {}))
+        elif kind == "trial":
+            self.trials[int(event["number"])] = event
+            self.best = {k: event.get(k) for k in ("best_number", "best_value")}
+            self.refresh()
+            self.trial_finished.emit(event)
+            self.show_status(self._progress_text())
+        elif kind == "importances":
+            self.importances = dict(event.get("importances") or {})
+            self.refresh_plots()
+        elif kind == "finished":
+            self.best = {k: event.get(k) for k in ("best_number", "best_value")}
+            how = "stopped" if self.stopped or event.get("reason") == "stopped" else "finished"
+            self.show_status(f"Search {how}. {self._progress_text()}")
+            self._set_running(False)
+        elif kind == "error":
+            self.show_status(f"The search could not run: {event.get('message')}", "#d93025")
+            self._set_running(False)
+
+    def _best_from_trials(self) -> None:
+        done = [t for t in self.trials.values() if t.get("state") == "complete"
+                and isinstance(t.get("value"), (int, float))]
+        if not done:
+            return
+        pick = min if self.direction == "minimize" else max
+        best = pick(done, key=lambda t: t["value"])
+        self.best = {"best_number": best["number"], "best_value": best["value"]}
+
+    def _params_text(self, params: dict[str, Any]) -> str:
+        return ", ".join(f"{k}={value_text(v)}" for k, v in params.items())
+
+    def _progress_text(self) -> str:
+        done = [t for t in self.trials.values() if t.get("state") != "running"]
+        counts = {s: sum(1 for t in done if t.get("state") == s)
+                  for s in ("complete", "pruned", "failed")}
+        text = f"{len(done)} trials: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        if self.best.get("best_number") is not None:
+            text += (f". Best: trial {self.best['best_number']}, {self.objective} "
+                     f"{value_text(self.best['best_value'])}")
+        return text
+
+    def clear(self) -> None:
+        self.trials, self.best, self.importances, self.paths = {}, {}, {}, []
+        self.refresh()
+
+    # -- showing ---------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        self.refresh_table()
+        self.refresh_plots()
+        self._set_running(self.is_running())
+
+    def refresh_table(self) -> None:
+        headers = ["#", "state", self.objective, *self.paths, "time", "reason"]
+        self.table.setColumnCount(len(headers))
+        self.table.setHorizontalHeaderLabels(headers)
+        rows = [self.trials[n] for n in sorted(self.trials)]
+        self.table.setRowCount(len(rows))
+        best = self.best.get("best_number")
+        for r, trial in enumerate(rows):
+            state = str(trial.get("state", ""))
+            value = trial.get("value")
+            params = trial.get("params") or {}
+            cells = [str(trial["number"]), state,
+                     "" if value is None else f"{value:.4f}",
+                     *[value_text(params[p]) if p in params else "" for p in self.paths],
+                     format_duration(trial["duration_s"]) if trial.get("duration_s") else "",
+                     str(trial.get("reason") or "")]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c == 1:
+                    item.setForeground(QColor(STATE_COLORS.get(state, "#1f2328")))
+                if trial.get("reason"):
+                    item.setToolTip(str(trial["reason"]))
+                if trial["number"] == best:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                self.table.setItem(r, c, item)
+        header = self.table.horizontalHeader()
+        for c in range(len(headers) - 1):
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+
+    def refresh_plots(self) -> None:
+        if not self.trials and self._plots is None:
+            return
+        plots = self._make_plots()
+        pg = plots["pg"]
+        done = [self.trials[n] for n in sorted(self.trials)
+                if isinstance(self.trials[n].get("value"), (int, float))
+                and math.isfinite(self.trials[n]["value"])
+                and self.trials[n].get("state") in ("complete", "pruned")]
+        brushes = [pg.mkBrush(STATE_COLORS.get(t["state"], "#888")) for t in done]
+        xs = [float(t["number"]) for t in done]
+        ys = [float(t["value"]) for t in done]
+        plots["points"].setData(xs, ys, brush=brushes)
+        best_x, best_y, best = [], [], None
+        pick = min if self.direction == "minimize" else max
+        for t in done:
+            if t["state"] != "complete":
+                continue
+            best = t["value"] if best is None else pick(best, t["value"])
+            best_x.append(float(t["number"]))
+            best_y.append(best)
+        plots["best"].setData(best_x, best_y)
+        plots["objective"].setLabel("left", self.objective)
+        combo = plots["param_combo"]
+        if [combo.itemText(i) for i in range(combo.count())] != self.paths:
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(self.paths)
+            combo.blockSignals(False)
+        path = combo.currentText()
+        numeric = [(t["params"][path], t["value"], t["state"]) for t in done
+                   if path in (t.get("params") or {})]
+        plot = plots["param_plot"]
+        choices = sorted({str(v) for v, _, _ in numeric
+                          if not isinstance(v, (int, float)) or isinstance(v, bool)})
+        xs = [choices.index(str(v)) if choices else float(v) for v, _, _ in numeric]
+        plots["param_points"].setData(
+            xs, [y for _, y, _ in numeric],
+            brush=[pg.mkBrush(STATE_COLORS.get(s, "#888")) for _, _, s in numeric])
+        plot.setLabel("bottom", path)
+        plot.setLabel("left", self.objective)
+        plot.getAxis("bottom").setTicks([list(enumerate(choices))] if choices else None)
+        log = any(self.document.project.search.get(path, {}).get("log") for _ in (0,))
+        plot.setLogMode(x=bool(log and not choices), y=False)
+        self._draw_importances(plots)
+
+    def _draw_importances(self, plots: dict[str, Any]) -> None:
+        pg = plots["pg"]
+        plot = plots["importance"]
+        plot.clear()
+        if not self.importances:
+            complete = sum(1 for t in self.trials.values() if t.get("state") == "complete")
+            plots["importance_note"].setText(
+                f"Parameter importances appear after 3 completed trials ({complete} so far).")
+            return
+        plots["importance_note"].setText("How much of the objective's variation each "
+                                         "parameter explains.")
+        names = list(self.importances)[::-1]
+        values = [self.importances[n] for n in names]
+        bars = pg.BarGraphItem(x0=0, y=list(range(len(names))), height=0.6, width=values,
+                               brush="#6a3fb5")
+        plot.addItem(bars)
+        plot.getAxis("left").setTicks([list(enumerate(names))])
+
+    # -- applying the best trial -------------------------------------------------------------------
+
+    def best_values(self) -> dict[str, Any] | None:
+        number = self.best.get("best_number")
+        trial = self.trials.get(number) if number is not None else None
+        return dict(trial.get("params") or {}) if trial else None
+
+    def apply_best(self) -> bool:
+        values = self.best_values()
+        if not values:
+            return False
+        number = self.best["best_number"]
+        error = self.document.apply_search_values(values, f"Apply best search trial {number}")
+        if error:
+            self.show_status(f"Could not apply trial {number}: {error}", "#d93025")
+            return False
+        self.document.report(f"Applied search trial {number}: {self._params_text(values)}. "
+                             "Ctrl+Z undoes it.")
+        return True
+
+
+def job_base(document: Document, data: dict[str, Any],
+             settings: dict[str, Any]) -> dict[str, Any]:
+    """The project (with the Training dock's ``settings`` over its training settings) and the
+    data, as the search worker's job has them."""
+    project = project_to_dict(document.project)
+    training = dict((project.get("settings") or {}).get("training") or {})
+    training.update(settings)
+    project.setdefault("settings", {})["training"] = training
+    return {"project": project, "data": data}

@@ -1,0 +1,133 @@
+"""Hyperparameter search in the editor: 🔍 marks in the Inspector and the Training dock (one undo
+step each, following renames and deletions, shown on the node cards), Train ▸ Search… running a
+real small search on the digits MLP in the Search dock, Apply Best as one undo step, and a
+trial whose values break the graph failed with the inference error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QToolButton
+
+from netbuilder.core import project as proj
+from netbuilder.ui.panels.search.marks import SEARCH_ICON
+
+MLP = Path(__file__).parents[2] / "resources" / "examples" / "mlp.nbproj"
+
+
+def _node(window, name):
+    return window.graph.node_by_name(name)
+
+
+def test_mark_set_undone_renamed_and_dropped_with_its_layer(make_window):
+    window = make_window()
+    document = window.document
+    conv = _node(window, "conv2d")
+    window.scene.select_node(conv.id)
+    toggles = [b for b in window.parameter_editor.findChildren(QToolButton)
+               if b.text() == SEARCH_ICON]
+    assert toggles, "a 🔍 toggle beside the numeric and choice fields"
+    assert document.set_search_mark("conv2d.filters", {"type": "int", "low": 8,
+                                                       "high": 64}) is None
+    assert document.project.search == {"conv2d.filters": {"type": "int", "low": 8, "high": 64}}
+    assert window.scene.node_notes[conv.id] == f"{SEARCH_ICON} filters"
+    # a range the parameter refuses is one clear line, nothing recorded
+    steps = document.undo_stack.count()
+    error = document.set_search_mark("conv2d.filters", {"type": "int", "low": 0, "high": 4})
+    assert error and "conv2d.filters" in error
+    assert document.undo_stack.count() == steps
+    # renamed with the layer (one undo step), then undone
+    assert document.rename(conv.id, "features") is None
+    assert "features.filters" in document.project.search
+    assert window.scene.node_notes[conv.id] == f"{SEARCH_ICON} filters"
+    document.undo_stack.undo()
+    assert "conv2d.filters" in document.project.search
+    # deleted with the layer, back with the undo
+    document.delete([conv.id], [])
+    assert document.project.search == {}
+    document.undo_stack.undo()
+    assert "conv2d.filters" in document.project.search
+    document.undo_stack.undo()        # the mark itself
+    assert document.project.search == {}
+    assert conv.id not in window.scene.node_notes
+
+
+def test_inspector_toggle_marks_and_training_setting_button(make_window, qtbot):
+    window = make_window()
+    document = window.document
+    dense = _node(window, "dense")
+    window.scene.select_node(dense.id)
+    marks = [m for m in window.parameter_editor.findChildren(QToolButton)
+             if m.text() == SEARCH_ICON]
+    units_toggle = marks[0]            # units is the first key parameter of Dense
+    units_toggle.click()
+    assert document.project.search["dense.units"]["type"] == "int"
+    button = window.training_panel.form.search_buttons["learning_rate"]
+    button.popup.mark.toggle.click()   # (the popup itself is not shown offscreen)
+    assert document.project.search["training.learning_rate"]["log"] is True
+    document.undo_stack.undo()
+    assert "training.learning_rate" not in document.project.search
+    assert document.project.search.get("dense.units")
+
+
+def test_apply_best_is_one_undo_step(make_window):
+    window = make_window()
+    document = window.document
+    steps = document.undo_stack.count()
+    error = document.apply_search_values({"conv2d.filters": 16, "dense.units": 10,
+                                          "training.learning_rate": 0.01}, "Apply best")
+    assert error is None
+    assert _node(window, "conv2d").params["filters"] == 16
+    assert document.project.settings["training"]["learning_rate"] == 0.01
+    assert document.undo_stack.count() == steps + 1
+    document.undo_stack.undo()
+    assert _node(window, "conv2d").params["filters"] == 32
+    assert "learning_rate" not in (document.project.settings.get("training") or {})
+
+
+@pytest.mark.slow
+def test_dialog_runs_a_small_real_search_and_apply_best(make_window, qtbot, tmp_path):
+    project = proj.load(MLP)
+    project.search = {"dense.units": {"type": "int", "low": 8, "high": 32}}
+    path = tmp_path / "mlp.nbproj"
+    proj.save(project, path)
+    window = make_window()
+    window.open_file(path)
+    window.training_panel.form.data_combo.set_source("digits")
+    feature = window.search_feature
+    dialog = feature.open_dialog(start=False)
+    dialog.trials.setValue(2)
+    dialog.epochs.setValue(1)
+    assert dialog.start_button.isEnabled()
+    dialog.accept()
+    panel = feature.panel
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=120_000)
+    assert panel.table.rowCount() == 2, panel.status.text()
+    states = [panel.table.item(r, 1).text() for r in range(2)]
+    assert states == ["complete", "complete"], panel.status.text()
+    # the trials are runs in the project's runs folder, which the Runs tab lists
+    runs = tmp_path / "mlp-runs"
+    assert len([p for p in runs.iterdir() if (p / "run.json").is_file()]) == 2
+    assert (runs / "search" / "study.db").is_file()
+    steps = window.document.undo_stack.count()
+    assert panel.apply_best()
+    assert window.document.undo_stack.count() == steps + 1
+    best = panel.best_values()
+    assert _node(window, "dense").params["units"] == best["dense.units"]
+
+
+@pytest.mark.slow
+def test_a_trial_that_breaks_the_graph_fails_with_the_inference_error(make_window, qtbot,
+                                                                      tmp_path):
+    window = make_window()     # small CNN: a 28x28 input, pooled; a kernel of 40 cannot fit
+    document = window.document
+    document.set_search_mark("conv2d.kernel_size", {"type": "categorical", "choices": [40]})
+    document.mark_saved(tmp_path / "cnn.nbproj")
+    feature = window.search_feature
+    assert feature.start({"trials": 1, "epochs": 1, "sampler": "random"})
+    panel = feature.panel
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=60_000)
+    assert panel.table.item(0, 1).text() == "failed"
+    reason = panel.table.item(0, panel.table.columnCount() - 1).text()
+    assert "the graph is invalid" in reason and "conv2d" in reason
