@@ -1,4 +1,4 @@
-"""Hyperparameter search in the editor: 🔍 marks in the Inspector and the Training dock (one undo
+"""Hyperparameter search in the editor: ⚲ marks in the Inspector and the Training dock (one undo
 step each, following renames and deletions, shown on the node cards), Train ▸ Search… running a
 real small search on the digits MLP in the Search dock, Apply Best as one undo step, and a
 trial whose values break the graph failed with the inference error."""
@@ -27,7 +27,7 @@ def test_mark_set_undone_renamed_and_dropped_with_its_layer(make_window):
     window.scene.select_node(conv.id)
     toggles = [b for b in window.parameter_editor.findChildren(QToolButton)
                if b.text() == SEARCH_ICON]
-    assert toggles, "a 🔍 toggle beside the numeric and choice fields"
+    assert toggles, "a ⚲ toggle beside the numeric and choice fields"
     assert document.set_search_mark("conv2d.filters", {"type": "int", "low": 8,
                                                        "high": 64}) is None
     assert document.project.search == {"conv2d.filters": {"type": "int", "low": 8, "high": 64}}

@@ -1,5 +1,5 @@
 """Train ▸ Search…: what a hyperparameter search optimises and how (objective, direction, trials,
-epochs per trial, time budget, sampler, pruning), over the parameters marked 🔍 for search.
+epochs per trial, time budget, sampler, pruning), over the parameters marked ⚲ for search.
 The Search dock (``ui/panels/search/panel.py``) runs it."""
 
 from __future__ import annotations
@@ -53,10 +53,10 @@ class SearchDialog(QDialog):
         what.setTextFormat(Qt.TextFormat.RichText)
         if problem:
             what.setText(f"<span style='color:#d93025'>{escape(problem)}</span><br>Mark values "
-                         "with 🔍 in the Inspector (a layer's parameters) or beside the Training "
+                         "with ⚲ in the Inspector (a layer's parameters) or beside the Training "
                          "dock's batch size, optimizer and learning rate.")
         else:
-            what.setText("<b>Searched</b> (🔍 in the Inspector and the Training dock):<br>"
+            what.setText("<b>Searched</b> (⚲ in the Inspector and the Training dock):<br>"
                          + "<br>".join(f"&nbsp;&nbsp;{escape(s)}" for s in space))
         layout.addWidget(what)
         form = QFormLayout()

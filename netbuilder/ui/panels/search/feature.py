@@ -1,5 +1,5 @@
 """Hyperparameter search in the window: the Search dock, Train ▸ Search… and Train ▸ Apply Best
-Search Trial, and the 🔍 marks on the node cards of layers with searched parameters (the
+Search Trial, and the ⚲ marks on the node cards of layers with searched parameters (the
 canvas's node notes)."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class SearchFeature(QObject):
         menu = window.train_menu
         menu.addSeparator()
         self.search_action = menu.addAction("Searc&h…")
-        self.search_action.setStatusTip("Search the values marked 🔍 for the best model "
+        self.search_action.setStatusTip("Search the values marked ⚲ for the best model "
                                         "(Optuna): trials, sampler, pruning")
         self.search_action.triggered.connect(lambda _c=False: self.open_dialog())
         self.apply_action = menu.addAction("Apply Best Search Trial")
@@ -58,7 +58,7 @@ class SearchFeature(QObject):
         self.apply_action.setEnabled(self.panel.apply_button.isEnabled())
 
     def show_marks(self) -> None:
-        """🔍 and the searched parameters' names on the searched layers' cards."""
+        """⚲ and the searched parameters' names on the searched layers' cards."""
         scene = self.window.scene
         if scene is not None:
             scene.set_node_notes(marked_layers(self.document.graph,

@@ -1,4 +1,4 @@
-"""Search marks where parameters are edited: a small 🔍 toggle beside a parameter's field (the
+"""Search marks where parameters are edited: a small ⚲ toggle beside a parameter's field (the
 Inspector's layer and block parameters, the Training dock's learning rate, batch size…) that
 opens an inline range editor: low, high, log and step for numbers, or a list of choices.
 
@@ -30,7 +30,7 @@ from netbuilder.core.catalog.base import ACTIVATIONS
 from netbuilder.core.graph import Graph
 from netbuilder.ui.document import Document
 
-SEARCH_ICON = "🔍"
+SEARCH_ICON = "⚲"
 RANGE_KINDS = ("int", "float")
 CHOICE_KINDS = ("choice", "activation", "bool")
 _MUTED = "color: #5f6873;"
@@ -42,7 +42,7 @@ def searchable(param: Param) -> bool:
 
 
 def marked_layers(graph: Graph, marks: dict[str, Any]) -> dict[str, str]:
-    """node id -> "🔍 units, rate" for every layer with a searched parameter."""
+    """node id -> "⚲ units, rate" for every layer with a searched parameter."""
     names: dict[str, list[str]] = {}
     for path in marks:
         owner, _, name = path.rpartition(".")
@@ -106,7 +106,7 @@ def _number(text: str, what: str) -> float | int:
 
 
 class SearchMark(QWidget):
-    """The inline range editor of one searchable value, and the 🔍 toggle that shows it.
+    """The inline range editor of one searchable value, and the ⚲ toggle that shows it.
 
     ``path()`` names the value now (a layer's name can change); ``kind`` is int, float or
     categorical; ``current()`` the value in the field (a first range is made around it)."""
@@ -279,7 +279,7 @@ def param_mark(document: Document, node_id: str, param: Param) -> SearchMark | N
 
 
 def with_mark(field: QWidget, mark: SearchMark) -> QWidget:
-    """``field`` with the mark's 🔍 toggle at its right and the range editor under both."""
+    """``field`` with the mark's ⚲ toggle at its right and the range editor under both."""
     box = QWidget()
     outer = QVBoxLayout(box)
     outer.setContentsMargins(0, 0, 0, 0)
@@ -295,7 +295,7 @@ def with_mark(field: QWidget, mark: SearchMark) -> QWidget:
 
 
 class MarkPopup(QFrame):
-    """A search mark in a small popup under a 🔍 button (the Training dock's compact form)."""
+    """A search mark in a small popup under a ⚲ button (the Training dock's compact form)."""
 
     def __init__(self, mark: SearchMark, button: QToolButton) -> None:
         super().__init__(button, Qt.WindowType.Popup)
@@ -314,7 +314,7 @@ class MarkPopup(QFrame):
 
 
 class SettingSearchButton(QToolButton):
-    """A 🔍 button for a training setting (``training.SETTING``) that opens its mark in a
+    """A ⚲ button for a training setting (``training.SETTING``) that opens its mark in a
     popup; highlighted while the setting is searched."""
 
     def __init__(self, document: Document, setting: str, kind: str,

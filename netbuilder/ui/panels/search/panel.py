@@ -86,7 +86,7 @@ class SearchPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         bar = QHBoxLayout()
-        self.status = QLabel("No search yet: mark values with 🔍 in the Inspector, then "
+        self.status = QLabel("No search yet: mark values with ⚲ in the Inspector, then "
                              "Train ▸ Search….")
         self.status.setWordWrap(True)
         self.search_button = QPushButton("Search…")
@@ -153,6 +153,7 @@ class SearchPanel(QWidget):
         importance_plot = pg.PlotWidget()
         importance_plot.setBackground("w")
         importance_plot.setLabel("bottom", "importance (fANOVA, Optuna)")
+        importance_plot.getAxis("bottom").enableAutoSIPrefix(False)
         imp_layout.addWidget(importance_note)
         imp_layout.addWidget(importance_plot, 1)
         self.tabs.addTab(objective, "Objective")

@@ -72,7 +72,7 @@ class SettingsForm(QWidget):
         self.lr_spin.setMaximumWidth(76)
         self.optimizer_combo.setMaximumWidth(84)
         form.addRow("Data", self.data_combo)
-        # 🔍 beside a setting: search it (a range or choices, in a popup; Train ▸ Search…)
+        # ⚲ beside a setting: search it (a range or choices, in a popup; Train ▸ Search…)
         self.search_buttons = {
             "batch_size": SettingSearchButton(document, "batch_size", "int",
                                               self.batch_spin.value),
