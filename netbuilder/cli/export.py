@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--with-training", action="store_true",
                         help="python format: add data loading, compile and fit for the "
                              "project's training settings")
+    parser.add_argument("--with-search", action="store_true",
+                        help="python format: a standalone Optuna + Keras script searching the "
+                             "project's search marks (--trials, --storage, --study)")
     parser.add_argument("--data", metavar="SOURCE",
                         help="with --with-training, and to check (and calibrate int8) a "
                              "deployment export: digits, shapes, mnist, fashion_mnist, cifar10, "
@@ -84,6 +87,8 @@ def _run(args: argparse.Namespace) -> int:
         return _export_deployment(args, project)
     if args.with_training and args.format != "python":
         return fail("--with-training adds Python code: it needs --format python")
+    if args.with_search:
+        return _export_search(args, project, output)
     if args.format == "python":
         from netbuilder.core.codegen import generate_code
 
@@ -104,6 +109,26 @@ def _run(args: argparse.Namespace) -> int:
         print(f"Wrote the Keras code of {project.name} to {output}")
         return 0
     return _export_keras(project, Path(args.project), output)
+
+
+def _export_search(args: argparse.Namespace, project: Any, output: Path) -> int:
+    """``--with-search``: the search as a standalone Optuna + Keras script."""
+    from netbuilder.runtime.search_code import search_script
+    from netbuilder.runtime.training.code import TrainingCodeError
+
+    if args.format != "python" or args.with_training or getattr(args, "cluster", False):
+        return fail("--with-search writes a Python script of its own: not with --format "
+                    f"{args.format}, --with-training or --cluster")
+    data = args.data or _project_data(project)
+    if not data:
+        return fail("--with-search needs --data SOURCE (the project names none)")
+    try:
+        code = search_script(project, data).encode("utf-8")
+    except TrainingCodeError as err:
+        return fail(f"cannot export the search: {err}")
+    write_atomically(output, lambda tmp: tmp.write_bytes(code))
+    print(f"Wrote the search of {project.name} to {output}")
+    return 0
 
 
 def _project_data(project: Any) -> str | None:
