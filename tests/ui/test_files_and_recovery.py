@@ -95,7 +95,8 @@ def test_export_asks_where_and_adds_the_suffix(window, tmp_path):
     window.export_png_action.trigger()
     assert (tmp_path / "pic.png").is_file()
     assert [a.text() for a in window.export_menu.actions() if not a.isSeparator()] == [
-        "&Keras Code…", "Keras &Model (.keras)…", "Picture as &PNG…", "Picture as &SVG…"]
+        "&Keras Code…", "Keras &Model (.keras)…", "For &Deployment…", "Picture as &PNG…",
+        "Picture as &SVG…"]
 
 
 def test_export_of_an_empty_model_explains(make_window, tmp_path, no_modal_dialogs):
