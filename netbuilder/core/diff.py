@@ -166,10 +166,10 @@ def _compare(old: Layer, new: Layer, renames: Mapping[str, str], a: Graph, b: Gr
         new_params = _plain_params(b, b.nodes[new.node_id])
     else:
         old_params, new_params = old.params, new.params
+    old_same, new_same = _effective(old_params), _effective(new_params)
     for key in list(old_params) + [k for k in new_params if k not in old_params]:
-        before, after = old_params.get(key), new_params.get(key)
-        if before != after:
-            change.params[key] = (before, after)
+        if old_same.get(key) != new_same.get(key):
+            change.params[key] = (old_params.get(key), new_params.get(key))
     if old.outputs != new.outputs:
         change.differences["output_shape"] = (old.outputs, new.outputs)
     if old.count != new.count:
@@ -183,6 +183,18 @@ def _compare(old: Layer, new: Layer, renames: Mapping[str, str], a: Graph, b: Gr
     if old.definition != new.definition:
         change.differences["layers"] = ("", "")
     return change
+
+
+def _effective(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters as Keras reads them, where two spellings mean the same layer (a model
+    imported from Keras spells out what a project leaves as None): ``data_format`` None is
+    channels_last, a pooling layer's ``strides`` None is its ``pool_size``."""
+    out = dict(params)
+    if "data_format" in out and out["data_format"] is None:
+        out["data_format"] = "channels_last"
+    if "strides" in out and out["strides"] is None and "pool_size" in out:
+        out["strides"] = out["pool_size"]
+    return out
 
 
 def _renamed_input(name: str, renames: Mapping[str, str]) -> str:

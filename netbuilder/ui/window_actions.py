@@ -162,6 +162,12 @@ def make_menus(window: MainWindow) -> None:
     window.export_menu.addSeparator()
     window.export_menu.addAction(window.export_png_action)
     window.export_menu.addAction(window.export_svg_action)
+    from netbuilder.ui.dialogs import compare
+
+    window.compare_action = _action(
+        window, "Co&mpare With…", lambda: compare.compare_with(window), None,
+        "Show how this project differs from another project, a training run or a Keras model")
+    file_menu.addAction(window.compare_action)
     file_menu.addSeparator()
     file_menu.addAction(window.quit_action)
 

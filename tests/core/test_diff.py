@@ -177,3 +177,16 @@ def test_sources(tmp_path):
     (bad_run / "run.json").write_text("{")
     with pytest.raises(DiffSourceError, match="not a valid run record"):
         load_source(bad_run / "run.json")
+
+
+def test_spellings_keras_reads_alike_are_not_differences():
+    """An imported model spells out data_format and a pooling's strides; a project leaves them
+    None: the same layers."""
+    a, b = copies()
+    g = b.graph
+    g.set_param(g.node_by_name("conv2d").id, "data_format", "channels_last")
+    g.set_param(g.node_by_name("max_pooling2d").id, "strides", (2, 2))
+    assert diff_projects(a, b).identical
+    g.set_param(g.node_by_name("max_pooling2d").id, "strides", (1, 1))
+    (change,) = [c for c in diff_projects(a, b).changed if c.new.name == "max_pooling2d"]
+    assert change.params == {"strides": (None, [1, 1])}
