@@ -43,11 +43,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--with-search", action="store_true",
                         help="python format: a standalone Optuna + Keras script searching the "
                              "project's search marks (--trials, --storage, --study)")
+    parser.add_argument("--cluster", action="store_true",
+                        help="python format: a training job for several processes or machines "
+                             "(Keras 3 on JAX, keras.distribution data parallelism); it takes "
+                             "--coordinator HOST:PORT --num-processes N --process-id I")
     parser.add_argument("--data", metavar="SOURCE",
-                        help="with --with-training, and to check (and calibrate int8) a "
-                             "deployment export: digits, shapes, mnist, fashion_mnist, cifar10, "
-                             "a folder of images, an .npz or .csv file (default: the project's "
-                             "data)")
+                        help="with --with-training or --cluster, and to check (and calibrate "
+                             "int8) a deployment export: digits, shapes, mnist, fashion_mnist, "
+                             "cifar10, a folder of images, an .npz or .csv file (default: the "
+                             "project's data)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,21 +91,26 @@ def _run(args: argparse.Namespace) -> int:
         return _export_deployment(args, project)
     if args.with_training and args.format != "python":
         return fail("--with-training adds Python code: it needs --format python")
+    if args.cluster and (args.format != "python" or args.with_training):
+        return fail("--cluster writes a Python job of its own: not with --format "
+                    f"{args.format} or --with-training")
     if args.with_search:
         return _export_search(args, project, output)
     if args.format == "python":
         from netbuilder.core.codegen import generate_code
 
         text = generate_code(project)
-        if args.with_training:
+        if args.with_training or args.cluster:
+            from netbuilder.runtime.cluster_job import cluster_job
             from netbuilder.runtime.training.code import TrainingCodeError, with_training
 
             data = args.data or _project_data(project)
+            flag = "--cluster" if args.cluster else "--with-training"
             if not data:
-                return fail("--with-training needs --data SOURCE (the project names none)")
+                return fail(f"{flag} needs --data SOURCE (the project names none)")
             try:
-                text = with_training(text, project.graph, project.settings.get("training"),
-                                     data)
+                text = (cluster_job if args.cluster else with_training)(
+                    text, project.graph, project.settings.get("training"), data)
             except TrainingCodeError as err:
                 return fail(f"cannot export the training: {err}")
         code = text.encode("utf-8")

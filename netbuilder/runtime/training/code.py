@@ -27,7 +27,7 @@ class TrainingCodeError(Exception):
     """The training cannot be written as code; ``str(err)`` says why."""
 
 
-def _load_data_code(data: str) -> str:
+def load_data_code(data: str) -> str:
     """``load_data()`` for ``data``: returns (x, y) of the training data."""
     if data == "digits":
         return '''def load_data():
@@ -51,7 +51,7 @@ def _load_data_code(data: str) -> str:
     if path.suffix == ".npz":
         return f'''def load_data():
     """Arrays from {path.name}: x_train/y_train (or x/y)."""
-    with np.load({_q(str(path))}) as arrays:
+    with np.load({quoted(str(path))}) as arrays:
         x = arrays["x_train"] if "x_train" in arrays else arrays["x"]
         y = arrays["y_train"] if "y_train" in arrays else arrays["y"]
     x = x.astype("float32")
@@ -61,7 +61,7 @@ def _load_data_code(data: str) -> str:
         return f'''def load_data():
     """Images from {path.name}/, one sub-folder per class, pixel values scaled to 0-1."""
     images = keras.utils.image_dataset_from_directory(
-        {_q(str(path))}, batch_size=None, shuffle=False, image_size=IMAGE_SIZE
+        {quoted(str(path))}, batch_size=None, shuffle=False, image_size=IMAGE_SIZE
     )
     x = np.stack([image for image, _ in images.as_numpy_iterator()]).astype("float32")
     y = np.array([label for _, label in images.as_numpy_iterator()])
@@ -121,13 +121,13 @@ def devices_text(text):
 '''
 
 
-def _loss(graph: Graph, settings: TrainingSettings) -> str:
+def loss_code(graph: Graph, settings: TrainingSettings) -> str:
     outputs = graph.outputs()
     if len(outputs) != 1:
         raise TrainingCodeError("exporting training code handles models with one output; "
                                 f"this one has {len(outputs)}")
     if settings.loss:
-        return _q(settings.loss)
+        return quoted(settings.loss)
     node = outputs[0]
     result = graph.inference.result(node.id)
     units = result.outputs[0][-1] if result.outputs else None
@@ -141,7 +141,7 @@ def _loss(graph: Graph, settings: TrainingSettings) -> str:
     return "keras.losses.SparseCategoricalCrossentropy(from_logits=True)"
 
 
-def _optimizer(s: TrainingSettings, rate: str | None = None) -> str:
+def optimizer_code(s: TrainingSettings, rate: str | None = None) -> str:
     """The ``optimizer=...`` argument of ``model.compile``, wrapped to fit (``rate``: the
     learning rate's expression, else the settings' rate or schedule)."""
     args = [f"learning_rate={rate}" if rate else "learning_rate=schedule"
@@ -156,12 +156,12 @@ def _optimizer(s: TrainingSettings, rate: str | None = None) -> str:
     return _call(f"optimizer=keras.optimizers.{name}", args) + ","
 
 
-def _q(value: Any) -> str:
+def quoted(value: Any) -> str:
     """A Python literal with double quotes, as black writes it."""
     if isinstance(value, str):
         return json.dumps(value)
     if isinstance(value, list):
-        return "[" + ", ".join(_q(v) for v in value) + "]"
+        return "[" + ", ".join(quoted(v) for v in value) + "]"
     return repr(value)
 
 
@@ -176,15 +176,17 @@ def _call(function: str, args: list[str], indent: int = 8) -> str:
     return f"{function}(\n" + "".join(f"{inner}{a},\n" for a in args) + f"{' ' * indent})"
 
 
-def _callbacks(s: TrainingSettings) -> list[str]:
-    out = []
+def callbacks_code(s: TrainingSettings, writers: bool | None = None) -> list[str]:
+    """The callbacks of ``model.fit``; ``writers``: only those that write files (True), only
+    the others (False), or all (None)."""
+    out, files = [], []
     if s.checkpoint:
         out.append(_call("keras.callbacks.ModelCheckpoint",
-                         ['"best.keras"', f"monitor={_q(s.checkpoint_monitor)}",
+                         ['"best.keras"', f"monitor={quoted(s.checkpoint_monitor)}",
                           "save_best_only=True"]))
     if s.early_stopping:
         out.append(_call("keras.callbacks.EarlyStopping",
-                         [f"monitor={_q(s.early_stopping_monitor)}", f"patience={s.patience}",
+                         [f"monitor={quoted(s.early_stopping_monitor)}", f"patience={s.patience}",
                           f"min_delta={s.min_delta!r}",
                           f"restore_best_weights={s.restore_best_weights!r}"]))
     if s.terminate_on_nan:
@@ -198,10 +200,15 @@ def _callbacks(s: TrainingSettings) -> list[str]:
                          [f"factor={s.plateau_factor!r}", f"patience={s.plateau_patience}",
                           f"min_lr={s.min_learning_rate!r}"]))
     if s.csv_log:
-        out.append('keras.callbacks.CSVLogger("training.csv")')
+        files.append('keras.callbacks.CSVLogger("training.csv")')
     if s.tensorboard:
-        out.append('keras.callbacks.TensorBoard("tensorboard")')
-    return out
+        files.append('keras.callbacks.TensorBoard("tensorboard")')
+    if writers is None:
+        return out + files
+    checkpoint = [c for c in out if c.startswith("keras.callbacks.ModelCheckpoint")]
+    if writers:
+        return checkpoint + files
+    return [c for c in out if c not in checkpoint]
 
 
 def _fine_tune_code(s: TrainingSettings, loss: str, metrics: str) -> str:
@@ -215,7 +222,7 @@ def _fine_tune_code(s: TrainingSettings, loss: str, metrics: str) -> str:
         '    print(f"fine-tuning from {FINE_TUNE_FROM} at lr {rate:g}: {trainable:,} trainable '
         'params")',
         "    model.compile(",
-        f"        {_optimizer(stage2, 'FINE_TUNE_LEARNING_RATE')}",
+        f"        {optimizer_code(stage2, 'FINE_TUNE_LEARNING_RATE')}",
         f"        loss={loss},",
         f"        metrics={metrics},",
         "    )",
@@ -248,7 +255,7 @@ def _fine_tune_code(s: TrainingSettings, loss: str, metrics: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _preprocess_line(graph: Graph) -> str:
+def preprocess_code(graph: Graph) -> str:
     """The line of ``train()`` that prepares the pixels as the Keras Application the Input feeds
     was trained (``load_data`` gives 0-1 values); empty for other models."""
     from netbuilder.runtime.applications import preprocess_module, preprocessing_for
@@ -261,6 +268,24 @@ def _preprocess_line(graph: Graph) -> str:
             f"    x = keras.applications.{module}.preprocess_input(x * 255.0)\n")
 
 
+def image_size_code(graph: Graph) -> str:
+    """``IMAGE_SIZE`` (for image folders): the Input's height and width."""
+    shape = list(graph.inputs()[0].params["shape"])
+    return (f"({shape[0]}, {shape[1]})" if len(shape) >= 3 and None not in shape[:2]
+            else "(256, 256)")
+
+
+def data_problems(graph: Graph, s: TrainingSettings, data: str) -> str | None:
+    """Why the loss chosen from the output layer would not train on ``data``, if it would not
+    (a regression on class numbers, sigmoids read as logits)."""
+    described = DataDescription.for_source(data)
+    problems = (data_fit.check(graph, described)
+                if described and not s.loss and len(graph.outputs()) == 1 else [])
+    if not problems:
+        return None
+    return problems[0].text() + " (or choose a loss in the settings, e.g. mean_squared_error)"
+
+
 def training_code(graph: Graph, settings_dict: dict[str, Any] | None, data: str) -> str:
     """The training half of an exported script, for ``graph`` trained on ``data``."""
     try:
@@ -270,20 +295,15 @@ def training_code(graph: Graph, settings_dict: dict[str, Any] | None, data: str)
     input_node = graph.inputs()[0] if len(graph.inputs()) == 1 else None
     if input_node is None:
         raise TrainingCodeError("exporting training code handles models with one input")
-    shape = list(input_node.params["shape"])
-    image_size = (f"({shape[0]}, {shape[1]})" if len(shape) >= 3 and None not in shape[:2]
-                  else "(256, 256)")
-    described = DataDescription.for_source(data)
-    problems = (data_fit.check(graph, described)
-                if described and not s.loss and len(graph.outputs()) == 1 else [])
-    if problems:  # the loss below would train a regression or read sigmoids as logits
-        raise TrainingCodeError(problems[0].text() + " (or choose a loss in the settings, e.g. "
-                                "mean_squared_error)")
-    parts = [_load_data_code(data)]
+    image_size = image_size_code(graph)
+    problem = data_problems(graph, s, data)
+    if problem:
+        raise TrainingCodeError(problem)
+    parts = [load_data_code(data)]
     parts.append("\n\n" + FIT_TO_MODEL)
     parts.append("\n\n" + DEVICES_CODE)
-    preprocess = _preprocess_line(graph)
-    callbacks = _callbacks(s)
+    preprocess = preprocess_code(graph)
+    callbacks = callbacks_code(s)
     callback_lines = "".join(f"        {c},\n" for c in callbacks)
     schedule = ""
     if s.schedule == "cosine":
@@ -299,11 +319,11 @@ def training_code(graph: Graph, settings_dict: dict[str, Any] | None, data: str)
     if s.fine_tuning:
         parts.append("\n\n" + inspect.getsource(find_layer_path))
         parts.append("\n\n" + inspect.getsource(unfreeze_from))
-        constants = (f"FINE_TUNE_FROM = {_q(s.fine_tune_from)}  # stage 2: fine-tuning\n"
+        constants = (f"FINE_TUNE_FROM = {quoted(s.fine_tune_from)}  # stage 2: fine-tuning\n"
                      f"FINE_TUNE_EPOCHS = {s.fine_tune_epochs}\n"
                      f"FINE_TUNE_LEARNING_RATE = {s.fine_tune_learning_rate!r}\n")
         result = "history = model.fit("
-        fine_tune = _fine_tune_code(s, _loss(graph, s), _q(metrics))
+        fine_tune = _fine_tune_code(s, loss_code(graph, s), quoted(metrics))
     parts.append(f'''
 
 EPOCHS = {s.epochs}
@@ -317,9 +337,9 @@ def train(model):
     x, y = load_data()
     x = fit_to_model(x, model.input_shape[1:])
 {preprocess}{schedule}    model.compile(
-        {_optimizer(s)}
-        loss={_loss(graph, s)},
-        metrics={_q(metrics)},
+        {optimizer_code(s)}
+        loss={loss_code(graph, s)},
+        metrics={quoted(metrics)},
     )
     callbacks = [
 {callback_lines}    ]
@@ -338,7 +358,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Train the model with the project's settings.")
     parser.add_argument(
         "--devices",
-        default={_q(s.devices)},
+        default={quoted(s.devices)},
         type=devices_text,
         help="auto, all, gpu:0,1 or cpu:N (default: %(default)s)",
     )
