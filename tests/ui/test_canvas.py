@@ -275,3 +275,13 @@ def test_renaming_an_invalid_layer_renames_it_in_its_error(make_window, qtbot):
     item = window.scene.node_items[conv.id]
     qtbot.waitUntil(lambda: "features: Conv2D expects" in item.toolTip())
     qtbot.waitUntil(lambda: "features: Conv2D" in window.parameter_editor.status.text())
+
+
+def test_node_notes_from_several_features_are_kept_apart(window):
+    """Search marks and a comparison both note layers: one clearing its notes keeps the other's."""
+    scene = window.scene
+    scene.set_node_notes({"n2": "⚲ filters"}, source="search")
+    scene.set_node_notes({"n2": "changed: filters", "n3": "added"}, source="compare")
+    assert scene.node_notes == {"n2": "⚲ filters · changed: filters", "n3": "added"}
+    scene.set_node_notes({}, source="compare")
+    assert scene.node_notes == {"n2": "⚲ filters"}

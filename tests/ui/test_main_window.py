@@ -27,10 +27,12 @@ def test_layout_of_the_window(window):
                      "summaryDock": Qt.DockWidgetArea.BottomDockWidgetArea,
                      "codeDock": Qt.DockWidgetArea.BottomDockWidgetArea,
                      "trainingDock": Qt.DockWidgetArea.BottomDockWidgetArea,
-                     "inspectDock": Qt.DockWidgetArea.BottomDockWidgetArea}
+                     "inspectDock": Qt.DockWidgetArea.BottomDockWidgetArea,
+                     "searchDock": Qt.DockWidgetArea.BottomDockWidgetArea}
     assert window.tabifiedDockWidgets(window.summary_dock) == [window.code_dock,
                                                               window.training_dock,
-                                                              window.inspect_dock]
+                                                              window.inspect_dock,
+                                                              window.search_feature.dock]
     assert window.centralWidget() is window.view
     menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
     assert menus[:3] == ["File", "Edit", "View"]

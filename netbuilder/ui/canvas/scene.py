@@ -48,6 +48,7 @@ class GraphScene(QGraphicsScene):
         self.graph = document.graph
         self.hooks = hooks if hooks is not None else CanvasHooks()
         self.node_notes: dict[str, str] = {}   # short labels on some layers (set_node_notes)
+        self._notes_by_source: dict[str, dict[str, str]] = {}
         self.node_items: dict[str, NodeItem] = {}
         self.edge_items: dict[Edge, EdgeItem] = {}
         self._drag_start: dict[str, QPointF] = {}
@@ -161,19 +162,30 @@ class GraphScene(QGraphicsScene):
         for edge in self._edges_of(node_id):
             self.edge_items[edge].update_path()
 
-    # -- selection --------------------------------------------------------------------------
+    # -- notes ------------------------------------------------------------------------------
 
-    # -- selection --------------------------------------------------------------------------
-
-    def set_node_notes(self, notes: dict[str, str]) -> None:
-        """Short labels drawn on layers' name lines (the block editor marks the optional
-        layers: "only if strides ≠ 1")."""
-        changed = set(self.node_notes) | set(notes)
-        self.node_notes = dict(notes)
+    def set_node_notes(self, notes: dict[str, str], source: str = "") -> None:
+        """Short labels drawn on layers' name lines, kept per ``source`` so that features do not
+        wipe each other's (the block editor marks the optional layers: "only if strides ≠ 1";
+        search marks "⚲ units"; a comparison "changed: …"). A layer with notes from several
+        sources shows them joined."""
+        if notes:
+            self._notes_by_source[source] = dict(notes)
+        else:
+            self._notes_by_source.pop(source, None)
+        merged: dict[str, str] = {}
+        for by_node in self._notes_by_source.values():
+            for node_id, note in by_node.items():
+                merged[node_id] = f"{merged[node_id]} · {note}" if node_id in merged else note
+        changed = {n for n in set(self.node_notes) | set(merged)
+                   if self.node_notes.get(n) != merged.get(n)}
+        self.node_notes = merged
         for node_id in changed:
             item = self.node_items.get(node_id)
             if item is not None:
                 item.refresh()
+
+    # -- selection --------------------------------------------------------------------------
 
     def _selection_changed(self) -> None:
         self.document.set_selection(self.selected_node_ids())

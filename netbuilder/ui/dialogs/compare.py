@@ -193,7 +193,8 @@ class Comparison(QObject):
             item = scene.node_items.get(node_id)
             if item is not None:
                 self.marks[node_id] = DiffMark(item, color, kind)
-        scene.set_node_notes({nid: note for nid, (_c, _k, note) in looks.items()})
+        scene.set_node_notes({nid: note for nid, (_c, _k, note) in looks.items()},
+                             source="compare")
 
     def _remove_marks(self) -> None:
         for mark in self.marks.values():
@@ -212,7 +213,7 @@ class Comparison(QObject):
         self._remove_marks()
         scene = self.window.scene
         if scene is not None and isValid(scene):
-            scene.set_node_notes({})
+            scene.set_node_notes({}, source="compare")
         self.dock.closed.disconnect(self.clear)
         self.window.removeDockWidget(self.dock)
         self.dock.deleteLater()

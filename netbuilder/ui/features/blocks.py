@@ -307,7 +307,7 @@ class BlockEditorDialog(QDialog):
                              f"<code>{param}</code> = {_short(value)}")
                 notes[nid] = f"only if {param} ≠ {_short(value)}"
         self.exposed_label.setText("<br>".join(lines))
-        self.scene.set_node_notes(notes)     # the optional layers, marked on the canvas
+        self.scene.set_node_notes(notes, source="optional")  # the optional layers, marked
 
     def new_block(self) -> Block:
         """The edited definition; ``GraphError`` says why it cannot be one."""

@@ -62,7 +62,7 @@ class SearchFeature(QObject):
         scene = self.window.scene
         if scene is not None:
             scene.set_node_notes(marked_layers(self.document.graph,
-                                               self.document.project.search))
+                                               self.document.project.search), source="search")
 
     def space(self) -> tuple[list[str], str | None]:
         """The marked parameters as text, and why they cannot be searched (None: they can)."""
