@@ -337,6 +337,26 @@ class StructuralEdit(GraphCommand):
         restore(self.graph, self.before)
 
 
+class ReplaceGraph(StructuralEdit):
+    """The whole graph put in the state ``target`` (the code view's Apply), and the training
+    settings changed with it when ``settings`` (a SetTrainingSettings, not pushed) is given."""
+
+    def __init__(self, graph: Graph, text: str, target: Snapshot,
+                 settings: QUndoCommand | None = None) -> None:
+        super().__init__(graph, text, lambda: restore(graph, target))
+        self.settings = settings
+
+    def apply(self) -> None:
+        super().apply()
+        if self.settings is not None:
+            self.settings.redo()
+
+    def revert(self) -> None:
+        super().revert()
+        if self.settings is not None:
+            self.settings.undo()
+
+
 class SetFreezing(GraphCommand):
     """Freeze, unfreeze or fine-tune a nested model from a layer: the instance's flag and the
     flags inside its block, restored as a whole on undo."""

@@ -21,6 +21,7 @@ from netbuilder.core.block_edits import collapse_block, expand_block, make_block
 from netbuilder.core.blocks import Block
 from netbuilder.core.data_fit import DataFix
 from netbuilder.core.graph import BLOCK_TYPE, Edge, Graph, GraphError
+from netbuilder.core.graph_replace import replacement
 from netbuilder.core.layout import V_SPACING, layered_layout
 from netbuilder.core.project import Project
 from netbuilder.core.quick_fixes import ParamFix, QuickFix, describe_fix
@@ -37,6 +38,7 @@ from netbuilder.ui.commands import (
     RemoveNode,
     Rename,
     RenameMarked,
+    ReplaceGraph,
     SetFreezing,
     SetParam,
     SetSearchMarks,
@@ -56,6 +58,17 @@ Position = tuple[float, float]
 Placer = Callable[[str, Position | None, str | None], str | None]
 """Places what a palette key names that is not a layer type (a block, a Keras Application…):
 ``placer(key, position, after)`` returns the new node's id (None: nothing placed)."""
+
+COMPILE_SETTINGS = ("optimizer", "learning_rate", "loss", "output_losses", "metrics")
+"""The training settings a ``compile(...)`` always sets (its other ones: where not the default)."""
+
+
+def _free_among(wanted: Position, taken: list[Position]) -> Position:
+    """``wanted``, or the nearest place to its right where none of ``taken`` sits."""
+    x, y = wanted
+    while any(abs(px - x) < NODE_WIDTH and abs(py - y) < NODE_HEIGHT for px, py in taken):
+        x += NODE_WIDTH + 30
+    return (x, y)
 
 
 class Document(QObject):
@@ -224,11 +237,7 @@ class Document(QObject):
 
     def free_spot(self, wanted: Position) -> Position:
         """``wanted``, or the nearest place to its right where no layer sits."""
-        x, y = wanted
-        taken = [n.position for n in self.graph.nodes.values()]
-        while any(abs(px - x) < NODE_WIDTH and abs(py - y) < NODE_HEIGHT for px, py in taken):
-            x += NODE_WIDTH + 30
-        return (x, y)
+        return _free_among(wanted, [n.position for n in self.graph.nodes.values()])
 
     # -- connections, deletion, parameters, names, flags, positions -------------------------------
 
@@ -634,6 +643,27 @@ class Document(QObject):
         self.undo_stack.push(SetTrainingSettings(
             self.project, old, value, lambda: self.settings_changed.emit(key), key=key))
         return True
+
+    def replace_graph(self, new: Project, text: str = "Apply the code") -> None:
+        """Make the graph ``new``'s (the code view's Apply): layers whose name is in both keep
+        their node id and position, new ones go where ``new``'s layout puts them beside a
+        neighbour that kept its place; the training settings ``new`` has (its code's
+        ``compile``) replace those they name. One undo step; ``GraphError`` propagates and
+        nothing is recorded."""
+        from netbuilder.runtime.training.settings import TrainingSettings
+
+        target = replacement(self.graph, new.graph, _free_among)
+        old = self.project.settings.get("training")
+        settings = None
+        if new.settings.get("training") is not None:
+            defaults = TrainingSettings().to_dict()
+            merged = dict(old or {})
+            merged.update((k, v) for k, v in new.settings["training"].items()
+                          if k in COMPILE_SETTINGS or v != defaults.get(k))
+            if merged != old:
+                settings = SetTrainingSettings(self.project, old, merged,
+                                               lambda: self.settings_changed.emit("training"))
+        push(self.undo_stack, ReplaceGraph(self.graph, text, target, settings))
 
     # -- hyperparameter search -------------------------------------------------------------------
 

@@ -103,7 +103,7 @@ class MainWindow(QMainWindow):
                                           Qt.DockWidgetArea.RightDockWidgetArea)
         self.summary_dock = self._dock("Summary", "summaryDock", self.summary,
                                        Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.code_view = CodeView()
+        self.code_view = CodeView(self.document)
         self.code_dock = self._dock("Code", "codeDock", self.code_view,
                                     Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.summary_dock, self.code_dock)

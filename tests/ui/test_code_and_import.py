@@ -24,7 +24,7 @@ def show_code(window):
 def test_the_code_dock_shows_the_generated_code(window):
     view = show_code(window)
     assert view.editor.toPlainText() == generate_code(window.project)
-    assert view.editor.isReadOnly()
+    assert not view.editor.isReadOnly()  # editable: Apply (test_code_view_apply.py)
     assert 'layers.Conv2D(32, 3, activation="relu", name="conv2d")' in view.code
     assert "Keras code of this model" in view.info.text()
 
