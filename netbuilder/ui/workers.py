@@ -29,6 +29,21 @@ class EngineSource(Protocol):
         """A started engine process and the start of a line it wrote, or None."""
 
 
+def sets_devices(job: Mapping[str, Any] | None) -> bool:
+    """Whether a training job chooses its devices (``cpu:2``, ``gpu:0,1``): TensorFlow takes
+    them only before it starts, and a warm engine has started it, so such a job needs a fresh
+    process."""
+    if not job:
+        return False
+    project = job.get("project")
+    training = (project.get("settings", {}).get("training", {})
+                if isinstance(project, Mapping) else {})
+    for settings in (job.get("settings"), training):
+        if isinstance(settings, Mapping) and settings.get("devices") not in (None, "", "auto"):
+            return True
+    return False
+
+
 def crash_message(name: str) -> str:
     """How a worker's unexpected end begins: "the training process ended unexpectedly"."""
     return f"the {name} ended unexpectedly"
@@ -71,7 +86,7 @@ class WorkerClient(QObject):
         """Start the worker unless it runs; ``first`` (a job) is its first stdin line."""
         if self.process is not None:
             return
-        taken = self._take_engine()
+        taken = None if sets_devices(first) else self._take_engine()
         process = taken[0] if taken is not None else QProcess(self)
         if taken is None:
             env = QProcessEnvironment()

@@ -110,3 +110,15 @@ def test_requests_take_the_ready_engine_and_a_training_crash_harms_nothing(
     assert dialog.preview_event is not None, dialog.preview_error
     dialog.reject()
     assert pool.taken == 3
+
+
+def test_a_job_that_chooses_its_devices_never_takes_a_warm_engine():
+    """TensorFlow takes ``cpu:2`` only before it starts; a warm engine has started it."""
+    from netbuilder.ui.workers import sets_devices
+
+    assert not sets_devices(None)
+    assert not sets_devices({"settings": {"epochs": 2}})
+    assert not sets_devices({"settings": {"devices": "auto"}})
+    assert sets_devices({"settings": {"devices": "cpu:2"}})
+    in_project = {"settings": {"training": {"devices": "gpu:0"}}}
+    assert sets_devices({"settings": {}, "project": in_project})
