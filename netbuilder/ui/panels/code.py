@@ -12,11 +12,12 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
     QFontDatabase,
+    QPainter,
     QSyntaxHighlighter,
     QTextCharFormat,
     QTextCursor,
@@ -108,6 +109,65 @@ class PythonHighlighter(QSyntaxHighlighter):
             self.setFormat(begin, 3, self.docstring)
 
 
+class _Gutter(QWidget):
+    """The line numbers beside a ``CodeEditor``."""
+
+    def __init__(self, editor: CodeEditor) -> None:
+        super().__init__(editor)
+        self.editor = editor
+
+    def sizeHint(self) -> QSize:
+        return QSize(self.editor.gutter_width(), 0)
+
+    def paintEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        self.editor.paint_gutter(event)
+
+
+class CodeEditor(QPlainTextEdit):
+    """A plain text editor with line numbers in a gutter on its left."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.gutter = _Gutter(self)
+        self.blockCountChanged.connect(self._fit_gutter)
+        self.updateRequest.connect(self._scroll_gutter)
+        self._fit_gutter()
+
+    def gutter_width(self) -> int:
+        digits = len(str(max(1, self.blockCount())))
+        return 10 + self.fontMetrics().horizontalAdvance("9") * max(2, digits)
+
+    def _fit_gutter(self) -> None:
+        self.setViewportMargins(self.gutter_width(), 0, 0, 0)
+
+    def _scroll_gutter(self, rect: QRect, dy: int) -> None:
+        if dy:
+            self.gutter.scroll(0, dy)
+        else:
+            self.gutter.update(0, rect.y(), self.gutter.width(), rect.height())
+
+    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().resizeEvent(event)
+        area = self.contentsRect()
+        self.gutter.setGeometry(QRect(area.left(), area.top(), self.gutter_width(),
+                                      area.height()))
+
+    def paint_gutter(self, event) -> None:  # type: ignore[no-untyped-def]
+        painter = QPainter(self.gutter)
+        painter.fillRect(event.rect(), QColor("#f1f3f4"))
+        painter.setPen(QColor("#8c959f"))
+        block = self.firstVisibleBlock()
+        top = round(self.blockBoundingGeometry(block).translated(self.contentOffset()).top())
+        height = self.fontMetrics().height()
+        while block.isValid() and top <= event.rect().bottom():
+            if block.isVisible() and top + height >= event.rect().top():
+                painter.drawText(0, top, self.gutter.width() - 5, height,
+                                 int(Qt.AlignmentFlag.AlignRight), str(block.blockNumber() + 1))
+            top += round(self.blockBoundingRect(block).height())
+            block = block.next()
+        painter.end()
+
+
 class CodeView(QWidget):
     """Shows the generated code of ``project``; follows its graph's changes. With ``document``,
     the code can be edited and applied to it."""
@@ -138,7 +198,7 @@ class CodeView(QWidget):
         self._setting_text = False
         self._applying_to: Project | None = None
 
-        self.editor = QPlainTextEdit()
+        self.editor = CodeEditor()
         self.editor.setReadOnly(document is None)
         self.editor.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         if document is None:
@@ -169,9 +229,10 @@ class CodeView(QWidget):
         self.copy_button.setToolTip("Copy the whole code to the clipboard")
         self.copy_button.clicked.connect(self.copy)
         self.error_label = QLabel()
-        self.error_label.setWordWrap(True)
+        self.error_label.setTextFormat(Qt.TextFormat.PlainText)  # the caret's spaces kept
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_label.setStyleSheet("color: #d93025; font-family: monospace; padding: 2px;")
+        self.error_label.setFont(font)
+        self.error_label.setStyleSheet("color: #d93025; padding: 2px;")
         self.error_label.hide()
 
         top = QHBoxLayout()
