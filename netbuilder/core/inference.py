@@ -6,7 +6,6 @@ Pure arithmetic through the catalog's specs; no TensorFlow.
 
 from __future__ import annotations
 
-import heapq
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -79,6 +78,8 @@ class InferenceEngine:
         self._block_cache: dict[tuple[Any, ...], NodeResult] = {}
         self._order_seen: list[str] | None = None
         self._index: dict[str, int] = {}
+        self._consumers: list[tuple[int, ...]] = []
+        """Per position in the topological order: the positions of its consumers, sorted."""
 
     # -- incremental updates (called by Graph) ------------------------------------------------
 
@@ -89,34 +90,50 @@ class InferenceEngine:
         order = graph.topological_order()
         if order is not self._order_seen:
             self._order_seen = order
-            self._index = {nid: i for i, nid in enumerate(order)}
+            self._index = index = {nid: i for i, nid in enumerate(order)}
+            out_edges = graph.out_edges
+            self._consumers = [tuple(sorted({index[e.dst] for e in out_edges(nid)}))
+                               for nid in order]
         index = self._index
-        # a heap of positions in the topological order (plain ints: cheap to compare)
-        heap = sorted({index[n] for n in dirty if n in index})
-        queued = set(heap)
+        consumers = self._consumers
+        # positions in the topological order still to compute, scanned in order: every
+        # consumer sits after its producer, so one pass from the first to the last marked does
+        marked = bytearray(len(order))
+        first = last = -1
+        for nid in dirty:
+            position = index.get(nid)
+            if position is not None:
+                marked[position] = 1
+                if first < 0 or position < first:
+                    first = position
+                if position > last:
+                    last = position
         changed: set[str] = set()
+        if first < 0:
+            return changed
         results = self.results
         nodes = graph.nodes
-        out_edges = graph.out_edges
         compute = self._compute
-        pop, push = heapq.heappop, heapq.heappush
-        while heap:
-            nid = order[pop(heap)]
+        for position in range(first, len(order)):
+            if position > last:
+                break
+            if not marked[position]:
+                continue
+            nid = order[position]
             new = compute(graph, nodes[nid], results)
             old = results.get(nid)
             results[nid] = new
-            if old is not None:
-                if old.outputs == new.outputs:
-                    if _same_result(old, new):
-                        continue
+            if old is not None and old.outputs == new.outputs:
+                if not _same_result(old, new):
                     changed.add(nid)
-                    continue  # consumers see the same shapes: stop here
+                continue  # consumers see the same shapes: stop here
             changed.add(nid)
-            for edge in out_edges(nid):
-                position = index[edge.dst]
-                if position not in queued:
-                    queued.add(position)
-                    push(heap, position)
+            downstream = consumers[position]
+            if downstream:
+                for c in downstream:
+                    marked[c] = 1
+                if downstream[-1] > last:
+                    last = downstream[-1]
         return changed
 
     def not_a_model(self) -> None:
@@ -210,35 +227,34 @@ class InferenceEngine:
         shapes: list[Shape] = []
         for edge in graph.in_edges(node.id):
             upstream = results.get(edge.src)
-            if upstream is None or upstream.outputs is None:
+            if upstream is None or (outs := upstream.outputs) is None:
                 return NodeResult(blocked_by=edge.src)
-            outs = upstream.outputs
-            if edge.src_port >= len(outs):
+            port = edge.src_port
+            if port >= len(outs):
                 src = graph.nodes[edge.src]
                 count = len(outs)
                 return NodeResult(
                     error=f"{node.name}: {src.name} has {count} output"
-                          f"{'s' if count != 1 else ''}; its output {edge.src_port} does not "
-                          "exist",
+                          f"{'s' if count != 1 else ''}; its output {port} does not exist",
                     fix=f"connect one of the outputs 0..{count - 1}")
-            shapes.append(outs[edge.src_port])
+            shapes.append(outs[port])
+        kind = node.type
         try:
-            if node.type == "Block":
+            if kind == "Block":
                 result = self._compute_block(graph, node, shapes)
             else:
-                spec = _specs[node.type]
+                spec = _specs[kind]
                 count = len(shapes)
                 if count < spec.min_inputs or (spec.max_inputs is not None
                                                and count > spec.max_inputs):
                     spec.check_arity(count)
                 inferred = spec.infer(node.params, shapes)
-                memory = 0
-                for shape in inferred.outputs:
-                    memory += numel(shape)
-                result = NodeResult(inferred.outputs, inferred.trainable, inferred.non_trainable,
-                                    inferred.flops, memory * BYTES_PER_VALUE,
-                                    notes=inferred.notes)
-                if self.model_outputs and node.type == "Dense" and not graph.out_edges(node.id):
+                outputs = inferred.outputs
+                memory = numel(outputs[0]) if len(outputs) == 1 else sum(map(numel, outputs))
+                result = NodeResult(outputs, inferred.trainable, inferred.non_trainable,
+                                    inferred.flops, memory * BYTES_PER_VALUE, None, None, None,
+                                    inferred.notes)
+                if kind == "Dense" and self.model_outputs and not graph.out_edges(node.id):
                     _check_dense_output(graph, node, shapes[0])
         except LayerError as err:
             return NodeResult(error=f"{node.name}: {err.message}", fix=err.fix)

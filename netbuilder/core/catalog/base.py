@@ -469,10 +469,18 @@ def registry() -> dict[str, LayerSpec]:
 
 def numel(shape: Sequence[Dim]) -> int:
     """Elements of one sample (batch dimension excluded); unknown dims count as 1."""
-    n = 1
-    for d in shape[1:]:
-        n *= d if d is not None else 1
-    return n
+    try:
+        return math.prod(shape[1:])
+    except TypeError:  # an unknown dim
+        return known_product(shape[1:])
+
+
+def known_product(dims: Sequence[Dim]) -> int:
+    """The product of ``dims``; unknown dims (None) count as 1."""
+    try:
+        return math.prod(dims)
+    except TypeError:  # an unknown dim
+        return math.prod(d if d is not None else 1 for d in dims)
 
 
 def fmt_shape(shape: Sequence[Dim]) -> str:

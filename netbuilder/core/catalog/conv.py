@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from netbuilder.core.catalog.base import (
@@ -20,9 +21,10 @@ from netbuilder.core.catalog.base import (
     Param,
     Shape,
     fmt_shape,
+    known_product,
     register,
 )
-from netbuilder.core.catalog.conv_arithmetic import conv_length, deconv_length
+from netbuilder.core.catalog.conv_arithmetic import deconv_length
 from netbuilder.core.catalog.shared_params import (
     ACTIVITY_REGULARIZER,
     DATA_FORMAT,
@@ -151,7 +153,7 @@ def _rank_fix(layer: str, rank: int, shape: Shape, channels_first: bool,
 
 
 def _split(layer: str, rank: int, p: dict[str, Any], shape: Shape,
-           variants: Callable[[int], str | None]) -> tuple[list[Dim], int, bool]:
+           variants: Callable[[int], str | None]) -> tuple[Shape, int, bool]:
     """Check the input's rank and channels; return (spatial dims, channels, channels_first)."""
     channels_first = p["data_format"] == "channels_first"
     if len(shape) != rank + 2:
@@ -159,8 +161,10 @@ def _split(layer: str, rank: int, p: dict[str, Any], shape: Shape,
             f"{layer} expects input of rank {rank + 2} {_layout(rank, channels_first)}, "
             f"got {fmt_shape(shape)}",
             _rank_fix(layer, rank, shape, channels_first, variants))
-    channels = shape[1] if channels_first else shape[-1]
-    spatial = list(shape[2:] if channels_first else shape[1:-1])
+    if channels_first:
+        channels, spatial = shape[1], shape[2:]
+    else:
+        channels, spatial = shape[-1], shape[1:-1]
     if channels is None:
         where = "axis 1, channels_first" if channels_first else "last axis"
         raise LayerError(
@@ -175,23 +179,64 @@ def _join(batch: Dim, spatial: Sequence[Dim], channels: int, channels_first: boo
     return (batch, *spatial, channels)
 
 
+def _strided_dilation(p: dict[str, Any]) -> bool:
+    return max(p["strides"]) > 1 and max(p["dilation_rate"]) > 1
+
+
 def _no_strided_dilation(layer: str, p: dict[str, Any]) -> None:
-    if max(p["strides"]) > 1 and max(p["dilation_rate"]) > 1:
+    if _strided_dilation(p):
         raise LayerError(
             f"{layer} cannot combine strides > 1 with dilation_rate > 1 (strides="
             f"{fmt_shape(p['strides'])}, dilation_rate={fmt_shape(p['dilation_rate'])})",
             "set strides to 1 or dilation_rate to 1 (add a pooling layer to downsample)")
 
 
+class _Window:
+    """What a forward convolution's window parameters imply, whatever its input: worked out once
+    per parameter values (``_window``), not on every inference."""
+
+    __slots__ = ("size", "spans", "reach", "strided_dilation", "stride_note")
+
+    def __init__(self, kernel_size: tuple[int, ...], strides: tuple[int, ...],
+                 dilation_rate: tuple[int, ...], padding: str) -> None:
+        self.size = math.prod(kernel_size)
+        """Positions in the window (its weights per input and output channel)."""
+        self.spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel_size, dilation_rate))
+        """The dilated window's length on each axis."""
+        self.reach = self.spans if padding == "valid" else (1,) * len(self.spans)
+        """Input length each output position consumes on each axis: output length =
+        floor((L - reach) / S) + 1, Keras' ``compute_conv_output_shape`` ('same' and 'causal'
+        pad the rest: reach 1)."""
+        self.strided_dilation = max(strides) > 1 and max(dilation_rate) > 1
+        self.stride_note = (
+            f"strides {fmt_shape(strides)} are larger than the window "
+            f"{fmt_shape(self.spans)}: some input positions are never looked at"
+            if any(s > w for s, w in zip(strides, self.spans)) else None)
+
+
+@lru_cache(maxsize=1024)
+def _window_of(kernel_size: tuple[int, ...], strides: tuple[int, ...],
+               dilation_rate: tuple[int, ...], padding: str) -> _Window:
+    return _Window(kernel_size, strides, dilation_rate, padding)
+
+
+def _window(p: dict[str, Any]) -> _Window:
+    args = p["kernel_size"], p["strides"], p["dilation_rate"], p["padding"]
+    try:
+        return _window_of(*args)
+    except TypeError:  # a value that cannot be a cache key (a list): work it out afresh
+        return _Window(*args)
+
+
 def _conv_spatial(layer: str, shape: Shape, spatial: Sequence[Dim], rank: int,
-                  p: dict[str, Any]) -> list[Dim]:
+                  p: dict[str, Any], window: _Window) -> list[Dim]:
     """Output lengths of a forward convolution; refuses empty outputs of 'valid' padding."""
-    out = [conv_length(n, k, p["padding"], s, d) for n, k, s, d in
-           zip(spatial, p["kernel_size"], p["strides"], p["dilation_rate"])]
+    out = [None if n is None else (n - r) // s + 1
+           for n, r, s in zip(spatial, window.reach, p["strides"])]
     if p["padding"] == "valid":
         for axis, (n, o) in enumerate(zip(spatial, out)):
             if o is not None and o <= 0:
-                span = p["dilation_rate"][axis] * (p["kernel_size"][axis] - 1) + 1
+                span = window.spans[axis]
                 raise LayerError(
                     f"{layer} output would be empty: {_SPATIAL_NAMES[rank][axis]} {n} of "
                     f"{fmt_shape(shape)} is smaller than the window ({span} with kernel_size "
@@ -202,22 +247,17 @@ def _conv_spatial(layer: str, shape: Shape, spatial: Sequence[Dim], rank: int,
     return out
 
 
-def _positions(spatial: Sequence[Dim]) -> int:
-    """Positions in one sample's feature map; unknown lengths count as 1."""
-    return math.prod(d if d is not None else 1 for d in spatial)
+_positions = known_product
+"""Positions in one sample's feature map; unknown lengths count as 1."""
 
 
-def _notes(layer: str, out: Shape, p: dict[str, Any] | None = None) -> list[str]:
+def _notes(layer: str, out: Shape, window: _Window | None = None) -> list[str]:
     notes = []
-    if any(d == 0 for d in out[1:]):
+    if 0 in out[1:]:
         notes.append(f"{layer} output {fmt_shape(out)} has a dimension of size 0: it carries no "
                      "data")
-    if p is not None:
-        spans = [d * (k - 1) + 1 for k, d in zip(p["kernel_size"], p["dilation_rate"])]
-        if any(s > w for s, w in zip(p["strides"], spans)):
-            notes.append(
-                f"strides {fmt_shape(p['strides'])} are larger than the window "
-                f"{fmt_shape(tuple(spans))}: some input positions are never looked at")
+    if window is not None and window.stride_note:
+        notes.append(window.stride_note)
     return notes
 
 
@@ -256,7 +296,9 @@ def _conv_infer(rank: int) -> Callable[[dict[str, Any], list[Shape]], Inferred]:
         if filters % groups:
             raise LayerError(f"{layer}: filters={filters} is not divisible by groups={groups}",
                              f"choose filters that is a multiple of {groups}, or change groups")
-        _no_strided_dilation(layer, p)
+        window = _window(p)
+        if window.strided_dilation:
+            _no_strided_dilation(layer, p)
         if p["lora_rank"] and p["kernel_constraint"] is not None:
             raise LayerError(f"{layer}: LoRA (lora_rank={p['lora_rank']}) cannot be used with a "
                              "kernel_constraint", "remove kernel_constraint or lora_rank")
@@ -267,19 +309,19 @@ def _conv_infer(rank: int) -> Callable[[dict[str, Any], list[Shape]], Inferred]:
                 f"{layer} with groups={groups} needs input channels divisible by {groups}, got "
                 f"{channels} channels in {fmt_shape(shape)}",
                 f"choose groups among {', '.join(map(str, divisors))}")
-        out_spatial = _conv_spatial(layer, shape, spatial, rank, p)
-        window = math.prod(p["kernel_size"])
-        kernel = window * (channels // groups) * filters
+        out_spatial = _conv_spatial(layer, shape, spatial, rank, p, window)
+        size = window.size
+        kernel = size * (channels // groups) * filters
         bias = filters if p["use_bias"] else 0
         trainable, frozen = kernel + bias, 0
         if p["lora_rank"]:
             r = p["lora_rank"]
-            trainable = window * (channels // groups) * r + r * filters + bias
+            trainable = size * (channels // groups) * r + r * filters + bias
             frozen = kernel
-        out = _join(shape[0], out_spatial, filters, channels_first)
-        flops = (2 * window * (channels // groups) * filters + bias) * _positions(out_spatial)
-        return Inferred([out], trainable=trainable, non_trainable=frozen, flops=flops,
-                        notes=_notes(layer, out, p))
+        out = (shape[0], filters, *out_spatial) if channels_first else (
+            shape[0], *out_spatial, filters)
+        flops = (2 * kernel + bias) * _positions(out_spatial)
+        return Inferred([out], trainable, frozen, flops, _notes(layer, out, window))
 
     return infer
 
@@ -380,16 +422,16 @@ def _separable_infer(rank: int) -> Callable[[dict[str, Any], list[Shape]], Infer
     def infer(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
         (shape,) = inputs
         spatial, channels, channels_first = _split(layer, rank, p, shape, _separable_name)
-        out_spatial = _conv_spatial(layer, shape, spatial, rank, p)
+        window = _window(p)
+        out_spatial = _conv_spatial(layer, shape, spatial, rank, p, window)
         filters, multiplier = p["filters"], p["depth_multiplier"]
-        window = math.prod(p["kernel_size"])
-        depthwise = window * channels * multiplier
+        depthwise = window.size * channels * multiplier
         pointwise = channels * multiplier * filters
         bias = filters if p["use_bias"] else 0
         out = _join(shape[0], out_spatial, filters, channels_first)
         flops = (2 * depthwise + 2 * pointwise + bias) * _positions(out_spatial)
         return Inferred([out], trainable=depthwise + pointwise + bias, flops=flops,
-                        notes=_notes(layer, out, p))
+                        notes=_notes(layer, out, window))
 
     return infer
 
@@ -430,14 +472,14 @@ def _depthwise_infer(rank: int) -> Callable[[dict[str, Any], list[Shape]], Infer
     def infer(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
         (shape,) = inputs
         spatial, channels, channels_first = _split(layer, rank, p, shape, _depthwise_name)
-        out_spatial = _conv_spatial(layer, shape, spatial, rank, p)
+        window = _window(p)
+        out_spatial = _conv_spatial(layer, shape, spatial, rank, p, window)
         out_channels = channels * p["depth_multiplier"]
-        window = math.prod(p["kernel_size"])
         bias = out_channels if p["use_bias"] else 0
         out = _join(shape[0], out_spatial, out_channels, channels_first)
-        flops = (2 * window * out_channels + bias) * _positions(out_spatial)
-        return Inferred([out], trainable=window * out_channels + bias, flops=flops,
-                        notes=_notes(layer, out, p))
+        flops = (2 * window.size * out_channels + bias) * _positions(out_spatial)
+        return Inferred([out], trainable=window.size * out_channels + bias, flops=flops,
+                        notes=_notes(layer, out, window))
 
     return infer
 

@@ -125,7 +125,7 @@ register(LayerSpec(
 
 def _same_shape(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
     (shape,) = inputs
-    return Inferred([shape], flops=numel(shape))
+    return Inferred([shape], 0, 0, numel(shape), [])
 
 
 register(LayerSpec(

@@ -87,8 +87,13 @@ def _batch(layer: str, inputs: list[Shape]) -> Dim:
 
 def _make_elementwise(layer: str, extra_flops: int = 0):  # noqa: ANN202 - returns an InferFn
     def infer(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
+        first = inputs[0]
+        count = len(inputs)
+        if count > 1 and type(first) is tuple and first and inputs.count(first) == count:
+            # the usual case (a residual sum): equal shapes give that shape, nothing to note
+            return Inferred([first], flops=numel(first) * (count - 1 + extra_flops), notes=[])
         batch = _batch(layer, inputs)
-        out: tuple[Dim, ...] = tuple(inputs[0][1:])
+        out: tuple[Dim, ...] = tuple(first[1:])
         for k in range(1, len(inputs)):
             merged = _broadcast(out, tuple(inputs[k][1:]))
             if merged is None:

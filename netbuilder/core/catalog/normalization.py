@@ -66,7 +66,9 @@ def _weight_size(layer: str, axis: int | Sequence[int], shape: Shape) -> int:
 
 
 def _batch_axis_notes(layer: str, axis: int | Sequence[int], shape: Shape) -> list[str]:
-    if any(a % len(shape) == 0 for a in _axes(axis)):
+    rank = len(shape)
+    if (axis % rank == 0 if isinstance(axis, int)
+            else any(a % rank == 0 for a in axis)):
         return [f"{layer} normalizes over the batch axis (axis 0), which ties the model to one "
                 "batch size; a feature axis (e.g. -1) is usually meant"]
     return []
@@ -118,7 +120,7 @@ def _check_renorm_clipping(clipping: Any) -> None:
 
 
 def _momentum_notes(p: dict[str, Any]) -> list[str]:
-    notes = []
+    notes: list[str] = []
     if not 0.0 <= p["momentum"] <= 1.0:
         notes.append(f"momentum {p['momentum']:g} is outside 0..1: the moving averages will "
                      "diverge (0.9 to 0.999 is usual)")
@@ -131,13 +133,15 @@ def _infer_batch_norm(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
     (shape,) = inputs
     if p["renorm"]:
         _check_renorm_clipping(p["renorm_clipping"])
-    dim = _axis_size("BatchNormalization", p["axis"], shape)
+    axis = p["axis"]
+    dim = shape[axis] if -len(shape) <= axis < len(shape) else None
+    if dim is None:  # refused there
+        dim = _axis_size("BatchNormalization", axis, shape)
     trainable = dim * (int(p["scale"]) + int(p["center"]))
     # moving_mean and moving_variance; renorm adds moving_stddev, renorm_mean, renorm_stddev
     non_trainable = dim * (5 if p["renorm"] else 2)
-    notes = _batch_axis_notes("BatchNormalization", p["axis"], shape) + _momentum_notes(p)
-    return Inferred([shape], trainable=trainable, non_trainable=non_trainable,
-                    flops=2 * numel(shape), notes=notes)
+    notes = _batch_axis_notes("BatchNormalization", axis, shape) + _momentum_notes(p)
+    return Inferred([shape], trainable, non_trainable, 2 * numel(shape), notes)
 
 
 register(LayerSpec(
