@@ -40,10 +40,10 @@ SHOTS: dict[str, tuple[tuple[int, int], str]] = {
     "data": (LAPTOP, "the data dialog's preview of the digits"),
     "training": (LAPTOP, "LeNet-5 trained a few epochs on the digits"),
     "inspect-maps": (LAPTOP, "feature maps in the Inspect dock after training"),
-    "gradcam": (LAPTOP, "Grad-CAM of a digit in the Inspect dock"),
+    "gradcam": (LARGE, "Grad-CAM of a digit in the Inspect dock"),
     "block-edit": (LAPTOP, "editing the residual unit of ResNet-34"),
     "application": (LAPTOP, "VGG16 placed frozen, with a classifier head"),
-    "app-expanded": (LAPTOP, "VGG16 expanded into its layers"),
+    "app-expanded": (LARGE, "VGG16 expanded into its layers"),
     "app-collapsed": (LAPTOP, "VGG16 collapsed back into one block"),
 }
 
