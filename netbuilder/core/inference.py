@@ -179,11 +179,14 @@ class InferenceEngine:
 
     def shared_instances(self) -> dict[str, str]:
         """Node id -> block name, for every instance of a nested model (model or Sequential
-        block): the build shares one Keras model between a block's instances."""
+        block): the build shares one Keras model between a block's instances; and node id ->
+        ``"layer:<owner id>"`` for every call of a shared layer (owner included)."""
         graph = self.graph
         out = {}
         for nid, node in graph.nodes.items():
-            if node.type == "Block":
+            if node.shares is not None:
+                out[nid] = out[node.shares] = f"layer:{node.shares}"
+            elif node.type == "Block":
                 block = graph.blocks.get(node.params.get("block"))
                 if block is not None and block.is_model:
                     out[nid] = block.name
@@ -225,7 +228,7 @@ class InferenceEngine:
             shape = overrides[node.id]
             return NodeResult([shape], memory=numel(shape) * BYTES_PER_VALUE)
         shapes: list[Shape] = []
-        for edge in graph.in_edges(node.id):
+        for edge in graph._in[node.id]:  # in_edges, without the call
             upstream = results.get(edge.src)
             if upstream is None or (outs := upstream.outputs) is None:
                 return NodeResult(blocked_by=edge.src)
@@ -266,6 +269,10 @@ class InferenceEngine:
             log.exception("inference failed for %s", node.name)
             return NodeResult(error=f"{node.name}: could not infer its shape (internal error: "
                                     f"{type(err).__name__}: {err})")
+        if node.shares is not None and (owner := results.get(node.shares)) is not None:
+            mismatch = _shared_mismatch(graph, node, owner, result)
+            if mismatch is not None:
+                return mismatch
         if not node.trainable:
             result.non_trainable += result.trainable
             result.trainable = 0
@@ -298,6 +305,19 @@ class InferenceEngine:
             self._block_cache[key] = cached
         return NodeResult(list(cached.outputs or []), cached.trainable, cached.non_trainable,
                           cached.flops, cached.memory)
+
+
+def _shared_mismatch(graph: Graph, node: Node, owner: NodeResult,
+                     result: NodeResult) -> NodeResult | None:
+    """An error result when a later call of a shared layer needs other weights than the
+    owner's call made (a Dense called on 8 features, then on 16): Keras refuses that call."""
+    if not owner.ok or owner.params == result.params:
+        return None
+    name = graph.nodes[node.shares].name if node.shares in graph.nodes else node.shares
+    return NodeResult(
+        error=f"{node.name}: calls {name}'s layer again, but its input needs "
+              f"{result.params:,} weights where {name} has {owner.params:,}",
+        fix=f"give it an input shaped like {name}'s, or Unshare it")
 
 
 def _same_result(old: NodeResult, new: NodeResult) -> bool:

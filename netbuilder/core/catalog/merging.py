@@ -91,7 +91,7 @@ def _make_elementwise(layer: str, extra_flops: int = 0):  # noqa: ANN202 - retur
         count = len(inputs)
         if count > 1 and type(first) is tuple and first and inputs.count(first) == count:
             # the usual case (a residual sum): equal shapes give that shape, nothing to note
-            return Inferred([first], flops=numel(first) * (count - 1 + extra_flops), notes=[])
+            return Inferred([first], 0, 0, numel(first) * (count - 1 + extra_flops), [])
         batch = _batch(layer, inputs)
         out: tuple[Dim, ...] = tuple(first[1:])
         for k in range(1, len(inputs)):
