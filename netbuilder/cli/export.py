@@ -109,8 +109,9 @@ def _run(args: argparse.Namespace) -> int:
             if not data:
                 return fail(f"{flag} needs --data SOURCE (the project names none)")
             try:
+                extra = {} if args.cluster else {"augmentation": _project_augmentation(project)}
                 text = (cluster_job if args.cluster else with_training)(
-                    text, project.graph, project.settings.get("training"), data)
+                    text, project.graph, project.settings.get("training"), data, **extra)
             except TrainingCodeError as err:
                 return fail(f"cannot export the training: {err}")
         code = text.encode("utf-8")
@@ -145,6 +146,14 @@ def _project_data(project: Any) -> str | None:
     data = project.settings.get("data")
     source = data.get("source") if isinstance(data, dict) else data
     return source if isinstance(source, str) else None
+
+
+def _project_augmentation(project: Any) -> dict[str, Any] | None:
+    """The augmentation of the project's data options (for test-time augmentation), if any."""
+    data = project.settings.get("data")
+    options = data.get("options") if isinstance(data, dict) else None
+    aug = options.get("augmentation") if isinstance(options, dict) else None
+    return aug if isinstance(aug, dict) else None
 
 
 def _export_keras(project: Any, project_file: Path, output: Path) -> int:

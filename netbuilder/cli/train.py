@@ -50,6 +50,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="where to train: auto (default: every GPU, else the CPU), all, chosen "
                         "GPUs, or the CPU split into N devices; several devices train under "
                         "MirroredStrategy and --batch-size is the global batch, split among them")
+    p.add_argument("--tta", type=int, metavar="N", help="test-time augmentation: the final "
+                   "evaluation also averages the predictions over N augmented copies of each "
+                   "sample (the data options' augmentation) and shows the metrics without and "
+                   "with it; 0: off (default: the project's setting)")
     p.add_argument("--latest-weights", action="store_true", help="write "
                    "OUT/latest.weights.h5 after every epoch")
     p.add_argument("--quiet", action="store_true",
@@ -83,7 +87,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return fail(str(err))
     changes: dict[str, Any] = {}
     for name in ("epochs", "batch_size", "learning_rate", "optimizer", "loss", "fine_tune_from",
-                 "fine_tune_epochs", "fine_tune_learning_rate", "devices"):
+                 "fine_tune_epochs", "fine_tune_learning_rate", "devices", "tta"):
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value
@@ -92,9 +96,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         options = _data_options(args.data_option, data_mod.DataError)
         if args.validation_split is not None:
             options["validation_split"] = args.validation_split
-        data_mod.resolve_options(options)
+        augmentation = data_mod.resolve_options(options)["augmentation"]
     except (SettingsError, data_mod.DataError) as err:
         return fail(str(err))
+    if getattr(args, "tta", None) and not (augmentation and any(augmentation.values())):
+        return fail(f"--tta {args.tta} needs augmentation to average over: add --data-option "
+                    "'augmentation={\"flip\": \"horizontal\"}' (or leave --tta out)")
     source = args.data
     if source.strip().lower().replace("-", "_") not in data_mod.BUILTIN_SOURCES:
         if not Path(source).expanduser().exists():
@@ -220,6 +227,12 @@ class _Printer:
                              if k not in _SKIP_LOGS)
             eta = f"  ETA {format_duration(e['eta_s'])}" if e.get("eta_s") else ""
             self.line(f"Epoch {e['epoch']}/{e['epochs']}  {e['epoch_s']:.1f}s  {logs}{eta}")
+        elif kind == "evaluation" and e.get("tta"):     # asked for: shown even when quiet
+            from netbuilder.runtime.training.tta import comparison
+
+            tta = e["tta"]
+            self.line(f"  {e['split']} data: "
+                      f"{comparison(e['metrics'], tta['metrics'], tta['copies'], _fmt)}")
         elif kind == "evaluation" and not self.quiet:
             metrics = "  ".join(f"{k} {_fmt(v)}" for k, v in e["metrics"].items())
             self.line(f"  {e['split']} data: {metrics}")

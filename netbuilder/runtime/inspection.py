@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from netbuilder.runtime import data as data_mod
+from netbuilder.runtime.training.tta import NO_AUGMENTATION
 from netbuilder.runtime.workers.protocol import SAMPLE_IMAGES, ProtocolError, decode_array
 
 RELU_NAMES = ("relu", "relu6")
@@ -153,6 +154,9 @@ class PreparedInput:
     class_names: list[str] | None
     notes: list[str] = field(default_factory=list)
     labels: list[int | None] = field(default_factory=list)
+    # (augmentation options, copies, seed) -> that many augmented copies of the first sample,
+    # model-ready (test-time augmentation); None when the input is not an image
+    augmented: Callable[[Mapping[str, Any], int, int | None], np.ndarray] | None = None
 
 
 class DatasetCache:
@@ -191,6 +195,47 @@ def _value_range(x: np.ndarray) -> str:
     if x.dtype == np.uint8:
         return "0-255"
     return "0-255" if x.size and float(np.nanmax(x)) > 1.5 else "0-1"
+
+
+def _fit_input(model: Any, samples: np.ndarray, sample_shape: tuple[int, ...],
+               value_range: str | None, **fields: Any) -> PreparedInput:
+    """A ``PreparedInput`` of ``samples`` (see ``_fit``) with ``fields`` (image, label,
+    class_names, notes, labels); its ``augmented`` copies are augmented as training augments:
+    the model's inputs, or the pixels before a Keras Application's preprocess_input."""
+    x, shown, notes = _fit(model, samples, sample_shape, value_range)
+    fields["notes"] = list(fields.get("notes") or []) + notes
+    prepared = PreparedInput(x, shown, **fields)
+    if value_range is None or x.ndim != 4:
+        return prepared
+    from netbuilder.runtime.applications import preprocessing_for_model
+
+    rescales = data_mod.model_rescales(model)
+    name = model.inputs[0]._keras_history[0].name
+    steps, _ = data_mod.plan_inputs(sample_shape, _input_shape(model), value_range, rescales,
+                                    name, preprocessing_for_model(model))
+    preprocessed = data_mod.preprocess_name(steps) is not None
+
+    def augmented(aug: Mapping[str, Any], copies: int, seed: int | None) -> np.ndarray:
+        if preprocessed:     # augment the 0-255 pixels, then preprocess them
+            base = data_mod.apply_transform(data_mod.make_transform(steps[:-1]), samples[:1])
+            pixel_range = "0-255"
+        else:
+            base, pixel_range = x[:1], (value_range if (value_range != "0-255" or rescales)
+                                        else "0-1")
+        try:
+            layers = data_mod.augmentation_model(aug, pixel_range, seed)
+        except data_mod.DataError as err:
+            raise InspectError("request", str(err)) from None
+        if layers is None:
+            raise InspectError("request", NO_AUGMENTATION)
+        batch = np.asarray(layers(np.repeat(np.asarray(base, np.float32), copies, axis=0),
+                                  training=True), dtype=np.float32)
+        if preprocessed:
+            batch = data_mod.apply_transform(data_mod.make_transform(steps[-1:]), batch)
+        return np.asarray(batch, dtype=np.float32)
+
+    prepared.augmented = augmented
+    return prepared
 
 
 def _fit(model: Any, samples: np.ndarray, sample_shape: tuple[int, ...],
@@ -276,9 +321,8 @@ def prepare_input(model: Any, spec: Any, datasets: DatasetCache | None = None,
     value_range: str | None = _value_range(image)
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
         value_range = None if image.dtype != np.uint8 else value_range
-    x, shown, fit_notes = _fit(model, image[None], tuple(image.shape), value_range)
-    names = datasets.last_class_names
-    return PreparedInput(x, shown, None, names, notes + fit_notes, [None])
+    return _fit_input(model, image[None], tuple(image.shape), value_range, label=None,
+                      class_names=datasets.last_class_names, notes=notes, labels=[None])
 
 
 def _dataset_input(model: Any, spec: Mapping[str, Any], datasets: DatasetCache,
@@ -324,12 +368,12 @@ def _dataset_input(model: Any, spec: Mapping[str, Any], datasets: DatasetCache,
     labels_src = split.y if split.y is not None else None
     labels = ([None] * (stop - index) if labels_src is None
               else [_class_of(v) for v in labels_src[index:stop]])
-    x, shown, notes = _fit(model, samples, tuple(dataset.sample_shape), dataset.value_range)
     where = f"{dataset.name}, {split_name} sample {index}"
     if stop - index > 1:
         where = f"{dataset.name}, {split_name} samples {index} to {stop - 1}"
-    return PreparedInput(x, shown, labels[0], list(dataset.class_names) or None,
-                         [where] + notes, labels)
+    return _fit_input(model, samples, tuple(dataset.sample_shape), dataset.value_range,
+                      label=labels[0], class_names=list(dataset.class_names) or None,
+                      notes=[where], labels=labels)
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -508,18 +552,46 @@ def class_names_for(count: int, names: Sequence[str] | None) -> tuple[list[str],
     return [str(i) for i in range(count)], "indices", notes
 
 
-def predict(model: Any, x: np.ndarray, top: int = 5, names: Sequence[str] | None = None
-            ) -> dict[str, Any]:
-    """The ``top`` classes (index, name, probability) for the first sample of ``x``."""
+def predict(model: Any, x: np.ndarray, top: int = 5, names: Sequence[str] | None = None,
+            copies: np.ndarray | None = None) -> dict[str, Any]:
+    """The ``top`` classes (index, name, probability) for the first sample of ``x``; with
+    ``copies`` (augmented copies of that sample) also ``"tta"``: the top classes of the
+    probabilities averaged over them (test-time augmentation)."""
     if not isinstance(top, int) or isinstance(top, bool) or top < 1:
         raise InspectError("request", f"\"top\" must be a whole number from 1, found {top!r}")
     probs, notes = probabilities(model, x[:1])
     p = probs[0]
     all_names, source, name_notes = class_names_for(len(p), names)
-    order = np.argsort(-p, kind="stable")[:top]
-    return {"top": [{"index": int(i), "name": all_names[i], "probability": float(p[i])}
-                    for i in order],
-            "notes": notes + name_notes, "source_of_names": source}
+
+    def best(p: np.ndarray) -> list[dict[str, Any]]:
+        order = np.argsort(-p, kind="stable")[:top]
+        return [{"index": int(i), "name": all_names[i], "probability": float(p[i])}
+                for i in order]
+
+    result = {"top": best(p), "notes": notes + name_notes, "source_of_names": source}
+    if copies is not None:
+        result["tta"] = {"copies": len(copies),
+                         "top": best(probabilities(model, copies)[0].mean(axis=0))}
+    return result
+
+
+def tta_request(spec: Any) -> tuple[dict[str, Any], int, int | None] | None:
+    """A predict request's ``"tta"`` object (``{"copies": N, "augmentation": {...}, "seed"}``)
+    as (augmentation, copies, seed); None when there is none."""
+    if spec is None:
+        return None
+    if not isinstance(spec, Mapping):
+        raise InspectError("request", "\"tta\" must be an object: {\"copies\": N, "
+                                      "\"augmentation\": {...}}")
+    copies, aug, seed = spec.get("copies"), spec.get("augmentation"), spec.get("seed")
+    if not isinstance(copies, int) or isinstance(copies, bool) or not 1 <= copies <= 256:
+        raise InspectError("request", f"the TTA \"copies\" must be a whole number from 1 to "
+                                      f"256, found {copies!r}")
+    if not isinstance(aug, Mapping) or not any(aug.values()):
+        raise InspectError("request", NO_AUGMENTATION)
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise InspectError("request", f"the TTA \"seed\" must be a whole number, found {seed!r}")
+    return dict(aug), copies, seed
 
 
 # --- Grad-CAM --------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ they are needed.
 
 from netbuilder.runtime.data.dataset import DataError, Dataset, Split, to_uint8
 from netbuilder.runtime.data.feeding import (
+    augmentation_layers,
     augmentation_model,
     augmented_images,
     augmented_preview,
@@ -59,8 +60,8 @@ from netbuilder.runtime.data.sources import BUILTIN_SOURCES, load
 __all__ = [
     "AUGMENTATIONS", "BUILTIN_SOURCES", "DEFAULT_OPTIONS", "FLIP_MODES", "KERAS_DATASETS",
     "DataError", "Dataset", "Prepared", "PreparedSplit", "Split", "apply_transform",
-    "augmentation_model", "augmented_images", "augmented_preview", "describe_augmentation",
-    "fit_inputs", "keras_cache_dirs", "load", "make_transform", "model_outputs",
-    "model_rescales", "output_classes", "plan_inputs", "prepare", "preprocess_name",
-    "resolve_options", "tf_message", "to_uint8",
+    "augmentation_layers", "augmentation_model", "augmented_images", "augmented_preview",
+    "describe_augmentation", "fit_inputs", "keras_cache_dirs", "load", "make_transform",
+    "model_outputs", "model_rescales", "output_classes", "plan_inputs", "prepare",
+    "preprocess_name", "resolve_options", "tf_message", "to_uint8",
 ]

@@ -13,31 +13,42 @@ from netbuilder.runtime.data.fitting import Prepared, PreparedSplit
 from netbuilder.runtime.data.options import AUGMENTATIONS, check_augmentation
 
 
+def augmentation_layers(aug: Mapping[str, Any] | None, value_range: str | None
+                        ) -> list[tuple[str, dict[str, Any]]]:
+    """The random Keras layers of the augmentation, as (class name, keyword arguments), in
+    the order they apply: ``augmentation_model`` builds them, exported code writes them."""
+    check_augmentation(aug)
+    if not aug:
+        return []
+    vr = (0, 255) if value_range == "0-255" else (0, 1)
+    layers: list[tuple[str, dict[str, Any]]] = []
+    flip = aug.get("flip")
+    if flip:
+        layers.append(("RandomFlip", {"mode": "horizontal" if flip is True else flip}))
+    if aug.get("rotation"):
+        layers.append(("RandomRotation", {"factor": aug["rotation"]}))
+    if aug.get("zoom"):
+        layers.append(("RandomZoom", {"height_factor": aug["zoom"]}))
+    if aug.get("shift"):
+        layers.append(("RandomTranslation", {"height_factor": aug["shift"],
+                                             "width_factor": aug["shift"]}))
+    if aug.get("contrast"):
+        layers.append(("RandomContrast", {"factor": aug["contrast"], "value_range": vr}))
+    if aug.get("brightness"):
+        layers.append(("RandomBrightness", {"factor": aug["brightness"], "value_range": vr}))
+    return layers
+
+
 def augmentation_model(aug: Mapping[str, Any] | None, value_range: str | None,
                        seed: int | None = None) -> Any:
     """A ``keras.Sequential`` of random augmentation layers, or None when none is on."""
-    check_augmentation(aug)
-    if not aug or not any(aug.values()):
+    layers = augmentation_layers(aug, value_range)
+    if not layers:
         return None
     import keras
 
-    vr = (0, 255) if value_range == "0-255" else (0, 1)
-    layers = []
-    flip = aug.get("flip")
-    if flip:
-        layers.append(keras.layers.RandomFlip("horizontal" if flip is True else flip, seed=seed))
-    if aug.get("rotation"):
-        layers.append(keras.layers.RandomRotation(aug["rotation"], seed=seed))
-    if aug.get("zoom"):
-        layers.append(keras.layers.RandomZoom(aug["zoom"], seed=seed))
-    if aug.get("shift"):
-        layers.append(keras.layers.RandomTranslation(aug["shift"], aug["shift"], seed=seed))
-    if aug.get("contrast"):
-        layers.append(keras.layers.RandomContrast(aug["contrast"], value_range=vr, seed=seed))
-    if aug.get("brightness"):
-        layers.append(keras.layers.RandomBrightness(aug["brightness"], value_range=vr,
-                                                    seed=seed))
-    return keras.Sequential(layers, name="augmentation")
+    return keras.Sequential([getattr(keras.layers, name)(**kwargs, seed=seed)
+                             for name, kwargs in layers], name="augmentation")
 
 
 def describe_augmentation(aug: Mapping[str, Any] | None) -> str:

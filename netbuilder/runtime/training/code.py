@@ -250,9 +250,80 @@ def _fine_tune_code(s: TrainingSettings, loss: str, metrics: str) -> str:
         "    for key, values in stage2.history.items():",
         "        history.history.setdefault(key, []).extend(values)",
         "    history.epoch += stage2.epoch",
-        "    return history",
     ]
     return "\n".join(lines) + "\n"
+
+
+TTA_CODE = '''def predict_with_tta(model, x, copies, prepare=None):
+    """The model's predictions averaged over ``copies`` augmented copies of each sample (the
+    random layers called with training=True, batch by batch; ``prepare``: after them)."""
+    import tensorflow as tf
+
+    augment = augmentation()
+    total = 0.0
+    for _ in range(copies):
+        batches = tf.data.Dataset.from_tensor_slices(x).batch(BATCH_SIZE)
+        batches = batches.map(lambda batch: augment(batch, training=True))
+        if prepare is not None:
+            batches = batches.map(prepare)
+        total = total + model.predict(batches, verbose=0)
+    return total / copies
+
+
+def evaluate_with_tta(model, x, y, copies, prepare=None):
+    """The loss and metrics on (x, y) without and with test-time augmentation, printed side
+    by side; the averaged predictions are scored by Keras with the model's loss and metrics."""
+    plain = model.evaluate(
+        x if prepare is None else prepare(x),
+        y,
+        batch_size=BATCH_SIZE,
+        verbose=0,
+        return_dict=True,
+    )
+    averaged = predict_with_tta(model, x, copies, prepare)
+    scorer = keras.Sequential([keras.Input(averaged.shape[1:]), keras.layers.Identity()])
+    scorer.compile(loss=LOSS, metrics=METRICS)
+    tta = scorer.evaluate(averaged, y, batch_size=BATCH_SIZE, verbose=0, return_dict=True)
+    pairs = [f"{name} {plain[name]:.4f} → {tta[name]:.4f}" for name in plain if name in tta]
+    print("  ".join(pairs) + f" with TTA ×{copies}")
+    return plain, tta
+'''
+
+
+def augmentation_code(augmentation: dict[str, Any] | None) -> str:
+    """``augmentation()``: the project's random layers, written from the same table that
+    builds them for training (``data.augmentation_layers``), for load_data's 0-1 values."""
+    from netbuilder.runtime.data import augmentation_layers
+
+    layers = [_call(f"keras.layers.{name}", [f"{k}={quoted(v)}" for k, v in kwargs.items()], 12)
+              for name, kwargs in augmentation_layers(augmentation, "0-1")]
+    body = "".join(f"            {layer},\n" for layer in layers)
+    return f'''def augmentation():
+    """The project's augmentation: random Keras layers, active when called with training=True."""
+    return keras.Sequential(
+        [
+{body}        ]
+    )
+'''
+
+
+def tta_code(graph: Graph, s: TrainingSettings, augmentation: dict[str, Any] | None) -> str:
+    """The end of ``train()`` with test-time augmentation: the held-out part (the last
+    VALIDATION_SPLIT, as Keras takes it) evaluated without and with TTA."""
+    from netbuilder.runtime.applications import preprocess_module, preprocessing_for
+
+    if not augmentation or not any(augmentation.values()):
+        raise TrainingCodeError("test-time augmentation (tta) needs augmentation in the data "
+                                "options, e.g. augmentation={\"flip\": \"horizontal\"}; or set "
+                                "tta to 0")
+    name = preprocessing_for(graph)
+    module = preprocess_module(name) if name else None
+    args = ["model", "x[held_out:]", "y[held_out:]", "TTA_COPIES"]
+    if module is not None:
+        args[1] = "pixels[held_out:]"
+        args.append(f"prepare=lambda p: keras.applications.{module}.preprocess_input(p * 255.0)")
+    call = "    " + _call("evaluate_with_tta", args, 4)
+    return ("    held_out = int(len(x) * (1 - VALIDATION_SPLIT))\n" + call + "\n")
 
 
 def preprocess_code(graph: Graph) -> str:
@@ -286,8 +357,10 @@ def data_problems(graph: Graph, s: TrainingSettings, data: str) -> str | None:
     return problems[0].text() + " (or choose a loss in the settings, e.g. mean_squared_error)"
 
 
-def training_code(graph: Graph, settings_dict: dict[str, Any] | None, data: str) -> str:
-    """The training half of an exported script, for ``graph`` trained on ``data``."""
+def training_code(graph: Graph, settings_dict: dict[str, Any] | None, data: str,
+                  augmentation: dict[str, Any] | None = None) -> str:
+    """The training half of an exported script, for ``graph`` trained on ``data``; with the
+    ``tta`` setting, evaluated with test-time ``augmentation`` (the data options') too."""
     try:
         s = TrainingSettings.from_dict(settings_dict)
     except SettingsError as err:
@@ -303,6 +376,10 @@ def training_code(graph: Graph, settings_dict: dict[str, Any] | None, data: str)
     parts.append("\n\n" + FIT_TO_MODEL)
     parts.append("\n\n" + DEVICES_CODE)
     preprocess = preprocess_code(graph)
+    tail = tta_code(graph, s, augmentation) if s.tta else ""
+    if tail and preprocess:
+        preprocess = "    pixels = x  # 0-1 pixels: augmented before preprocess_input\n" + (
+            preprocess)
     callbacks = callbacks_code(s)
     callback_lines = "".join(f"        {c},\n" for c in callbacks)
     schedule = ""
@@ -322,8 +399,16 @@ def training_code(graph: Graph, settings_dict: dict[str, Any] | None, data: str)
         constants = (f"FINE_TUNE_FROM = {quoted(s.fine_tune_from)}  # stage 2: fine-tuning\n"
                      f"FINE_TUNE_EPOCHS = {s.fine_tune_epochs}\n"
                      f"FINE_TUNE_LEARNING_RATE = {s.fine_tune_learning_rate!r}\n")
-        result = "history = model.fit("
         fine_tune = _fine_tune_code(s, loss_code(graph, s), quoted(metrics))
+    if s.fine_tuning or tail:
+        result = "history = model.fit("
+        tail += "    return history\n"
+    if s.tta:
+        parts.append("\n\n" + augmentation_code(augmentation))
+        parts.append("\n\n" + TTA_CODE)
+        constants += (f"TTA_COPIES = {s.tta}  # test-time augmentation: copies averaged\n"
+                      f"LOSS = {loss_code(graph, s)}\n"
+                      f"METRICS = {quoted(metrics)}\n")
     parts.append(f'''
 
 EPOCHS = {s.epochs}
@@ -343,7 +428,7 @@ def train(model):
     )
     callbacks = [
 {callback_lines}    ]
-    {"return " if not s.fine_tuning else ""}{result}
+    {"return " if result == "model.fit(" else ""}{result}
         x,
         y,
         epochs=EPOCHS,
@@ -352,7 +437,7 @@ def train(model):
         shuffle={s.shuffle!r},
         callbacks=callbacks,
     )
-{fine_tune}
+{fine_tune}{tail}
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Train the model with the project's settings.")
@@ -379,11 +464,11 @@ if __name__ == "__main__":
 
 
 def with_training(model_code: str, graph: Graph, settings: dict[str, Any] | None,
-                  data: str) -> str:
+                  data: str, augmentation: dict[str, Any] | None = None) -> str:
     """``model_code`` (from ``core.codegen``) with its summary-only main block replaced by
-    data loading and training."""
+    data loading and training (and test-time ``augmentation`` when the settings ask)."""
     if not model_code.endswith(MAIN_BLOCK) or "\nimport keras\n" not in model_code:
         raise TrainingCodeError("the model code does not look as expected")  # a codegen change
     code = model_code.replace("\nimport keras\n", "\nimport keras\nimport numpy as np\n", 1)
     code = code.replace("\nimport keras\n", "\nimport argparse\nimport re\n\nimport keras\n", 1)
-    return code[: -len(MAIN_BLOCK)] + training_code(graph, settings, data)
+    return code[: -len(MAIN_BLOCK)] + training_code(graph, settings, data, augmentation)

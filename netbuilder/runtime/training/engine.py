@@ -45,6 +45,7 @@ from netbuilder.runtime.training.settings import (
     TrainingSettings,
     load_settings,
 )
+from netbuilder.runtime.training.tta import NO_AUGMENTATION, evaluate_averaged
 from netbuilder.runtime.workers.protocol import encode_images
 
 
@@ -292,6 +293,10 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
                               f"{data_mod.describe_augmentation(aug_opts)}"
                               + (" (on the pixels, before preprocess_input)"
                                  if prepared.preprocess else ""))
+    tta = settings.tta if action == "train" else 0
+    if tta and augmentation is None:
+        prepared.notes.append(f"no test-time augmentation (TTA ×{tta}): {NO_AUGMENTATION}")
+        tta = 0
     summary = dataset.summary()
     summary["notes"] = list(dataset.notes) + list(prepared.notes)
     summary["input_shape"] = list(prepared.input_shape)
@@ -420,7 +425,8 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
         reason = "early_stopping"
     model_path = out_dir / "model.keras"
     atomic_save_model(model, model_path)
-    evaluation = _evaluate(model, prepared, batch_size, emit)
+    evaluation = _evaluate(model, prepared, batch_size, emit,
+                           _TTA(tta, augmentation, settings) if tta else None)
     result = {"event": "finished", "reason": reason, "history": hist, "epochs_run": epochs_run,
               "output_dir": str(out_dir), "model_path": str(model_path),
               "history_path": str(out_dir / "history.json"),
@@ -565,10 +571,22 @@ def _images_of(prepared: data_mod.Prepared, split_name: str, index: Any) -> Any:
     return None
 
 
-def _evaluate(model: Any, prepared: data_mod.Prepared, batch_size: int, emit: Emit
-              ) -> dict[str, Any] | None:
+class _TTA:
+    """Test-time augmentation of the final evaluation: ``copies`` augmented copies of each
+    sample through ``augmentation`` (training's random layers)."""
+
+    def __init__(self, copies: int, augmentation: Any, settings: TrainingSettings) -> None:
+        self.copies = copies
+        self.augmentation = augmentation
+        self.settings = settings
+
+
+def _evaluate(model: Any, prepared: data_mod.Prepared, batch_size: int, emit: Emit,
+              tta: _TTA | None = None) -> dict[str, Any] | None:
     """Metrics on the test split (else the validation split); for a single classification
-    output also the confusion matrix and the misclassified samples' indices."""
+    output also the confusion matrix and the misclassified samples' indices; with ``tta``
+    also the metrics of the predictions averaged over its augmented copies
+    (``"tta": {"copies", "metrics"}``)."""
     split_name = "test" if prepared.test is not None else (
         "validation" if prepared.validation is not None else None)
     if split_name is None:
@@ -582,6 +600,12 @@ def _evaluate(model: Any, prepared: data_mod.Prepared, batch_size: int, emit: Em
     inputs = data_mod.fit_inputs(split, batch_size)
     metrics = model.evaluate(verbose=0, return_dict=True, **inputs)
     result: dict[str, Any] = {"split": split_name, "metrics": json_safe(metrics)}
+    if tta is not None and "y" in inputs:
+        _status(emit, f"evaluating on the {split_name} data with TTA ×{tta.copies}")
+        tta_metrics, _ = evaluate_averaged(
+            model, split, batch_size, tta.augmentation, tta.copies,
+            lambda scorer: compile_model(scorer, tta.settings, prepared, 1, 1))
+        result["tta"] = {"copies": tta.copies, "metrics": json_safe(tta_metrics)}
     names = list(prepared.losses)
     if len(names) == 1 and prepared.losses[names[0]].classification and "y" in inputs:
         y = np.asarray(split.y)

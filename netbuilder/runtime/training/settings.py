@@ -67,6 +67,10 @@ class TrainingSettings:
     # auto (every GPU, else the CPU), all, gpu:0,1 or cpu:N (runtime/devices.py); with several
     # devices batch_size is the global batch, split among them
     devices: str = "auto"
+    # test-time augmentation: the final evaluation also averages the predictions over this many
+    # augmented copies of each sample (the data options' augmentation), shown beside the plain
+    # metrics; 0: off
+    tta: int = 0
 
     @property
     def fine_tuning(self) -> bool:
@@ -133,6 +137,7 @@ class TrainingSettings:
         number("seed", 0, integer=True, optional=True)
         number("fine_tune_epochs", 0, integer=True)
         number("fine_tune_learning_rate", 0, above=True)
+        number("tta", 0, integer=True)
         try:
             self.devices = parse_devices(self.devices).text
         except DeviceError as err:

@@ -175,9 +175,16 @@ class Session:
         return {"shape": list(kernel.shape), "array": encode_array(kernel), "rgb": rgb}
 
     def do_predict(self, req: Mapping[str, Any]) -> dict[str, Any]:
+        tta = insp.tta_request(req.get("tta"))
         prepared = self._input(req)
+        copies = None
+        if tta is not None:     # test-time augmentation: copies of the input, augmented
+            if prepared.augmented is None:
+                raise InspectError("input", "test-time augmentation works on images; this "
+                                            "input is not one")
+            copies = prepared.augmented(*tta)
         result = insp.predict(self.model, prepared.x[:1], req.get("top", 5),
-                              prepared.class_names)
+                              prepared.class_names, copies)
         fields = self._input_fields(prepared)
         fields["notes"] = fields["notes"] + result.pop("notes")
         return {**result, **fields}
