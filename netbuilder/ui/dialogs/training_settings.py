@@ -38,6 +38,11 @@ LOSSES = ("", "categorical_crossentropy", "sparse_categorical_crossentropy",
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 SUGGESTED = "(suggested)"
 NO_FINE_TUNING = "(no fine-tuning)"
+TTA_TIP = ("Test-time augmentation: the final evaluation also averages the predictions over "
+           "this many augmented copies of each sample, and shows the metrics without and with "
+           "it; off: none")
+TTA_OFF_TIP = ("Test-time augmentation needs augmentation: set it in the data settings "
+               "(Data…) first")
 def _double(decimals: int, low: float, high: float, step: float) -> QDoubleSpinBox:
     spin = QDoubleSpinBox()
     spin.setDecimals(decimals)
@@ -63,12 +68,13 @@ class TrainingSettingsDialog(FormDialog):
     """Edit ``settings`` (a ``TrainingSettings``); ``result_settings`` is set on OK."""
 
     def __init__(self, settings: TrainingSettings, parent: QWidget | None = None,
-                 layers: Sequence[str] = ()) -> None:
+                 layers: Sequence[str] = (), augmented: bool = True) -> None:
         super().__init__(parent)
         self.setObjectName("trainingSettingsDialog")
         self.setWindowTitle("Training settings")
         self.result_settings: TrainingSettings | None = None
         self.layers = list(layers)
+        self.augmented = augmented     # the data options have augmentation (TTA needs it)
         self._build()
         self.set_settings(settings)
 
@@ -160,6 +166,12 @@ class TrainingSettingsDialog(FormDialog):
         form.addRow("Epochs", self.epochs)
         form.addRow("", self.shuffle)
         form.addRow("Seed", seed_row)
+        self.tta = _int(0, 1000)
+        self.tta.setSpecialValueText("off")
+        self.tta.setPrefix("×")
+        self.tta.setToolTip(TTA_TIP if self.augmented else TTA_OFF_TIP)
+        self.tta.setEnabled(self.augmented)
+        form.addRow("Test-time augmentation", self.tta)
         tabs.addTab(page, "Loss && metrics")
 
         # callbacks
@@ -292,6 +304,7 @@ class TrainingSettingsDialog(FormDialog):
         self.fine_tune_from.setEditText(s.fine_tune_from or "")
         self.fine_tune_epochs.setValue(int(s.fine_tune_epochs))
         self.fine_tune_learning_rate.setValue(float(s.fine_tune_learning_rate))
+        self.tta.setValue(int(s.tta))
         self._update_enabled()
         self.show_error(None)
 
@@ -345,6 +358,7 @@ class TrainingSettingsDialog(FormDialog):
         values["fine_tune_from"] = self.fine_tune_from.currentText().strip() or None
         values["fine_tune_epochs"] = self.fine_tune_epochs.value()
         values["fine_tune_learning_rate"] = float(self.fine_tune_learning_rate.value())
+        values["tta"] = self.tta.value()
         return values
 
     def settings(self) -> TrainingSettings:

@@ -107,6 +107,14 @@ class InputChooser(QWidget):
             source = str(Path(source).expanduser().resolve())
         return source, options
 
+    def augmentation(self) -> dict[str, Any] | None:
+        """The training data's augmentation options (for test-time augmentation), or None
+        when none is on."""
+        data: Any = self._data_source()
+        options = data.get("options") if isinstance(data, dict) else None
+        aug = options.get("augmentation") if isinstance(options, dict) else None
+        return dict(aug) if isinstance(aug, dict) and any(aug.values()) else None
+
     def source(self) -> str:
         return self.data()[0]
 

@@ -61,6 +61,10 @@ PROCESS_NAME = "inspection process"
 RELOAD_DELAY_MS = 400         # the model is rebuilt this long after the last edit
 MAX_RESTARTS = 3              # crashes in a row before the worker is no longer restarted
 TOP_PREDICTION = "top prediction"
+TTA_COPIES = 8          # the predictions' TTA when the training settings choose none
+TTA_TIP = ("Test-time augmentation: average the predictions over augmented copies of the "
+           "input (the training data's augmentation); the caption shows both")
+TTA_OFF_TIP = "Test-time augmentation needs augmentation: set it in the data settings (Data…)"
 AUTO_LAYER = "last conv layer"
 VIEWS = ("maps", "filters", "predict", "gradcam", "stats")
 COLORMAPS = ("viridis", "inferno", "magma", "gray", "turbo", "cividis")
@@ -201,7 +205,10 @@ class InspectPanel(QWidget):
         self.top_spin.setRange(1, 20)
         self.top_spin.setValue(5)
         self.top_spin.valueChanged.connect(lambda _v: self.request_refresh())
+        self.tta_check = QCheckBox()
+        self.tta_check.toggled.connect(lambda _on: self.request_refresh())
         predict_bar = QHBoxLayout()
+        predict_bar.addWidget(self.tta_check)
         predict_bar.addStretch(1)
         predict_bar.addWidget(QLabel("Top"))
         predict_bar.addWidget(self.top_spin)
@@ -327,6 +334,7 @@ class InspectPanel(QWidget):
         self.model = None
         self.model_dirty = True
         self.inputs.sync()
+        self.sync_tta()
         self._show_weights()
         self.request_refresh()
 
@@ -360,7 +368,32 @@ class InspectPanel(QWidget):
         self.show_view("maps")
         self.request_refresh()
 
+    def tta_copies(self) -> int:
+        """How many augmented copies the predictions' TTA averages: the training settings'
+        ``tta``, else 8."""
+        training = self._project().settings.get("training")
+        copies = training.get("tta") if isinstance(training, dict) else None
+        return copies if isinstance(copies, int) and not isinstance(copies, bool) and (
+            copies > 0) else TTA_COPIES
+
+    def sync_tta(self) -> None:
+        """The TTA box: its number of copies, and enabled only when the training data has
+        augmentation (the tooltip says why not)."""
+        augmented = self.inputs.augmentation() is not None
+        self.tta_check.setText(f"TTA ×{self.tta_copies()}")
+        self.tta_check.setEnabled(augmented)
+        self.tta_check.setToolTip(TTA_TIP if augmented else TTA_OFF_TIP)
+
+    def tta_request(self) -> dict[str, Any] | None:
+        """The predict request's ``tta`` object, or None when TTA is off or cannot work."""
+        self.sync_tta()
+        aug = self.inputs.augmentation()
+        if not self.tta_check.isChecked() or aug is None:
+            return None
+        return {"copies": self.tta_copies(), "augmentation": aug, "seed": 0}
+
     def data_source_changed(self) -> None:
+        self.sync_tta()
         self.inputs.sync()
         if self.inputs.kind() == "dataset" or self.current_view() == "stats":
             self.request_refresh()
@@ -544,7 +577,10 @@ class InspectPanel(QWidget):
         elif view == "predict":
             spec = self._input_or_message()
             if spec is not None:
-                self._send("predict", "predict", None, input=spec, top=self.top_spin.value())
+                tta = self.tta_request()
+                extra = {"tta": tta} if tta is not None else {}
+                self._send("predict", "predict", None, input=spec, top=self.top_spin.value(),
+                           **extra)
         elif view == "gradcam":
             spec = self._input_or_message()
             if spec is not None:
@@ -773,9 +809,11 @@ class InspectPanel(QWidget):
         self._fill_classes(result.get("class_names"))
         label = result.get("label")
         top = list(result.get("top") or [])
-        self.predictions.set_top(top, predict_note(result),
+        tta = result.get("tta") if isinstance(result.get("tta"), dict) else None
+        shown = list(tta.get("top") or []) if tta else top      # the bars: with TTA when on
+        self.predictions.set_top(shown, predict_note(result),
                                  label if isinstance(label, int) else None)
-        self.predict_caption.setText(predict_caption(top))
+        self.predict_caption.setText(predict_caption(top, tta))
 
     def _draw_gradcam(self, result: dict[str, Any], _context: Any) -> None:
         self.inputs.show_input(result)

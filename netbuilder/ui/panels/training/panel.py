@@ -568,6 +568,12 @@ class TrainingPanel(QWidget):
         self.evaluation = e
         metrics = "  ".join(f"{k} <b>{number_text(v)}</b>"
                             for k, v in (e.get("metrics") or {}).items())
+        tta = e.get("tta")
+        if isinstance(tta, dict) and tta.get("metrics"):     # without → with, side by side
+            from netbuilder.runtime.training.tta import comparison
+
+            metrics = comparison(e.get("metrics") or {}, tta["metrics"], tta.get("copies"),
+                                 lambda v: f"<b>{number_text(v)}</b>")
         self.results_label.setText(f"{getattr(self, '_info', '')}<br>"
                                    f"On the {e.get('split', 'validation')} data: {metrics}")
         matrix = e.get("confusion_matrix")

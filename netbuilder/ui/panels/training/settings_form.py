@@ -269,7 +269,9 @@ class SettingsForm(QWidget):
             if block.is_model:
                 layers += [block.graph.nodes[nid].name for nid in block.graph.topological_order()
                            if block.graph.nodes[nid].type != "Input"]
-        dialog = TrainingSettingsDialog(self.current_settings(), self, layers=layers)
+        aug = self.data_settings()["options"].get("augmentation")
+        dialog = TrainingSettingsDialog(self.current_settings(), self, layers=layers,
+                                        augmented=bool(aug and any(aug.values())))
         self.settings_dialog = dialog
         dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings))
         return _show_dialog(dialog, modal)
