@@ -9,6 +9,7 @@ Views observe; they never mutate nodes behind the graph's back.
 
 from __future__ import annotations
 
+import copy
 import heapq
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -52,12 +53,17 @@ class Node:
     params: dict[str, Any]
     trainable: bool = True
     position: tuple[float, float] = (0.0, 0.0)
+    shares: str | None = None
+    """A later call of a shared layer: the id of the node that owns the layer (its first
+    call). Keras makes one layer and calls it once per node: ``params`` is the owner's own dict
+    and ``trainable`` the owner's flag, and the weights count once."""
 
 
 @dataclass(frozen=True)
 class Event:
     """A change to the graph. ``kind`` is past tense: node_added, node_removed, edge_added,
     edge_removed, param_changed, node_renamed, node_moved, trainable_changed, block_changed,
+    sharing_changed (``new``: the owner's id, or None when the node is on its own again),
     shapes_changed."""
 
     kind: str
@@ -87,6 +93,8 @@ class Graph:
         self._order: list[str] | None = None
         self._batch_depth = 0
         self._pending: set[str] = set()
+        self._calls: dict[str, list[str]] = {}
+        """Owner id -> the ids of the nodes that call its layer again (shared layers)."""
         self.inference = InferenceEngine(self)
 
     # -- observing ----------------------------------------------------------------------------
@@ -101,6 +109,8 @@ class Graph:
             listener(event)
 
     def _reinfer(self, dirty: Iterable[str]) -> None:
+        if self._calls:  # a shared layer's calls check their weights against each other
+            dirty = {m for nid in dirty for m in self.sharing_group(nid)}
         if self._batch_depth:
             self._pending.update(dirty)
             return
@@ -182,6 +192,93 @@ class Graph:
                     stack.append(e.dst)
         return False
 
+    # -- shared layers ------------------------------------------------------------------------
+
+    def owner_of(self, node_id: str) -> str:
+        """The node that owns ``node_id``'s layer: itself unless it calls a shared layer."""
+        node = self.nodes.get(node_id)
+        return node.shares or node_id if node is not None else node_id
+
+    def sharing_group(self, node_id: str) -> list[str]:
+        """Every call of ``node_id``'s layer, the owner first ([node_id] when not shared)."""
+        owner = self.owner_of(node_id)
+        calls = self._calls.get(owner)
+        return [owner, *calls] if calls else [node_id]
+
+    @property
+    def sharing(self) -> dict[str, str]:
+        """Call id -> owner id, for every later call of a shared layer (for undo)."""
+        return {c: owner for owner, calls in self._calls.items() for c in calls}
+
+    def _check_sharable(self, node: Node) -> None:
+        if node.type in ("Input", BLOCK_TYPE):
+            what = "an Input" if node.type == "Input" else "a block instance"
+            raise GraphError(f"{node.name} is {what}: only a layer can be called again (a "
+                             "nested model placed twice is shared already)")
+
+    def share(self, node_id: str, owner_id: str) -> None:
+        """Make ``node_id`` a later call of ``owner_id``'s layer (same type): it takes the
+        owner's parameters and trainable flag and shares its weights."""
+        node, owner = self.node(node_id), self.node(self.owner_of(self.node(owner_id).id))
+        self._check_sharable(owner)
+        if node.type != owner.type:
+            raise GraphError(f"{node.name} ({node.type}) cannot share the weights of "
+                             f"{owner.name} ({owner.type}): a shared layer has one type")
+        if node.id == owner.id or node.shares == owner.id:
+            return
+        if self._calls.get(node.id):
+            raise GraphError(f"{node.name} owns a shared layer; unshare its calls first")
+        if node.shares is not None:
+            self._drop_call(node)
+        node.shares, node.params, node.trainable = owner.id, owner.params, owner.trainable
+        self._calls.setdefault(owner.id, []).append(node.id)
+        self._emit(Event("sharing_changed", node=node, new=owner.id))
+        self._reinfer([node.id, owner.id])
+
+    def unshare(self, node_id: str) -> None:
+        """Give ``node_id`` a layer of its own (a copy of the parameters, new weights). The
+        owner unshared hands the layer to its first other call."""
+        node = self.node(node_id)
+        group = self.sharing_group(node_id)
+        if len(group) == 1:
+            return
+        if node.shares is None:
+            self._hand_over(node)
+        else:
+            self._drop_call(node)
+        node.params = copy.deepcopy(node.params)
+        self._emit(Event("sharing_changed", node=node, new=None))
+        self._reinfer(group)
+
+    def restore_sharing(self, sharing: Mapping[str, str]) -> None:
+        """Put the shared layers back as ``sharing`` (a ``sharing`` value) says."""
+        with self.batch():
+            for call, owner in self.sharing.items():
+                if sharing.get(call) != owner:
+                    self.unshare(call)
+            for call, owner in sharing.items():
+                if call in self.nodes and owner in self.nodes:
+                    self.share(call, owner)
+
+    def _drop_call(self, node: Node) -> None:
+        assert node.shares is not None
+        calls = self._calls[node.shares]
+        calls.remove(node.id)
+        if not calls:
+            del self._calls[node.shares]
+        node.shares = None
+
+    def _hand_over(self, owner: Node) -> None:
+        """``owner`` leaves its group: its first call owns the layer from now on."""
+        calls = self._calls.pop(owner.id)
+        heir = self.nodes[calls[0]]
+        heir.shares = None
+        if calls[1:]:
+            self._calls[heir.id] = calls[1:]
+        for nid in calls[1:]:
+            self.nodes[nid].shares = heir.id
+        self._emit(Event("sharing_changed", node=heir, new=None))
+
     def unique_name(self, base: str) -> str:
         """``base``, or ``base_1``, ``base_2``... whichever is free (Keras' naming)."""
         taken = {n.name for n in self.nodes.values()}
@@ -207,9 +304,21 @@ class Graph:
 
     def add_node(self, layer_type: str, params: Mapping[str, Any] | None = None, *,
                  name: str | None = None, position: tuple[float, float] = (0.0, 0.0),
-                 trainable: bool = True, node_id: str | None = None) -> Node:
-        """Add a layer; ``name`` defaults to Keras' (``conv2d``, ``conv2d_1``...)."""
-        resolved = self._spec_params(layer_type, params)
+                 trainable: bool = True, node_id: str | None = None,
+                 shares: str | None = None) -> Node:
+        """Add a layer; ``name`` defaults to Keras' (``conv2d``, ``conv2d_1``...). With
+        ``shares`` (a node id) the new node is another call of that node's layer: its type,
+        parameters and trainable flag are the owner's (``params`` is ignored)."""
+        owner = None
+        if shares is not None:
+            owner = self.node(self.owner_of(self.node(shares).id))
+            self._check_sharable(owner)
+            if layer_type != owner.type:
+                raise GraphError(f"a {layer_type} cannot share the weights of {owner.name} "
+                                 f"({owner.type}): a shared layer has one type")
+            resolved, trainable = owner.params, owner.trainable
+        else:
+            resolved = self._spec_params(layer_type, params)
         if name is None:
             base = resolved["block"] if layer_type == BLOCK_TYPE else (
                 "input_layer" if layer_type == "Input" else snake_case(layer_type))
@@ -225,16 +334,26 @@ class Graph:
         node = Node(node_id, layer_type, name, resolved, trainable,
                     (float(position[0]), float(position[1])))
         self.nodes[node_id] = node
+        if owner is not None:
+            node.shares = owner.id
+            self._calls.setdefault(owner.id, []).append(node_id)
         self._in[node_id] = []
         self._out[node_id] = []
         self._order = None
         self._emit(Event("node_added", node=node))
+        if owner is not None:
+            self._emit(Event("sharing_changed", node=node, new=owner.id))
         self._reinfer([node_id])
         return node
 
     def remove_node(self, node_id: str) -> list[Edge]:
         """Remove a node and its edges; returns the removed edges (for undo)."""
         node = self.node(node_id)
+        group = self.sharing_group(node_id)
+        if node.shares is not None:
+            self._drop_call(node)
+        elif len(group) > 1:
+            self._hand_over(node)
         removed = list(self._in[node_id]) + list(self._out[node_id])
         for edge in removed:
             self._detach(edge)
@@ -243,8 +362,11 @@ class Graph:
         self._order = None
         self.inference.forget(node_id)
         self._emit(Event("node_removed", node=node))
+        if len(group) > 1:
+            self._emit(Event("sharing_changed", node=node, new=None))
         self._reinfer({e.dst for e in removed if e.dst != node_id}  # and the sources that
-                      | {e.src for e in removed if e.src != node_id})  # may be outputs now
+                      | {e.src for e in removed if e.src != node_id}  # may be outputs now
+                      | {n for n in group if n != node_id})
         return removed
 
     def connect(self, src: str, dst: str, src_port: int = 0, dst_port: int | None = None) -> Edge:
@@ -328,9 +450,12 @@ class Graph:
         old = node.params.get(name)
         if old == new:
             return
-        node.params[name] = new
-        self._emit(Event("param_changed", node=node, name=name, old=old, new=new))
-        self._reinfer([node_id])
+        node.params[name] = new  # a shared layer's calls hold the same dict: all of them change
+        group = self.sharing_group(node_id)
+        for nid in group:
+            self._emit(Event("param_changed", node=self.nodes[nid], name=name, old=old,
+                             new=new))
+        self._reinfer(group)
 
     def rename(self, node_id: str, name: str) -> None:
         node = self.node(node_id)
@@ -363,11 +488,16 @@ class Graph:
         self._order = None
 
     def set_trainable(self, node_id: str, trainable: bool) -> None:
+        """Freeze or unfreeze a layer (every call of a shared layer: it has one flag)."""
         node = self.node(node_id)
         if node.trainable != trainable:
-            node.trainable = trainable
-            self._emit(Event("trainable_changed", node=node, old=not trainable, new=trainable))
-            self._reinfer([node_id])
+            group = self.sharing_group(node_id)
+            for nid in group:
+                member = self.nodes[nid]
+                member.trainable = trainable
+                self._emit(Event("trainable_changed", node=member, old=not trainable,
+                                 new=trainable))
+            self._reinfer(group)
 
     def add_block(self, block: Block) -> None:
         """Add or replace a block definition; every instance keeps the values of its exposed

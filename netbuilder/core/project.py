@@ -35,6 +35,9 @@ constructor and weights again), see ``block_edits.groups_to_plain``.
 Version 4 (written only when parameters are marked for search): ``"search"`` maps paths
 (``dense.units``, ``training.learning_rate``) to ranges or choices, see
 ``netbuilder.core.search_space``.
+
+Version 5 (written only when a layer is shared): a node that calls another node's layer again
+has ``"shares": owner id`` and no ``"params"`` (they are the owner's), see ``Node.shares``.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ from netbuilder.core.graph import BLOCK_TYPE, Graph, GraphError
 from netbuilder.core.search_space import SearchError, dimensions_from_plain
 
 FORMAT = "netbuilder-project"
-VERSION = 4
+VERSION = 5
 SUFFIX = ".nbproj"
 
 
@@ -89,11 +92,15 @@ class Project:
 def _graph_to_dict(graph: Graph) -> dict[str, Any]:
     nodes = []
     for node in graph.nodes.values():
-        if node.type == BLOCK_TYPE:
+        if node.shares is not None:
+            params = {}  # the owner's
+        elif node.type == BLOCK_TYPE:
             params = dict(node.params)
         else:
             params = catalog.get(node.type).non_default(node.params)
         entry: dict[str, Any] = {"id": node.id, "type": node.type, "name": node.name}
+        if node.shares is not None:
+            entry["shares"] = node.shares
         if params:
             entry["params"] = params
         if not node.trainable:
@@ -107,7 +114,7 @@ def _graph_to_dict(graph: Graph) -> dict[str, Any]:
 def project_to_dict(project: Project) -> dict[str, Any]:
     data: dict[str, Any] = {
         "format": FORMAT,
-        "version": 4 if project.search else _version_needed(project.graph),
+        "version": max(4 if project.search else 1, _version_needed(project.graph)),
         "name": project.name,
         "description": project.description,
         "graph": _graph_to_dict(project.graph),
@@ -155,7 +162,9 @@ def _block_exposures_to_dict(block: Block) -> dict[str, Any]:
 
 def _version_needed(graph: Graph) -> int:
     """1 unless a block exposes parameters or has optional layers (format version 2) or an
-    instance is expanded on the canvas (version 3)."""
+    instance is expanded on the canvas (version 3) or a layer is shared (version 5)."""
+    if graph.sharing or any(b.graph.sharing for b in _blocks_in_use_order(graph)):
+        return 5
     if groups_to_plain(graph):
         return 3
     return 2 if any(b.exposed or b.optional for b in _blocks_in_use_order(graph)) else 1
@@ -235,9 +244,11 @@ class _Reader:
         return graph
 
     def _fill(self, graph: Graph, where: str, nodes: list[Any], edges: list[Any]) -> None:
+        later: list[tuple[Any, ...]] = []  # calls of shared layers, added after the rest
         for i, raw in enumerate(nodes):
             at = f"{where}, node {i + 1}"
-            raw = self.obj(raw, at, ("id", "type", "name"), ("params", "trainable", "position"))
+            raw = self.obj(raw, at, ("id", "type", "name"),
+                           ("params", "trainable", "position", "shares"))
             node_id = self.typed(raw["id"], str, at, "\"id\"")
             layer_type = self.typed(raw["type"], str, at, "\"type\"")
             name = self.typed(raw["name"], str, at, "\"name\"")
@@ -254,11 +265,19 @@ class _Reader:
                     catalog.get(layer_type)
                 except CatalogError as err:
                     raise self.fail(at, str(err)) from None
+            shares = raw.get("shares")
+            if shares is not None:
+                shares = self.typed(shares, str, at, "\"shares\"")
+                later.append((at, node_id, layer_type, name, (position[0], position[1]),
+                              shares))
+                continue
             try:
                 graph.add_node(layer_type, params, name=name, node_id=node_id,
                                position=(position[0], position[1]), trainable=trainable)
             except GraphError as err:
                 raise self.fail(at, str(err)) from None
+        if later:
+            self._add_calls(graph, later, nodes)
         for i, raw in enumerate(edges):
             at = f"{where}, edge {i + 1}"
             raw = self.obj(raw, at, ("from", "to"))
@@ -271,6 +290,19 @@ class _Reader:
                 graph.connect(src, dst, src_port, dst_port)
             except GraphError as err:
                 raise self.fail(at, str(err)) from None
+
+    def _add_calls(self, graph: Graph, later: list[Any], nodes: list[Any]) -> None:
+        """The nodes that share another node's layer, in the file's node order."""
+        for at, node_id, layer_type, name, position, shares in later:
+            if shares not in graph.nodes:
+                raise self.fail(at, f"\"shares\" names {shares!r}, which is not a layer "
+                                    "of this graph (or shares another one's layer itself)")
+            try:
+                graph.add_node(layer_type, name=name, node_id=node_id, position=position,
+                               shares=shares)
+            except GraphError as err:
+                raise self.fail(at, str(err)) from None
+        graph.reorder(raw["id"] for raw in nodes)
 
     def project(self, data: Any) -> Project:
         if not isinstance(data, Mapping) or data.get("format") != FORMAT:

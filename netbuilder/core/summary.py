@@ -34,9 +34,10 @@ class SummaryRow:
     problem: str | None = None
     inner: list[SummaryRow] = field(default_factory=list)
     shares: str | None = None
-    """For a later instance of a nested model: the first instance's name. Keras builds one
-    model for both, so its weights are counted there (this row's params are 0) and the
-    command line's table lists it once, connected to both inputs."""
+    """For a later instance of a nested model: the first instance's name; for a later call of a
+    shared layer: its owner's name. Keras builds one model (one layer) for all of them, so its
+    weights are counted there (this row's params are 0) and the command line's table lists it
+    once, connected to the inputs of every call."""
     """A function block's layers, as Keras inlines and names them (``<instance>_<layer>``):
     the command line's table and ``--json`` show these rows instead of the block's."""
 
@@ -183,7 +184,7 @@ def summarize(graph: Graph, name: str = "model",
             problem = f"waits for {graph.nodes[r.blocked_by].name}"
         shares = None
         if nid in shared:
-            shares = first.setdefault(shared[nid], node.name)
+            shares = first.setdefault(shared[nid], graph.nodes[graph.owner_of(nid)].name)
             shares = shares if shares != node.name else None
         summary.rows.append(SummaryRow(
             node.name, type_label(graph, node.type, node.params), r.outputs,
@@ -269,7 +270,11 @@ def _flat_rows(summary: Summary) -> list[SummaryRow]:
     nested model placed several times once (connected to the inputs of every call)."""
     rows: list[SummaryRow] = []
     by_name: dict[str, SummaryRow] = {}
-    for row in summary.rows:
+    first: dict[str, int] = {}  # a shared layer's row where its first call (by order) is
+    for i, row in enumerate(summary.rows):
+        first.setdefault(row.shares or row.name, i)
+    ordered = sorted(summary.rows, key=lambda r: (first[r.shares or r.name], r.shares is not None))
+    for row in ordered:
         if row.shares is not None and row.shares in by_name:
             first = by_name[row.shares]
             by_name[row.shares] = SummaryRow(**{**vars(first),

@@ -94,6 +94,7 @@ def _run(graph: Graph, feeds: dict[str, Any] | None, models: dict[str, Any],
 
     tensors: dict[str, list[Any]] = {}
     new_inputs: list[Any] = []
+    shared: dict[str, Any] = {}  # owner id -> the Keras layer every call of it calls
     for nid in graph.topological_order():
         node = graph.nodes[nid]
         args = [tensors[e.src][e.src_port] for e in graph.in_edges(nid)]
@@ -113,9 +114,13 @@ def _run(graph: Graph, feeds: dict[str, Any] | None, models: dict[str, Any],
                                   node.trainable and not frozen, out, models)
         else:
             spec = catalog.get(node.type)
-            layer = make_layer(node.type, node.params, prefix + node.name)
-            if hasattr(layer, "trainable"):  # a Keras operation kept as imported has none
-                layer.trainable = node.trainable and not frozen
+            owner = graph.owner_of(nid)
+            layer = shared.get(owner)
+            if layer is None:  # a shared layer is made once, named after its owner
+                layer = make_layer(node.type, node.params, prefix + graph.nodes[owner].name)
+                if hasattr(layer, "trainable"):  # a Keras operation kept as imported has none
+                    layer.trainable = node.trainable and not frozen
+                shared[owner] = layer
             if node.type == opaque.TYPE:
                 out = call_opaque(node.params, layer, args)
             elif spec.input_names:

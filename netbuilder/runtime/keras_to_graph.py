@@ -151,54 +151,56 @@ class _Importer:
         keras = load_keras()
         fn = _functional(model)
         where = f" in model {model.name!r}" if not top else ""
-        nodes_of: dict[int, list[Any]] = {}
-        for depth_nodes in fn._nodes_by_depth.values():
-            for n in depth_nodes:
-                nodes_of.setdefault(id(n.operation), []).append(n)
+        # every call of every operation: a layer called several times (a shared layer) is one
+        # node per call, the later calls sharing the first one's layer
+        in_model = {id(n) for depth in fn._nodes_by_depth.values() for n in depth}
         ops = list(fn.operations)
+        sites: dict[tuple[int, int], _Site] = {}
         for op in ops:
-            count = len(nodes_of.get(id(op), []))
-            if count > 1:
-                raise KerasImportError(
-                    f"layer {op.name!r}{where} is called {count} times (it shares its weights "
-                    "between calls); NetBuilder cannot represent a shared layer yet: give each "
-                    "call its own layer")
-        input_ops = []
+            again = False
+            for index, n in enumerate(getattr(op, "_inbound_nodes", [])):
+                if id(n) in in_model:
+                    sites[(id(op), index)] = _Site(op, index, n, again)
+                    again = True
+        input_sites = []
         for i, t in enumerate(fn.inputs):
-            op = t._keras_history.operation
-            if not isinstance(op, keras.layers.InputLayer):
+            history = t._keras_history
+            if not isinstance(history.operation, keras.layers.InputLayer):
                 raise KerasImportError(
                     f"input {i + 1} of {model.name!r} is not an Input layer; NetBuilder "
                     "imports models whose inputs are keras.Input tensors")
-            input_ops.append(op)
-        outputs = [(t._keras_history.operation, t._keras_history.tensor_index)
-                   for t in fn.outputs]
+            input_sites.append(sites[(id(history.operation), history.node_index)])
+        outputs = [(sites[(id(h.operation), h.node_index)], h.tensor_index)
+                   for h in (t._keras_history for t in fn.outputs)]
 
-        # which ops consume which: the sinks must come in the order of the model's outputs
-        consumed: set[int] = set()
-        for op in ops:
-            for n in nodes_of.get(id(op), []):
-                for t in n.input_tensors:
-                    consumed.add(id(t._keras_history.operation))
-        order = _reordered(ops, lambda op: isinstance(op, keras.layers.InputLayer), input_ops)
-        sink_outputs = list(dict.fromkeys(op for op, _ in outputs if id(op) not in consumed))
-        order = _reordered(order, lambda op: id(op) not in consumed
-                           and not isinstance(op, keras.layers.InputLayer), sink_outputs)
+        # which calls consume which: the sinks must come in the order of the model's outputs
+        consumed: set[tuple[int, int]] = set()
+        for site in sites.values():
+            for t in site.node.input_tensors:
+                consumed.add((id(t._keras_history.operation), t._keras_history.node_index))
+        order = _reordered(list(sites.values()), lambda s: s.is_input(keras), input_sites)
+        sink_outputs = list({id(s): s for s, _ in outputs if s.key not in consumed}.values())
+        order = _reordered(order, lambda s: s.key not in consumed and not s.is_input(keras),
+                           sink_outputs)
 
         graph = Graph()
-        ids: dict[int, str] = {}
+        ids: dict[tuple[int, int], str] = {}
+        owners: dict[int, str] = {}
         with graph.batch():
-            for op in order:
-                node = nodes_of[id(op)][0]
-                ids[id(op)] = self._add(graph, op, node, where)
-            for op in order:
-                node = nodes_of[id(op)][0]
-                self._connect(graph, op, node, ids, where)
+            for site in order:
+                if not site.again:
+                    ids[site.key] = owners[id(site.op)] = self._add(graph, site.op, site.node,
+                                                                    where)
+            for site in order:  # later calls after every layer: their names never clash
+                if site.again:
+                    ids[site.key] = self._add_call(graph, site, owners[id(site.op)], where)
+            for site in order:
+                self._connect(graph, site, ids, where)
         problems = graph.inference.errors()
         if problems:
             raise KerasImportError(f"importing {model.name!r} went wrong: {problems[0]}")
-        input_ids = [ids[id(op)] for op in input_ops]
-        output_ports = [(ids[id(op)], port) for op, port in outputs]
+        input_ids = [ids[site.key] for site in input_sites]
+        output_ports = [(ids[site.key], port) for site, port in outputs]
         if top:
             self._check_outputs(model, graph, output_ports)
         return graph, input_ids, output_ports
@@ -249,6 +251,19 @@ class _Importer:
                                   trainable=bool(getattr(layer, "trainable", True))).id
         except GraphError as err:
             raise KerasImportError(f"layer {layer.name!r}{where}: {err}") from None
+
+    def _add_call(self, graph: Graph, site: _Site, owner: str, where: str) -> str:
+        """A later call of a shared layer (or of a nested model: another instance of its
+        block, which the build shares): a node sharing ``owner``'s layer."""
+        first = graph.nodes[owner]
+        name = graph.unique_name(f"{first.name}_call{site.index + 1}")
+        try:
+            if first.type == BLOCK_TYPE:
+                return graph.add_node(BLOCK_TYPE, first.params, name=name,
+                                      trainable=first.trainable).id
+            return graph.add_node(first.type, name=name, shares=owner).id
+        except GraphError as err:
+            raise KerasImportError(f"layer {site.op.name!r}{where}: {err}") from None
 
     def _block_name(self, name: str) -> str:
         block_name, i = name, 1
@@ -530,12 +545,17 @@ class _Importer:
             return keras.tree.flatten(value)
         return self._spec_inputs(catalog.get(node_type), layer, node, where)
 
-    def _connect(self, graph: Graph, layer: Any, node: Any, ids: dict[int, str],
+    def _connect(self, graph: Graph, site: _Site, ids: dict[tuple[int, int], str],
                  where: str) -> None:
-        nid = ids[id(layer)]
-        for port, tensor in enumerate(self._inputs(layer, node, graph, nid, where)):
+        layer, nid = site.op, ids[site.key]
+        try:
+            inputs = self._inputs(layer, site.node, graph, nid, where)
+        except _Unrepresentable as why:  # a later call of a shared layer called otherwise
+            raise KerasImportError(f"layer {layer.name!r}{where}: call {site.index + 1} does "
+                                   f"not fit its first call ({why})") from None
+        for port, tensor in enumerate(inputs):
             history = tensor._keras_history
-            src = ids.get(id(history.operation))
+            src = ids.get((id(history.operation), history.node_index))
             if src is None:
                 raise KerasImportError(f"layer {layer.name!r}{where} takes a tensor from "
                                        "outside the model")
@@ -543,6 +563,19 @@ class _Importer:
                 graph.connect(src, nid, history.tensor_index, port)
             except GraphError as err:
                 raise KerasImportError(f"layer {layer.name!r}{where}: {err}") from None
+
+
+class _Site:
+    """One call of an operation in a functional graph: ``node`` is the Keras node, ``index`` its
+    place in the operation's ``_inbound_nodes``; ``again`` for a later call of a layer called
+    before (a shared layer)."""
+
+    def __init__(self, op: Any, index: int, node: Any, again: bool) -> None:
+        self.op, self.index, self.node, self.again = op, index, node, again
+        self.key = (id(op), index)
+
+    def is_input(self, keras: Any) -> bool:
+        return isinstance(self.op, keras.layers.InputLayer)
 
 
 class _Call:

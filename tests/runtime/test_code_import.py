@@ -171,9 +171,12 @@ def test_functions_loops_and_two_outputs_through_build_model():
 
 
 @pytest.mark.slow
-def test_a_shared_embedding_is_refused_for_now():
-    with pytest.raises(CodeImportError, match="cannot represent a shared layer yet"):
-        run_import(sample("keras_io_shared_embedding"), "shared.py")
+def test_a_shared_embedding_is_one_layer_called_twice():
+    code = sample("keras_io_shared_embedding")
+    result = run_import(code, "shared.py")
+    assert project_counts(result.project) == keras_counts(keras_model(code, "model"))
+    assert list(result.project.graph.sharing.values()) == [
+        result.project.graph.node_by_name("shared_embedding").id]
 
 
 # --- refusals ---------------------------------------------------------------------------------

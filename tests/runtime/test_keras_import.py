@@ -297,13 +297,15 @@ def test_initializers_by_name_and_by_config():
 # --- refusals -----------------------------------------------------------------------------------
 
 
-def test_shared_layers_are_refused_with_a_clear_message():
+def test_a_shared_layer_is_one_layer_with_two_calls():
     a = keras.Input((4,))
     b = keras.Input((4,))
     shared = keras.layers.Dense(2, name="twin")
     model = keras.Model([a, b], keras.layers.Add()([shared(a), shared(b)]))
-    with pytest.raises(KerasImportError, match="'twin' is called 2 times"):
-        graph_from_keras(model)
+    graph = graph_from_keras(model)
+    assert_same_summary(model, graph)
+    assert {graph.nodes[c].name: graph.nodes[o].name for c, o in graph.sharing.items()} == {
+        "twin_call2": "twin"}
 
 
 def lambda_model():
