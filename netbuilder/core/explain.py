@@ -12,7 +12,7 @@ The arithmetic is written the way the course notes write it: ``·`` multiplies, 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +91,20 @@ def _kernel_text(k: int, d: int) -> tuple[str, int]:
     return f"({d}·({k} − 1) + 1)", d * (k - 1) + 1
 
 
+def _known_axes(ex: _Explanation, p: dict[str, Any], shape: Shape, rank: int,
+                axes: Sequence[int]) -> Iterator[tuple[int, str, int, int, int, int, int]]:
+    """Each spatial axis with a fixed size: its position, name, index in the shape, size, window,
+    stride and dilation;
+    an axis of unknown size is said to stay unknown."""
+    for i, axis in enumerate(axes):
+        name = _AXES[rank][i]
+        size = shape[axis]
+        if size is None:
+            ex.say(f"{name}: out = ? (the input's {name} is not fixed)")
+            continue
+        yield i, name, axis, size, p["kernel_size"][i], p["strides"][i], p["dilation_rate"][i]
+
+
 def _conv_axes(ex: _Explanation, p: dict[str, Any], shape: Shape, rank: int) -> None:
     """Output length along each spatial axis of a forward convolution."""
     axes, _ = _spatial(p, shape, rank)
@@ -106,13 +120,7 @@ def _conv_axes(ex: _Explanation, p: dict[str, Any], shape: Shape, rank: int) -> 
             else "around the input"
         ex.say(f"Output size per axis: out = ceil(I/S) (padding '{padding}': zeros are added "
                f"{where}, so only the stride S shrinks it)")
-    for i, axis in enumerate(axes):
-        name = _AXES[rank][i]
-        size = shape[axis]
-        k, s, d = p["kernel_size"][i], p["strides"][i], p["dilation_rate"][i]
-        if size is None:
-            ex.say(f"{name}: out = ? (the input's {name} is not fixed)")
-            continue
+    for _i, name, axis, size, k, s, d in _known_axes(ex, p, shape, rank, axes):
         if padding == "valid":
             k_text, span = _kernel_text(k, d)
             value = (size - span) // s + 1
@@ -185,13 +193,7 @@ def _explain_transpose(ex: _Explanation, node: Node, shapes: list[Shape]) -> Non
                + ("floor(K / 2)" if padding == "same" else "0") + f" (padding '{padding}')")
     if dilated:
         ex.say("With dilation d the window spans K = k + (k − 1)·(d − 1) inputs")
-    for i, axis in enumerate(axes):
-        name = _AXES[rank][i]
-        size = shape[axis]
-        k, s, d = p["kernel_size"][i], p["strides"][i], p["dilation_rate"][i]
-        if size is None:
-            ex.say(f"{name}: out = ? (the input's {name} is not fixed)")
-            continue
+    for i, name, axis, size, k, s, d in _known_axes(ex, p, shape, rank, axes):
         span = k + (k - 1) * (d - 1)
         k_text = _num(k) if d == 1 else f"({k} + ({k} − 1)·({d} − 1))"
         if pads is None:
