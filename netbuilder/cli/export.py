@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from netbuilder.cli.data_source import DataSourceError, resolve_source
 from netbuilder.cli.errors import fail, unexpected
 from netbuilder.core.atomic_write import write_atomically
 from netbuilder.runtime.keras_loader import import_keras_quietly
@@ -197,11 +198,11 @@ def _export_deployment(args: argparse.Namespace, project: Any) -> int:
     if args.quantize == "int8" and not data:
         return fail("--quantize int8 needs data to calibrate on: give --data SOURCE (at least "
                     "100 samples), e.g. --data digits")
-    if args.data and not _data_exists(args.data):
-        return fail(f"no such data source: {args.data} (not a file or folder; built-in "
-                    "sources: digits, shapes, mnist, fashion_mnist, cifar10)")
-    if args.data and Path(args.data).expanduser().exists():
-        job["data"] = str(Path(args.data).expanduser().resolve())
+    if args.data:
+        try:
+            job["data"] = resolve_source(args.data)
+        except DataSourceError as err:
+            return fail(str(err))
     what = deployment.FORMAT_NAMES[args.format] + (f" {args.quantize}" if args.quantize else "")
     print(f"Exporting {project.name} to {what} -> {args.output}", flush=True)
     proc = _export_process_class()(job, command=worker_command(DEPLOYMENT_WORKER))
@@ -226,13 +227,6 @@ def _export_deployment(args: argparse.Namespace, project: Any) -> int:
     if final is None or final["event"] == "error":
         return fail(final["message"] if final else "the export process ended without a result")
     return 0
-
-
-def _data_exists(source: str) -> bool:
-    from netbuilder.runtime.data import BUILTIN_SOURCES
-
-    key = source.strip().lower().replace("-", "_")
-    return key in BUILTIN_SOURCES or Path(source).expanduser().exists()
 
 
 def _export_process_class() -> type:

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from netbuilder.cli.data_source import DataSourceError, resolve_source
 from netbuilder.cli.errors import fail
 from netbuilder.core.text import format_duration
 
@@ -56,7 +57,6 @@ def _params_text(params: dict[str, Any]) -> str:
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from netbuilder.core.project import ProjectError, load
     from netbuilder.core.search_space import SearchError, parse_dimension
-    from netbuilder.runtime import data as data_mod
     from netbuilder.runtime.search import Search, SearchConfig, space_for
 
     out = out or sys.stdout
@@ -64,12 +64,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         project = load(args.project)
     except ProjectError as err:
         return fail(str(err))
-    source = args.data
-    if source.strip().lower().replace("-", "_") not in data_mod.BUILTIN_SOURCES:
-        if not Path(source).expanduser().exists():
-            return fail(f"no such data source: {source} (not a file or folder; built-in "
-                         f"sources: {', '.join(data_mod.BUILTIN_SOURCES)})")
-        source = str(Path(source).expanduser().resolve())
+    try:
+        source = resolve_source(args.data)
+    except DataSourceError as err:
+        return fail(str(err))
     out_dir = Path(args.out or f"{Path(args.project).stem}-search").resolve()
     trials = args.trials if args.trials is not None or args.timeout is not None else 10
     try:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from netbuilder.cli.data_source import DataSourceError, resolve_source
 from netbuilder.cli.errors import fail
 from netbuilder.core.text import format_duration
 
@@ -102,12 +103,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if getattr(args, "tta", None) and not (augmentation and any(augmentation.values())):
         return fail(f"--tta {args.tta} needs augmentation to average over: add --data-option "
                     "'augmentation={\"flip\": \"horizontal\"}' (or leave --tta out)")
-    source = args.data
-    if source.strip().lower().replace("-", "_") not in data_mod.BUILTIN_SOURCES:
-        if not Path(source).expanduser().exists():
-            return fail(f"no such data source: {source} (not a file or folder; built-in "
-                         f"sources: {', '.join(data_mod.BUILTIN_SOURCES)})")
-        source = str(Path(source).expanduser().resolve())
+    try:
+        source = resolve_source(args.data)
+    except DataSourceError as err:
+        return fail(str(err))
     out_dir = Path(args.out or f"{Path(args.project).stem}-training").resolve()
     job: dict[str, Any] = {"project": str(Path(args.project).resolve()),
                            "data": {"source": source, "options": options},
