@@ -140,7 +140,29 @@ def message_label(text: str = "") -> QLabel:
     return label
 
 
-class MapGrid(QWidget):
+class MessagePages(QWidget):
+    """A message page and the pictures' pages in one stack: ``show_message`` puts a message
+    where the pictures were and forgets them (``forget``)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.stack = QStackedWidget()
+        self.message = message_label()
+        self.stack.addWidget(self.message)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack)
+
+    def forget(self) -> None:
+        """Drop what the pictures showed."""
+
+    def show_message(self, text: str) -> None:
+        self.forget()
+        self.message.setText(text)
+        self.stack.setCurrentWidget(self.message)
+
+
+class MapGrid(MessagePages):
     """Every channel of a layer's output as a grid; a click on a channel shows it large beside
     the grid. A vector output is a bar plot; anything else is a message."""
 
@@ -157,8 +179,6 @@ class MapGrid(QWidget):
         self.selected: int | None = None
         self.grid_image: np.ndarray | None = None   # the RGB mosaic drawn (tests read it)
 
-        self.stack = QStackedWidget()
-        self.message = message_label()
         self.grid_widget, self.grid_box, self.grid_item = _image_view()
         self.grid_widget.scene().sigMouseClicked.connect(self._clicked)
         self.highlight = QGraphicsRectItem()
@@ -193,20 +213,15 @@ class MapGrid(QWidget):
         self.plot.setLabel("bottom", "unit")
         self.plot.setLabel("left", "value")
         self.bars: pg.BarGraphItem | None = None
-        for page in (self.message, maps_page, self.plot):
+        for page in (maps_page, self.plot):
             self.stack.addWidget(page)
         self.maps_page = maps_page
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.stack)
 
     # -- what is shown ---------------------------------------------------------------------
 
-    def show_message(self, text: str) -> None:
+    def forget(self) -> None:
         self.maps = None
         self.vector = None
-        self.message.setText(text)
-        self.stack.setCurrentWidget(self.message)
 
     def showing(self) -> str:
         """``message``, ``maps`` or ``vector``."""
@@ -318,7 +333,7 @@ class MapGrid(QWidget):
                                 f"max {channel.max():.3g}")
 
 
-class FilterGrid(QWidget):
+class FilterGrid(MessagePages):
     """A conv layer's kernels: colour images when they read 3 channels, else one input channel
     (or the mean over all of them) per kernel, in a grid."""
 
@@ -329,19 +344,11 @@ class FilterGrid(QWidget):
         self.rgb = False
         self.input_channel: int | None = None     # None: the mean over input channels
         self.image: np.ndarray | None = None
-        self.stack = QStackedWidget()
-        self.message = message_label()
         self.widget, self.box, self.item = _image_view()
-        self.stack.addWidget(self.message)
         self.stack.addWidget(self.widget)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.stack)
 
-    def show_message(self, text: str) -> None:
+    def forget(self) -> None:
         self.kernels = None
-        self.message.setText(text)
-        self.stack.setCurrentWidget(self.message)
 
     def set_kernels(self, kernels: np.ndarray, rgb: bool) -> None:
         kernels = np.asarray(kernels, dtype=np.float32)
@@ -435,7 +442,7 @@ class PredictionBars(QWidget):
         self.note.setText(note)
 
 
-class GradCamView(QWidget):
+class GradCamView(MessagePages):
     """The input as the model sees it, and beside it the same input with the Grad-CAM heat map
     over it: hot regions opaque, cold ones transparent (``alpha``: how opaque the hottest
     are)."""
@@ -446,8 +453,6 @@ class GradCamView(QWidget):
         self.colormap = "inferno"
         self.heatmap: np.ndarray | None = None
         self.input_image: np.ndarray | None = None
-        self.stack = QStackedWidget()
-        self.message = message_label()
         self.widget = pg.GraphicsLayoutWidget()
         self.widget.setBackground(BACKGROUND)
         muted = theme.MUTED.name()
@@ -473,16 +478,10 @@ class GradCamView(QWidget):
                                      colorMap=self.color_map(), colorMapMenu=False,
                                      label="evidence: low 0 … 1 high", pen=muted)
         self.widget.addItem(self.scale, row=1, col=2)
-        self.stack.addWidget(self.message)
         self.stack.addWidget(self.widget)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.stack)
 
-    def show_message(self, text: str) -> None:
+    def forget(self) -> None:
         self.heatmap = None
-        self.message.setText(text)
-        self.stack.setCurrentWidget(self.message)
 
     def set_result(self, input_image: np.ndarray, heatmap: np.ndarray) -> None:
         self.input_image = display_image(input_image)
