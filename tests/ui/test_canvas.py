@@ -285,3 +285,17 @@ def test_node_notes_from_several_features_are_kept_apart(window):
     assert scene.node_notes == {"n2": "⚲ filters · changed: filters", "n3": "added"}
     scene.set_node_notes({}, source="compare")
     assert scene.node_notes == {"n2": "⚲ filters"}
+
+
+def test_ports_and_edges_highlight_while_hovered(window):
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QGraphicsSceneHoverEvent
+
+    scene = window.scene
+    edge = next(iter(scene.edge_items.values()))
+    port = next(i for i in scene.items() if type(i).__name__ == "PortItem")
+    for item in (edge, port):
+        scene.sendEvent(item, QGraphicsSceneHoverEvent(QEvent.Type.GraphicsSceneHoverEnter))
+        assert item.hovered
+        scene.sendEvent(item, QGraphicsSceneHoverEvent(QEvent.Type.GraphicsSceneHoverLeave))
+        assert not item.hovered

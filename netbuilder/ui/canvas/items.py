@@ -90,7 +90,21 @@ def elide_words(fm: QFontMetricsF, text: str, width: float) -> str:
     return " ".join(words).rstrip(",;:") + " …"
 
 
-class PortItem(QGraphicsItem):
+class HoverHighlight:
+    """Items drawn highlighted while the pointer is over them (``hovered``)."""
+
+    hovered = False
+
+    def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        self.hovered = True
+        self.update()  # type: ignore[attr-defined]
+
+    def hoverLeaveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        self.hovered = False
+        self.update()  # type: ignore[attr-defined]
+
+
+class PortItem(HoverHighlight, QGraphicsItem):
     """An input (top) or output (bottom) connection point of a node."""
 
     def __init__(self, node: NodeItem, is_output: bool, index: int, label: str) -> None:
@@ -115,14 +129,6 @@ class PortItem(QGraphicsItem):
         painter.setPen(QPen(theme.EDGE, 1.2))
         painter.setBrush(theme.SELECTED if self.hovered else QColor("white"))
         painter.drawEllipse(QPointF(0, 0), r, r)
-
-    def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
-        self.hovered = True
-        self.update()
-
-    def hoverLeaveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
-        self.hovered = False
-        self.update()
 
 
 class NodeItem(QGraphicsItem):
@@ -173,6 +179,10 @@ class NodeItem(QGraphicsItem):
             spec = catalog.get(node.type)
             self.family, self.type_text = spec.family, node.type
             self.detail = key_params_text(spec, node.params)
+            group = graph.sharing_group(node.id)
+            if len(group) > 1:  # a shared layer: one set of weights, called by each node
+                self.type_text += (f" ⇄ shares {graph.nodes[group[0]].name}" if node.shares
+                                   else f" ⇄ shared ×{len(group)}")
         self.frozen = not node.trainable
         self.error = bool(result and result.error)
         self.blocked = bool(result and result.blocked_by is not None)
@@ -452,7 +462,7 @@ def explanation_html(graph: Graph, node_id: str) -> str:
     return "<br>".join(lines)
 
 
-class EdgeItem(QGraphicsPathItem):
+class EdgeItem(HoverHighlight, QGraphicsPathItem):
     """A connection, drawn as a curve from an output port down to an input port, labelled with
     the shape of the tensor it carries."""
 
@@ -575,12 +585,4 @@ class EdgeItem(QGraphicsPathItem):
         painter.setFont(fonts().label)
         painter.setPen(theme.MUTED)
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.label)
-
-    def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
-        self.hovered = True
-        self.update()
-
-    def hoverLeaveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
-        self.hovered = False
-        self.update()
 
