@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu
 
 from netbuilder.ui.user_files import app_settings, example_paths, forget_recent, recent_files
 
@@ -156,12 +157,9 @@ def make_menus(window: MainWindow) -> None:
         "and open its model")
     window.import_menu.addAction(window.import_code_action)
     window.export_menu = file_menu.addMenu("&Export")
-    window.export_menu.addAction(window.export_code_action)
-    window.export_menu.addAction(window.export_keras_action)
-    window.export_menu.addAction(window.export_deployment_action)
-    window.export_menu.addSeparator()
-    window.export_menu.addAction(window.export_png_action)
-    window.export_menu.addAction(window.export_svg_action)
+    add_actions(window.export_menu, [window.export_code_action, window.export_keras_action,
+                                     window.export_deployment_action, None,
+                                     window.export_png_action, window.export_svg_action])
     from netbuilder.ui.dialogs import compare
 
     window.compare_action = _action(
@@ -172,32 +170,17 @@ def make_menus(window: MainWindow) -> None:
     file_menu.addAction(window.quit_action)
 
     edit_menu = bar.addMenu("&Edit")
-    edit_menu.addAction(window.undo_action)
-    edit_menu.addAction(window.redo_action)
-    edit_menu.addSeparator()
-    edit_menu.addAction(window.cut_action)
-    edit_menu.addAction(window.copy_action)
-    edit_menu.addAction(window.paste_action)
-    edit_menu.addAction(window.duplicate_action)
-    edit_menu.addAction(window.delete_action)
-    edit_menu.addSeparator()
-    edit_menu.addAction(window.select_all_action)
-    edit_menu.addSeparator()
-    edit_menu.addAction(window.rename_action)
-    edit_menu.addAction(window.freeze_action)
-    edit_menu.addAction(window.unfreeze_action)
+    add_actions(edit_menu, [window.undo_action, window.redo_action, None,
+                            window.cut_action, window.copy_action, window.paste_action,
+                            window.duplicate_action, window.delete_action, None,
+                            window.select_all_action, None,
+                            window.rename_action, window.freeze_action, window.unfreeze_action])
     window.block_actions.add_to_menu(edit_menu)
 
     view_menu = bar.addMenu("&View")
-    view_menu.addAction(window.fit_action)
-    view_menu.addAction(window.zoom_in_action)
-    view_menu.addAction(window.zoom_out_action)
-    view_menu.addAction(window.zoom_reset_action)
-    view_menu.addSeparator()
-    view_menu.addAction(window.arrange_action)
-    view_menu.addSeparator()
-    view_menu.addAction(window.overview_action)
-    view_menu.addAction(window.inspect_action)
+    add_actions(view_menu, [window.fit_action, window.zoom_in_action, window.zoom_out_action,
+                            window.zoom_reset_action, None, window.arrange_action, None,
+                            window.overview_action, window.inspect_action])
     window.view_menu = view_menu
     for dock in (window.palette_dock, window.parameters_dock, window.summary_dock,
                  window.code_dock, window.training_dock, window.inspect_dock):
@@ -221,6 +204,15 @@ def make_menus(window: MainWindow) -> None:
     window.train_menu = train_menu
     window.training_panel.running_changed.connect(window._training_running)
     window._training_running(False)
+
+
+def add_actions(menu: QMenu, actions: list[QAction | None]) -> None:
+    """``actions`` in order; None is a separator."""
+    for action in actions:
+        if action is None:
+            menu.addSeparator()
+        else:
+            menu.addAction(action)
 
 
 def fill_recent_menu(window: MainWindow) -> None:

@@ -460,6 +460,16 @@ class BlockActions(QObject):
             return ids[0]
         return None
 
+    def _chosen_block(self, node_id: str | None, purpose: str) -> tuple[str, Block] | None:
+        """The block instance to act on and its block; None (and a hint saying what to select
+        ``purpose``) when there is none."""
+        block_node = self._block_node(node_id)
+        if block_node is None:
+            self._status(f"Select one block {purpose}")
+            return None
+        graph = self.document.graph
+        return block_node, graph.blocks[graph.nodes[block_node].params["block"]]
+
     def update_enabled(self) -> None:
         graph = self.document.graph
         ids = self.document.selection
@@ -566,12 +576,11 @@ class BlockActions(QObject):
         return box.clickedButton() is expand
 
     def edit(self, node_id: str | None = None) -> bool:
-        block_node = self._block_node(node_id)
-        graph = self.document.graph
-        if block_node is None:
-            self._status("Select one block to edit its definition")
+        chosen = self._chosen_block(node_id, "to edit its definition")
+        if chosen is None:
             return False
-        block = graph.blocks[graph.nodes[block_node].params["block"]]
+        block_node, block = chosen
+        graph = self.document.graph
         if block.is_model:  # built as one model: its layers are changed on the canvas
             if self.ask_expand_model(block):
                 self.expand(block_node)
@@ -582,12 +591,10 @@ class BlockActions(QObject):
         return self.document.set_block_definition(dialog.result_block)
 
     def save_to_library(self, node_id: str | None = None) -> bool:
-        block_node = self._block_node(node_id)
-        graph = self.document.graph
-        if block_node is None:
-            self._status("Select one block to save it to the library")
+        chosen = self._chosen_block(node_id, "to save it to the library")
+        if chosen is None:
             return False
-        block = graph.blocks[graph.nodes[block_node].params["block"]]
+        _node, block = chosen
         try:
             path = bl.save_to_library(block)
         except GraphError as err:
