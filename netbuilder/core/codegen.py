@@ -26,6 +26,9 @@ functional API, written the way a person would write it.
   ``keras.applications`` constructor, then setting its inner trainable flags as the course
   notes do (``base.trainable = False``, or the "fine-tune from block5_conv1" loop); a (partly)
   frozen one is called with ``training=False``.
+- A shared layer (a layer called several times: a node and the nodes that share it) is one
+  variable named after it, made before its first call and called once per node
+  (``t1 = layers.Dense(8, name="t1")``, ``x = t1(a)``, ``y = t1(b)``).
 - A Keras operation kept as imported (``x + y`` in a functional model: ``keras.src.ops``'
   ``Add``) is written as that operation, named: ``Add(name="add")(x, y)``.
 - ``lookups`` (``generate_code(project, lookups={"dense.units": 'params["dense.units"]'})``)
@@ -485,6 +488,9 @@ class _Body:
         self.vars: dict[tuple[str, int], str] = {}
         for nid, var in self.params.items():
             self.vars[(nid, 0)] = var
+        self.layer_vars: dict[str, str] = {}
+        """Owner id -> the variable holding a shared layer; made before its first call."""
+        self.made: set[str] = set()
 
     # -- variables ----------------------------------------------------------------------------
 
@@ -506,6 +512,10 @@ class _Body:
                 if (nid, 0) in self.returns:
                     x_busy_until = len(self.statements)
         returned = set(self.returns)
+        for nid in self.statements:  # a shared layer's variable is named after the layer
+            owner = graph.owner_of(nid)
+            if len(graph.sharing_group(nid)) > 1 and owner not in self.layer_vars:
+                self.layer_vars[owner] = self.names.claim(_identifier(graph.nodes[owner].name))
         if self.kind != "function":  # inputs and outputs keep the names Keras users expect
             if len(self.input_order) == 1:
                 self.vars[(self.input_order[0], 0)] = self.names.claim("inputs")
@@ -683,14 +693,27 @@ class _Body:
         spec = catalog.get(node.type)
         if node.type == opaque.TYPE:
             return self._opaque_statement(node, args, depth)
-        layer = self._layer_expr(node)
+        made, layer = self._shared_layer(node, self._layer_expr, depth)
         if spec.input_names:
             expr = call(layer, [kw(k, [v]) for k, v in zip(spec.input_names, args)])
         elif spec.max_inputs == 1:
             expr = call(layer, [[args[0]]])
         else:
             expr = call(layer, [list_of([[a] for a in args])])
-        return wrap([self._targets(node)] + expr, depth)
+        return made + wrap([self._targets(node)] + expr, depth)
+
+    def _shared_layer(self, node: Node, make: Any, depth: int) -> tuple[list[str], list[Any]]:
+        """The layer ``node`` calls, as an expression (``make(node)``), or for a shared layer
+        its variable, with the line that makes it before its first call."""
+        owner = self.graph.owner_of(node.id)
+        var = self.layer_vars.get(owner)
+        if var is None:
+            return [], make(node)
+        made: list[str] = []
+        if owner not in self.made:
+            self.made.add(owner)
+            made = wrap([f"{var} = "] + make(self.graph.nodes[owner]), depth)
+        return made, [var]
 
     def _opaque_expr(self, node: Node) -> list[Any]:
         """The layer (or operation) of a ``KerasLayer`` node, made from its class and config."""
@@ -716,7 +739,7 @@ class _Body:
 
     def _opaque_statement(self, node: Node, args: list[str], depth: int) -> list[str]:
         p = node.params
-        layer = self._opaque_expr(node)
+        made, layer = self._shared_layer(node, self._opaque_expr, depth)
         call_form = p["call"]
         if call_form == "single":
             expr = call(layer, [[args[0]]])
@@ -731,7 +754,7 @@ class _Body:
             expr = call(layer, [kw(k, [v]) for k, v in zip(call_form, args)])
         if self._output_count(node) > 1:
             expr = call("keras.tree.flatten", [expr])
-        return wrap([self._targets(node)] + expr, depth)
+        return made + wrap([self._targets(node)] + expr, depth)
 
     def _block_statement(self, node: Node, args: list[str], depth: int) -> list[str]:
         block = self.graph.blocks[node.params["block"]]

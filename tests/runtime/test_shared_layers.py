@@ -1,0 +1,168 @@
+"""Shared layers (a layer called several times) against Keras: imported as linked call nodes,
+summarized as Keras lists ``model.layers`` (once, weights counted once), built back and exported
+as one layer called several times; the round trip import -> summary -> export -> build holds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from netbuilder.core.codegen import generate_code  # noqa: E402
+from netbuilder.core.project import Project, dumps, loads  # noqa: E402
+from netbuilder.core.summary import summarize, to_json  # noqa: E402
+from netbuilder.runtime.keras_build import build_model  # noqa: E402
+from netbuilder.runtime.keras_to_graph import graph_from_keras  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def _size(variables) -> int:
+    return sum(int(np.prod(v.shape)) for v in variables)
+
+
+def siamese():
+    """Two images through one tower (a Conv2D and a Dense shared, a Flatten shared too) and a
+    Dense head shared by both orders of the pair."""
+    a = keras.Input((8, 8, 1), name="left")
+    b = keras.Input((8, 8, 1), name="right")
+    conv = keras.layers.Conv2D(4, 3, activation="relu", name="tower_conv")
+    flat = keras.layers.Flatten(name="tower_flat")
+    dense = keras.layers.Dense(8, activation="relu", name="tower_dense")
+    ta, tb = dense(flat(conv(a))), dense(flat(conv(b)))
+    head = keras.layers.Dense(1, activation="sigmoid", name="head")
+    ab = head(keras.layers.Concatenate(name="ab")([ta, tb]))
+    ba = head(keras.layers.Concatenate(name="ba")([tb, ta]))
+    out = keras.layers.Average(name="score")([ab, ba])
+    return keras.Model([a, b], out, name="siamese")
+
+
+def shared_embedding():
+    text_a = keras.Input(shape=(None,), dtype="int32", name="text_a")
+    text_b = keras.Input(shape=(None,), dtype="int32", name="text_b")
+    embed = keras.layers.Embedding(100, 8, name="shared_embedding")
+    pool = keras.layers.GlobalAveragePooling1D
+    merged = keras.layers.concatenate([pool()(embed(text_a)), pool()(embed(text_b))])
+    score = keras.layers.Dense(1, activation="sigmoid")(merged)
+    return keras.Model([text_a, text_b], score, name="pair")
+
+
+def shared_lstm(frozen: bool = False):
+    a = keras.Input((5, 3), name="seq_a")
+    b = keras.Input((5, 3), name="seq_b")
+    lstm = keras.layers.LSTM(6, name="encoder")
+    lstm.trainable = not frozen
+    norm = keras.layers.BatchNormalization(name="norm")
+    out = keras.layers.Dense(2, name="out")(keras.layers.Subtract()([norm(lstm(a)),
+                                                                     norm(lstm(b))]))
+    return keras.Model([a, b], out, name="lstm_pair")
+
+
+def keras_rows(model) -> list[dict]:
+    """Keras' layers as ``summary --json`` lists them (a shared layer once)."""
+    return [{"name": layer.name, "params": layer.count_params(),
+             "trainable_params": _size(layer.trainable_weights),
+             "output_shape": list(layer._inbound_nodes[0].outputs[0].shape)}
+            for layer in model.layers]
+
+
+def connections(model) -> dict[str, list[list[str]]]:
+    """Layer name -> for each call, the names of the layers its inputs come from."""
+    out = {}
+    for layer in model.layers:
+        out[layer.name] = [[t._keras_history.operation.name for t in node.input_tensors]
+                           for node in layer._inbound_nodes]
+    return out
+
+
+def assert_same_model(a, b) -> None:
+    assert [layer.name for layer in a.layers] == [layer.name for layer in b.layers]
+    for la, lb in zip(a.layers, b.layers):
+        assert type(la) is type(lb), la.name
+        ca, cb = la.get_config(), lb.get_config()
+        assert ca == cb, la.name
+    assert a.count_params() == b.count_params()
+    assert _size(a.trainable_weights) == _size(b.trainable_weights)
+    assert len(a.weights) == len(b.weights)
+    assert connections(a) == connections(b)
+
+
+def assert_round_trip(model) -> dict:
+    graph = graph_from_keras(model)
+    doc = to_json(summarize(graph, model.name))
+    assert doc["errors"] == []
+    ours = [{k: row[k] for k in ("name", "params", "trainable_params", "output_shape")}
+            for row in doc["layers"]]
+    assert ours == keras_rows(model)
+    assert doc["total_params"] == model.count_params()
+    assert doc["trainable_params"] == _size(model.trainable_weights)
+    assert doc["non_trainable_params"] == _size(model.non_trainable_weights)
+    # built back: one layer called several times
+    assert_same_model(model, build_model(graph, model.name))
+    # exported: one variable called several times, the code runs and builds the same model
+    code = generate_code(Project(graph, model.name))
+    namespace: dict = {"__name__": "exported"}
+    exec(compile(code, "exported.py", "exec"), namespace)
+    exported = namespace["build_model"]()
+    assert_same_model(model, exported)
+    # saved and loaded: the same summary
+    project = loads(dumps(Project(graph, model.name)))
+    assert to_json(summarize(project.graph, model.name)) == doc
+    return {"graph": graph, "code": code, "doc": doc}
+
+
+def test_siamese_tower_and_head_round_trip_exactly():
+    model = siamese()
+    result = assert_round_trip(model)
+    graph, code = result["graph"], result["code"]
+    calls = {n.name: graph.nodes[n.shares].name for n in graph.nodes.values() if n.shares}
+    assert calls == {"tower_conv_call2": "tower_conv", "tower_flat_call2": "tower_flat",
+                     "tower_dense_call2": "tower_dense", "head_call2": "head"}
+    assert code.count('name="tower_conv"') == 1 and code.count("tower_conv(") == 2
+    assert code.count('name="head"') == 1 and code.count("head(") == 2
+    # the same weights give the same predictions
+    rebuilt = build_model(graph, model.name)
+    rebuilt.set_weights(model.get_weights())
+    x = [np.random.default_rng(0).random((3, 8, 8, 1), dtype=np.float32) for _ in range(2)]
+    np.testing.assert_allclose(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-5)
+
+
+def test_shared_embedding_over_two_inputs():
+    result = assert_round_trip(shared_embedding())
+    assert result["doc"]["total_params"] == 100 * 8 + 17
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_shared_lstm_over_two_inputs(frozen):
+    result = assert_round_trip(shared_lstm(frozen))
+    rows = {row["name"]: row for row in result["doc"]["layers"]}
+    assert rows["encoder"]["trainable_params"] == (0 if frozen else rows["encoder"]["params"])
+
+
+def test_an_output_of_every_call_keeps_the_outputs_order():
+    a, b = keras.Input((4,), name="a"), keras.Input((4,), name="b")
+    twin = keras.layers.Dense(2, name="twin")
+    model = keras.Model([a, b], [twin(b), twin(a)], name="twins")
+    graph = graph_from_keras(model)
+    outputs = [[e.src for e in graph.in_edges(n.id)] for n in graph.outputs()]
+    assert [graph.nodes[o[0]].name for o in outputs] == ["b", "a"]
+    rebuilt = build_model(graph, model.name)
+    assert rebuilt.count_params() == model.count_params() == 10
+    rebuilt.set_weights(model.get_weights())
+    x = [np.ones((1, 4), np.float32), np.zeros((1, 4), np.float32)]
+    for mine, theirs in zip(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0)):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6)
+
+
+def test_a_nested_model_called_twice_is_one_shared_block():
+    inner_in = keras.Input((4,))
+    encoder = keras.Model(inner_in, keras.layers.Dense(3)(inner_in), name="encoder")
+    a, b = keras.Input((4,), name="a"), keras.Input((4,), name="b")
+    model = keras.Model([a, b], keras.layers.Add()([encoder(a), encoder(b)]), name="outer")
+    graph = graph_from_keras(model)
+    doc = to_json(summarize(graph, model.name))
+    assert [row["name"] for row in doc["layers"]] == [layer.name for layer in model.layers]
+    assert doc["total_params"] == model.count_params() == 15
+    assert build_model(graph).count_params() == 15
