@@ -18,6 +18,10 @@ TensorFlow; a trial whose training fails (out of memory, NaN, a crash) fails wit
 the search goes on. ``isolate=True`` trains each trial in its own worker process (a crash or the
 system's out-of-memory killer then takes only that trial); the default trains in this process,
 which imports TensorFlow once for all the trials.
+
+Parallel trials are parallel processes on one study (Optuna's way): ``share_trials`` splits the
+trials among them, and on a machine with several GPUs ``worker_gpus`` gives worker k the GPU
+k mod count, which ``gpu_environment`` turns into its ``CUDA_VISIBLE_DEVICES``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ import importlib.util
 import io
 import json
 import math
+import os
+import shutil
+import subprocess
 import threading
 import time
 import warnings
@@ -39,6 +46,7 @@ from netbuilder.core import project as proj
 from netbuilder.core.atomic_write import write_text_atomically
 from netbuilder.core.search_space import (
     PROJECT_KEY,
+    TRAINING,
     Dimension,
     SearchError,
     TrainingRules,
@@ -49,6 +57,7 @@ from netbuilder.core.search_space import (
     grid,
     merge,
 )
+from netbuilder.runtime.devices import DeviceError, parse_devices
 from netbuilder.runtime.training.settings import SettingsError, TrainingSettings, load_settings
 
 SAMPLERS = ("tpe", "random", "grid", "gp")
@@ -61,8 +70,9 @@ STUDY_FILE = "study.db"
 _MINIMIZED = ("loss", "error", "mae", "mse", "rmse", "mape", "msle", "hinge", "crossentropy")
 
 __all__ = ["PROJECT_KEY", "PRUNERS", "SAMPLERS", "Search", "SearchConfig", "SearchError",
-           "TrialOutcome", "default_direction", "open_storage", "space_for", "training_rules",
-           "trials_csv"]
+           "TrialOutcome", "default_direction", "detected_gpus", "gpu_environment",
+           "open_storage", "search_gpus", "share_trials", "space_for", "training_rules",
+           "trials_csv", "worker_gpus"]
 
 
 # --- the space -------------------------------------------------------------------------------
@@ -136,13 +146,30 @@ def open_storage(url: str) -> Any:
                 if not path.parent.is_dir():
                     raise SearchError(f"cannot open the storage {url}: no folder {path.parent}")
                 return JournalStorage(JournalFileBackend(str(path)))
-            return optuna.storages.RDBStorage(url, heartbeat_interval=None)
+            return _rdb_storage(optuna, url)
     except SearchError:
         raise
     except Exception as err:  # noqa: BLE001 - a driver, a URL or a server refusing
         raise SearchError(f"cannot open the storage {url}: {_first_line(err)} (give an Optuna "
                           "storage URL such as sqlite:///study.db, postgresql://user@host/db or "
                           "journal:PATH)") from None
+
+
+_CREATION_RACE = ("already exists", "UNIQUE constraint failed", "database is locked")
+
+
+def _rdb_storage(optuna: Any, url: str, attempts: int = 5) -> Any:
+    """Optuna's RDBStorage for ``url``. Processes opening one new database at the same moment
+    race to make its tables (the loser sees "table studies already exists"); the tables are
+    there when it tries again."""
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=None)
+        except Exception as err:
+            if attempt == attempts - 1 or not any(w in str(err) for w in _CREATION_RACE):
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _sampler(name: str, dims: Sequence[Dimension], seed: int | None) -> Any:
@@ -231,7 +258,10 @@ class Search:
     """One process's part of a study: ``run()`` yields each trial's outcome as it ends."""
 
     def __init__(self, project: Any, dims: Sequence[Dimension], config: SearchConfig, *,
-                 on_begin: Callable[[int, dict[str, Any]], None] | None = None) -> None:
+                 on_begin: Callable[[int, dict[str, Any]], None] | None = None,
+                 on_epoch: Callable[[int, dict[str, Any]], None] | None = None) -> None:
+        """``on_begin(number, params)`` as a trial starts; ``on_epoch(number, event)`` after
+        each of its epochs (the training engine's ``epoch`` event: epoch, epochs, logs)."""
         if config.trials is None and config.timeout is None and config.sampler != "grid":
             raise SearchError("give a number of trials or a time budget (--trials N or "
                               "--timeout SECONDS)")
@@ -250,6 +280,7 @@ class Search:
         self.config = config
         self.direction = direction
         self.on_begin = on_begin
+        self.on_epoch = on_epoch
         self._stop = threading.Event()
         self._trial_stop: threading.Event | None = None
         self.study: Any = None
@@ -388,15 +419,21 @@ class Search:
         if problem:
             raise SearchError(f"the graph is invalid with these values: {problem}")
         try:
-            load_settings(copy).updated(self.base_settings)
+            load_settings(copy).updated(self.settings_for(values))
         except SettingsError as err:
             raise SearchError(str(err)) from None
         return copy
 
+    def settings_for(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The settings a trial trains with over its project's: the search's own (epochs per
+        trial…) less those the trial's ``values`` set (a searched ``training.epochs`` wins)."""
+        return {k: v for k, v in self.base_settings.items() if f"{TRAINING}.{k}" not in values}
+
     def _train(self, trial: Any, project: Any, outcome: TrialOutcome) -> None:
         out_dir = Path(outcome.output_dir or ".")
         job = {"project": proj.project_to_dict(project), "data": self.config.data,
-               "settings": self.base_settings, "output_dir": str(out_dir.resolve()),
+               "settings": self.settings_for(outcome.params),
+               "output_dir": str(out_dir.resolve()),
                "batch_interval": 3600.0}
         stop = threading.Event()
         self._trial_stop = stop
@@ -409,6 +446,8 @@ class Search:
         def on_event(event: dict[str, Any]) -> None:
             kind = event.get("event")
             if kind == "epoch":
+                if self.on_epoch is not None:
+                    self.on_epoch(trial.number, event)
                 value = (event.get("logs") or {}).get(objective)
                 if isinstance(value, (int, float)) and math.isfinite(value):
                     reported.append(float(value))
@@ -491,6 +530,81 @@ def trials_csv(study: Any, dims: Sequence[Dimension]) -> str:
                          "" if duration is None else round(duration, 3),
                          t.user_attrs.get("fail_reason", "") if t.state.name == "FAIL" else ""])
     return buffer.getvalue()
+
+
+# --- parallel trials ---------------------------------------------------------------------------
+
+
+def share_trials(trials: int, workers: int) -> list[int]:
+    """How many of ``trials`` each of ``workers`` parallel processes runs (the first ones get
+    one more when they do not divide); workers left with none are not started."""
+    workers = max(1, min(workers, trials))
+    each, extra = divmod(trials, workers)
+    return [each + (1 if k < extra else 0) for k in range(workers)]
+
+
+def detected_gpus(env: Mapping[str, str] | None = None,
+                  lister: Callable[[], str | None] | None = None) -> list[int]:
+    """The GPU numbers TensorFlow would see, found without starting it: the entries of
+    ``CUDA_VISIBLE_DEVICES`` when it is set, else the lines of ``nvidia-smi -L``; none when
+    neither says."""
+    env = os.environ if env is None else env
+    visible = env.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        entries = [e for e in (p.strip() for p in visible.split(",")) if e]
+        if entries and entries[0].lstrip("-").isdigit() and int(entries[0]) < 0:
+            return []                              # "-1" hides every GPU
+        return list(range(len(entries)))
+    listing = (lister or _nvidia_smi_list)()
+    if not listing:
+        return []
+    return list(range(sum(1 for line in listing.splitlines() if line.startswith("GPU "))))
+
+
+def _nvidia_smi_list() -> str | None:
+    tool = shutil.which("nvidia-smi")
+    if tool is None:
+        return None
+    try:
+        done = subprocess.run([tool, "-L"], capture_output=True, text=True, timeout=5,
+                              check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def search_gpus(devices: str | None, found: Callable[[], list[int]] = detected_gpus) -> list[int]:
+    """The GPUs a search's parallel workers take turns on, for the project's ``devices``
+    setting: the GPUs it names (``gpu:0,1``), none for ``cpu:N``, else every GPU ``found``."""
+    try:
+        request = parse_devices(devices or "auto")
+    except DeviceError:
+        return found()
+    if request.kind == "gpu":
+        return list(request.gpus)
+    return [] if request.kind == "cpu" else found()
+
+
+def worker_gpus(workers: int, gpus: Sequence[int]) -> list[int | None]:
+    """The GPU of each of ``workers`` parallel search processes: worker k on ``gpus[k mod
+    count]`` when there are several GPUs and several workers; None (the devices setting
+    decides, as for one training) otherwise."""
+    if workers < 2 or len(gpus) < 2:
+        return [None] * max(workers, 0)
+    return [gpus[k % len(gpus)] for k in range(workers)]
+
+
+def gpu_environment(gpu: int | None, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment variables that put a worker on GPU ``gpu`` (TensorFlow's number, as
+    ``--devices gpu:K`` has it): ``CUDA_VISIBLE_DEVICES`` naming that one card, mapped through
+    the ``CUDA_VISIBLE_DEVICES`` the editor itself was given, if any. Empty for None."""
+    if gpu is None:
+        return {}
+    env = os.environ if env is None else env
+    visible = [e.strip() for e in (env.get("CUDA_VISIBLE_DEVICES") or "").split(",")
+               if e.strip()]
+    card = visible[gpu] if gpu < len(visible) else str(gpu)
+    return {"CUDA_VISIBLE_DEVICES": card}
 
 
 # --- training one trial ----------------------------------------------------------------------

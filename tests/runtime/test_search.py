@@ -3,6 +3,7 @@ a study shared by two processes."""
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -220,3 +221,82 @@ def test_a_trial_in_its_own_worker_process(tmp_path):
     [outcome] = search.run()
     assert outcome.state == "complete" and outcome.value > 0
     assert (Path(outcome.output_dir) / "model.keras").exists()
+
+
+def test_each_epoch_of_a_running_trial_reaches_the_hook(tmp_path, monkeypatch):
+    train, _ = _fake_training([[0.5, 0.4, 0.3], [0.6, 0.5, 0.4]])
+    monkeypatch.setattr(search_mod, "_train_here", train)
+    project = digits_mlp()
+    seen = []
+    search = Search(project, space_for(project, [parse_dimension("dense.units=4..16")]),
+                    _config(tmp_path), on_epoch=lambda n, e: seen.append((n, e["epoch"],
+                                                                          e["logs"])))
+    list(search.run())
+    assert [(n, epoch) for n, epoch, _ in seen] == [(0, 1), (0, 2), (0, 3), (1, 1), (1, 2),
+                                                    (1, 3)]
+    assert seen[1][2] == {"val_loss": 0.4}
+
+
+def test_a_searched_epochs_setting_wins_over_the_epochs_per_trial(tmp_path, monkeypatch):
+    train, calls = _fake_training([[0.5], [0.4]])
+    monkeypatch.setattr(search_mod, "_train_here", train)
+    project = digits_mlp()
+    dims = space_for(project, [parse_dimension("training.epochs=2,3")])
+    list(Search(project, dims, _config(tmp_path, epochs=1, sampler="grid")).run())
+    assert sorted(job["project"]["settings"]["training"]["epochs"] for job in calls) == [2, 3]
+    assert all("epochs" not in job["settings"] for job in calls)
+    plain = Search(project, space_for(project, [parse_dimension("dense.units=4..16")]),
+                   _config(tmp_path / "b", epochs=1))
+    assert plain.settings_for({"dense.units": 8}) == {"epochs": 1}
+
+
+def test_trials_are_shared_among_parallel_workers():
+    assert search_mod.share_trials(10, 3) == [4, 3, 3]
+    assert search_mod.share_trials(2, 2) == [1, 1]
+    assert search_mod.share_trials(2, 5) == [1, 1]       # no worker without a trial
+    assert search_mod.share_trials(4, 1) == [4]
+
+
+def test_parallel_workers_take_turns_on_the_gpus_and_get_their_environment():
+    worker_gpus, env_for = search_mod.worker_gpus, search_mod.gpu_environment
+    assert worker_gpus(4, [0, 1]) == [0, 1, 0, 1]           # worker k on GPU k mod count
+    assert worker_gpus(3, [0, 1, 2, 3]) == [0, 1, 2]
+    assert worker_gpus(2, [2, 5]) == [2, 5]                  # devices gpu:2,5
+    assert worker_gpus(3, [0]) == [None, None, None]         # one GPU: all share it
+    assert worker_gpus(2, []) == [None, None]                # CPU only: the cores are shared
+    assert worker_gpus(1, [0, 1]) == [None]                  # one worker: its devices setting
+    assert env_for(None, {}) == {}
+    assert env_for(1, {}) == {"CUDA_VISIBLE_DEVICES": "1"}
+    # the editor itself limited to cards 4 and 6: TensorFlow's gpu:1 is card 6
+    assert env_for(1, {"CUDA_VISIBLE_DEVICES": "4,6"}) == {"CUDA_VISIBLE_DEVICES": "6"}
+
+
+def test_the_gpus_are_found_without_tensorflow_and_follow_the_devices_setting():
+    detected, gpus = search_mod.detected_gpus, search_mod.search_gpus
+    listing = "GPU 0: NVIDIA H200 (UUID: GPU-1)\nGPU 1: NVIDIA H200 (UUID: GPU-2)\n"
+    assert detected({}, lambda: listing) == [0, 1]
+    assert detected({}, lambda: None) == []                  # no nvidia-smi: no GPU
+    assert detected({"CUDA_VISIBLE_DEVICES": "3,5,7"}, lambda: listing) == [0, 1, 2]
+    assert detected({"CUDA_VISIBLE_DEVICES": ""}, lambda: listing) == []
+    assert detected({"CUDA_VISIBLE_DEVICES": "-1"}, lambda: listing) == []
+    assert gpus("auto", lambda: [0, 1, 2]) == [0, 1, 2]
+    assert gpus(None, lambda: [0, 1]) == [0, 1]
+    assert gpus("gpu:1,3", lambda: [0, 1, 2, 3]) == [1, 3]
+    assert gpus("cpu:2", lambda: [0, 1]) == []
+
+
+def test_the_search_worker_puts_itself_on_its_gpu(monkeypatch):
+    from netbuilder.runtime.workers import search as worker
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")      # restored after the test
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert worker.use_gpu({"gpu": None}) is None
+    assert "CUDA_VISIBLE_DEVICES" not in os.environ
+    assert worker.use_gpu({"gpu": 1}) == "this worker trains on gpu:1"
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "1"
+    with pytest.raises(ValueError, match="gpu must be a GPU number"):
+        worker.use_gpu({"gpu": "first"})
+    event = worker.epoch_event(4, {"event": "epoch", "epoch": 2, "epochs": 3,
+                                   "logs": {"val_loss": 0.41}, "eta_s": 1.0})
+    assert event == {"event": "trial_epoch", "number": 4, "epoch": 2, "epochs": 3,
+                     "logs": {"val_loss": 0.41}}

@@ -16,6 +16,18 @@ from netbuilder.ui.panels.search.marks import SEARCH_ICON
 MLP = Path(__file__).parents[2] / "resources" / "examples" / "mlp.nbproj"
 
 
+def _mlp_searching_units(make_window, tmp_path):
+    """A window on the digits MLP saved in ``tmp_path``, dense.units marked 8..32."""
+    project = proj.load(MLP)
+    project.search = {"dense.units": {"type": "int", "low": 8, "high": 32}}
+    path = tmp_path / "mlp.nbproj"
+    proj.save(project, path)
+    window = make_window()
+    window.open_file(path)
+    window.training_panel.form.data_combo.set_source("digits")
+    return window
+
+
 def _node(window, name):
     return window.graph.node_by_name(name)
 
@@ -88,13 +100,7 @@ def test_apply_best_is_one_undo_step(make_window):
 
 @pytest.mark.slow
 def test_dialog_runs_a_small_real_search_and_apply_best(make_window, qtbot, tmp_path):
-    project = proj.load(MLP)
-    project.search = {"dense.units": {"type": "int", "low": 8, "high": 32}}
-    path = tmp_path / "mlp.nbproj"
-    proj.save(project, path)
-    window = make_window()
-    window.open_file(path)
-    window.training_panel.form.data_combo.set_source("digits")
+    window = _mlp_searching_units(make_window, tmp_path)
     feature = window.search_feature
     dialog = feature.open_dialog(start=False)
     dialog.trials.setValue(2)
@@ -131,3 +137,108 @@ def test_a_trial_that_breaks_the_graph_fails_with_the_inference_error(make_windo
     assert panel.table.item(0, 1).text() == "failed"
     reason = panel.table.item(0, panel.table.columnCount() - 1).text()
     assert "the graph is invalid" in reason and "conv2d" in reason
+
+
+def test_dialog_trials_at_once_and_the_gpus_each_worker_takes(qtbot):
+    from netbuilder.ui.dialogs.search import SearchDialog
+
+    cpu = SearchDialog(["dense.units=8..32"], None, 1)
+    qtbot.addWidget(cpu)
+    assert cpu.at_once.isEnabled() and cpu.at_once.value() == 1
+    assert "share this machine's CPU cores" in cpu.at_once_note.text()
+    cpu.at_once.setValue(2)
+    assert cpu.config()["at_once"] == 2 and cpu.config()["gpus"] == [None, None]
+    gpus = SearchDialog(["dense.units=8..32"], None, 1, gpus=[0, 1])
+    qtbot.addWidget(gpus)
+    gpus.at_once.setValue(3)
+    assert gpus.config()["gpus"] == [0, 1, 0]            # worker k on GPU k mod count
+    assert "2 on gpu:1" in gpus.at_once_note.text()
+    again = SearchDialog([], None, 1, previous=gpus.config(), gpus=[0, 1])
+    qtbot.addWidget(again)
+    assert again.at_once.value() == 3
+
+
+class _FakeWorker:
+    def __init__(self, jobs):
+        self.jobs, self.sent, self.alive = jobs, [], False
+
+    def start(self, job):
+        self.jobs.append(job)
+        self.alive = True
+
+    def running(self):
+        return self.alive
+
+    def send(self, line):
+        self.sent.append(line)
+
+    def close(self, _ms=0):
+        self.alive = False
+
+    def deleteLater(self):
+        pass
+
+
+def test_dock_starts_one_worker_per_trial_at_once_merges_them_and_stops_all(make_window,
+                                                                           tmp_path):
+    window = make_window()
+    window.document.mark_saved(tmp_path / "cnn.nbproj")
+    panel = window.search_feature.panel
+    jobs, workers = [], []
+    panel._new_worker = lambda: workers.append(_FakeWorker(jobs)) or workers[-1]
+    assert panel.start({"trials": 5, "epochs": 3, "at_once": 2, "gpus": [0, 1]})
+    assert len(jobs) == 1            # the second joins once the first has made the study
+    panel.handle_event({"event": "study", "name": "cnn", "direction": "minimize",
+                        "objective": "val_loss", "paths": ["conv2d.filters"], "trials": []})
+    assert [j["config"]["trials"] for j in jobs] == [3, 2]
+    assert [j["gpu"] for j in jobs] == [0, 1]
+    assert all("at_once" not in j["config"] and "gpus" not in j["config"] for j in jobs)
+    assert jobs[0]["out_dir"] == jobs[1]["out_dir"]                  # one study
+    # both workers' trials in one table; a running one shows its epoch as it trains
+    panel.handle_event({"event": "trial_begin", "number": 0, "params": {"conv2d.filters": 8}})
+    panel.handle_event({"event": "trial_begin", "number": 1, "params": {"conv2d.filters": 16}})
+    panel.handle_event({"event": "trial_epoch", "number": 1, "epoch": 2, "epochs": 3,
+                        "logs": {"loss": 0.5, "val_loss": 0.41}})
+    assert panel.table.item(1, 1).text() == "running · epoch 2/3 · val_loss 0.41"
+    assert panel.table.item(0, 1).text() == "running"
+    panel.handle_event({"event": "trial", "number": 1, "state": "complete", "value": 0.3,
+                        "params": {"conv2d.filters": 16}, "duration_s": 2.0})
+    assert panel.table.item(1, 1).text() == "complete"
+    assert panel.best["best_number"] == 1
+    panel.stop()
+    assert [w.sent for w in workers] == [["stop"], ["stop"]]
+    workers[1].alive = False
+    panel.handle_event({"event": "finished", "reason": "stopped"})
+    assert panel.is_running()                      # the other worker's trial is still going
+    workers[0].alive = False
+    panel._worker_ended()
+    assert not panel.is_running()
+    assert panel.status.text().startswith("Search stopped")
+
+
+def test_epochs_can_be_marked_for_search_in_the_training_dock(make_window):
+    window = make_window()
+    button = window.training_panel.form.search_buttons["epochs"]
+    assert button.text() == SEARCH_ICON
+    button.popup.mark.toggle.click()
+    assert window.document.project.search["training.epochs"]["type"] == "int"
+
+
+@pytest.mark.slow
+def test_two_trials_at_once_run_in_two_workers_on_one_study(make_window, qtbot, tmp_path):
+    window = _mlp_searching_units(make_window, tmp_path)
+    panel = window.search_feature.panel
+    epochs_seen = []                 # the running trials' epoch events, as the dock shows them
+    epoch_text = panel._epoch_text
+    panel._epoch_text = lambda e: epochs_seen.append(e["number"]) or epoch_text(e)
+    assert window.search_feature.start({"trials": 2, "epochs": 1, "at_once": 2,
+                                        "gpus": [None, None]})
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=180_000)
+    assert panel.table.rowCount() == 2, panel.status.text()
+    numbers = sorted(panel.trials)
+    assert numbers == [0, 1]
+    assert [panel.table.item(r, 1).text() for r in range(2)] == ["complete", "complete"], \
+        panel.status.text()
+    assert len(panel.workers) == 2
+    assert sorted(epochs_seen) == [0, 1]
+    assert panel.status.text().startswith("Search finished"), panel.status.text()

@@ -8,17 +8,22 @@ search (``runtime/search.py``) in its own process, speaking ``workers/protocol.p
      "out_dir": "DIR",             # the study (study.db), trials.csv, best.nbproj
      "runs_dir": "DIR",            # each trial's run folder (<time>_trial-NNN): the Runs tab's
      "config": {"trials": 10, "timeout": null, "epochs": 3, "objective": "val_loss",
-                "direction": null, "sampler": "tpe", "pruner": "median", "study": "NAME"}}
+                "direction": null, "sampler": "tpe", "pruner": "median", "study": "NAME"},
+     "gpu": null}                  # a GPU number: this worker trains on that GPU alone
+
+The editor runs several of these at once on one study for trials in parallel (each with its
+share of the trials, and with several GPUs each on its own: ``runtime.search.worker_gpus``).
 
 Afterwards a line ``stop`` starts no more trials and stops the running one after its batch.
 A study that exists in ``out_dir`` under that name is resumed (its trials come first).
 
 **stdout**: ``status`` (message); ``study`` (name, direction, objective, paths and ``trials``:
 the study's earlier trials, as ``trial`` events have them); ``trial_begin`` (number, params);
-``trial`` (number, state complete/pruned/failed, params, value, reason, duration_s,
-output_dir, best_number, best_value); ``importances`` (``{path: importance}`` from
-``optuna.importance`` once ``IMPORTANCE_MIN`` trials completed); the last line ``finished``
-(reason completed/stopped, ran, best_number, best_value, best_params) or ``error`` (message).
+``trial_epoch`` (number, epoch, epochs, logs: after each epoch of a running trial); ``trial``
+(number, state complete/pruned/failed, params, value, reason, duration_s, output_dir,
+best_number, best_value); ``importances`` (``{path: importance}`` from ``optuna.importance``
+once ``IMPORTANCE_MIN`` trials completed); the last line ``finished`` (reason
+completed/stopped, ran, best_number, best_value, best_params) or ``error`` (message).
 """
 
 from __future__ import annotations
@@ -70,6 +75,27 @@ def importances(study: Any) -> dict[str, float] | None:
     return {str(k): float(v) for k, v in found.items()}
 
 
+def epoch_event(number: int, event: dict[str, Any]) -> dict[str, Any]:
+    """The ``trial_epoch`` event for the training engine's ``epoch`` event of trial
+    ``number``."""
+    return {"event": "trial_epoch", "number": number, "epoch": event.get("epoch"),
+            "epochs": event.get("epochs"), "logs": dict(event.get("logs") or {})}
+
+
+def use_gpu(job: dict[str, Any]) -> str | None:
+    """Put this process on the job's ``gpu`` (``CUDA_VISIBLE_DEVICES``, before TensorFlow
+    starts); what to tell the user, or None without one."""
+    from netbuilder.runtime.search import gpu_environment
+
+    gpu = job.get("gpu")
+    if gpu is None:
+        return None
+    if not isinstance(gpu, int) or isinstance(gpu, bool) or gpu < 0:
+        raise ValueError(f"gpu must be a GPU number (0, 1, …), found {gpu!r}")
+    os.environ.update(gpu_environment(gpu))
+    return f"this worker trains on gpu:{gpu}"
+
+
 def _best(search: Any) -> dict[str, Any]:
     best = search.best_trial()
     if best is None:
@@ -88,11 +114,16 @@ def run(job: dict[str, Any], emit: Any, stop: threading.Event) -> int:
         unknown = sorted(set(config) - set(_CONFIG_KEYS))
         if unknown:
             raise SearchError(f"unknown search setting {unknown[0]!r}")
+        gpu = job.get("gpu")
         search = Search(project, space_for(project), SearchConfig(
             data=dict(job.get("data") or {}), out_dir=Path(job["out_dir"]),
-            runs_dir=Path(job["runs_dir"]) if job.get("runs_dir") else None, **config),
+            runs_dir=Path(job["runs_dir"]) if job.get("runs_dir") else None,
+            # alone on its GPU (CUDA_VISIBLE_DEVICES, set in main): that one, whatever the
+            # project's devices setting names
+            settings={"devices": "auto"} if gpu is not None else {}, **config),
             on_begin=lambda n, params: emit({"event": "trial_begin", "number": n,
-                                             "params": params}))
+                                             "params": params}),
+            on_epoch=lambda n, event: emit(epoch_event(n, event)))
         emit({"event": "status", "message": "opening the study"})
         study = search.open()
     except (SearchError, proj.ProjectError, KeyError, TypeError) as err:
@@ -140,6 +171,13 @@ def main() -> int:
         protocol.emit({"event": "error",
                        "message": "no job: write one JSON object on the first line of stdin"})
         return 1
+    try:
+        note = use_gpu(job)
+    except ValueError as err:
+        protocol.emit({"event": "error", "message": f"the job is not valid: {err}"})
+        return 1
+    if note:
+        protocol.emit({"event": "status", "message": note})
     threading.Thread(target=_watch_stdin, args=(stop,), daemon=True, name="stdin-watch").start()
     code = run(job, protocol.emit, stop)
     if protocol.broken:

@@ -74,12 +74,20 @@ class SearchFeature(QObject):
         except SearchError as err:
             return [], str(err)
 
+    def gpus(self) -> list[int]:
+        """The GPUs parallel trials take turns on: those the project's devices setting names,
+        else every GPU this machine has (none on a CPU-only one)."""
+        from netbuilder.runtime.search import search_gpus
+
+        training = self.document.project.settings.get("training") or {}
+        return search_gpus(training.get("devices"))
+
     def open_dialog(self, start: bool = True) -> SearchDialog:
         """Train ▸ Search…: the dialog; accepted, the search starts in the Search dock."""
         space, problem = self.space()
         epochs = self.window.training_panel.form.epochs_spin.value()
         dialog = SearchDialog(space, problem, min(epochs, 5), self.panel.config or None,
-                              self.window)
+                              self.window, gpus=self.gpus())
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.start(dialog.config()))
         if start:

@@ -4,7 +4,12 @@ of trials (number, values, objective, state with the reason of a failure, durati
 objective per trial with the best so far, each parameter against the objective, and parameter
 importances once enough trials completed (pyqtgraph, imported when the plots are first made).
 
-Stop ends the search after the running trial's batch; Resume continues the same study (its
+"Trials at once: N" starts N search workers on the same study (Optuna's way of running trials
+in parallel; each runs its share, on its own GPU when the dialog placed it on one); the dock
+merges their events (trial numbers are the study's, distinct), and a running trial's row shows
+its epoch and objective as it trains.
+
+Stop ends the search after the running trials' batch; Resume continues the same study (its
 storage, ``study.db``, is kept in the project's runs folder under ``search/``). Every trial is a
 run in the runs folder, so the Training dock's Runs tab lists it. Apply Best sets the best
 trial's values on the graph and settings in one undo step.
@@ -64,11 +69,10 @@ class SearchPanel(QWidget):
         self.document = document
         self.runs_folder = runs_folder
         self.job_base = job_base
-        self.worker = WorkerClient("search process", SEARCH_WORKER, self,
-                                   last_events=("finished", "error"))
-        self.worker.event.connect(self.handle_event)
-        self.worker.crashed.connect(self._crashed)
-        self.worker.finished.connect(lambda: self._set_running(False))
+        self.workers: list[WorkerClient] = []
+        self.error: str | None = None       # the first worker error of this search
+        self.pending: list[dict[str, Any]] = []   # jobs of the workers started once the
+                                                  # first has opened (made) the study
         self.config: dict[str, Any] = {}
         self.trials: dict[int, dict[str, Any]] = {}
         self.paths: list[str] = []
@@ -168,7 +172,15 @@ class SearchPanel(QWidget):
     # -- running ---------------------------------------------------------------------------------
 
     def is_running(self) -> bool:
-        return self.worker.running()
+        return any(w.running() for w in self.workers)
+
+    def _new_worker(self) -> WorkerClient:
+        worker = WorkerClient("search process", SEARCH_WORKER, self,
+                              last_events=("finished", "error"))
+        worker.event.connect(self.handle_event)
+        worker.crashed.connect(self._crashed)
+        worker.finished.connect(self._worker_ended)
+        return worker
 
     def study_folder(self) -> Path | None:
         base = self.runs_folder()
@@ -182,22 +194,43 @@ class SearchPanel(QWidget):
         if base is None:
             self.show_status("No folder for the runs: save the project first.", "#d93025")
             return False
+        from netbuilder.runtime.search import share_trials
+
         self.config = dict(config)
         config = dict(config)
+        at_once = max(1, int(config.pop("at_once", None) or 1))
+        gpus = list(config.pop("gpus", None) or [])
         config.setdefault("study", self.document.project.name or "search")
+        trials = int(config.get("trials") or 1)
         if resume:
             done = sum(1 for t in self.trials.values() if t.get("state") != "running")
-            config["trials"] = max(1, int(config.get("trials") or 1) - done)
+            trials = max(1, trials - done)
         else:
             self.clear()
-        job = self.job_base()
-        job.update({"out_dir": str(base / SEARCH_FOLDER), "runs_dir": str(base),
-                    "config": config})
+        base_job = self.job_base()
+        base_job.update({"out_dir": str(base / SEARCH_FOLDER), "runs_dir": str(base)})
         self.stopped = False
-        self.worker.start(job)
+        self.error = None
+        for worker in self.workers:
+            worker.deleteLater()
+        self.workers = []
+        jobs = [{**base_job, "config": {**config, "trials": share},
+                 "gpu": gpus[k] if k < len(gpus) else None}
+                for k, share in enumerate(share_trials(trials, at_once))]
+        # the others join once the first has made the study: processes creating one new
+        # SQLite study at the same moment race to make its tables
+        self.pending = jobs[1:]
+        self._start_worker(jobs[0])
         self._set_running(True)
-        self.show_status("Starting the search engine…")
+        count = len(jobs)
+        self.show_status("Starting the search engine…" if count == 1 else
+                         f"Starting {count} search processes on one study…")
         return True
+
+    def _start_worker(self, job: dict[str, Any]) -> None:
+        worker = self._new_worker()
+        self.workers.append(worker)
+        worker.start(job)
 
     def resume(self) -> bool:
         return bool(self.config) and self.start(self.config, resume=True)
@@ -205,14 +238,31 @@ class SearchPanel(QWidget):
     def stop(self) -> None:
         if self.is_running():
             self.stopped = True
-            self.worker.send("stop")
-            self.show_status("Stopping after the running trial's current batch…")
+            for worker in self.workers:
+                worker.send("stop")
+            self.show_status("Stopping after the running trials' current batch…")
 
     def shutdown(self) -> None:
         if self.is_running():
-            self.worker.send("stop")
-            self.worker.close(5000)
+            for worker in self.workers:
+                worker.send("stop")
+            for worker in self.workers:
+                worker.close(5000)
             self._set_running(False)
+
+    def _worker_ended(self) -> None:
+        if not self.is_running():
+            self._all_ended()
+
+    def _all_ended(self) -> None:
+        """Every worker has ended: say how the search went."""
+        self.pending = []
+        if self.error:
+            self.show_status(f"The search could not run: {self.error}", "#d93025")
+        else:
+            how = "stopped" if self.stopped else "finished"
+            self.show_status(f"Search {how}. {self._progress_text()}")
+        self._set_running(False)
 
     def _set_running(self, running: bool) -> None:
         self.stop_button.setEnabled(running)
@@ -224,7 +274,9 @@ class SearchPanel(QWidget):
         self.running_changed.emit(running)
 
     def _crashed(self, reason: str) -> None:
-        self._set_running(False)
+        self.error = self.error or reason
+        if not self.is_running():
+            self._set_running(False)
         self.show_status(f"The search stopped: {reason}", "#d93025")
 
     def show_status(self, text: str, color: str | None = None) -> None:
@@ -247,7 +299,13 @@ class SearchPanel(QWidget):
             self.refresh()
             count = len(self.trials)
             self.show_status(f"Study {event.get('name')!r}: {self.direction} {self.objective}"
-                             + (f", {count} earlier trials" if count else ""))
+                             + (f", {count} earlier trials" if count else "")
+                             + (f", {len(self.workers) + len(self.pending)} trials at once"
+                                if self.pending or len(self.workers) > 1 else ""))
+            pending, self.pending = self.pending, []
+            if not self.stopped:
+                for job in pending:
+                    self._start_worker(job)
         elif kind == "trial_begin":
             number = int(event["number"])
             self.trials[number] = {"number": number, "state": "running",
@@ -255,9 +313,14 @@ class SearchPanel(QWidget):
             self.refresh_table()
             self.show_status(f"Trial {number} training…  "
                              + self._params_text(event.get("params") or {}))
+        elif kind == "trial_epoch":
+            trial = self.trials.get(int(event["number"]))
+            if trial is not None and trial.get("state") == "running":
+                trial["progress"] = self._epoch_text(event)
+                self.refresh_table()
         elif kind == "trial":
             self.trials[int(event["number"])] = event
-            self.best = {k: event.get(k) for k in ("best_number", "best_value")}
+            self._best_from_trials()
             self.refresh()
             self.trial_finished.emit(event)
             self.show_status(self._progress_text())
@@ -265,13 +328,32 @@ class SearchPanel(QWidget):
             self.importances = dict(event.get("importances") or {})
             self.refresh_plots()
         elif kind == "finished":
-            self.best = {k: event.get(k) for k in ("best_number", "best_value")}
-            how = "stopped" if self.stopped or event.get("reason") == "stopped" else "finished"
-            self.show_status(f"Search {how}. {self._progress_text()}")
-            self._set_running(False)
+            self.stopped = self.stopped or event.get("reason") == "stopped"
+            self._best_from_trials()
+            if not self._others_running():
+                self._all_ended()
         elif kind == "error":
-            self.show_status(f"The search could not run: {event.get('message')}", "#d93025")
-            self._set_running(False)
+            self.error = self.error or str(event.get("message"))
+            if not self._others_running():
+                self._all_ended()
+            else:
+                self.show_status(f"A search process could not run: {event.get('message')}",
+                                 "#d93025")
+
+    def _others_running(self) -> bool:
+        """Whether a worker other than the one whose last event this is still runs."""
+        sender = self.sender()
+        return any(w.running() for w in self.workers if w is not sender)
+
+    def _epoch_text(self, event: dict[str, Any]) -> str:
+        """'epoch 2/3 · val_loss 0.41' for a running trial's row."""
+        logs = event.get("logs") or {}
+        text = f"epoch {event.get('epoch')}/{event.get('epochs') or '?'}"
+        name = self.objective if self.objective in logs else "loss"
+        value = logs.get(name)
+        if isinstance(value, (int, float)):
+            text += f" · {name} {value:.4g}"
+        return text
 
     def _best_from_trials(self) -> None:
         done = [t for t in self.trials.values() if t.get("state") == "complete"
@@ -317,7 +399,9 @@ class SearchPanel(QWidget):
             state = str(trial.get("state", ""))
             value = trial.get("value")
             params = trial.get("params") or {}
-            cells = [str(trial["number"]), state,
+            shown = (f"{state} · {trial['progress']}" if state == "running"
+                     and trial.get("progress") else state)
+            cells = [str(trial["number"]), shown,
                      "" if value is None else f"{value:.4f}",
                      *[value_text(params[p]) if p in params else "" for p in self.paths],
                      format_duration(trial["duration_s"]) if trial.get("duration_s") else "",

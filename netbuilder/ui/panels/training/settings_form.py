@@ -74,6 +74,7 @@ class SettingsForm(QWidget):
         form.addRow("Data", self.data_combo)
         # ⚲ beside a setting: search it (a range or choices, in a popup; Train ▸ Search…)
         self.search_buttons = {
+            "epochs": SettingSearchButton(document, "epochs", "int", self.epochs_spin.value),
             "batch_size": SettingSearchButton(document, "batch_size", "int",
                                               self.batch_spin.value),
             "optimizer": SettingSearchButton(document, "optimizer", "categorical",
@@ -82,6 +83,7 @@ class SettingsForm(QWidget):
                                                  self.lr_spin.value)}
         row = QHBoxLayout()
         row.addWidget(self.epochs_spin)
+        row.addWidget(self.search_buttons["epochs"])
         row.addWidget(QLabel("Batch"))
         row.addWidget(self.batch_spin)
         row.addWidget(self.search_buttons["batch_size"])
