@@ -24,21 +24,19 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from netbuilder.core.atomic_write import write_atomically, write_text_atomically
-from netbuilder.core.codegen import CodegenError, generate_code, model_name
 from netbuilder.core.data_fit import DataFix
 from netbuilder.core.graph import Graph
-from netbuilder.core.project import SUFFIX, Project, ProjectError, dumps, load, loads, save
+from netbuilder.core.project import SUFFIX, Project, ProjectError, load, save
 from netbuilder.core.quick_fixes import ParamFix, QuickFix
 from netbuilder.core.summary import Summary
-from netbuilder.runtime.keras_build import build_model, built_layer_name
+from netbuilder.runtime.keras_build import built_layer_name
 from netbuilder.ui import autosave
 from netbuilder.ui.autosave import Autosaver
 from netbuilder.ui.canvas.hooks import CanvasHooks
 from netbuilder.ui.canvas.minimap import Overview
 from netbuilder.ui.canvas.scene import GraphScene
 from netbuilder.ui.canvas.view import OPEN_MIN_ZOOM, GraphView
-from netbuilder.ui.dialogs import import_model, picture
+from netbuilder.ui.dialogs import import_model
 from netbuilder.ui.document import Document
 from netbuilder.ui.engine import EnginePool
 from netbuilder.ui.features.applications.actions import ApplicationActions
@@ -455,29 +453,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Restored the unsaved changes; save them to keep them", 0)
         return True
 
-    # -- export ----------------------------------------------------------------------------------
-
-    def export_code(self, path: str | None = None) -> bool:
-        """Save the model's Keras code as a Python file."""
-        try:
-            code = generate_code(self.project)
-        except CodegenError as err:
-            self.show_error("Cannot export the code",
-                            f"The model has problems to fix first:\n\n{err}")
-            return False
-        path = path or self.ask_export_path("Export Keras code", ".py",
-                                            "Python files (*.py);;All files (*)")
-        if not path:
-            return False
-        try:
-            write_text_atomically(path, code)
-        except OSError as err:
-            self.show_error("Cannot export the code", f"cannot write {path}: "
-                                                      f"{err.strerror or err}")
-            return False
-        self.statusBar().showMessage(f"Saved the Keras code to {path}", 5000)
-        return True
-
     # -- import ----------------------------------------------------------------------------------
 
     def ask_import(self) -> tuple[str, dict] | None:
@@ -557,57 +532,6 @@ class MainWindow(QMainWindow):
         if notes:
             text += f"; {len(notes)} kept as opaque Keras layers (see their tooltips)"
         self.statusBar().showMessage(text, 10000)
-
-    def export_keras_model(self, path: str | None = None) -> bool:
-        """Build the model with Keras (in the background: Keras takes seconds to start) and
-        save it as a ``.keras`` file, with the project's weights when it has them."""
-        problems = self.project.graph.inference.errors()
-        if problems:
-            self.show_error("Cannot export the model",
-                            "The model has problems to fix first:\n\n" + "\n".join(problems))
-            return False
-        path = path or self.ask_export_path("Export Keras model", ".keras",
-                                            "Keras models (*.keras);;All files (*)")
-        if not path:
-            return False
-        text = dumps(self.project)  # a snapshot: edits made meanwhile do not race the build
-        weights = str(self.weights_file) if self.weights_file else None
-        job = import_model.Job(lambda: save_keras_model(text, weights, path), self)
-        job.finished.connect(
-            lambda _: self._alive() and self.statusBar().showMessage(
-                f"Saved the Keras model to {path}", 5000))
-        job.failed.connect(
-            lambda message: self._alive() and self.show_error("Cannot export the model",
-                                                              message))
-        self.statusBar().showMessage(f"Building the Keras model for {path}…", 0)
-        self.export_job = job
-        job.start()
-        return True
-
-    def export_png(self, path: str | None = None) -> bool:
-        return self._export_picture(path, ".png", "PNG pictures (*.png)")
-
-    def export_svg(self, path: str | None = None) -> bool:
-        return self._export_picture(path, ".svg", "SVG drawings (*.svg)")
-
-    def _export_picture(self, path: str | None, suffix: str, file_filter: str) -> bool:
-        if self.scene is None or not self.graph.nodes:
-            self.show_error("Nothing to export", "The model is empty: add some layers first.")
-            return False
-        path = path or self.ask_export_path("Export a picture of the model", suffix,
-                                            file_filter)
-        if not path:
-            return False
-        try:
-            if suffix == ".svg":
-                picture.save_svg(self.scene, path, self.project.name)
-            else:
-                picture.save_png(self.scene, path)
-        except picture.PictureError as err:
-            self.show_error("Cannot export the picture", str(err))
-            return False
-        self.statusBar().showMessage(f"Saved a picture of the model to {path}", 5000)
-        return True
 
     # -- editing -------------------------------------------------------------------------------
 
@@ -828,12 +752,3 @@ class MainWindow(QMainWindow):
         self.engines.shutdown()
         self.overview.set_scene(None)
         event.accept()
-
-
-def save_keras_model(project_text: str, weights: str | None, path: str) -> str:
-    """Build the project (a ``dumps`` snapshot) with Keras and save it atomically as ``path``
-    (runs in a worker thread)."""
-    project = loads(project_text)
-    model = build_model(project.graph, name=model_name(project.name), weights_path=weights)
-    write_atomically(path, lambda tmp: model.save(str(tmp)), suffix=".keras")
-    return path

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
+from netbuilder.ui.dialogs import export_files
 from netbuilder.ui.user_files import app_settings, example_paths, forget_recent, recent_files
 
 if TYPE_CHECKING:
@@ -78,15 +79,17 @@ def make_actions(window: MainWindow) -> None:
                                      lambda: window.set_trainable(True),
                                      tip="Train their weights again")
     window.recover_action = None
-    window.export_png_action = _action(window, "Picture as &PNG…", window.export_png,
-                                       tip="Save a picture of the model (PNG)")
-    window.export_svg_action = _action(window, "Picture as &SVG…", window.export_svg,
-                                       tip="Save a vector drawing of the model (SVG)")
-    window.export_code_action = _action(window, "&Keras Code…", window.export_code,
-                                        "Ctrl+Shift+E",
-                                        "Save the model as a standalone Keras script")
+    window.export_png_action = _action(
+        window, "Picture as &PNG…", lambda: export_files.export_png(window),
+        tip="Save a picture of the model (PNG)")
+    window.export_svg_action = _action(
+        window, "Picture as &SVG…", lambda: export_files.export_svg(window),
+        tip="Save a vector drawing of the model (SVG)")
+    window.export_code_action = _action(
+        window, "&Keras Code…", lambda: export_files.export_code(window), "Ctrl+Shift+E",
+        "Save the model as a standalone Keras script")
     window.export_keras_action = _action(
-        window, "Keras &Model (.keras)…", window.export_keras_model, None,
+        window, "Keras &Model (.keras)…", lambda: export_files.export_keras_model(window), None,
         "Build the model and save it as a .keras file (with the project's weights, if any)")
     window.export_deployment_action = _action(
         window, "For &Deployment…", lambda: _open_deployment(window), None,

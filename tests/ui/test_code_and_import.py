@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 from netbuilder.core.codegen import generate_code
 from netbuilder.core.graph import Graph
 from netbuilder.core.project import Project
+from netbuilder.ui.dialogs import export_files
 from netbuilder.ui.dialogs import import_model as import_dialog
 from netbuilder.ui.panels.code import CodeView
 
@@ -76,10 +77,10 @@ def test_a_hidden_code_view_catches_up_when_shown(qtbot):
 
 def test_export_keras_code(window, tmp_path, no_modal_dialogs):
     target = tmp_path / "model.py"
-    assert window.export_code(str(target))
+    assert export_files.export_code(window, str(target))
     assert target.read_text() == generate_code(window.project)
     window.graph.set_param("n1", "shape", [784])
-    assert not window.export_code(str(tmp_path / "bad.py"))
+    assert not export_files.export_code(window, str(tmp_path / "bad.py"))
     assert no_modal_dialogs[-1][1] == "Cannot export the code"
     assert not (tmp_path / "bad.py").exists()
 

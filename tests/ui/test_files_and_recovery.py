@@ -11,6 +11,7 @@ from PySide6.QtGui import QImage, QKeySequence
 from netbuilder.core.project import load, save
 from netbuilder.ui import autosave
 from netbuilder.ui.autosave import Autosaver, pending_recovery, recovery_key, recovery_path
+from netbuilder.ui.dialogs import export_files
 from netbuilder.ui.user_files import recent_files
 from netbuilder.ui.window_actions import fill_recent_menu
 
@@ -79,10 +80,10 @@ def test_a_recent_file_that_vanished_is_reported(window, tmp_path, no_modal_dial
 def test_export_png_and_svg(window, tmp_path):
     png, svg = tmp_path / "model.png", tmp_path / "model.svg"
     window.scene.select_node("n2")
-    assert window.export_png(str(png))
+    assert export_files.export_png(window, str(png))
     image = QImage(str(png))
     assert not image.isNull() and image.height() > image.width()  # a tall chain
-    assert window.export_svg(str(svg))
+    assert export_files.export_svg(window, str(svg))
     text = svg.read_text(encoding="utf-8")
     assert text.lstrip().startswith("<?xml") and "<svg" in text
     assert "conv2d" in text and "max_pooling2d" in text  # node names are text, not pixels
@@ -103,7 +104,7 @@ def test_export_of_an_empty_model_explains(make_window, tmp_path, no_modal_dialo
     from netbuilder.core.graph import Graph
 
     window = make_window(Graph())
-    assert not window.export_png(str(tmp_path / "x.png"))
+    assert not export_files.export_png(window, str(tmp_path / "x.png"))
     assert no_modal_dialogs[-1][1] == "Nothing to export"
 
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDockWidget, QMessageBox
 
 from netbuilder.core.project import load
 from netbuilder.ui.app import create_window
+from netbuilder.ui.dialogs import export_files
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -270,7 +271,7 @@ def test_export_keras_model_builds_in_the_background(qtbot, tmp_path):
     window, _ = create_window(ROOT / "resources" / "examples" / "mnist_cnn.nbproj")
     qtbot.addWidget(window)
     target = tmp_path / "mnist.whatever"  # any extension: used as given
-    assert window.export_keras_model(str(target))
+    assert export_files.export_keras_model(window, str(target))
     qtbot.waitUntil(lambda: target.exists(), timeout=120000)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file
     check = tmp_path / "check.keras"  # Keras reads only names ending in .keras
