@@ -32,12 +32,15 @@ class Snapshot:
     edges: list[Edge]
     blocks: dict[str, Block]
     groups: dict[str, ExpandedGroup] = field(default_factory=dict)
+    sharing: dict[str, str] = field(default_factory=dict)
+    """Shared layers: call id -> owner id (``Graph.sharing``)."""
 
 
 def snapshot(graph: Graph) -> Snapshot:
     nodes = [(n.id, n.type, n.name, dict(n.params), n.trainable, n.position)
              for n in graph.nodes.values()]
-    return Snapshot(nodes, list(graph.edges), dict(graph.blocks), dict(groups(graph)))
+    return Snapshot(nodes, list(graph.edges), dict(graph.blocks), dict(groups(graph)),
+                    graph.sharing)
 
 
 def restore(graph: Graph, snap: Snapshot) -> None:
@@ -52,6 +55,7 @@ def restore(graph: Graph, snap: Snapshot) -> None:
             if want is None or want[1] != node.type or (
                     node.type == BLOCK_TYPE and want[3].get("block") != node.params.get("block")):
                 graph.remove_node(nid)
+        graph.restore_sharing(snap.sharing)  # unshared first: params below are a node's own
         for name in [b for b in graph.blocks if b not in snap.blocks]:
             del graph.blocks[name]
             graph.inference.forget_block(name)
@@ -79,6 +83,7 @@ def restore(graph: Graph, snap: Snapshot) -> None:
         for edge in snap.edges:
             if edge not in graph.edges:
                 graph.connect(edge.src, edge.dst, edge.src_port, edge.dst_port)
+        graph.restore_sharing(snap.sharing)
         order = [n[0] for n in snap.nodes]
         if list(graph.nodes) != order:  # insertion order breaks ties in topological order
             graph.reorder(order)

@@ -85,4 +85,5 @@ def replacement(old: Graph, new: Graph,
               positions[nid]) for nid, node in new.nodes.items()]
     edges = [Edge(ids[edge.src], ids[edge.dst], edge.src_port, edge.dst_port)
              for edge in new.edges]
-    return Snapshot(nodes, edges, dict(new.blocks), {})
+    return Snapshot(nodes, edges, dict(new.blocks), {},
+                    {ids[call]: ids[owner] for call, owner in new.sharing.items()})

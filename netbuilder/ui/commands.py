@@ -102,6 +102,7 @@ class RemoveNode(GraphCommand):
     def apply(self) -> None:
         node = self.graph.node(self.node_id)
         self.saved = (node.type, dict(node.params), node.name, node.position, node.trainable)
+        self.sharing = self.graph.sharing  # a shared layer's calls, its owner's heir
         self.edges = self.graph.remove_node(self.node_id)
 
     def revert(self) -> None:
@@ -111,6 +112,42 @@ class RemoveNode(GraphCommand):
                                 trainable=trainable, node_id=self.node_id)
             for edge in sorted(self.edges, key=lambda e: (e.dst, e.dst_port)):
                 self.graph.connect(edge.src, edge.dst, edge.src_port, edge.dst_port)
+            self.graph.restore_sharing(self.sharing)
+
+
+class CallAgain(GraphCommand):
+    """Another call of a layer: a new node sharing its weights, placed at ``position``."""
+
+    def __init__(self, graph: Graph, node_id: str, position: tuple[float, float]) -> None:
+        node = graph.node(node_id)
+        super().__init__(graph, f"Call {node.name} Again")
+        self.owner, self.position = node_id, position
+        self.node_id: str | None = None
+        self.name = graph.unique_name(f"{graph.node(graph.owner_of(node_id)).name}_call")
+
+    def apply(self) -> None:
+        node = self.graph.add_node(self.graph.node(self.owner).type, name=self.name,
+                                   position=self.position, node_id=self.node_id,
+                                   shares=self.owner)
+        self.node_id = node.id
+
+    def revert(self) -> None:
+        assert self.node_id is not None
+        self.graph.remove_node(self.node_id)
+
+
+class Unshare(GraphCommand):
+    """A call of a shared layer made a layer of its own (a copy of the parameters)."""
+
+    def __init__(self, graph: Graph, node_id: str) -> None:
+        super().__init__(graph, f"Unshare {graph.node(node_id).name}")
+        self.node_id, self.sharing = node_id, graph.sharing
+
+    def apply(self) -> None:
+        self.graph.unshare(self.node_id)
+
+    def revert(self) -> None:
+        self.graph.restore_sharing(self.sharing)
 
 
 class Connect(GraphCommand):

@@ -30,6 +30,7 @@ from netbuilder.ui.canvas.clipboard import base_name
 from netbuilder.ui.commands import (
     AddNode,
     ApplyQuickFix,
+    CallAgain,
     Connect,
     Disconnect,
     GraphCommand,
@@ -45,6 +46,7 @@ from netbuilder.ui.commands import (
     SetTrainable,
     SetTrainingSettings,
     StructuralEdit,
+    Unshare,
     push,
 )
 from netbuilder.ui.data_check import DataCheck
@@ -277,6 +279,23 @@ class Document(QObject):
     def set_param(self, node_id: str, name: str, value: Any) -> str | None:
         """Set one parameter (typing in a field merges into one step); the refusal, if any."""
         return self._try(SetParam(self.graph, node_id, name, value))
+
+    def call_again(self, node_id: str) -> str | None:
+        """Another call of ``node_id``'s layer (sharing its weights), placed beside it to be
+        connected to another input: one undo step; the new node's id (None: refused)."""
+        x, y = self.graph.node(node_id).position
+        command = CallAgain(self.graph, node_id, self.free_spot((x + NODE_WIDTH + PASTE_STEP, y)))
+        if not self._push(command):
+            return None
+        assert command.node_id is not None
+        self.select([command.node_id])
+        return command.node_id
+
+    def unshare(self, node_id: str) -> bool:
+        """Give a call of a shared layer a layer of its own (its own weights): one undo step."""
+        if len(self.graph.sharing_group(node_id)) < 2:
+            return False
+        return self._push(Unshare(self.graph, node_id))
 
     def rename(self, node_id: str, name: str) -> str | None:
         """Rename a layer (and its search marks); the refusal (a name taken, not a name), if

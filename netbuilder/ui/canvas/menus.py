@@ -57,6 +57,10 @@ def node_menu(scene: GraphScene, node_id: str) -> QMenu:
         else:
             add("Freeze (keep its weights as they are)",
                 lambda: scene.document.set_trainable(ids, False))
+    if len(ids) == 1 and graph.node(node_id).type not in ("Input", "Block"):
+        add("Call Again (share its weights)", lambda: scene.document.call_again(node_id))
+        if len(graph.sharing_group(node_id)) > 1:
+            add("Unshare (weights of its own)", lambda: scene.document.unshare(node_id))
     for hook in scene.hooks.node_menus:
         hook(menu, node_id, ids)
     menu.addSeparator()

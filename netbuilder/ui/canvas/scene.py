@@ -115,6 +115,9 @@ class GraphScene(QGraphicsScene):
             for node_id in event.nodes:
                 self._refresh_node(node_id)
                 self._refresh_out_edges(node_id)
+        elif kind == "sharing_changed":  # a shared layer's calls show whom they share with
+            for node_id in list(self.node_items):
+                self._refresh_node(node_id)
         elif kind == "block_changed":  # a new definition: its instances' ports and values
             for node in list(self.graph.nodes.values()):
                 if node.type == BLOCK_TYPE and node.params.get("block") == event.name:
