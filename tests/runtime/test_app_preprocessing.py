@@ -20,8 +20,8 @@ from netbuilder.runtime import data as data_mod  # noqa: E402
 from netbuilder.runtime import inspection as insp  # noqa: E402
 from netbuilder.runtime.keras_build import build_model  # noqa: E402
 from netbuilder.runtime.keras_to_graph import application_block  # noqa: E402
-from netbuilder.runtime.training.code import with_training  # noqa: E402
 from netbuilder.runtime.training import engine as training  # noqa: E402
+from netbuilder.runtime.training.code import with_training  # noqa: E402
 from netbuilder.runtime.workers.protocol import decode_images, encode_array  # noqa: E402
 
 KERAS_FN = {"VGG16": keras.applications.vgg16.preprocess_input,

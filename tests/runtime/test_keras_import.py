@@ -23,8 +23,8 @@ from netbuilder.core.catalog import opaque  # noqa: E402
 from netbuilder.core.graph import BLOCK_TYPE  # noqa: E402
 from netbuilder.core.project import load  # noqa: E402
 from netbuilder.core.summary import summarize, to_json  # noqa: E402
-from netbuilder.runtime.keras_build import BuildError, build_model  # noqa: E402
 from netbuilder.runtime.applications import application_names  # noqa: E402
+from netbuilder.runtime.keras_build import BuildError, build_model  # noqa: E402
 from netbuilder.runtime.keras_import import (  # noqa: E402
     import_source,
     import_to_file,
@@ -575,8 +575,8 @@ def test_cli_import_refuses_lambda(tmp_path):
 def test_catalog_specs_map_their_keras_config_back():
     """For every catalog layer with default settings, get_config() maps back onto the same
     parameters (the import's mapping agrees with the build's)."""
-    from netbuilder.runtime.keras_to_graph import _Importer
     from netbuilder.runtime.keras_layers import make_layer
+    from netbuilder.runtime.keras_to_graph import _Importer
 
     importer = _Importer()
     for spec in catalog.all_specs():
