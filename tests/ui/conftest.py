@@ -1,5 +1,5 @@
-"""Fixtures for the editor's tests: a window on a small model, and no modal dialog ever
-blocking a test (they are answered or recorded)."""
+"""Fixtures for the editor's tests: a document or a window on a small model, and no modal dialog
+ever blocking a test (they are answered or recorded)."""
 
 from __future__ import annotations
 
@@ -76,6 +76,31 @@ def no_modal_dialogs(monkeypatch):
     monkeypatch.setattr(QMessageBox, "question",
                         record("question", QMessageBox.StandardButton.Discard))
     return shown
+
+
+@pytest.fixture
+def make_document():
+    """``make_document(graph=None, name="test")``: a ui.document.Document on ``graph`` (the
+    small CNN by default), for a test that builds one widget on it instead of a whole window;
+    its undo history is cleared and the object deleted after the test."""
+    from netbuilder.ui.document import Document
+
+    documents = []
+
+    def make(graph: Graph | None = None, name: str = "test") -> Document:
+        document = Document(Project(graph if graph is not None else small_cnn(), name))
+        documents.append(document)
+        return document
+
+    yield make
+    for document in documents:
+        document.undo_stack.clear()
+        document.deleteLater()
+
+
+@pytest.fixture
+def document(make_document):
+    return make_document()
 
 
 @pytest.fixture

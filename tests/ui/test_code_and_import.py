@@ -15,46 +15,48 @@ from netbuilder.ui.dialogs import import_model as import_dialog
 from netbuilder.ui.panels.code import CodeView
 
 
-def show_code(window):
-    window.code_dock.show()
-    window.code_dock.raise_()
-    window.code_view.refresh()
-    return window.code_view
+def show_code(document, qtbot) -> CodeView:
+    """A shown code view on ``document``'s project, as the window's Code dock has it."""
+    view = CodeView(document)
+    qtbot.addWidget(view)
+    view.set_project(document.project)
+    view.show()
+    qtbot.waitExposed(view)
+    view.refresh()
+    return view
 
 
-def test_the_code_dock_shows_the_generated_code(window):
-    view = show_code(window)
-    assert view.editor.toPlainText() == generate_code(window.project)
+def test_the_code_dock_shows_the_generated_code(document, qtbot):
+    view = show_code(document, qtbot)
+    assert view.editor.toPlainText() == generate_code(document.project)
     assert not view.editor.isReadOnly()  # editable: Apply (test_code_view_apply.py)
     assert 'layers.Conv2D(32, 3, activation="relu", name="conv2d")' in view.code
     assert "Keras code of this model" in view.info.text()
 
 
-def test_the_code_follows_edits_debounced(window, qtbot):
-    view = show_code(window)
-    window.scene.select_node("n2")
-    spin = window.parameter_editor.editors["filters"].widget
+def test_the_code_follows_edits_debounced(document, qtbot):
+    view = show_code(document, qtbot)
     for value in (40, 48, 56):
-        spin.setValue(value)
+        document.set_param("n2", "filters", value)
     assert "layers.Conv2D(32," in view.editor.toPlainText()  # not yet: one refresh per burst
     qtbot.waitUntil(lambda: "layers.Conv2D(56, 3" in view.editor.toPlainText(), timeout=3000)
-    window.undo_stack.undo()
+    document.undo_stack.undo()
     qtbot.waitUntil(lambda: "layers.Conv2D(32, 3" in view.editor.toPlainText(), timeout=3000)
 
 
-def test_an_invalid_model_says_so_and_keeps_the_last_valid_code(window, qtbot):
-    view = show_code(window)
+def test_an_invalid_model_says_so_and_keeps_the_last_valid_code(document, qtbot):
+    view = show_code(document, qtbot)
     valid = view.code
-    window.graph.set_param("n1", "shape", [784])  # Conv2D cannot take it
+    document.graph.set_param("n1", "shape", [784])  # Conv2D cannot take it
     qtbot.waitUntil(lambda: "has a problem" in view.info.text(), timeout=3000)
     assert "conv2d: Conv2D expects input of rank 4" in view.info.text()
     assert view.editor.toPlainText() == valid and view.problem
-    window.graph.set_param("n1", "shape", [28, 28, 1])
+    document.graph.set_param("n1", "shape", [28, 28, 1])
     qtbot.waitUntil(lambda: not view.problem, timeout=3000)
 
 
-def test_copy_button(window):
-    view = show_code(window)
+def test_copy_button(document, qtbot):
+    view = show_code(document, qtbot)
     view.copy_button.click()
     assert QApplication.clipboard().text() == view.code
     assert view.copy_button.text() == "Copied"

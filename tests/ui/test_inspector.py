@@ -6,11 +6,19 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
 from netbuilder.core.graph import Graph
+from netbuilder.ui.panels.parameters import ParameterEditor
 
 
-def test_editor_per_parameter_kind(window):
-    window.scene.select_node("n2")
-    inspector = window.parameter_editor
+def editor_on(document, qtbot, node_id: str) -> ParameterEditor:
+    """A parameter editor on ``document`` with ``node_id`` selected, as the canvas selects it."""
+    editor = ParameterEditor(document)
+    qtbot.addWidget(editor)
+    document.set_selection([node_id])
+    return editor
+
+
+def test_editor_per_parameter_kind(document, qtbot):
+    inspector = editor_on(document, qtbot, "n2")
     assert inspector.node_id == "n2"
     editors = inspector.editors
     assert isinstance(editors["filters"].widget, QSpinBox)
@@ -74,16 +82,15 @@ def test_typed_tuple_and_choice_edits(window):
     assert window.undo_stack.count() == 3
 
 
-def test_invalid_value_is_shown_inline_and_not_applied(window):
-    graph = window.graph
-    window.scene.select_node("n2")
-    editor = window.parameter_editor.editors["kernel_size"]
+def test_invalid_value_is_shown_inline_and_not_applied(document, qtbot):
+    graph = document.graph
+    editor = editor_on(document, qtbot, "n2").editors["kernel_size"]
     editor.widget.setText("0, 3")
     editor.widget.editingFinished.emit()
     assert graph.nodes["n2"].params["kernel_size"] == (3, 3)
     assert not editor.error.isHidden()
     assert "kernel_size" in editor.error.text()
-    assert window.undo_stack.count() == 0
+    assert document.undo_stack.count() == 0
 
     editor.widget.setText("3, x")
     editor.widget.editingFinished.emit()
@@ -117,14 +124,12 @@ def test_rename_and_freeze(window):
     assert graph.nodes["n2"].trainable and inspector.trainable_box.isChecked()
 
 
-def test_nullable_and_float_editors(make_window):
+def test_nullable_and_float_editors(make_document, qtbot):
     graph = Graph()
     inp = graph.add_node("Input", {"shape": [16]})
     drop = graph.add_node("Dropout", {"rate": 0.5}, position=(0, 110))
     graph.connect(inp.id, drop.id)
-    window = make_window(graph)
-    window.scene.select_node(drop.id)
-    editors = window.parameter_editor.editors
+    editors = editor_on(make_document(graph), qtbot, drop.id).editors
     rate = editors["rate"].widget
     assert rate.text() == "0.5"
     rate.setValue(0.25)
@@ -152,13 +157,12 @@ def test_selection_follows_the_canvas(window):
     assert inspector.node_id is None
 
 
-def test_wheel_over_an_unfocused_spin_box_does_not_change_it(window, qtbot):
+def test_wheel_over_an_unfocused_spin_box_does_not_change_it(document, qtbot):
     from PySide6.QtCore import QPoint, QPointF
     from PySide6.QtGui import QWheelEvent
 
-    window.scene.select_node("n2")
-    spin = window.parameter_editor.editors["filters"].widget
-    window.view.setFocus()
+    spin = editor_on(document, qtbot, "n2").editors["filters"].widget
+    assert not spin.hasFocus()
     event = QWheelEvent(QPointF(5, 5), QPointF(5, 5), QPoint(0, 0), QPoint(0, 120),
                         Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
                         Qt.ScrollPhase.NoScrollPhase, False)

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
+from netbuilder.ui.panels.summary import SummaryPanel
 
-def test_table_like_model_summary(window):
-    summary = window.summary
+
+def summary_of(document, qtbot) -> SummaryPanel:
+    """A summary panel showing ``document``'s model, as the window sets it up."""
+    panel = SummaryPanel()
+    qtbot.addWidget(panel)
+    project = document.project
+    panel.set_graph(project.graph, project.name, project.settings)
+    return panel
+
+
+def test_table_like_model_summary(document, qtbot):
+    summary = summary_of(document, qtbot)
     summary.refresh()
     table = summary.table
     assert table.rowCount() == 5
@@ -23,17 +34,17 @@ def test_table_like_model_summary(window):
     assert "FLOPs" in text and "activation memory" in text
 
 
-def test_table_follows_edits(window, qtbot):
-    window.graph.set_trainable("n2", False)
-    qtbot.waitUntil(lambda: "Non-trainable:</b> 320" in window.summary.totals.text())
-    window.scene.select_node("n3")
-    window.delete_action.trigger()
-    qtbot.waitUntil(lambda: window.summary.table.rowCount() == 4)
-    flatten_row = window.summary.row_of("n4")
-    item = window.summary.table.item(flatten_row, 0)
+def test_table_follows_edits(document, qtbot):
+    summary = summary_of(document, qtbot)
+    document.graph.set_trainable("n2", False)
+    qtbot.waitUntil(lambda: "Non-trainable:</b> 320" in summary.totals.text())
+    document.delete(["n3"], [])
+    qtbot.waitUntil(lambda: summary.table.rowCount() == 4)
+    flatten_row = summary.row_of("n4")
+    item = summary.table.item(flatten_row, 0)
     assert item.foreground().color().name() == "#d93025"
     assert "Flatten" in item.toolTip()
-    assert "problem" in window.summary.totals.text()
+    assert "problem" in summary.totals.text()
 
 
 def test_clicking_a_row_selects_the_layer(window, qtbot):
@@ -49,7 +60,7 @@ def test_clicking_a_row_selects_the_layer(window, qtbot):
     assert window.summary.selected_node_id() == "n2"
 
 
-def test_a_nested_model_placed_twice_shows_its_weights_once(make_window):
+def test_a_nested_model_placed_twice_shows_its_weights_once(make_document, qtbot):
     from netbuilder.core.blocks import Block
     from netbuilder.core.graph import Graph
 
@@ -65,9 +76,9 @@ def test_a_nested_model_placed_twice_shows_its_weights_once(make_window):
     e2 = graph.add_node("Block", {"block": "enc"}, name="enc_b", position=(200, 110))
     graph.connect(a.id, e1.id)
     graph.connect(b.id, e2.id)
-    window = make_window(graph)
-    table = window.summary.table
+    summary = summary_of(make_document(graph), qtbot)
+    table = summary.table
     cells = {table.item(r, 0).text().split(" ")[0]: table.item(r, 2).text()
              for r in range(table.rowCount())}
     assert cells["enc_a"] == "36" and cells["enc_b"] == "shared (enc_a)"
-    assert "Total params:</b> 36 " in window.summary.totals.text()
+    assert "Total params:</b> 36 " in summary.totals.text()
