@@ -64,7 +64,8 @@ from netbuilder.ui.formatting import number_text
 from netbuilder.ui.memory_check import confirm_training_memory
 from netbuilder.ui.panels.training.confusion import fill_confusion, fill_misclassified
 from netbuilder.ui.panels.training.curves import Curves
-from netbuilder.ui.panels.training.runs import Run, RunsHome, delete_run, run_folder
+from netbuilder.ui.panels.training.project_runs import ProjectRuns
+from netbuilder.ui.panels.training.runs import RunsHome, run_folder
 from netbuilder.ui.panels.training.runs_tab import RunsTab
 from netbuilder.ui.panels.training.settings_form import SettingsForm
 from netbuilder.ui.workers import WorkerClient, crash_message
@@ -77,7 +78,7 @@ CRASH_MESSAGE = crash_message(PROCESS_NAME)
 LR_KEYS = ("learning_rate", "lr")    # what Keras calls the rate in the epoch logs
 
 
-class TrainingPanel(QWidget):
+class TrainingPanel(ProjectRuns, QWidget):
     """Data and settings on the left, live curves on the right, for the ``document``'s project
     (its file: ``document.path``, None when never saved). Changes to the settings are the
     document's (undoable)."""
@@ -649,119 +650,6 @@ class TrainingPanel(QWidget):
             if key in self.history:
                 return list(self.history[key])
         return []
-
-    # -- runs kept with the project -------------------------------------------------------------
-
-    def runs_folder(self) -> Path | None:
-        """Where this project's runs are (None: never saved, and no run yet)."""
-        return self.home.base(self.document.path)
-
-    def _path_changed(self) -> None:
-        if self.document.path is None or self.home.temp is None:
-            return
-        if self.is_running():
-            self._adopt_runs = True       # moved when the run ends: the worker writes there
-        else:
-            self.move_runs_beside()
-
-    def move_runs_beside(self) -> None:
-        """The project was first saved: its runs move from their temporary folder to
-        ``<project>-runs/`` beside the file, and the run shown goes with them."""
-        path = self.document.path
-        temp = self.home.temp
-        self._adopt_runs = False
-        if path is None or temp is None:
-            return
-        try:
-            base = self.home.adopt(path)
-        except OSError as err:
-            self.show_error(f"Could not move the runs beside the project: {err}. They are in "
-                            f"{temp}.")
-            return
-        if self.output_dir is not None and self.output_dir.parent == temp:
-            self.output_dir = base / self.output_dir.name
-        if self.last_model is not None and self.last_model.parent.parent == temp:
-            self.last_model = base / self.last_model.parent.name / self.last_model.name
-        self.refresh_runs()
-
-    def refresh_runs(self) -> None:
-        """Read this project's runs from disk again (ticked runs stay ticked)."""
-        from netbuilder.core.project import project_to_dict
-        from netbuilder.ui.panels.training.runs import graph_signature
-
-        base = self.runs_folder()
-        self._runs_base = base
-        self.runs_tab.refresh(base, graph_signature(project_to_dict(self.document.project)),
-                              self.output_dir, self.document.path is not None)
-        self._overlay_dirty = True
-        self.refresh_plots()
-
-    def _update_run_buttons(self) -> None:
-        self.runs_tab.busy = self.is_running()
-        self.runs_tab.busy_folder = self.output_dir if self.is_running() else None
-        self.runs_tab.update_buttons()
-
-    def _runs_ticked(self) -> None:
-        self._overlay_dirty = True
-        self.refresh_plots()
-
-    def use_run(self, run: Run | None = None) -> bool:
-        """Show ``run``'s curves as the current ones and make Continue train on from its
-        weights (its model.keras); ``run_chosen`` tells the Inspect dock."""
-        run = run or self.runs_tab.selected_run()
-        if run is None or self.is_running():
-            return False
-        if not run.model_path.is_file():
-            self.show_error(f"The run {run.name} has no model.keras to continue from.")
-            return False
-        from netbuilder.core.project import project_to_dict
-        from netbuilder.ui.panels.training.runs import graph_signature
-
-        self.clear()
-        self.ensure_plots()
-        self.history = {k: list(v) for k, v in run.history.items()}
-        self.epoch_x = run.epoch_numbers()
-        self.epochs_done = run.initial_epoch + run.epochs
-        self.metric_name = run.metric
-        self.last_model = run.model_path
-        self.output_dir = run.folder
-        self._dirty = True
-        self.refresh_plots()
-        self._set_running(False)
-        text = (f"Continue will train on from the run of {run.when()} "
-                f"({self.epochs_done} epochs, its model.keras).")
-        if run.signature is not None and run.signature != graph_signature(
-                project_to_dict(self.document.project)):
-            self.show_status(text + " That run trained an earlier version of the graph: its "
-                                    "weights may not fit.", theme.NOTE)
-        else:
-            self.show_status(text)
-        self.refresh_runs()
-        self.run_chosen.emit({"event": "finished", "reason": run.reason,
-                              "model_path": str(run.model_path), "output_dir": str(run.folder)})
-        return True
-
-    def delete_selected_run(self) -> bool:
-        run = self.runs_tab.selected_run()
-        base = self.runs_folder()
-        if run is None or base is None:
-            return False
-        if self.is_running() and self.output_dir is not None and run.folder == self.output_dir:
-            self.show_error("This run is training now: stop it before deleting it.")
-            return False
-        if not self.runs_tab.confirm_delete(run):
-            return False
-        try:
-            delete_run(run, base)
-        except OSError as err:
-            self.show_error(f"Could not delete the run: {err}")
-            return False
-        if self.last_model is not None and self.last_model.parent == run.folder:
-            self.last_model = None
-            self._set_running(False)
-        self.show_status(f"Deleted the run of {run.when()}.")
-        self.refresh_runs()
-        return True
 
     def clear(self) -> None:
         """Forget the curves and results of earlier runs."""
