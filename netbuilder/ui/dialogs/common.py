@@ -1,12 +1,21 @@
 """What the training's settings dialogs and fields share: a red line saying why OK did not
-apply, above the OK / Cancel / Restore Defaults row; the data source chooser."""
+apply, above the OK / Cancel / Restore Defaults row; the data source chooser; a form's rows."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLayout,
+    QVBoxLayout,
+    QWidget,
+)
 
 from netbuilder.ui import theme
 
@@ -14,6 +23,13 @@ from netbuilder.ui import theme
 # with runtime.data as the editor starts (tests/ui/test_data_dialog.py checks that they agree)
 BUILTIN_SOURCES = ("digits", "shapes", "mnist", "fashion_mnist", "cifar10")
 CHOOSE_PATH = "Choose a folder or file…"
+
+
+def add_rows(form: QFormLayout, *rows: tuple[str, QWidget | QLayout]) -> None:
+    """Add ``(label, field)`` rows to ``form`` in order (label "": the field alone, under the
+    others' fields)."""
+    for label, field in rows:
+        form.addRow(label, field)
 
 
 class FormDialog(QDialog):

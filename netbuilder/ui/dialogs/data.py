@@ -52,7 +52,7 @@ from netbuilder.runtime.data import (
 from netbuilder.runtime.workers.client import TRAINING_WORKER
 from netbuilder.runtime.workers.protocol import decode_images
 from netbuilder.ui import theme
-from netbuilder.ui.dialogs.common import CHOOSE_PATH, FormDialog, SourceCombo
+from netbuilder.ui.dialogs.common import CHOOSE_PATH, FormDialog, SourceCombo, add_rows
 from netbuilder.ui.images import thumbnail
 from netbuilder.ui.workers import WorkerClient
 
@@ -169,11 +169,9 @@ class DataDialog(FormDialog):
         self.seed = _spin(0, 2 ** 31 - 1, tip="Seed of the random split (and of shapes)")
         self.max_samples = _spin(0, 10 ** 8, "all", "Keep at most this many training samples "
                                                     "(quick experiments)")
-        form.addRow("Data", self.source)
-        form.addRow("Validation", self.validation_split)
-        form.addRow("Test", self.test_split)
-        form.addRow("Split seed", self.seed)
-        form.addRow("Training samples", self.max_samples)
+        add_rows(form, ("Data", self.source), ("Validation", self.validation_split),
+                 ("Test", self.test_split), ("Split seed", self.seed),
+                 ("Training samples", self.max_samples))
         column.addWidget(source_box)
 
         options_box = QGroupBox("Source options")
@@ -196,12 +194,9 @@ class DataDialog(FormDialog):
                                  "they are not cached (needs the internet)")
         self.max_memory = _spin(16, 1 << 20, tip="Larger data is adapted batch by batch")
         self.max_memory.setSuffix(" MB")
-        form.addRow("Image size", size_row)
-        form.addRow("Shapes: classes", self.num_classes)
-        form.addRow("Shapes: images", self.shape_samples)
-        form.addRow("CSV label column", self.label_column)
-        form.addRow("", self.download)
-        form.addRow("Memory for arrays", self.max_memory)
+        add_rows(form, ("Image size", size_row), ("Shapes: classes", self.num_classes),
+                 ("Shapes: images", self.shape_samples), ("CSV label column", self.label_column),
+                 ("", self.download), ("Memory for arrays", self.max_memory))
         column.addWidget(options_box)
 
         aug_box = QGroupBox("Augmentation (training data only)")

@@ -31,7 +31,7 @@ from netbuilder.runtime.training.settings import (
     SettingsError,
     TrainingSettings,
 )
-from netbuilder.ui.dialogs.common import FormDialog
+from netbuilder.ui.dialogs.common import FormDialog, add_rows
 
 LOSSES = ("", "categorical_crossentropy", "sparse_categorical_crossentropy",
           "binary_crossentropy", "mse", "mae", "huber", "kl_divergence")
@@ -113,19 +113,15 @@ class TrainingSettingsDialog(FormDialog):
         self.schedule_rows: dict[str, list[QWidget]] = {
             "step": [self.step_epochs, self.step_factor], "cosine": [self.cosine_alpha],
             "plateau": [self.plateau_factor, self.plateau_patience, self.min_learning_rate]}
-        form.addRow("Optimizer", self.optimizer)
-        form.addRow("Learning rate", self.learning_rate)
-        form.addRow("Momentum", self.momentum)
-        form.addRow("", self.nesterov)
-        form.addRow("Weight decay", self.weight_decay)
-        form.addRow("Gradient clipping", clip_row)
-        form.addRow("Schedule", self.schedule)
-        form.addRow("Every N epochs", self.step_epochs)
-        form.addRow("Multiply by", self.step_factor)
-        form.addRow("Final fraction (alpha)", self.cosine_alpha)
-        form.addRow("Plateau factor", self.plateau_factor)
-        form.addRow("Plateau patience", self.plateau_patience)
-        form.addRow("Minimum rate", self.min_learning_rate)
+        add_rows(form, ("Optimizer", self.optimizer), ("Learning rate", self.learning_rate),
+                 ("Momentum", self.momentum), ("", self.nesterov),
+                 ("Weight decay", self.weight_decay), ("Gradient clipping", clip_row),
+                 ("Schedule", self.schedule), ("Every N epochs", self.step_epochs),
+                 ("Multiply by", self.step_factor),
+                 ("Final fraction (alpha)", self.cosine_alpha),
+                 ("Plateau factor", self.plateau_factor),
+                 ("Plateau patience", self.plateau_patience),
+                 ("Minimum rate", self.min_learning_rate))
         self._form_optimizer = form
         tabs.addTab(page, "Optimizer")
 

@@ -41,6 +41,7 @@ from netbuilder.core.recipes import (
 )
 from netbuilder.runtime import applications, keras_to_graph
 from netbuilder.runtime.applications import ApplicationError, check_arguments, default_arguments
+from netbuilder.ui.dialogs.common import add_rows
 from netbuilder.ui.dialogs.import_model import KNOWN_APPLICATIONS, Job
 from netbuilder.ui.features.applications.queries import describe_application
 
@@ -138,13 +139,9 @@ class ApplicationDialog(QDialog):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow(self.about)
         form.addRow(self.preview)
-        form.addRow("Input shape", shape_row)
-        form.addRow("", self.include_top)
-        form.addRow("Classes", self.classes)
-        form.addRow("Pooling", self.pooling)
-        form.addRow("Weights", weights_box)
-        form.addRow("", self.cache_status)
-        form.addRow("", self.freeze)
+        add_rows(form, ("Input shape", shape_row), ("", self.include_top),
+                 ("Classes", self.classes), ("Pooling", self.pooling), ("Weights", weights_box),
+                 ("", self.cache_status), ("", self.freeze))
         note = QLabel("Keras builds the model in the background (a few seconds); it is placed "
                       "as one block node. Nothing is downloaded.")
         note.setWordWrap(True)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from netbuilder.runtime.workers.protocol import SAMPLE_IMAGES, ProtocolError, decode_array
 from netbuilder.ui import theme
+from netbuilder.ui.dialogs.common import add_rows
 from netbuilder.ui.formatting import dims_text
 from netbuilder.ui.images import thumbnail
 
@@ -75,11 +76,8 @@ class InputChooser(QWidget):
         self.notes.setStyleSheet(f"color: {theme.MUTED.name()}; font-size: 11px;")
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
-        form.addRow("Input", self.kind_combo)
-        form.addRow("Data", self.source_label)
-        form.addRow("Split", self.split_combo)
-        form.addRow("Sample", self.index_spin)
-        form.addRow("", self.file_button)
+        add_rows(form, ("Input", self.kind_combo), ("Data", self.source_label),
+                 ("Split", self.split_combo), ("Sample", self.index_spin), ("", self.file_button))
         self.form = form
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
