@@ -1,10 +1,12 @@
 """Hyperparameter search in the editor: ⚲ marks in the Inspector and the Training dock (one undo
 step each, following renames and deletions, shown on the node cards), Train ▸ Search… running a
-real small search on the digits MLP in the Search dock, Apply Best as one undo step, and a
-trial whose values break the graph failed with the inference error."""
+real small search on the digits MLP in the Search dock, Apply Best as one undo step, a
+trial whose values break the graph failed with the inference error, and a study of an earlier
+session listed again when its project is reopened and resumed with the settings it kept."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -121,6 +123,16 @@ def test_dialog_runs_a_small_real_search_and_apply_best(make_window, qtbot, tmp_
     assert window.document.undo_stack.count() == steps + 1
     best = panel.best_values()
     assert _node(window, "dense").params["units"] == best["dense.units"]
+    # reopened in a new window: the dock reads the study (a search worker) and offers Resume
+    # with the settings the study kept
+    again = make_window()
+    again.open_file(tmp_path / "mlp.nbproj")
+    other = again.search_feature.panel
+    qtbot.waitUntil(lambda: other.table.rowCount() == 2, timeout=30_000)
+    qtbot.waitUntil(lambda: other.reader is None, timeout=30_000)
+    assert other.resume_button.isEnabled(), other.status.text()
+    assert other.config["trials"] == 2 and other.config["epochs"] == 1
+    assert "Resume runs 2 more trials" in other.status.text()
 
 
 @pytest.mark.slow
@@ -242,3 +254,108 @@ def test_two_trials_at_once_run_in_two_workers_on_one_study(make_window, qtbot, 
     assert len(panel.workers) == 2
     assert sorted(epochs_seen) == [0, 1]
     assert panel.status.text().startswith("Search finished"), panel.status.text()
+
+
+class _ReadingWorker(_FakeWorker):
+    """A stand-in search process: a ``read`` job runs the real worker's code in this process
+    (Optuna reads the study), a search job is only recorded."""
+
+    def __init__(self, jobs, panel):
+        super().__init__(jobs)
+        self.panel = panel
+
+    def start(self, job):
+        super().start(job)
+        if job.get("read"):
+            from netbuilder.runtime.workers import search as worker
+
+            worker.run(job, self.panel._read_event, threading.Event())
+            self.alive = False
+
+
+def _earlier_study(folder, name, settings):
+    """A study as an earlier session's search left it: two complete trials, the settings."""
+    import optuna
+
+    from netbuilder.runtime.workers import search as worker
+
+    folder.mkdir(parents=True)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(storage=f"sqlite:///{folder / 'study.db'}", study_name=name,
+                                direction="minimize")
+    units = optuna.distributions.IntDistribution(8, 32)
+    for n, value in ((12, 0.6), (24, 0.4)):
+        study.add_trial(optuna.trial.create_trial(
+            params={"dense.units": n}, distributions={"dense.units": units}, value=value,
+            user_attrs={"output_dir": str(folder.parent / f"run-{n}")}))
+    worker.save_settings(study, settings, 0)
+
+
+def test_a_study_of_an_earlier_session_is_listed_and_resumed_with_its_settings(make_window,
+                                                                               qtbot, tmp_path):
+    project = proj.load(MLP)
+    project.search = {"dense.units": {"type": "int", "low": 8, "high": 32}}
+    proj.save(project, tmp_path / "mlp.nbproj")
+    _earlier_study(tmp_path / "mlp-runs" / "search", "mlp",
+                   {"objective": "val_loss", "direction": None, "trials": 5, "epochs": 2,
+                    "timeout": None, "sampler": "random", "pruner": "none", "at_once": 1})
+    window = make_window()
+    panel = window.search_feature.panel
+    jobs = []
+    panel._new_worker = lambda reader=False: _ReadingWorker(jobs, panel)
+    window.open_file(tmp_path / "mlp.nbproj")      # the dock reads its runs folder's study
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 2)
+    assert jobs[-1]["read"] is True
+    assert [panel.table.item(r, 2).text() for r in range(2)] == ["0.6000", "0.4000"]
+    assert panel.best["best_number"] == 1 and panel.apply_button.isEnabled()
+    assert panel.resume_button.isEnabled()
+    assert "Resume runs the 3 trials left with its settings" in panel.status.text()
+    panel.resume_button.click()
+    job = jobs[-1]
+    assert job["config"] == {"objective": "val_loss", "direction": None, "trials": 3,
+                             "epochs": 2, "timeout": None, "sampler": "random",
+                             "pruner": "none", "study": "mlp"}
+    assert job["saved"]["begun"] == 0 and job["saved"]["trials"] == 5   # kept again
+    assert job["out_dir"] == str(tmp_path / "mlp-runs" / "search")
+    # all five run: Resume runs as many again, counted from then
+    panel.workers[0].alive = False
+    for n in range(2, 5):
+        panel.handle_event({"event": "trial", "number": n, "state": "complete", "value": 0.5,
+                            "params": {"dense.units": 16}, "duration_s": 1.0})
+    panel._worker_ended()
+    assert panel.trials_left() == 0 and panel.resume_button.isEnabled()
+    assert panel.resume()
+    assert jobs[-1]["config"]["trials"] == 5 and jobs[-1]["saved"]["begun"] == 5
+
+
+def test_the_worker_keeps_the_settings_in_the_study_and_reads_them_back(tmp_path):
+    from netbuilder.runtime.workers import search as worker
+
+    folder = tmp_path / "search"
+    _earlier_study(folder, "other", {"trials": 4, "sampler": "tpe", "gpus": [0]})
+    events = []
+    assert worker.run({"read": True, "out_dir": str(folder), "config": {"study": "gone"}},
+                      events.append, threading.Event()) == 0
+    study, finished = events[0], events[-1]
+    assert study["name"] == "other"                  # the one there, whatever its name
+    assert study["settings"] == {"trials": 4, "sampler": "tpe", "begun": 0, "study": "other"}
+    assert [t["number"] for t in study["trials"]] == [0, 1]
+    assert study["paths"] == ["dense.units"] and study["objective"] == "val_loss"
+    assert finished == {"event": "finished", "reason": "read", "ran": 0}
+    missing = []
+    worker.run({"read": True, "out_dir": str(tmp_path / "none")}, missing.append,
+               threading.Event())
+    assert missing[0]["event"] == "error" and "no study" in missing[0]["message"]
+
+
+def test_epochs_per_trial_is_greyed_out_when_training_epochs_is_searched(make_window):
+    window = make_window()
+    feature = window.search_feature
+    dialog = feature.open_dialog(start=False)
+    assert dialog.epochs.isEnabled() and dialog.epochs_note.isHidden()
+    dialog.close()
+    window.training_panel.form.search_buttons["epochs"].popup.mark.toggle.click()
+    dialog = feature.open_dialog(start=False)
+    assert not dialog.epochs.isEnabled() and not dialog.epochs_note.isHidden()
+    assert "training.epochs" in dialog.epochs_note.text()
+    dialog.close()

@@ -9,7 +9,8 @@ search (``runtime/search.py``) in its own process, speaking ``workers/protocol.p
      "runs_dir": "DIR",            # each trial's run folder (<time>_trial-NNN): the Runs tab's
      "config": {"trials": 10, "timeout": null, "epochs": 3, "objective": "val_loss",
                 "direction": null, "sampler": "tpe", "pruner": "median", "study": "NAME"},
-     "gpu": null}                  # a GPU number: this worker trains on that GPU alone
+     "gpu": null,                  # a GPU number: this worker trains on that GPU alone
+     "saved": {...}}               # optional: the editor's search settings, kept in the study
 
 The editor runs several of these at once on one study for trials in parallel (each with its
 share of the trials, and with several GPUs each on its own: ``runtime.search.worker_gpus``).
@@ -17,8 +18,19 @@ share of the trials, and with several GPUs each on its own: ``runtime.search.wor
 Afterwards a line ``stop`` starts no more trials and stops the running one after its batch.
 A study that exists in ``out_dir`` under that name is resumed (its trials come first).
 
-**stdout**: ``status`` (message); ``study`` (name, direction, objective, paths and ``trials``:
-the study's earlier trials, as ``trial`` events have them); ``trial_begin`` (number, params);
+``saved`` (the Search dialog's settings: objective, direction, trials, epochs, timeout, sampler,
+pruner, at_once, study, and ``begun``, the study's finished trials when that search began,
+filled in here when missing) is kept in the study as its user attribute ``SAVED_ATTR``, so a
+later editor session can show the study and resume it with the same settings.
+
+A job ``{"read": true, "out_dir": "DIR", "config": {"study": "NAME"}}`` only reads the study
+in ``out_dir`` (that name, else the newest one there) and answers ``study`` (with
+``settings``: the saved settings, ``{}`` for a study made without them), ``importances`` when
+there are enough trials, then ``finished`` with reason ``read``; nothing is trained.
+
+**stdout**: ``status`` (message); ``study`` (name, direction, objective, paths, ``settings``
+(the saved settings) and ``trials``: the study's earlier trials, as ``trial`` events have
+them); ``trial_begin`` (number, params);
 ``trial_epoch`` (number, epoch, epochs, logs: after each epoch of a running trial); ``trial``
 (number, state complete/pruned/failed, params, value, reason, duration_s, output_dir,
 best_number, best_value); ``importances`` (``{path: importance}`` from ``optuna.importance``
@@ -44,6 +56,10 @@ IMPORTANCE_MIN = 3
 """Completed trials before parameter importances are computed."""
 _CONFIG_KEYS = ("trials", "timeout", "epochs", "objective", "direction", "sampler", "pruner",
                 "study", "seed")
+SAVED_ATTR = "netbuilder_search"
+"""The study's user attribute holding the editor's search settings (the job's ``saved``)."""
+SAVED_KEYS = ("objective", "direction", "trials", "epochs", "timeout", "sampler", "pruner",
+              "at_once", "study", "begun")
 
 
 def trial_record(trial: Any) -> dict[str, Any]:
@@ -96,6 +112,62 @@ def use_gpu(job: dict[str, Any]) -> str | None:
     return f"this worker trains on gpu:{gpu}"
 
 
+def save_settings(study: Any, saved: dict[str, Any], earlier: int) -> dict[str, Any]:
+    """Keep the editor's search settings in ``study`` (``begun``: ``earlier`` when the job
+    has none, a new search); what was kept."""
+    kept = {k: saved[k] for k in SAVED_KEYS if k in saved}
+    kept.setdefault("begun", earlier)
+    kept["study"] = study.study_name
+    study.set_user_attr(SAVED_ATTR, kept)
+    return kept
+
+
+def saved_settings(study: Any) -> dict[str, Any]:
+    """The editor's search settings kept in ``study`` ({} for a study made without them)."""
+    saved = study.user_attrs.get(SAVED_ATTR)
+    return dict(saved) if isinstance(saved, dict) else {}
+
+
+def finished_trials(study: Any) -> list[dict[str, Any]]:
+    return [trial_record(t) for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+
+
+def read(job: dict[str, Any], emit: Any) -> int:
+    """Answer a ``read`` job: the study in ``out_dir``, its trials and saved settings."""
+    from netbuilder.runtime.search import STUDY_FILE, SearchError, open_storage
+
+    try:
+        path = Path(job["out_dir"]) / STUDY_FILE
+        if not path.is_file():
+            raise SearchError(f"no study in {path.parent}")
+        storage = open_storage(f"sqlite:///{path.resolve()}")   # Optuna, quietened
+        import optuna
+
+        names = optuna.study.get_all_study_names(storage)
+        wanted = (job.get("config") or {}).get("study")
+        if not names:
+            raise SearchError(f"no study in {path}")
+        name = wanted if wanted in names else names[-1]
+        study = optuna.load_study(study_name=name, storage=storage)
+    except (SearchError, KeyError, TypeError) as err:
+        emit({"event": "error", "message": str(err)})
+        return 1
+    settings = saved_settings(study)
+    trials = finished_trials(study)
+    paths: list[str] = []
+    for trial in trials:
+        paths += [p for p in trial["params"] if p not in paths]
+    emit({"event": "study", "name": study.study_name,
+          "direction": study.direction.name.lower(),
+          "objective": settings.get("objective") or "val_loss", "paths": paths,
+          "out_dir": str(path.parent), "trials": trials, "settings": settings})
+    found = importances(study)
+    if found:
+        emit({"event": "importances", "importances": found})
+    emit({"event": "finished", "reason": "read", "ran": 0})
+    return 0
+
+
 def _best(search: Any) -> dict[str, Any]:
     best = search.best_trial()
     if best is None:
@@ -108,6 +180,8 @@ def run(job: dict[str, Any], emit: Any, stop: threading.Event) -> int:
     from netbuilder.core import project as proj
     from netbuilder.runtime.search import Search, SearchConfig, SearchError, space_for
 
+    if job.get("read"):
+        return read(job, emit)
     try:
         project = proj.loads(json.dumps(job["project"]), "<editor>")
         config = dict(job.get("config") or {})
@@ -129,11 +203,13 @@ def run(job: dict[str, Any], emit: Any, stop: threading.Event) -> int:
     except (SearchError, proj.ProjectError, KeyError, TypeError) as err:
         emit({"event": "error", "message": str(err)})
         return 1
-    earlier = [trial_record(t) for t in study.get_trials(deepcopy=False)
-               if t.state.is_finished()]
+    earlier = finished_trials(study)
+    saved = job.get("saved")
+    settings = (save_settings(study, saved, len(earlier)) if isinstance(saved, dict)
+                else saved_settings(study))
     emit({"event": "study", "name": study.study_name, "direction": search.direction,
           "objective": search.config.objective, "paths": [d.path for d in search.dims],
-          "out_dir": str(search.config.out_dir), "trials": earlier})
+          "out_dir": str(search.config.out_dir), "trials": earlier, "settings": settings})
     threading.Thread(target=lambda: (stop.wait(), search.stop()), daemon=True).start()
     ran = 0
     try:

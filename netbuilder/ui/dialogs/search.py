@@ -46,11 +46,12 @@ class SearchDialog(QDialog):
     fields, with ``at_once`` (parallel search processes) and ``gpus`` (each one's GPU, or
     None). ``space`` is the marked parameters as text (``dense.units=16..128``); ``problem``
     says why there is nothing to search (then Start is off); ``gpus`` the GPUs the workers take
-    turns on (``runtime.search.search_gpus``; none on a CPU-only machine)."""
+    turns on (``runtime.search.search_gpus``; none on a CPU-only machine); ``epochs_searched``:
+    training.epochs is marked ⚲, which wins over epochs per trial (greyed out then)."""
 
     def __init__(self, space: Sequence[str], problem: str | None, epochs: int,
                  previous: dict[str, Any] | None = None, parent: QWidget | None = None,
-                 gpus: Sequence[int] = ()) -> None:
+                 gpus: Sequence[int] = (), epochs_searched: bool = False) -> None:
         super().__init__(parent)
         self.gpu_list = list(gpus)
         self.setWindowTitle("Hyperparameter Search")
@@ -99,6 +100,13 @@ class SearchDialog(QDialog):
         form.addRow("Direction", self.direction)
         form.addRow("Trials", self.trials)
         form.addRow("Epochs per trial", self.epochs)
+        self.epochs_note = QLabel("training.epochs is marked ⚲: each trial's epochs are "
+                                  "searched (the mark wins over this)")
+        self.epochs_note.setStyleSheet("color: #5f6873;")
+        self.epochs_note.setWordWrap(True)
+        self.epochs.setEnabled(not epochs_searched)
+        self.epochs_note.setVisible(epochs_searched)
+        form.addRow("", self.epochs_note)
         form.addRow("Time budget", self.timeout)
         form.addRow("Sampler", self.sampler)
         form.addRow("Pruning", self.pruner)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer
 
+from netbuilder.core.search_space import TRAINING as PROJECT_TRAINING
 from netbuilder.ui.dialogs.search import SearchDialog
 from netbuilder.ui.panels.search.marks import marked_layers
 from netbuilder.ui.panels.search.panel import SearchPanel, job_base
@@ -26,10 +27,10 @@ class SearchFeature(QObject):
         self.document = document
         training = window.training_panel
         self.panel = SearchPanel(
-            document, lambda: training.home.base(document.path, create=True),
+            document, lambda create=True: training.home.base(document.path, create=create),
             lambda: job_base(document, {"source": training.form.data_source(),
                                         "options": training.form.data_settings()["options"]},
-                             training.form.changes()))
+                             training.form.changes()), gpus=self.gpus)
         self.dock = window._dock("Search", "searchDock", self.panel,
                                  Qt.DockWidgetArea.BottomDockWidgetArea)
         window.tabifyDockWidget(window.inspect_dock, self.dock)
@@ -49,9 +50,13 @@ class SearchFeature(QObject):
         self.panel.running_changed.connect(self._running)
         document.search_changed.connect(self.show_marks)
         document.project_replaced.connect(  # the window makes the new scene right after
-            lambda: QTimer.singleShot(0, self, self.show_marks))
+            lambda: QTimer.singleShot(0, self, self._project_opened))
         self._running(False)
-        QTimer.singleShot(0, self, self.show_marks)
+        QTimer.singleShot(0, self, self._project_opened)
+
+    def _project_opened(self) -> None:
+        self.show_marks()
+        self.panel.load_study()     # an earlier session's search, to look at and resume
 
     def _running(self, running: bool) -> None:
         self.search_action.setEnabled(not running)
@@ -86,8 +91,9 @@ class SearchFeature(QObject):
         """Train ▸ Search…: the dialog; accepted, the search starts in the Search dock."""
         space, problem = self.space()
         epochs = self.window.training_panel.form.epochs_spin.value()
+        searched = f"{PROJECT_TRAINING}.epochs" in (self.document.project.search or {})
         dialog = SearchDialog(space, problem, min(epochs, 5), self.panel.config or None,
-                              self.window, gpus=self.gpus())
+                              self.window, gpus=self.gpus(), epochs_searched=searched)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.start(dialog.config()))
         if start:

@@ -10,9 +10,13 @@ merges their events (trial numbers are the study's, distinct), and a running tri
 its epoch and objective as it trains.
 
 Stop ends the search after the running trials' batch; Resume continues the same study (its
-storage, ``study.db``, is kept in the project's runs folder under ``search/``). Every trial is a
-run in the runs folder, so the Training dock's Runs tab lists it. Apply Best sets the best
-trial's values on the graph and settings in one undo step.
+storage, ``study.db``, is kept in the project's runs folder under ``search/``) with the trials
+left, or, once it has run them all, as many more. The search's settings are kept in the study
+itself (an Optuna user attribute, written by the worker), so when a project is opened whose runs
+folder has a study, the dock reads it (a search worker's ``read`` job: Optuna never enters the
+editor's process), lists its trials and offers Resume with the settings it was made with. Every
+trial is a run in the runs folder, so the Training dock's Runs tab lists it. Apply Best sets the
+best trial's values on the graph and settings in one undo step.
 """
 
 from __future__ import annotations
@@ -40,12 +44,14 @@ from PySide6.QtWidgets import (
 
 from netbuilder.core.project import project_to_dict
 from netbuilder.core.text import format_duration
+from netbuilder.runtime.search import STUDY_FILE, share_trials, worker_gpus
 from netbuilder.ui.document import Document
 from netbuilder.ui.workers import WorkerClient
 
 SEARCH_WORKER = "netbuilder.runtime.workers.search"
 SEARCH_FOLDER = "search"
 """The study's folder in the project's runs folder (study.db, trials.csv, best.nbproj)."""
+NO_SEARCH = "No search yet: mark values with ⚲ in the Inspector, then Train ▸ Search…."
 STATE_COLORS = {"complete": "#1e7e34", "pruned": "#8a6d00", "failed": "#d93025",
                 "running": "#1a73e8"}
 
@@ -57,23 +63,28 @@ def value_text(value: Any) -> str:
 
 
 class SearchPanel(QWidget):
-    """Runs and shows one search at a time. ``runs_folder()`` is where the project's runs go
-    (made if needed); ``job_base()`` the project dict and data the trials train on."""
+    """Runs and shows one search at a time. ``runs_folder(create=True)`` is where the
+    project's runs go (made if ``create``); ``job_base()`` the project dict and data the trials
+    train on; ``gpus()`` the GPUs a resumed search's workers take turns on."""
 
     running_changed = Signal(bool)
     trial_finished = Signal(dict)       # a ``trial`` event (the Runs tab reads its folder)
 
-    def __init__(self, document: Document, runs_folder: Callable[[], Path | None],
-                 job_base: Callable[[], dict[str, Any]], parent: QWidget | None = None) -> None:
+    def __init__(self, document: Document, runs_folder: Callable[..., Path | None],
+                 job_base: Callable[[], dict[str, Any]], parent: QWidget | None = None,
+                 gpus: Callable[[], list[int]] = list) -> None:
         super().__init__(parent)
         self.document = document
         self.runs_folder = runs_folder
         self.job_base = job_base
+        self.gpus = gpus
         self.workers: list[WorkerClient] = []
+        self.reader: WorkerClient | None = None   # reads an earlier session's study
         self.error: str | None = None       # the first worker error of this search
         self.pending: list[dict[str, Any]] = []   # jobs of the workers started once the
                                                   # first has opened (made) the study
-        self.config: dict[str, Any] = {}
+        self.config: dict[str, Any] = {}     # the dialog's settings, or those the study kept
+        self.study_name: str | None = None
         self.trials: dict[int, dict[str, Any]] = {}
         self.paths: list[str] = []
         self.objective = "val_loss"
@@ -90,8 +101,7 @@ class SearchPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         bar = QHBoxLayout()
-        self.status = QLabel("No search yet: mark values with ⚲ in the Inspector, then "
-                             "Train ▸ Search….")
+        self.status = QLabel(NO_SEARCH)
         self.status.setWordWrap(True)
         self.search_button = QPushButton("Search…")
         self.stop_button = QPushButton("Stop")
@@ -99,7 +109,6 @@ class SearchPanel(QWidget):
         self.apply_button = QPushButton("Apply Best")
         self.stop_button.setToolTip("Start no more trials; the running one stops after its "
                                     "batch")
-        self.resume_button.setToolTip("Continue the stopped study with the trials left")
         self.apply_button.setToolTip("Set the best trial's values on the model and the "
                                      "training settings (one undo step)")
         self.stop_button.clicked.connect(self.stop)
@@ -174,13 +183,69 @@ class SearchPanel(QWidget):
     def is_running(self) -> bool:
         return any(w.running() for w in self.workers)
 
-    def _new_worker(self) -> WorkerClient:
+    def _new_worker(self, reader: bool = False) -> WorkerClient:
         worker = WorkerClient("search process", SEARCH_WORKER, self,
                               last_events=("finished", "error"))
+        if reader:
+            worker.event.connect(self._read_event)
+            worker.crashed.connect(lambda why: (self.show_status(
+                f"Could not read the earlier search: {why}", "#d93025"),
+                self._forget_reader(worker)))
+            worker.finished.connect(lambda: self._forget_reader(worker))
+            return worker
         worker.event.connect(self.handle_event)
         worker.crashed.connect(self._crashed)
         worker.finished.connect(self._worker_ended)
         return worker
+
+    def load_study(self) -> bool:
+        """Forget the last project's search and show the study in this project's runs folder
+        (an earlier session's), read by a search worker; False when there is none, or while a
+        search runs."""
+        if self.is_running():
+            return False
+        self._close_reader()
+        self.config, self.study_name, self.stopped, self.error = {}, None, False, None
+        self.clear()
+        self.show_status(NO_SEARCH)
+        base = self.runs_folder(create=False)
+        if base is None or not (base / SEARCH_FOLDER / STUDY_FILE).is_file():
+            return False
+        self.show_status("Reading the earlier search…")
+        self.reader = self._new_worker(reader=True)
+        self.reader.start({"read": True, "out_dir": str(base / SEARCH_FOLDER),
+                           "config": {"study": self.study_default()}})
+        return True
+
+    def _read_event(self, event: dict[str, Any]) -> None:
+        if event.get("event") == "error":
+            self.show_status(f"Could not read the earlier search: {event.get('message')}",
+                             "#d93025")
+        else:
+            self.handle_event(event)
+
+    def _forget_reader(self, worker: WorkerClient) -> None:
+        if self.reader is worker:
+            self.reader = None
+        worker.deleteLater()
+
+    def _close_reader(self) -> None:
+        reader, self.reader = self.reader, None
+        if reader is not None:
+            reader.close(2000)
+            reader.deleteLater()
+
+    def study_default(self) -> str:
+        return self.document.project.name or "search"
+
+    def finished_count(self) -> int:
+        return sum(1 for t in self.trials.values() if t.get("state") != "running")
+
+    def trials_left(self) -> int:
+        """The trials the search's settings ask for less those run since it began (``begun``:
+        the study's finished trials then); 0 once it has run them all."""
+        ran = self.finished_count() - int(self.config.get("begun") or 0)
+        return max(0, int(self.config.get("trials") or 0) - ran)
 
     def study_folder(self) -> Path | None:
         base = self.runs_folder()
@@ -190,23 +255,29 @@ class SearchPanel(QWidget):
         """Start the search worker on the project as it is now; False when it runs already."""
         if self.is_running():
             return False
-        base = self.runs_folder()
+        base = self.runs_folder(create=True)
         if base is None:
             self.show_status("No folder for the runs: save the project first.", "#d93025")
             return False
-        from netbuilder.runtime.search import share_trials
-
-        self.config = dict(config)
+        self._close_reader()
         config = dict(config)
-        at_once = max(1, int(config.pop("at_once", None) or 1))
-        gpus = list(config.pop("gpus", None) or [])
-        config.setdefault("study", self.document.project.name or "search")
         trials = int(config.get("trials") or 1)
         if resume:
-            done = sum(1 for t in self.trials.values() if t.get("state") != "running")
-            trials = max(1, trials - done)
+            left = self.trials_left()
+            if left == 0:         # all run: as many again, counted from now
+                config["begun"] = self.finished_count()
+            trials = left or trials
         else:
+            config.pop("begun", None)       # the worker counts the study's trials so far
             self.clear()
+        self.config = dict(config)
+        at_once = max(1, int(config.pop("at_once", None) or 1))
+        gpus = list(config.pop("gpus", None) or [])
+        if resume and not gpus:             # settings from an earlier session: this machine's
+            gpus = worker_gpus(at_once, self.gpus())
+        config.setdefault("study", self.study_default())
+        saved = {**config, "at_once": at_once}       # kept in the study for a later Resume
+        config.pop("begun", None)
         base_job = self.job_base()
         base_job.update({"out_dir": str(base / SEARCH_FOLDER), "runs_dir": str(base)})
         self.stopped = False
@@ -219,6 +290,7 @@ class SearchPanel(QWidget):
                 for k, share in enumerate(share_trials(trials, at_once))]
         # the others join once the first has made the study: processes creating one new
         # SQLite study at the same moment race to make its tables
+        jobs[0]["saved"] = saved
         self.pending = jobs[1:]
         self._start_worker(jobs[0])
         self._set_running(True)
@@ -243,6 +315,7 @@ class SearchPanel(QWidget):
             self.show_status("Stopping after the running trials' current batch…")
 
     def shutdown(self) -> None:
+        self._close_reader()
         if self.is_running():
             for worker in self.workers:
                 worker.send("stop")
@@ -267,9 +340,12 @@ class SearchPanel(QWidget):
     def _set_running(self, running: bool) -> None:
         self.stop_button.setEnabled(running)
         self.search_button.setEnabled(not running)
-        done = [t for t in self.trials.values() if t.get("state") != "running"]
-        left = bool(self.config) and len(done) < int(self.config.get("trials") or 0)
-        self.resume_button.setEnabled(not running and left)
+        self.resume_button.setEnabled(not running and bool(self.config))
+        left = self.trials_left()
+        self.resume_button.setToolTip(
+            f"Continue the study with the {left} trials left" if left else
+            f"Continue the study with {int(self.config.get('trials') or 0)} more trials, "
+            "with the same settings")
         self.apply_button.setEnabled(self.best.get("best_number") is not None)
         self.running_changed.emit(running)
 
@@ -293,6 +369,8 @@ class SearchPanel(QWidget):
             self.paths = list(event.get("paths") or [])
             self.objective = str(event.get("objective") or "val_loss")
             self.direction = str(event.get("direction") or "minimize")
+            self.study_name = str(event.get("name") or "")
+            self.config.update(event.get("settings") or {})
             for trial in event.get("trials") or []:
                 self.trials[int(trial["number"])] = trial
             self._best_from_trials()
@@ -327,6 +405,8 @@ class SearchPanel(QWidget):
         elif kind == "importances":
             self.importances = dict(event.get("importances") or {})
             self.refresh_plots()
+        elif kind == "finished" and event.get("reason") == "read":
+            self._study_read()
         elif kind == "finished":
             self.stopped = self.stopped or event.get("reason") == "stopped"
             self._best_from_trials()
@@ -339,6 +419,19 @@ class SearchPanel(QWidget):
             else:
                 self.show_status(f"A search process could not run: {event.get('message')}",
                                  "#d93025")
+
+    def _study_read(self) -> None:
+        """An earlier session's study has been read: what it holds and what Resume does."""
+        text = f"Earlier search, study {self.study_name!r}: {self._progress_text()}. "
+        if self.config:
+            left = self.trials_left()
+            text += (f"Resume runs the {left} trials left" if left else
+                     f"Resume runs {int(self.config.get('trials') or 0)} more trials")
+            text += " with its settings."
+        else:
+            text += "Its settings were not kept: Train ▸ Search… continues it."
+        self.show_status(text)
+        self._set_running(self.is_running())
 
     def _others_running(self) -> bool:
         """Whether a worker other than the one whose last event this is still runs."""
