@@ -32,6 +32,19 @@ def add_rows(form: QFormLayout, *rows: tuple[str, QWidget | QLayout]) -> None:
         form.addRow(label, field)
 
 
+def ok_cancel_buttons(dialog: QDialog, ok_text: str | None = None,
+                      on_ok: Callable[[], object] | None = None) -> QDialogButtonBox:
+    """OK (labelled ``ok_text``; it calls ``on_ok``, else accepts) and Cancel (rejects) for
+    ``dialog``."""
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                               | QDialogButtonBox.StandardButton.Cancel)
+    if ok_text is not None:
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(ok_text)
+    buttons.accepted.connect(on_ok if on_ok is not None else dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    return buttons
+
+
 class FormDialog(QDialog):
     """A dialog whose OK may refuse: ``add_footer`` puts the error line and the buttons at the
     end of its layout, ``show_error`` shows (or, with None, hides) the reason."""

@@ -21,7 +21,6 @@ from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QColor, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QDockWidget,
     QFileDialog,
     QGraphicsItem,
@@ -52,6 +51,7 @@ from netbuilder.core.diff import (
 )
 from netbuilder.core.project import Project
 from netbuilder.ui.canvas.items import NODE_HEIGHT, NODE_WIDTH
+from netbuilder.ui.dialogs.common import ok_cancel_buttons
 
 if TYPE_CHECKING:
     from netbuilder.ui.main_window import MainWindow
@@ -296,11 +296,7 @@ class CompareDialog(QDialog):
         self.run_choice.setEnabled(run is not None)
         (self.run_choice if run is not None else self.file_choice).setChecked(True)
         self.path_edit.textEdited.connect(lambda _t: self.file_choice.setChecked(True))
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Compare")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel_buttons(self, "Compare")
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Show how this project differs from:"))
         layout.addWidget(self.file_choice)

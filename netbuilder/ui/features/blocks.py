@@ -19,7 +19,6 @@ from PySide6.QtCore import QObject, QRectF, Qt
 from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -44,6 +43,7 @@ from netbuilder.ui import theme
 from netbuilder.ui.canvas.hooks import CanvasHooks
 from netbuilder.ui.canvas.scene import GraphScene
 from netbuilder.ui.canvas.view import GraphView
+from netbuilder.ui.dialogs.common import ok_cancel_buttons
 from netbuilder.ui.document import Document, Position
 from netbuilder.ui.panels.palette import LayerPalette, PaletteEntry
 from netbuilder.ui.panels.parameters import ParameterEditor
@@ -159,10 +159,7 @@ class MakeBlockDialog(QDialog):
         self.error.setWordWrap(True)
         self.error.hide()
         layout.addWidget(self.error)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel_buttons(self)
         layout.addWidget(buttons)
         self.resize(560, 420)
 
@@ -243,11 +240,7 @@ class BlockEditorDialog(QDialog):
         redo.triggered.connect(self.undo_stack.redo)
         self.addActions([undo, redo])
 
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Update all instances")
-        buttons.accepted.connect(self._accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel_buttons(self, "Update all instances", self._accept)
         layout = QVBoxLayout(self)
         layout.addWidget(header)
         layout.addWidget(splitter, 1)
@@ -277,10 +270,7 @@ class BlockEditorDialog(QDialog):
                                 "it)."))
         tree = ExposureTree(self.sub, list(self.sub.nodes), self.exposed)
         layout.addWidget(tree, 1)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(dialog.accept)
-        buttons.rejected.connect(dialog.reject)
+        buttons = ok_cancel_buttons(dialog)
         layout.addWidget(buttons)
         dialog.resize(560, 460)
         dialog.tree = tree  # type: ignore[attr-defined]

@@ -41,7 +41,7 @@ from netbuilder.core.recipes import (
 )
 from netbuilder.runtime import applications, keras_to_graph
 from netbuilder.runtime.applications import ApplicationError, check_arguments, default_arguments
-from netbuilder.ui.dialogs.common import add_rows
+from netbuilder.ui.dialogs.common import add_rows, ok_cancel_buttons
 from netbuilder.ui.dialogs.import_model import KNOWN_APPLICATIONS, Job
 from netbuilder.ui.features.applications.queries import describe_application
 
@@ -159,12 +159,8 @@ class ApplicationDialog(QDialog):
         columns = QHBoxLayout()
         columns.addLayout(left)
         columns.addLayout(right, 1)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons = ok_cancel_buttons(self, "Add", self._accept)
         self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok.setText("Add")
-        self.buttons.accepted.connect(self._accept)
-        self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(columns, 1)
         layout.addWidget(self.buttons)
@@ -466,11 +462,7 @@ class TwoStageDialog(QDialog):
         form.addRow("Unfreeze from layer", self.layer)
         form.addRow("Stage 2 epochs", self.epochs)
         form.addRow("Stage 2 learning rate", self.learning_rate)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Set up")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel_buttons(self, "Set up")
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(form)
