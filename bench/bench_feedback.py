@@ -103,6 +103,19 @@ class Editor:
         self.panel = self.window.training_panel
         self.panel.form.data_combo.set_source("digits")
         self.panel.form.epochs_spin.setValue(20)
+        self.job_source = self.pool.job_source      # what F5 would start, for the spare
+
+    def follow_events(self) -> tuple[list[tuple[float, str]], object]:
+        """(time, what) of the training worker's events from now on, for the profile, and
+        the slot to disconnect."""
+        seen: list[tuple[float, str]] = []
+
+        def note(e: dict) -> None:
+            status = f": {e.get('message')}" if e.get("event") == "status" else ""
+            seen.append((time.perf_counter(), f"{e.get('event')}{status}"))
+
+        self.panel.client.event.connect(note)
+        return seen, note
 
     def wait(self, condition, what: str) -> None:
         deadline = time.monotonic() + WAIT_S
@@ -112,21 +125,29 @@ class Editor:
             if time.monotonic() > deadline:
                 raise SystemExit(f"timed out waiting for {what}")
 
-    def spare(self, warm: bool) -> None:
+    def spare(self, warm: bool, prepared: bool = False) -> None:
+        """A ready spare (``warm``) that has prepared F5's job (``prepared``), or none."""
         from netbuilder.ui.workers import WorkerClient
 
         if warm:
             WorkerClient.engines = self.pool
+            self.pool.job_source = self.job_source if prepared else None
             self.pool.prepare()
             self.wait(lambda: self.pool.state == "ready", "a ready engine")
+            if prepared:
+                self.wait(lambda: self.pool.job_state in ("prepared", "unprepared"),
+                          "the job prepared")
+                assert self.pool.job_state == "prepared", self.pool.last_error
             self.pool.timer.stop()          # no second spare competing while we measure
         else:
             self.pool.shutdown()            # no spare, none prepared meanwhile
             WorkerClient.engines = None
 
-    def f5_first_point(self, warm: bool) -> float:
-        self.spare(warm)
+    def f5_first_point(self, warm: bool, prepared: bool = False,
+                       profile: list[list[tuple[float, str]]] | None = None) -> float:
+        self.spare(warm, prepared)
         panel = self.panel
+        seen, note = self.follow_events()
         start = time.perf_counter()
         assert self.window.train()
         self.wait(lambda: any(e.get("event") == "batch" for e in panel.events), "a batch")
@@ -134,12 +155,15 @@ class Editor:
         assert panel.curve_data("batch_loss")[1], "no point on the loss curve"
         self.app.processEvents()
         took = time.perf_counter() - start
+        panel.client.event.disconnect(note)
+        if profile is not None:
+            profile.append([(t - start, what) for t, what in seen] + [(took, "point drawn")])
         panel.kill()
         self.wait(lambda: not panel.is_running(), "the run to end")
         return took
 
     def preview(self, warm: bool) -> float:
-        self.spare(warm)
+        self.spare(warm, prepared=warm)     # the window idle: the spare prepared F5's job
         dialog = self.panel.form.open_data_dialog(modal=False)
         start = time.perf_counter()
         assert dialog.preview()
@@ -152,7 +176,7 @@ class Editor:
         return took
 
     def inspect(self, warm: bool, layer: str = "conv2d") -> float:
-        self.spare(warm)
+        self.spare(warm, prepared=warm)
         panel = self.window.inspect_panel
         panel.client.close()
         panel.model = None
@@ -220,16 +244,26 @@ def main() -> None:
         print(f"{measure:<58} {value:>22}  goal {goal:<26} {mark}", flush=True)
 
     editor = Editor()
-    warm_f5 = median([editor.f5_first_point(True) for _ in range(n)])
+    profiles: list[list[tuple[float, str]]] = []
+    warm_f5 = median([editor.f5_first_point(True, True, profiles) for _ in range(n)])
+    prepare_s = editor.pool.prepare_s
+    unprepared_f5 = median([editor.f5_first_point(True) for _ in range(n)])
     cold_f5 = median([editor.f5_first_point(False) for _ in range(n)])
     plain_f5 = median([plain_first_batch(folder) for _ in range(n)])
-    row("F5 -> first batch point drawn, warm engine", f"{warm_f5:.2f} s",
+    row("F5 -> first batch point drawn, warm engine, job prepared", f"{warm_f5:.2f} s",
         "<= 1.0 s", warm_f5 <= 1.0)
+    row("  (the spare's preparation, while idle)", f"{prepare_s} s", "", None)
+    row("F5 -> first batch point drawn, warm engine, not prepared", f"{unprepared_f5:.2f} s",
+        "", None)
     row("F5 -> first batch point drawn, cold (no engine)", f"{cold_f5:.2f} s", "", None)
     row("plain Keras script start -> first batch", f"{plain_f5:.2f} s", "", None)
     row("  plain script / warm F5", f"{plain_f5 / warm_f5:.1f}x", ">= 4x",
         plain_f5 / warm_f5 >= 4)
     row("  cold F5 / warm F5", f"{cold_f5 / warm_f5:.1f}x", "", None)
+    middle = sorted(profiles, key=lambda p: p[-1][0])[len(profiles) // 2]
+    print("  the median prepared F5, event by event (s after the key):", flush=True)
+    for t, what in middle:
+        print(f"    {t:6.3f}  {what}", flush=True)
     warm_preview = median([editor.preview(True) for _ in range(n)])
     cold_preview = median([editor.preview(False) for _ in range(n)])
     row("Data Preview -> samples drawn (digits), warm", f"{warm_preview:.2f} s", "<= 1.0 s",
@@ -241,9 +275,10 @@ def main() -> None:
         "<= 1.0 s", warm_inspect <= 1.0)
     row("Inspect a layer of a new graph -> maps drawn, cold", f"{cold_inspect:.2f} s", "",
         None)
-    rss = editor.pool.rss_mib
+    rss, prepared_rss = editor.pool.rss_mib, editor.pool.prepared_rss_mib
     editor.close()
     row("memory of the idle warm engine (RSS)", f"{rss} MiB", "measured", None)
+    row("  ... with LeNet-5's job prepared (RSS)", f"{prepared_rss} MiB", "measured", None)
 
     whole = [train_whole(folder) for _ in range(n)]
     ours, plain = median([w[0] for w in whole]), median([w[1] for w in whole])

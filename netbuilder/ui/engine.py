@@ -5,7 +5,11 @@ TensorFlow before anyone asks, so that F5, Data Preview and Inspect answer at on
 priority. Every ``WorkerClient`` of the training or inspection worker takes it when it starts
 (``WorkerClient.engines``), and the pool prepares the next spare. A spare that dies is replaced,
 after a back-off that grows with each failure in a row (a broken install does not loop). The
-status bar says what it does. ``engine/warm`` in the settings (View ▸ Warm TensorFlow Engine)
+status bar says what it does. While the editor is idle the spare also prepares the training job
+F5 would start (``follow``: the model built and compiled, the data fitted, the train step
+traced; ``runtime/training/prepared.py``), sent again one second after the graph, the data or
+the training settings last changed; F5 with that job starts ``fit`` at once, any other job is
+built afresh. ``engine/warm`` in the settings (View ▸ Warm TensorFlow Engine)
 and ``NETBUILDER_WARM_ENGINE=0`` in the environment (the tests) turn it off. No network port:
 the spare is a child process spoken to over its pipes.
 """
@@ -13,15 +17,19 @@ the spare is a child process spoken to over its pipes.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QMainWindow
 
+from netbuilder.runtime.training.prepared import job_key
 from netbuilder.runtime.workers.client import ENGINE_WORKER
+from netbuilder.runtime.workers.protocol import prepare_message
 from netbuilder.ui.user_files import app_settings
-from netbuilder.ui.workers import WorkerClient
+from netbuilder.ui.workers import WorkerClient, sets_devices
 
 SETTING = "engine/warm"
 ENV_SWITCH = "NETBUILDER_WARM_ENGINE"
@@ -30,6 +38,7 @@ NEXT_DELAY_MS = 5000          # after a spare was taken (the request it serves g
 RETRY_MS = (5_000, 20_000, 60_000, 180_000)   # after 1, 2, 3, 4 failures in a row
 MAX_FAILURES = len(RETRY_MS) + 1
 OFF = ("0", "false", "no", "off")
+PREPARE_DELAY_MS = 1000       # after the last change of the graph, data or settings
 
 
 def warm_engine_enabled() -> bool:
@@ -45,9 +54,20 @@ def setting_enabled() -> bool:
     return str(app_settings().value(SETTING, True)).lower() not in OFF
 
 
+def training_job(panel: Any) -> dict[str, Any] | None:
+    """The job F5 would start in the Training dock ``panel`` now, without its output folder;
+    None when it could not start or needs a fresh process (chosen devices)."""
+    if panel.is_running() or panel.problem() is not None:
+        return None
+    job = panel.job(Path())
+    job.pop("output_dir", None)
+    return None if sets_devices(job) else job
+
+
 class EnginePool(QObject):
     """At most one spare engine. ``state`` is "off", "waiting" (for the window to be idle),
-    "preparing", "ready" or "failed"; ``message`` says it for a person."""
+    "preparing", "ready" or "failed"; ``message`` says it for a person. ``job_state`` is
+    about the job the spare prepares: "" (none), "preparing", "prepared" or "unprepared"."""
 
     message = Signal(str)        # for the status bar
     ready = Signal(int)          # a spare is ready: its pid
@@ -65,6 +85,15 @@ class EnginePool(QObject):
         self.timer.timeout.connect(self.prepare)
         self.action: QAction | None = None
         self.command: list[str] | None = None   # tests put another engine here
+        self.job_source: Callable[[], Mapping[str, Any] | None] | None = None
+        self.job_state = ""
+        self.sent_key: str | None = None        # the job the spare was told to prepare
+        self.prepare_s: float | None = None     # how long the last preparation took
+        self.prepared_rss_mib: float | None = None   # the spare's memory with a job prepared
+        self.job_timer = QTimer(self)
+        self.job_timer.setSingleShot(True)
+        self.job_timer.setInterval(PREPARE_DELAY_MS)
+        self.job_timer.timeout.connect(self.send_job)
 
     # -- the window ------------------------------------------------------------------------------
 
@@ -86,6 +115,39 @@ class EnginePool(QObject):
             self.action.toggled.connect(self.set_enabled)
             view_menu.addSeparator()
             view_menu.addAction(self.action)
+        panel = getattr(window, "training_panel", None)
+        document = getattr(window, "document", None)
+        if panel is not None and document is not None:
+            self.follow(document, lambda: training_job(panel), panel.running_changed)
+
+    def follow(self, document: Any, job: Callable[[], Mapping[str, Any] | None],
+               *changes: Any) -> None:
+        """Have the spare prepare ``job()`` (what F5 would start), again after each change of
+        the ``document``'s graph or settings (and each of the signals ``changes``: a run
+        ending, after which F5 can start again)."""
+        self.job_source = job
+        for signal in (document.edited, document.settings_changed, document.project_replaced,
+                       *changes):
+            signal.connect(self.job_changed)
+
+    def job_changed(self, *_: Any) -> None:
+        if self.spare is not None and self.job_source is not None:
+            self.job_timer.start()
+
+    def send_job(self) -> None:
+        """Tell the spare the job to prepare, unless it knows it already."""
+        spare = self.spare
+        if spare is None or not spare.running() or self.job_source is None:
+            return
+        job = self.job_source()
+        if job is None:
+            return
+        key = job_key(job)
+        if key == self.sent_key:
+            return
+        spare.send(prepare_message(job))
+        self.sent_key = key
+        self._say_job("preparing")
 
     def start_when_idle(self, delay_ms: int = IDLE_DELAY_MS) -> None:
         if warm_engine_enabled() and self.spare is None and not self.timer.isActive():
@@ -105,6 +167,7 @@ class EnginePool(QObject):
     def shutdown(self) -> None:
         """Close the spare; no more are prepared until ``start_when_idle``."""
         self.timer.stop()
+        self.job_timer.stop()
         spare, self.spare = self.spare, None
         if spare is not None:
             spare.close(timeout_ms=1000)
@@ -124,8 +187,12 @@ class EnginePool(QObject):
         client.event.connect(self._event)
         client.crashed.connect(self._crashed)
         self.spare = client
+        self.sent_key = None
+        self.job_state = ""
         self._say("preparing", "Preparing TensorFlow…")
         client.start()
+        if self.job_source is not None:      # read by the engine once TensorFlow is in
+            self.job_timer.start(0)
 
     def take(self) -> tuple[QProcess, bytes] | None:
         """The spare's process for a request (ready, or still importing: either is ahead of a
@@ -135,6 +202,9 @@ class EnginePool(QObject):
             return None
         taken = spare.hand_over()
         self.spare = None
+        self.sent_key = None
+        self.job_state = ""
+        self.job_timer.stop()
         spare.deleteLater()
         if taken is None:
             return None
@@ -156,8 +226,20 @@ class EnginePool(QObject):
             self.rss_mib = event.get("rss_mib")
             self._say("ready", "TensorFlow ready")
             self.ready.emit(int(event.get("pid") or 0))
+            self.job_changed()            # a job that could not start earlier may now
         elif state == "failed":
             self.last_error = str(event.get("message") or "")
+        elif state in ("prepared", "unprepared"):
+            self.prepare_s = event.get("prepare_s")
+            self.prepared_rss_mib = event.get("rss_mib")
+            self._say_job(str(state))
+
+    def _say_job(self, state: str) -> None:
+        self.job_state = state
+        if self.state == "ready":
+            self.message.emit({"preparing": "TensorFlow ready; preparing training…",
+                               "prepared": "TensorFlow ready; training prepared (F5)"}.get(
+                                   state, "TensorFlow ready"))
 
     def _crashed(self, reason: str) -> None:
         spare, self.spare = self.spare, None

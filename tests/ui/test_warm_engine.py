@@ -122,3 +122,58 @@ def test_a_job_that_chooses_its_devices_never_takes_a_warm_engine():
     assert sets_devices({"settings": {"devices": "cpu:2"}})
     in_project = {"settings": {"training": {"devices": "gpu:0"}}}
     assert sets_devices({"settings": {}, "project": in_project})
+
+
+# -- the prepared job (F5 ready before it is pressed) ----------------------------------------------
+
+
+def prepared_spare(pool: EnginePool, qtbot) -> int:
+    """A ready spare that has prepared the training job F5 would start: its pid."""
+    pid = ready_spare(pool, qtbot)
+    qtbot.waitUntil(lambda: pool.job_state in ("prepared", "unprepared"), timeout=READY_MS)
+    assert pool.job_state == "prepared", pool.last_error
+    return pid
+
+
+def prepared_flags(panel) -> list[bool]:
+    return [e["prepared"] for e in panel.events
+            if e.get("event") == "status" and "prepared" in e]
+
+
+@pytest.mark.slow
+def test_a_prepared_engine_serves_f5_and_a_changed_graph_is_built_afresh(
+        warm, make_window, qtbot):
+    pytest.importorskip("keras")
+    window = make_window()
+    pool, panel = window.engines, window.training_panel
+    panel.form.data_combo.set_source("digits")
+    panel.form.epochs_spin.setValue(1)
+
+    # the spare prepares what F5 starts; F5 uses it and trains to the end
+    spare = prepared_spare(pool, qtbot)
+    window.scene.select_node(window.graph.node_by_name("conv2d").id)   # not an edit
+    assert window.train()
+    assert panel.client.pid() == spare
+    qtbot.waitUntil(lambda: panel.terminal is not None, timeout=READY_MS)
+    assert panel.terminal["event"] == "finished", panel.terminal
+    assert prepared_flags(panel) == [True]
+    assert len(panel.history["loss"]) == 1
+    prepared_params = next(e for e in panel.events if e.get("event") == "model")["params"]
+
+    # the graph changes after the spare prepared it: F5 builds the new graph afresh
+    spare = prepared_spare(pool, qtbot)
+    conv = window.graph.node_by_name("conv2d")
+    filters = conv.params["filters"]
+    window.document.set_param(conv.id, "filters", filters // 2)
+    assert window.train()                      # at once: before the spare hears of it
+    assert panel.client.pid() == spare
+    qtbot.waitUntil(lambda: panel.terminal is not None, timeout=READY_MS)
+    assert panel.terminal["event"] == "finished", panel.terminal
+    assert prepared_flags(panel) == [False]
+    params = next(e for e in panel.events if e.get("event") == "model")["params"]
+    assert params != prepared_params
+    import keras
+
+    model = keras.saving.load_model(panel.terminal["model_path"])
+    assert model.get_layer("conv2d").filters == filters // 2
+    assert len(panel.history["loss"]) == 1

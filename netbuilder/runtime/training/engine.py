@@ -19,7 +19,7 @@ import time
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netbuilder.core import data_fit
 from netbuilder.core.atomic_write import write_text_atomically
@@ -47,6 +47,9 @@ from netbuilder.runtime.training.settings import (
 )
 from netbuilder.runtime.training.tta import NO_AUGMENTATION, evaluate_averaged
 from netbuilder.runtime.workers.protocol import encode_images
+
+if TYPE_CHECKING:
+    from netbuilder.runtime.training.prepared import PreparedJob
 
 
 class TrainingError(Exception):
@@ -162,12 +165,15 @@ def _is_oom(err: BaseException) -> bool:
         "out of memory" in text.lower())
 
 
-def run_job(job: Mapping[str, Any], emit: Emit, stop: threading.Event | None = None) -> int:
+def run_job(job: Mapping[str, Any], emit: Emit, stop: threading.Event | None = None,
+            prepared: PreparedJob | None = None) -> int:
     """Run one job; every outcome is reported through ``emit``. Returns 0 when the job finished
-    (also when stopped or stopped early), 1 when it ended with an error event."""
+    (also when stopped or stopped early), 1 when it ended with an error event. ``prepared``
+    (``training/prepared.py``): prepare the job (it ends before ``fit``), or take what was
+    prepared for it."""
     stop = stop or threading.Event()
     try:
-        return _run(job, emit, stop)
+        return _run(job, emit, stop, prepared)
     except TrainingError as err:
         emit({"event": "error", "kind": err.kind, "message": str(err)})
     except data_mod.DataError as err:
@@ -221,7 +227,8 @@ def _status(emit: Emit, message: str, **extra: Any) -> None:
     emit({"event": "status", "message": message, **extra})
 
 
-def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
+def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event,
+         warm: PreparedJob | None = None) -> int:
     started = time.perf_counter()
     action = job.get("action", "train")
     if action not in ("train", "preview"):
@@ -242,7 +249,8 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
     import keras
 
     placement = _place(settings, out_dir if created else None) if action == "train" else None
-    if settings.seed is not None:
+    ready = warm.take(job) if warm is not None else None
+    if settings.seed is not None and ready is None:
         keras.utils.set_random_seed(settings.seed)
 
     _status(emit, "building the model")
@@ -250,7 +258,8 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
 
     try:
         with placement.scope() if placement else contextlib.nullcontext():
-            model = build_model(project.graph, name=_model_name(project.name))
+            model = ready.model if ready else build_model(project.graph,
+                                                          name=_model_name(project.name))
     except BuildError as err:
         problem = str(err)
         if action == "preview":
@@ -274,14 +283,15 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
 
     _status(emit, f"loading data: {source}")
     input_shape = tuple(None if v is None else int(v) for v in model.inputs[0].shape[1:])
-    dataset = data_mod.load(source, options, input_shape=input_shape,
-                            classes=data_mod.output_classes(model))
+    dataset = ready.dataset if ready else data_mod.load(
+        source, options, input_shape=input_shape, classes=data_mod.output_classes(model))
     losses = losses_for(settings, [o.name for o in data_mod.model_outputs(model)])
     _check_data_fit(project.graph, dataset, losses)
     _status(emit, "fitting the data to the model")
     from netbuilder.runtime.applications import preprocessing_for
 
-    prepared = data_mod.prepare(dataset, model, losses, preprocessing_for(project.graph))
+    prepared = ready.prepared if ready else data_mod.prepare(
+        dataset, model, losses, preprocessing_for(project.graph))
     aug_opts = dataset.options.get("augmentation")
     augmentation = None
     if aug_opts and any(aug_opts.values()):
@@ -320,7 +330,8 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
     steps = max(1, math.ceil(prepared.train.size / batch_size))
     initial_epoch = int(job.get("initial_epoch") or 0)
     total_epochs = initial_epoch + settings.epochs
-    compile_model(model, settings, prepared, steps, total_epochs)
+    if ready is None:
+        compile_model(model, settings, prepared, steps, total_epochs)
 
     notes: list[str] = []
     callbacks, early = make_callbacks(settings, out_dir, emit, prepared.validation is not None,
@@ -349,6 +360,8 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event) -> int:
         fit_kwargs["validation_data"] = (val["x"], val["y"]) if "y" in val else val["x"]
     # a tf.data dataset is shuffled by fit_inputs; Keras only shuffles plain arrays
     shuffle = settings.shuffle and "y" in fit_kwargs
+    if warm is not None and warm.keep(model, dataset, prepared, fit_kwargs, shuffle):
+        return 0          # prepared: the warm engine waits for the job's start
 
     record = {"project": _project_dict(project), "settings": settings.to_dict(),
               "data": {"source": source, "options": options, "summary": json_safe(summary)},

@@ -7,7 +7,13 @@ decides what it becomes:
 
 * a request with an integer ``"id"`` (``{"id": 1, "action": "load", ...}``): the inspection
   worker (``workers/inspection.py``), answering that request and every later one;
-* anything else: a training job (``workers/training.py``: a training run or a data preview).
+* ``{"prepare": job}`` (``protocol.prepare_message``): prepare that training job while waiting
+  (``training/prepared.py``: the model built and compiled, the data loaded and fitted, the
+  train step traced, at low CPU priority), say ``{"event": "engine", "state": "prepared",
+  "prepare_s": s}`` (or ``"unprepared"`` with a ``message``), and read the next line; a later
+  prepare line replaces it, one still waiting behind a newer line is skipped;
+* anything else: a training job (``workers/training.py``: a training run or a data preview),
+  which uses what was prepared when it is the prepared job (else it builds afresh).
 
 Before that line it writes ``{"event": "engine", "state": "preparing", "pid": n}`` and, once
 everything is imported, ``{"event": "engine", "state": "ready", "pid": n, "rss_mib": m,
@@ -19,11 +25,25 @@ line ends it with status 0. No network port: JSON lines over its pipes
 from __future__ import annotations
 
 import os
+import queue
+import shutil
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from netbuilder.runtime.workers.protocol import ProtocolError, ProtocolWriter, event, parse_line
+from netbuilder.runtime.workers.protocol import (
+    ProtocolError,
+    ProtocolWriter,
+    event,
+    parse_line,
+    prepared_job,
+)
+
+if TYPE_CHECKING:
+    from netbuilder.runtime.training.prepared import PreparedJob
 
 WARM_NICE = 10          # how much lower the warm engine's CPU priority is than the editor's
 
@@ -60,23 +80,29 @@ def lower_priority() -> None:
         pass
 
 
-def warm_up_quietly(exercise: bool) -> None:
-    """``warm_up`` with the imports in a thread of low priority; the tiny ``fit`` (which makes
-    TensorFlow's thread pools) in this thread, at normal priority, afterwards."""
+def in_low_priority_thread(work: Callable[[], None], name: str) -> None:
+    """Run ``work`` in a thread of low CPU priority and wait for it (its exception raised
+    here)."""
     failed: list[BaseException] = []
 
-    def imports() -> None:
+    def run() -> None:
         lower_priority()
         try:
-            warm_up(exercise=False)
+            work()
         except BaseException as err:  # noqa: BLE001 - raised again in the caller
             failed.append(err)
 
-    thread = threading.Thread(target=imports, name="warm-imports", daemon=True)
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     thread.join()
     if failed:
         raise failed[0]
+
+
+def warm_up_quietly(exercise: bool) -> None:
+    """``warm_up`` with the imports in a thread of low priority; the tiny ``fit`` (which makes
+    TensorFlow's thread pools) in this thread, at normal priority, afterwards."""
+    in_low_priority_thread(lambda: warm_up(exercise=False), "warm-imports")
     if exercise:
         _exercise()
 
@@ -140,7 +166,7 @@ def main() -> int:
         return 1
     protocol.emit(event("engine", state="ready", pid=pid, rss_mib=rss_mib(),
                         warm_s=round(time.perf_counter() - started, 2)))
-    line = sys.stdin.readline()
+    line, prepared = wait_for_work(protocol)
     if not line.strip():
         return 0
     if role(line) == "inspection":
@@ -149,7 +175,71 @@ def main() -> int:
         return inspection.serve(protocol, line)
     from netbuilder.runtime.workers import training
 
-    return training.serve(protocol, line)
+    return training.serve(protocol, line, prepared)
+
+
+def wait_for_work(protocol: ProtocolWriter) -> tuple[str, PreparedJob | None]:
+    """Prepare every ``{"prepare": job}`` line that is the newest one waiting; the first other
+    line ("" at EOF) and the last job prepared."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:              # until the line that is not a prepare line
+        while True:
+            line = sys.stdin.readline()
+            lines.put(line)
+            if _prepare_job(line) is None:
+                return
+
+    threading.Thread(target=read, name="engine-stdin", daemon=True).start()
+    prepared: PreparedJob | None = None
+    while True:
+        line = lines.get()
+        job = _prepare_job(line)
+        if job is None:
+            return line, prepared
+        if lines.empty():            # else a newer line waits: this one is out of date
+            prepared = prepare(protocol, job)
+
+
+def _prepare_job(line: str) -> dict[str, Any] | None:
+    try:
+        return prepared_job(parse_line(line)) if line.strip() else None
+    except ProtocolError:
+        return None
+
+
+def prepare(protocol: ProtocolWriter, job: dict[str, Any]) -> PreparedJob:
+    """Prepare ``job`` (``training/prepared.py``) at low CPU priority in a fresh Keras session
+    (what an earlier preparation kept is dropped); say how it went."""
+    import keras
+
+    from netbuilder.runtime.training.engine import run_job
+    from netbuilder.runtime.training.prepared import PreparedJob
+
+    keras.backend.clear_session()
+    warm = PreparedJob(job)
+    errors: list[str] = []
+
+    def keep_errors(message: dict[str, Any]) -> None:
+        if message.get("event") == "error":
+            errors.append(str(message.get("message") or ""))
+
+    out = tempfile.mkdtemp(prefix="netbuilder-prepare-")
+    started = time.perf_counter()
+    try:
+        in_low_priority_thread(lambda: run_job({**job, "output_dir": out}, keep_errors,
+                                               threading.Event(), warm), "engine-prepare")
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    warm.prepare_s = round(time.perf_counter() - started, 2)
+    pid = os.getpid()
+    if warm.ready is not None:
+        protocol.emit(event("engine", state="prepared", pid=pid, prepare_s=warm.prepare_s,
+                            rss_mib=rss_mib()))
+    else:
+        protocol.emit(event("engine", state="unprepared", pid=pid,
+                            message=errors[0] if errors else "nothing to prepare"))
+    return warm
 
 
 if __name__ == "__main__":

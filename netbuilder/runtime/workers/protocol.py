@@ -8,7 +8,9 @@ stdout (``ProtocolWriter``: anything else printed goes to stderr); a client read
 The training worker (``python -m netbuilder.runtime.workers.training``, its job and events
 described there) reads one job on its first stdin line, then ``stop`` lines; it answers with
 events, ``{"event": "status", "message": ...}``, ``{"event": "epoch", ...}``..., the last one
-``finished`` or ``error``. Images travel as uint8 arrays (``encode_images``).
+``finished`` or ``error``. Images travel as uint8 arrays (``encode_images``). A warm engine
+(``workers/engine.py``) may first read ``{"prepare": job}`` lines (``prepare_message``): it
+prepares that job and answers ``{"event": "engine", "state": "prepared" | "unprepared"}``.
 
 The inspection worker (``python -m netbuilder.runtime.workers.inspection``) reads one request per
 line on stdin and writes one reply per line on stdout. Every request has an integer ``"id"``
@@ -46,6 +48,7 @@ DTYPES = ("float32", "uint8")
 INPUT_KINDS = ("dataset", "file", "sample_image", "array")
 SAMPLE_IMAGES = ("china.jpg", "flower.jpg")
 STOP = "stop"                    # a line asking the training worker to stop after this batch
+PREPARE = "prepare"              # {"prepare": job}: the warm engine prepares that training job
 
 
 class ProtocolError(ValueError):
@@ -130,6 +133,17 @@ def error_reply(id: int | str | None, kind: str, message: str) -> dict[str, Any]
     if kind not in ERROR_KINDS:
         kind = "internal"
     return {"id": id, "ok": False, "error": {"kind": kind, "message": message}}
+
+
+def prepare_message(job: Mapping[str, Any]) -> dict[str, Any]:
+    """A line for a waiting engine (``workers/engine.py``): prepare this training job."""
+    return {PREPARE: dict(job)}
+
+
+def prepared_job(message: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The job of a ``prepare_message``; None for any other message."""
+    job = message.get(PREPARE) if len(message) == 1 else None
+    return job if isinstance(job, dict) else None
 
 
 def event(name: str, **fields: Any) -> dict[str, Any]:

@@ -22,7 +22,9 @@ Afterwards a line ``stop`` stops training after the current batch; the weights a
 
 **stdout**: one JSON object per line, each with an ``"event"``:
 
-* ``status``: ``{"message": "loading data: digits"}`` (what the worker is doing now);
+* ``status``: ``{"message": "loading data: digits"}`` (what the worker is doing now); in a
+  warm engine that prepared a job, one with ``"prepared": true`` (this job, started at once) or
+  ``false`` (another: built afresh);
 * ``model``: name, params, input and output shapes;
 * ``data``: name, class_names, sizes and counts per split, notes (what was done to fit the data
   to the model), losses, optionally base64 ``samples``;
@@ -66,10 +68,13 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netbuilder.core.atomic_write import write_text_atomically
 from netbuilder.runtime.workers.protocol import STOP, ProtocolError, ProtocolWriter, parse_line
+
+if TYPE_CHECKING:
+    from netbuilder.runtime.training.prepared import PreparedJob
 
 
 class EpochHistory:
@@ -113,9 +118,11 @@ def main() -> int:
     return serve(ProtocolWriter())
 
 
-def serve(protocol: ProtocolWriter, line: str | None = None) -> int:
+def serve(protocol: ProtocolWriter, line: str | None = None,
+          prepared: PreparedJob | None = None) -> int:
     """Run the job on ``line`` (read from stdin when None) and follow ``stop`` lines; the exit
-    status. The warm engine (``workers/engine.py``) calls this with the line it read."""
+    status. The warm engine (``workers/engine.py``) calls this with the line it read and what
+    it prepared (used when it is this job, ``training/prepared.py``)."""
     stop = threading.Event()
     protocol.on_broken = stop.set
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -135,7 +142,12 @@ def serve(protocol: ProtocolWriter, line: str | None = None) -> int:
                      name="stdin-watch").start()
     from netbuilder.runtime.training.engine import run_job
 
-    code = run_job(job, EpochHistory(job.get("output_dir"), protocol.emit), stop)
+    if prepared is not None and prepared.ready is not None:
+        used = prepared.matches(job)
+        protocol.emit({"event": "status", "prepared": used, "message": (
+            "starting the prepared job" if used else
+            "the job changed since it was prepared: building it afresh")})
+    code = run_job(job, EpochHistory(job.get("output_dir"), protocol.emit), stop, prepared)
     if protocol.broken:
         os._exit(code)
     return code
