@@ -64,6 +64,12 @@ def training_job(panel: Any) -> dict[str, Any] | None:
     return None if sets_devices(job) else job
 
 
+def import_plotting() -> None:
+    """Import pyqtgraph in the editor while it is idle: the first F5 draws its curves with it
+    (the import alone takes ~0.4 s)."""
+    import pyqtgraph  # noqa: F401
+
+
 class EnginePool(QObject):
     """At most one spare engine. ``state`` is "off", "waiting" (for the window to be idle),
     "preparing", "ready" or "failed"; ``message`` says it for a person. ``job_state`` is
@@ -193,6 +199,7 @@ class EnginePool(QObject):
         client.start()
         if self.job_source is not None:      # read by the engine once TensorFlow is in
             self.job_timer.start(0)
+            QTimer.singleShot(0, import_plotting)
 
     def take(self) -> tuple[QProcess, bytes] | None:
         """The spare's process for a request (ready, or still importing: either is ahead of a
