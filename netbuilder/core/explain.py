@@ -91,18 +91,17 @@ def _kernel_text(k: int, d: int) -> tuple[str, int]:
     return f"({d}·({k} − 1) + 1)", d * (k - 1) + 1
 
 
-def _known_axes(ex: _Explanation, p: dict[str, Any], shape: Shape, rank: int,
-                axes: Sequence[int]) -> Iterator[tuple[int, str, int, int, int, int, int]]:
-    """Each spatial axis with a fixed size: its position, name, index in the shape, size, window,
-    stride and dilation;
-    an axis of unknown size is said to stay unknown."""
+def _known_axes(ex: _Explanation, shape: Shape, rank: int,
+                axes: Sequence[int]) -> Iterator[tuple[int, str, int, int]]:
+    """Each spatial axis of a fixed size: its position among the spatial axes, its name, its
+    index in the shape and its size; an axis of unknown size is said to stay unknown."""
     for i, axis in enumerate(axes):
         name = _AXES[rank][i]
         size = shape[axis]
         if size is None:
             ex.say(f"{name}: out = ? (the input's {name} is not fixed)")
             continue
-        yield i, name, axis, size, p["kernel_size"][i], p["strides"][i], p["dilation_rate"][i]
+        yield i, name, axis, size
 
 
 def _conv_axes(ex: _Explanation, p: dict[str, Any], shape: Shape, rank: int) -> None:
@@ -120,7 +119,8 @@ def _conv_axes(ex: _Explanation, p: dict[str, Any], shape: Shape, rank: int) -> 
             else "around the input"
         ex.say(f"Output size per axis: out = ceil(I/S) (padding '{padding}': zeros are added "
                f"{where}, so only the stride S shrinks it)")
-    for _i, name, axis, size, k, s, d in _known_axes(ex, p, shape, rank, axes):
+    for i, name, axis, size in _known_axes(ex, shape, rank, axes):
+        k, s, d = p["kernel_size"][i], p["strides"][i], p["dilation_rate"][i]
         if padding == "valid":
             k_text, span = _kernel_text(k, d)
             value = (size - span) // s + 1
@@ -193,7 +193,8 @@ def _explain_transpose(ex: _Explanation, node: Node, shapes: list[Shape]) -> Non
                + ("floor(K / 2)" if padding == "same" else "0") + f" (padding '{padding}')")
     if dilated:
         ex.say("With dilation d the window spans K = k + (k − 1)·(d − 1) inputs")
-    for i, name, axis, size, k, s, d in _known_axes(ex, p, shape, rank, axes):
+    for i, name, axis, size in _known_axes(ex, shape, rank, axes):
+        k, s, d = p["kernel_size"][i], p["strides"][i], p["dilation_rate"][i]
         span = k + (k - 1) * (d - 1)
         k_text = _num(k) if d == 1 else f"({k} + ({k} − 1)·({d} − 1))"
         if pads is None:
@@ -282,12 +283,7 @@ def _explain_pooling(ex: _Explanation, node: Node, shapes: list[Shape]) -> None:
     else:
         ex.say("Output size per axis: out = ceil(I/S) (padding 'same')"
                + (" (strides not set: S = pool_size)" if p["strides"] is None else ""))
-    for i, axis in enumerate(axes):
-        name = _AXES[rank][i]
-        size = shape[axis]
-        if size is None:
-            ex.say(f"{name}: out = ? (the input's {name} is not fixed)")
-            continue
+    for i, name, axis, size in _known_axes(ex, shape, rank, axes):
         k, s = pool[i], strides[i]
         if p["padding"] == "valid":
             ex.add(name, "out", f"floor(({size} − {k})/{s}) + 1", (size - k) // s + 1,
