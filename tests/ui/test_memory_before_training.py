@@ -54,9 +54,7 @@ def test_no_warning_when_it_fits(window, monkeypatch, no_modal_dialogs):
 
 
 def test_the_out_of_memory_end_gives_the_same_advice():
-    from netbuilder.runtime.workers.client import OUT_OF_MEMORY_ADVICE
-
-    assert summary.MEMORY_ADVICE in OUT_OF_MEMORY_ADVICE
+    assert summary.MEMORY_ADVICE in summary.OUT_OF_MEMORY_ADVICE
 
 
 class FinishedProcess:

@@ -50,12 +50,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from netbuilder.core.summary import OUT_OF_MEMORY_ADVICE
 from netbuilder.core.text import format_duration
-from netbuilder.runtime.workers.client import (
-    OUT_OF_MEMORY_ADVICE,
-    TRAINING_WORKER,
-    out_of_memory,
-)
+from netbuilder.runtime.workers.client import TRAINING_WORKER, out_of_memory
 from netbuilder.runtime.workers.protocol import STOP
 from netbuilder.ui import theme
 from netbuilder.ui.dialogs.common import BUILTIN_SOURCES, CHOOSE_PATH
