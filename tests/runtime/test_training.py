@@ -172,6 +172,33 @@ def test_events_describe_the_run(tmp_path):
     assert history == done["history"]
 
 
+def test_the_final_validation_metrics_are_those_keras_evaluates_on_the_saved_model(tmp_path):
+    # a completed run reports the last epoch's validation metrics instead of evaluating the
+    # split again: Keras' evaluate of the written model is the oracle
+    from netbuilder.runtime import data as data_mod
+
+    settings = {"epochs": 2, "checkpoint": False}
+    events = run_here(project_job(digits_mlp(), tmp_path, settings=settings))
+    ev = of(events, "evaluation")[0]
+    assert ev["split"] == "validation"
+    assert ev["metrics"] == {k[4:]: v[-1] for k, v in events[-1]["history"].items()
+                             if k.startswith("val_")}
+    model = keras.models.load_model(tmp_path / "out" / "model.keras")
+    val = data_mod.load("digits").validation
+    again = model.evaluate(val.x.reshape(len(val.x), -1), val.y, verbose=0, return_dict=True)
+    assert set(again) == set(ev["metrics"])
+    for name, value in again.items():
+        assert ev["metrics"][name] == pytest.approx(value, rel=1e-4, abs=1e-5)
+
+
+def test_the_last_epochs_validation_metrics_are_used_only_when_all_are_numbers():
+    hist = {"loss": [0.5, 0.4], "val_loss": [0.3, None], "val_accuracy": [0.9, 0.8]}
+    assert training._last_validation(hist) is None
+    assert training._last_validation({"loss": [0.5], "accuracy": [0.7]}) is None
+    assert training._last_validation({"val_loss": [0.3, 0.2], "val_out_mae": [1.0, 2.0]}) == {
+        "loss": 0.2, "out_mae": 2.0}
+
+
 def test_misclassified_samples_come_with_images_labels_and_confidence(tmp_path):
     from netbuilder.runtime import data as data_mod
 

@@ -439,7 +439,8 @@ def _run(job: Mapping[str, Any], emit: Emit, stop: threading.Event,
     model_path = out_dir / "model.keras"
     atomic_save_model(model, model_path)
     evaluation = _evaluate(model, prepared, batch_size, emit,
-                           _TTA(tta, augmentation, settings) if tta else None)
+                           _TTA(tta, augmentation, settings) if tta else None,
+                           _last_validation(hist) if reason == "completed" else None)
     result = {"event": "finished", "reason": reason, "history": hist, "epochs_run": epochs_run,
               "output_dir": str(out_dir), "model_path": str(model_path),
               "history_path": str(out_dir / "history.json"),
@@ -594,12 +595,25 @@ class _TTA:
         self.settings = settings
 
 
+def _last_validation(hist: dict[str, list[Any]]) -> dict[str, float] | None:
+    """The last epoch's validation metrics, named as ``model.evaluate`` names them: what it
+    would compute again on the validation split with the weights of the end of that epoch.
+    None when an epoch lacks them or one is not a number."""
+    last = {k[4:]: v[-1] for k, v in hist.items() if k.startswith("val_") and v}
+    if "loss" not in last or not all(isinstance(v, (int, float)) for v in last.values()):
+        return None
+    return last
+
+
 def _evaluate(model: Any, prepared: data_mod.Prepared, batch_size: int, emit: Emit,
-              tta: _TTA | None = None) -> dict[str, Any] | None:
+              tta: _TTA | None = None,
+              validated: dict[str, float] | None = None) -> dict[str, Any] | None:
     """Metrics on the test split (else the validation split); for a single classification
     output also the confusion matrix and the misclassified samples' indices; with ``tta``
     also the metrics of the predictions averaged over its augmented copies
-    (``"tta": {"copies", "metrics"}``)."""
+    (``"tta": {"copies", "metrics"}``). ``validated``: the validation metrics of the final
+    weights, from the last epoch's logs (training completed, no weights restored), used
+    instead of evaluating the validation split a second time."""
     split_name = "test" if prepared.test is not None else (
         "validation" if prepared.validation is not None else None)
     if split_name is None:
@@ -611,7 +625,10 @@ def _evaluate(model: Any, prepared: data_mod.Prepared, batch_size: int, emit: Em
 
     _status(emit, f"evaluating on the {split_name} data")
     inputs = data_mod.fit_inputs(split, batch_size)
-    metrics = model.evaluate(verbose=0, return_dict=True, **inputs)
+    if split_name == "validation" and validated is not None:
+        metrics = validated
+    else:
+        metrics = model.evaluate(verbose=0, return_dict=True, **inputs)
     result: dict[str, Any] = {"split": split_name, "metrics": json_safe(metrics)}
     if tta is not None and "y" in inputs:
         _status(emit, f"evaluating on the {split_name} data with TTA ×{tta.copies}")

@@ -12,7 +12,12 @@ from __future__ import annotations
 import os
 import sys
 
-from netbuilder.runtime.workers.protocol import ProtocolError, ProtocolWriter, parse_line
+from netbuilder.runtime.workers.protocol import (
+    ProtocolError,
+    ProtocolWriter,
+    end_process,
+    parse_line,
+)
 
 
 def main() -> int:
@@ -35,4 +40,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    end_process(main())

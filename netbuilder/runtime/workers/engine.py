@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from netbuilder.runtime.workers.protocol import (
     ProtocolError,
     ProtocolWriter,
+    end_process,
     event,
     parse_line,
     prepared_job,
@@ -243,4 +244,4 @@ def prepare(protocol: ProtocolWriter, job: dict[str, Any]) -> PreparedJob:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    end_process(main())

@@ -32,6 +32,7 @@ from netbuilder.runtime.workers.protocol import (
     ProtocolError,
     ProtocolWriter,
     encode_array,
+    end_process,
     error_reply,
     event,
     ok_reply,
@@ -298,4 +299,4 @@ def serve(protocol: ProtocolWriter, first: str | None = None, preload: bool = Tr
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    end_process(main())

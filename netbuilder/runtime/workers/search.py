@@ -49,7 +49,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from netbuilder.runtime.workers.protocol import ProtocolError, ProtocolWriter, parse_line
+from netbuilder.runtime.workers.protocol import (
+    ProtocolError,
+    ProtocolWriter,
+    end_process,
+    parse_line,
+)
 from netbuilder.runtime.workers.training import _watch_stdin  # the same "stop" lines
 
 IMPORTANCE_MIN = 3
@@ -262,4 +267,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    end_process(main())

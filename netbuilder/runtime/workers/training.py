@@ -71,7 +71,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netbuilder.core.atomic_write import write_text_atomically
-from netbuilder.runtime.workers.protocol import STOP, ProtocolError, ProtocolWriter, parse_line
+from netbuilder.runtime.workers.protocol import (
+    STOP,
+    ProtocolError,
+    ProtocolWriter,
+    end_process,
+    parse_line,
+)
 
 if TYPE_CHECKING:
     from netbuilder.runtime.training.prepared import PreparedJob
@@ -154,4 +160,4 @@ def serve(protocol: ProtocolWriter, line: str | None = None,
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    end_process(main())
