@@ -24,7 +24,7 @@ from netbuilder.ui.canvas.interactions import PaletteDrop, palette_key
 from netbuilder.ui.canvas.items import make_font
 from netbuilder.ui.canvas.scene import GraphScene
 
-OPEN_MIN_ZOOM = 0.45
+OPEN_MIN_ZOOM = 0.7
 """A model opens fitted in view down to this zoom (mnist_cnn's 9 layers on a laptop); a taller
 one opens at it, from its top."""
 REFIT_MIN_ZOOM = 0.25
