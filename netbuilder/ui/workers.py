@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from PySide6.QtCore import QByteArray, QObject, QProcess, QProcessEnvironment, QTimer, Signal
+from shiboken6 import isValid
 
 from netbuilder.runtime.workers.client import (
     ENGINE_ROLES,
@@ -124,10 +125,15 @@ class WorkerClient(QObject):
         return taken
 
     def _attach(self, process: QProcess, buffer: bytes) -> None:
-        process.readyReadStandardOutput.connect(lambda: self._read_stdout(process))
-        process.readyReadStandardError.connect(lambda: self._read_stderr(process))
-        process.finished.connect(lambda code, status: self._finished(process, code, status))
-        process.errorOccurred.connect(lambda error: self._error(process, error))
+        def while_alive(slot: Any) -> Any:
+            # the process can outlive this client (its window closed while the worker ends):
+            # then there is nobody left to tell, and Qt must not be asked to emit for it
+            return lambda *args: slot(process, *args) if isValid(self) else None
+
+        process.readyReadStandardOutput.connect(while_alive(self._read_stdout))
+        process.readyReadStandardError.connect(while_alive(self._read_stderr))
+        process.finished.connect(while_alive(self._finished))
+        process.errorOccurred.connect(while_alive(self._error))
         self.process = process
         self.exit_code = None
         self.stderr_tail.clear()
