@@ -67,10 +67,10 @@ STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING
 TRIALS_FOLDER = "trials"
 TRIAL_FILE = "trial.json"
 STUDY_FILE = "study.db"
-_MINIMIZED = ("loss", "error", "mae", "mse", "rmse", "mape", "msle", "hinge", "crossentropy")
+MINIMIZED_WORDS = ("loss", "error", "mae", "mse", "rmse", "mape", "msle", "hinge", "crossentropy")
 
-__all__ = ["PROJECT_KEY", "PRUNERS", "SAMPLERS", "Search", "SearchConfig", "SearchError",
-           "TrialOutcome", "default_direction", "detected_gpus", "gpu_environment",
+__all__ = ["MINIMIZED_WORDS", "PROJECT_KEY", "PRUNERS", "SAMPLERS", "Search", "SearchConfig",
+           "SearchError", "TrialOutcome", "default_direction", "detected_gpus", "gpu_environment",
            "open_storage", "search_gpus", "share_trials", "space_for", "training_rules",
            "trials_csv", "worker_gpus"]
 
@@ -113,7 +113,7 @@ def space_for(project: Any, extra: Sequence[Dimension] = ()) -> list[Dimension]:
 def default_direction(objective: str) -> str:
     """minimize for losses and errors, maximize for the rest (accuracy, AUC…)."""
     name = objective.lower().removeprefix("val_")
-    return "minimize" if any(word in name for word in _MINIMIZED) else "maximize"
+    return "minimize" if any(word in name for word in MINIMIZED_WORDS) else "maximize"
 
 
 # --- Optuna ----------------------------------------------------------------------------------

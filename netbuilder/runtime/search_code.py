@@ -19,7 +19,7 @@ from typing import Any
 from netbuilder.core.code_format import call, dict_of, kw, list_of, literal, str_literal, wrap
 from netbuilder.core.codegen import generate_code, model_name
 from netbuilder.core.search_space import Dimension
-from netbuilder.runtime.search import SearchError, space_for
+from netbuilder.runtime.search import MINIMIZED_WORDS, SearchError, space_for
 from netbuilder.runtime.training.code import (
     FIT_TO_MODEL,
     MAIN_BLOCK,
@@ -98,7 +98,7 @@ def _optimizer_function(s: TrainingSettings, dims: dict[str, Dimension]) -> str:
 
 
 def search_script(project: Any, data: str, trials: int = 20, objective: str = "val_loss",
-                  direction: str = "minimize") -> str:
+                  direction: str | None = None) -> str:
     """The standalone search script for ``project`` on ``data``. Raises ``TrainingCodeError``
     (one line) when the search or its training cannot be written."""
     graph = project.graph
@@ -145,8 +145,9 @@ def search_script(project: Any, data: str, trials: int = 20, objective: str = "v
              _optimizer_function(s, training)]
     parts.append(f'''
 
-OBJECTIVE = {quoted(objective)}  # reported after every epoch, for pruning
-DIRECTION = {quoted(direction)}
+OBJECTIVE = {quoted(objective)}  # reported after every epoch, for pruning (--objective)
+# a metric whose name has one of these words is minimized (--direction says otherwise)
+MINIMIZED = {quoted(list(MINIMIZED_WORDS))}
 EPOCHS = {s.epochs}
 BATCH_SIZE = {s.batch_size}
 VALIDATION_SPLIT = 0.2
@@ -195,11 +196,25 @@ if __name__ == "__main__":
         help="an Optuna storage URL (e.g. sqlite:///search.db) shared by several processes",
     )
     parser.add_argument("--study", default={quoted(study)}, help="the study's name")
+    parser.add_argument(
+        "--objective",
+        default=OBJECTIVE,
+        help="the metric each trial is judged by, at its last epoch (e.g. val_accuracy)",
+    )
+    parser.add_argument(
+        "--direction",
+        choices=["minimize", "maximize"],
+        default={quoted(direction) if direction else None},
+        help="default: minimize losses and errors, maximize the rest",
+    )
     args = parser.parse_args()
+    OBJECTIVE = args.objective
+    name = OBJECTIVE.lower().removeprefix("val_")
+    default = "minimize" if any(word in name for word in MINIMIZED) else "maximize"
     study = optuna.create_study(
         study_name=args.study,
         storage=args.storage,
-        direction=DIRECTION,
+        direction=args.direction or default,
         pruner=optuna.pruners.MedianPruner(),
         load_if_exists=True,
     )

@@ -88,3 +88,14 @@ def test_script_runs_two_trials_on_the_digits_and_prints_the_best(tmp_path):
     study = optuna.load_study(study_name="s", storage=storage)
     assert len(study.trials) == 2
     assert {t.params["body.repeat"] for t in study.trials} <= {1, 2, 3}
+    assert study.direction == optuna.study.StudyDirection.MINIMIZE
+    # another objective: its direction follows from its name, as in netbuilder search
+    run = subprocess.run([sys.executable, str(out), "--trials", "1", "--storage", storage,
+                          "--study", "acc", "--objective", "val_accuracy"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                         env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "best val_accuracy: " in run.stdout
+    accuracy = optuna.load_study(study_name="acc", storage=storage)
+    assert accuracy.direction == optuna.study.StudyDirection.MAXIMIZE
+    assert 0 <= accuracy.best_value <= 1
