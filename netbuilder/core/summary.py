@@ -54,6 +54,8 @@ class Summary:
     errors: list[str] = field(default_factory=list)
     memory_estimate: MemoryEstimate | None = None
     """What one training batch needs (None while the graph has errors)."""
+    graph: Graph | None = field(default=None, repr=False, compare=False)
+    """The graph summarized: the text table reads Keras' calls from it (``keras_calls``)."""
 
     @property
     def ok(self) -> bool:
@@ -169,7 +171,7 @@ def summarize(graph: Graph, name: str = "model",
     """The summary; ``training`` (the project's training settings) sets the batch size and
     optimizer of the memory estimate."""
     engine = graph.inference
-    summary = Summary(name)
+    summary = Summary(name, graph=graph)
     shared = engine.shared_instances()
     first: dict[str, str] = {}          # block name -> the name of its first instance
     for nid in graph.topological_order():
@@ -267,25 +269,148 @@ def _block_rows(block: Block, shapes: list[Shape], connected: list[str], prefix:
 
 def _flat_rows(summary: Summary) -> list[SummaryRow]:
     """The rows as Keras lists its layers: a function block's layers instead of the block, a
-    nested model placed several times once (connected to the inputs of every call)."""
-    rows: list[SummaryRow] = []
-    by_name: dict[str, SummaryRow] = {}
+    nested model placed several times or a shared layer once, where its first call is (its row
+    connected to the inputs of every call)."""
     first: dict[str, int] = {}  # a shared layer's row where its first call (by order) is
     for i, row in enumerate(summary.rows):
         first.setdefault(row.shares or row.name, i)
     ordered = sorted(summary.rows, key=lambda r: (first[r.shares or r.name], r.shares is not None))
+    rows: list[SummaryRow] = []
+    at: dict[str, int] = {}  # layer name -> its index in rows
     for row in ordered:
-        if row.shares is not None and row.shares in by_name:
-            first = by_name[row.shares]
-            by_name[row.shares] = SummaryRow(**{**vars(first),
-                                                "connected_to": first.connected_to
-                                                + row.connected_to})
-            rows[next(i for i, r in enumerate(rows) if r is first)] = by_name[row.shares]
+        if row.shares is not None and row.shares in at:
+            owner = rows[at[row.shares]]
+            rows[at[row.shares]] = SummaryRow(**{**vars(owner), "connected_to":
+                                                 owner.connected_to + row.connected_to})
             continue
         for flat in row.inner or [row]:
+            at[flat.name] = len(rows)
             rows.append(flat)
-            by_name[flat.name] = flat
     return rows
+
+
+@dataclass
+class LayerCall:
+    """One call of a Keras layer in the built model (one of its ``_inbound_nodes``)."""
+
+    inputs: list[str]
+    """Its input tensors as Keras' summary names them: ``layer[call][tensor]``."""
+    outputs: list[Shape] | None
+    parents: list[tuple[str, int]] = field(default_factory=list)
+    """The calls (layer name, call index) that made its inputs."""
+    in_model: bool = False
+    """Whether the model's outputs depend on it (Keras' summary lists only such calls)."""
+
+
+_Ref = tuple[str, int, int]
+"""A tensor of the built model: (layer name, call index, output index)."""
+
+
+def keras_calls(graph: Graph) -> dict[str, list[LayerCall]]:
+    """Every layer ``keras_build.build_model`` makes, by name, in the order of the built
+    model's ``layers`` -> its calls in the order the build makes them, which is the order of
+    Keras' node indices: ``layer[1][0]`` is the first output of the layer's second call. A
+    shared layer is named after its owner, a nested model after its first instance, a function
+    block's layers ``<call>_<layer>``."""
+    calls: dict[str, list[LayerCall]] = {}
+    made = _walk(graph, graph.inference.results, None, "", calls, {})
+    outputs = [_tensor(made, graph, n.id, 0)[:2] for n in graph.outputs()]
+    order = _keras_order(calls, outputs, [n.name for n in graph.inputs()])
+    return {name: calls[name] for name in order}
+
+
+def _keras_order(calls: dict[str, list[LayerCall]], outputs: list[tuple[str, int]],
+                 inputs: list[str]) -> list[str]:
+    """The layers in the order Keras' functional model lists them (``ops.function.map_graph``):
+    deepest first (a layer's depth: its calls' greatest distance from an output), ties in the
+    order a depth-first walk from the outputs first meets them. Marks the calls it meets
+    ``in_model``."""
+    index: dict[str, int] = {}
+    post: list[tuple[str, int]] = []  # calls, inputs first
+    started: set[tuple[str, int]] = set()
+    stack: list[tuple[tuple[str, int], bool]] = [(o, False) for o in reversed(outputs)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            post.append(node)
+            continue
+        if node in started:
+            continue
+        started.add(node)
+        index.setdefault(node[0], len(index))
+        stack.append((node, True))
+        stack.extend((p, False) for p in reversed(calls[node[0]][node[1]].parents))
+    node_depth: dict[tuple[str, int], int] = {}
+    depth: dict[str, int] = {}
+    for node in reversed(post):
+        calls[node[0]][node[1]].in_model = True
+        d = max(node_depth.setdefault(node, 0), depth.get(node[0], 0))
+        depth[node[0]] = node_depth[node] = d
+        for parent in calls[node[0]][node[1]].parents:
+            node_depth[parent] = max(d + 1, node_depth.get(parent, 0))
+    for name in inputs:  # an Input nothing uses is still the model's
+        if name not in depth and name in calls:
+            depth[name], index[name] = 0, -1
+            calls[name][0].in_model = True
+    return sorted(depth, key=lambda name: (-depth[name], index[name]))
+
+
+def _walk(graph: Graph, results: Mapping[str, Any], feeds: dict[str, list[_Ref]] | None,
+          prefix: str, calls: dict[str, list[LayerCall]],
+          models: dict[str, str]) -> dict[str, list[_Ref] | tuple[str, int]]:
+    """Call every node of ``graph`` as ``keras_build._run`` does (in topological order, a
+    function block inlined on its arguments: ``feeds``, input id -> tensor); record each layer
+    call in ``calls``. Returns each node's outputs: a (layer, call) pair or a list of tensors."""
+    made: dict[str, list[_Ref] | tuple[str, int]] = {}
+    layers: dict[str, str] = {}  # owner id -> the name of its (shared) layer
+
+    def call(name: str, args: list[_Ref], outputs: list[Shape] | None) -> tuple[str, int]:
+        done = calls.setdefault(name, [])
+        done.append(LayerCall([f"{n}[{k}][{t}]" for n, k, t in args], outputs,
+                              [(n, k) for n, k, _ in args]))
+        return (name, len(done) - 1)
+
+    for nid in graph.topological_order():
+        node = graph.nodes[nid]
+        r = results.get(nid)
+        outputs = r.outputs if r is not None else None
+        args = [_tensor(made, graph, e.src, e.src_port) for e in graph.in_edges(nid)]
+        block = graph.blocks.get(node.params.get("block")) if node.type == BLOCK_TYPE else None
+        if node.type == "Input" and feeds is not None:
+            made[nid] = feeds.get(nid, [(node.name, 0, 0)])
+        elif block is not None and block.kind == "function" and outputs is not None:
+            shapes = [results[e.src].outputs[e.src_port] for e in graph.in_edges(nid)]
+            made[nid] = _walk_calls(block.for_instance(node.params), shapes, args,
+                                    prefix + node.name, calls, models)
+        elif block is not None and block.is_model:  # one Keras model for every instance
+            made[nid] = call(models.setdefault(block.name, prefix + node.name), args, outputs)
+        else:
+            owner = graph.owner_of(nid)
+            name = layers.setdefault(owner, prefix + graph.nodes[owner].name)
+            made[nid] = call(name, args, outputs)
+    return made
+
+
+def _tensor(made: Mapping[str, list[_Ref] | tuple[str, int]], graph: Graph, nid: str,
+            port: int) -> _Ref:
+    """Output ``port`` of node ``nid`` as a tensor of the built model."""
+    out = made[nid]
+    if isinstance(out, tuple):
+        return (out[0], out[1], port)
+    return out[port] if port < len(out) else (graph.nodes[nid].name, 0, port)
+
+
+def _walk_calls(block: Block, shapes: list[Shape], args: list[_Ref], name: str,
+                calls: dict[str, list[LayerCall]], models: dict[str, str]) -> list[_Ref]:
+    """The calls of a (maybe repeated) function block instance ``name``, inlined as the build
+    inlines them, each call on the previous one's outputs; the last call's output tensors."""
+    out = args
+    for k, call_shapes in enumerate(block.call_shapes(shapes)):
+        made = _walk(block.graph, block.inner_results(call_shapes),
+                     dict(zip(block.inputs, ([t] for t in out))),
+                     f"{block.call_name(name, k)}_", calls, models)
+        out = [_tensor(made, block.graph, oid, port) for oid, port in block.outputs]
+    return out
 
 
 def _shape_json(shape: Shape) -> list[int | None]:
@@ -329,19 +454,28 @@ def human_bytes(n: int) -> str:
 
 
 def format_text(summary: Summary) -> str:
-    """The summary as a table, like Keras prints it; totals in the contract's exact form."""
+    """The summary as a table, like Keras prints it (a layer once, "Connected to" naming each
+    input tensor ``layer[call][tensor]``, the last call's output shape); totals in the
+    contract's exact form."""
     header = ("Layer (type)", "Output Shape", "Param #", "Connected to")
     table = []
-    rows = _flat_rows(summary)
+    calls = keras_calls(summary.graph) if summary.graph is not None else {}
+    order = {name: i for i, name in enumerate(calls)}
+    rows = sorted(_flat_rows(summary), key=lambda row: order.get(row.name, len(order)))
     for row in rows:
-        if row.outputs is None:
+        outputs, connected = row.outputs, row.connected_to
+        if calls.get(row.name):  # as Keras prints it: every call's inputs, the last call's shape
+            layer_calls = calls[row.name]
+            connected = [t for c in layer_calls if c.in_model for t in c.inputs]
+            outputs = layer_calls[-1].outputs if row.outputs is not None else None
+        if outputs is None:
             shape = "?"
-        elif len(row.outputs) == 1:
-            shape = fmt_shape(row.outputs[0])
+        elif len(outputs) == 1:
+            shape = fmt_shape(outputs[0])
         else:
-            shape = ", ".join(fmt_shape(s) for s in row.outputs)
+            shape = ", ".join(fmt_shape(s) for s in outputs)
         table.append((f"{row.name} ({row.type})", shape, f"{row.params:,}",
-                      ", ".join(row.connected_to) or "-"))
+                      ", ".join(connected) or "-"))
     widths = [max([len(header[i])] + [len(r[i]) for r in table]) for i in range(4)]
 
     def line(cells: tuple[str, ...]) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from netbuilder.core.graph import Graph, GraphError
 from netbuilder.core.project import Project, dumps, loads
-from netbuilder.core.summary import summarize, to_json
+from netbuilder.core.summary import format_text, summarize, to_json
 
 
 def twin_graph() -> tuple[Graph, str, str]:
@@ -102,3 +102,49 @@ def test_the_project_file_keeps_the_sharing_in_version_5_and_older_files_stay():
     data["graph"]["nodes"][0]["shares"] = "nope"
     with pytest.raises(Exception, match="\"shares\" names 'nope'"):
         loads(json.dumps(data))
+
+
+def table(g: Graph) -> dict[str, list[str]]:
+    """The text summary's rows: "name (type)" -> [output shape, params, connected to]."""
+    import re
+
+    lines = format_text(summarize(g)).splitlines()
+    rules = [i for i, line in enumerate(lines) if line and set(line) == {"="}]
+    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[rules[0] + 1:rules[1]]]
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_the_text_summary_names_a_call_as_keras_does():
+    """Keras' summary lists a shared layer once, connected to the inputs of every call, and
+    names a call's output ``layer[call][tensor]``: never a call node's own name."""
+    g, _, _ = twin_graph()
+    rows = table(g)
+    assert list(rows) == ["a (InputLayer)", "b (InputLayer)", "twin (Dense)", "add (Add)"]
+    assert rows["twin (Dense)"] == ["(None, 4)", "36", "a[0][0], b[0][0]"]
+    assert rows["add (Add)"] == ["(None, 4)", "0", "twin[0][0], twin[1][0]"]
+    assert "twin_call2" not in format_text(summarize(g))
+
+
+def test_the_call_built_first_is_call_0_and_the_last_calls_shape_shows():
+    """The build calls the layers in topological order: a call reached before its owner is
+    Keras' node 0; the deepest call sets the row's place (Keras' ``map_graph``); the shape is
+    the last call's (what ``model.summary()`` prints for this model, checked against Keras in
+    tests/runtime/test_shared_layers_keras.py)."""
+    g = Graph()
+    vec = g.add_node("Input", {"shape": [6]}, name="vec")
+    seq = g.add_node("Input", {"shape": [3, 6]}, name="seq")
+    early = g.add_node("Dense", {"units": 4}, name="early")
+    deep = g.add_node("Dense", {"units": 6}, name="deep")
+    owner = g.add_node("Dense", {"units": 4}, name="twin")
+    g.connect(vec.id, early.id)
+    g.connect(seq.id, deep.id)
+    g.connect(deep.id, owner.id)
+    g.share(early.id, owner.id)
+    g.connect(owner.id, g.add_node("GlobalAveragePooling1D", {}, name="pool").id)
+    rows = table(g)
+    # Keras' order: deepest first; a call takes its layer's depth, which lifts vec above deep
+    assert list(rows) == ["seq (InputLayer)", "vec (InputLayer)", "deep (Dense)",
+                          "twin (Dense)", "pool (GlobalAveragePooling1D)"]
+    assert rows["twin (Dense)"] == ["(None, 3, 4)", "28", "vec[0][0], deep[0][0]"]
+    assert rows["pool (GlobalAveragePooling1D)"][2] == "twin[1][0]"
+    assert summarize(g).total_params == 28 + 42

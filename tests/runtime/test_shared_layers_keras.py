@@ -4,6 +4,8 @@ as one layer called several times; the round trip import -> summary -> export ->
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ keras = pytest.importorskip("keras")
 
 from netbuilder.core.codegen import generate_code  # noqa: E402
 from netbuilder.core.project import Project, dumps, loads  # noqa: E402
-from netbuilder.core.summary import summarize, to_json  # noqa: E402
+from netbuilder.core.summary import format_text, summarize, to_json  # noqa: E402
 from netbuilder.runtime.keras_build import build_model  # noqa: E402
 from netbuilder.runtime.keras_to_graph import graph_from_keras  # noqa: E402
 
@@ -166,3 +168,135 @@ def test_a_nested_model_called_twice_is_one_shared_block():
     assert [row["name"] for row in doc["layers"]] == [layer.name for layer in model.layers]
     assert doc["total_params"] == model.count_params() == 15
     assert build_model(graph).count_params() == 15
+
+
+# -- the text summary against what Keras prints ---------------------------------------------------
+
+
+def keras_printed(model, monkeypatch) -> list[tuple[str, ...]]:
+    """The rows of the table ``model.summary()`` prints (layer (type), output shape, params,
+    connected to), wide enough that no cell wraps."""
+    monkeypatch.setenv("COLUMNS", "440")
+    out: list[str] = []
+    model.summary(line_length=420, print_fn=lambda text, line_break=True: out.append(text))
+    return [tuple(cell.strip() for cell in line.strip().strip("│").split("│"))
+            for line in "".join(out).splitlines() if line.startswith("│")]
+
+
+def our_printed(graph, name: str) -> list[tuple[str, ...]]:
+    """The rows of ``netbuilder summary``'s table, its columns split where two spaces are."""
+    text = format_text(summarize(graph, name))
+    lines = text.splitlines()
+    rules = [i for i, line in enumerate(lines) if line and set(line) == {"="}]
+    return [tuple(re.split(r"\s{2,}", line.strip())) for line in lines[rules[0] + 1:rules[1]]
+            if not line.startswith("   ! ")]
+
+
+def assert_prints_as_keras(graph, name: str, monkeypatch, model=None) -> list[tuple[str, ...]]:
+    built = build_model(graph, name)
+    ours = our_printed(graph, name)
+    assert ours == keras_printed(built, monkeypatch)
+    if model is not None:  # the model the graph was imported from prints the same
+        assert ours == keras_printed(model, monkeypatch)
+    return ours
+
+
+def test_the_text_summary_reads_as_keras_prints_the_siamese(monkeypatch):
+    model = siamese()
+    rows = {row[0]: row for row in assert_prints_as_keras(graph_from_keras(model), model.name,
+                                                          monkeypatch, model)}
+    assert rows["score (Average)"][3] == "head[0][0], head[1][0]"
+    assert rows["ba (Concatenate)"][3] == "tower_dense[1][0], tower_dense[0][0]"
+    assert rows["tower_conv (Conv2D)"][2:] == ("40", "left[0][0], right[0][0]")
+    assert not any("_call" in cell for row in rows.values() for cell in row)
+
+
+@pytest.mark.parametrize("make", [shared_embedding, shared_lstm])
+def test_the_text_summary_reads_as_keras_prints_imported_pairs(make, monkeypatch):
+    model = make()
+    assert_prints_as_keras(graph_from_keras(model), model.name, monkeypatch, model)
+
+
+def test_a_nested_model_placed_twice_prints_as_keras(monkeypatch):
+    inner_in = keras.Input((4,))
+    encoder = keras.Model(inner_in, keras.layers.Dense(3)(inner_in), name="encoder")
+    a, b = keras.Input((4,), name="a"), keras.Input((4,), name="b")
+    model = keras.Model([a, b], keras.layers.Add()([encoder(a), encoder(b)]), name="outer")
+    rows = assert_prints_as_keras(graph_from_keras(model), model.name, monkeypatch, model)
+    assert rows[-1][3] == "encoder[0][0], encoder[1][0]"
+
+
+def generated_shared_graph(seed: int):
+    """Dense layers of one width on random earlier tensors (two inputs, one of them a
+    sequence, so a shared layer's calls can differ in shape), some of them later calls of
+    another layer's weights: an owner may come after its call in the build's order."""
+    from netbuilder.core.graph import Graph
+
+    rng = np.random.default_rng(seed)
+    g = Graph()
+    tensors = [g.add_node("Input", {"shape": [6]}, name="vec").id,
+               g.add_node("Input", {"shape": [3, 6]}, name="seq").id]
+    rank = dict(zip(tensors, (2, 3)))
+    dense = []
+    for i in range(int(rng.integers(5, 9))):
+        node = g.add_node("Dense", {"units": 6, "activation": "relu"}, name=f"d{i}")
+        source = tensors[int(rng.integers(len(tensors)))]
+        g.connect(source, node.id)
+        rank[node.id] = rank[source]
+        tensors.append(node.id)
+        dense.append(node.id)
+    owners = [nid for nid in dense if rng.random() < 0.4] or [dense[-1]]
+    for nid in dense:
+        if nid not in owners and rng.random() < 0.6:
+            g.share(nid, owners[int(rng.integers(len(owners)))])
+    for out in g.outputs():  # a sequence is pooled to one vector per sample at the end
+        if rank.get(out.id) == 3:
+            g.connect(out.id, g.add_node("GlobalAveragePooling1D", {}).id)
+    assert g.inference.errors() == []
+    return g
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_generated_shared_layers_print_as_keras(seed, monkeypatch):
+    graph = generated_shared_graph(seed)
+    assert_prints_as_keras(graph, f"generated_{seed}", monkeypatch)
+    doc = to_json(summarize(graph))
+    assert doc["total_params"] == build_model(graph).count_params()
+
+
+def test_a_call_built_before_its_owner_is_call_0(monkeypatch):
+    """The call that the build makes first is Keras' node 0, whichever node owns the layer; the
+    shape printed is the last call's, as Keras prints it."""
+    from netbuilder.core.graph import Graph
+
+    g = Graph()
+    vec = g.add_node("Input", {"shape": [6]}, name="vec")
+    seq = g.add_node("Input", {"shape": [3, 6]}, name="seq")
+    early = g.add_node("Dense", {"units": 4}, name="early")
+    deep = g.add_node("Dense", {"units": 6}, name="deep")
+    owner = g.add_node("Dense", {"units": 4}, name="twin")
+    g.connect(vec.id, early.id)
+    g.connect(seq.id, deep.id)
+    g.connect(deep.id, owner.id)
+    g.share(early.id, owner.id)
+    g.connect(owner.id, g.add_node("GlobalAveragePooling1D", {}, name="pool").id)
+    assert g.topological_order().index(early.id) < g.topological_order().index(owner.id)
+    rows = {row[0]: row for row in assert_prints_as_keras(g, "late_owner", monkeypatch)}
+    assert rows["twin (Dense)"][1:] == ("(None, 3, 4)", "28", "vec[0][0], deep[0][0]")
+
+
+@pytest.mark.parametrize("name", ["inception_cell", "residual_mlp", "se_block", "two_headed"])
+def test_example_projects_print_as_keras(name, monkeypatch):
+    """Branches, merges and blocks: the rows in Keras' order, each connection as Keras names it
+    (a model Keras takes for a plain stack prints without the "Connected to" column)."""
+    from pathlib import Path
+
+    from netbuilder.core.project import load
+
+    project = load(Path(__file__).resolve().parents[2] / "resources" / "examples"
+                   / f"{name}.nbproj")
+    ours = our_printed(project.graph, project.name)
+    theirs = keras_printed(build_model(project.graph, project.name), monkeypatch)
+    if theirs and len(theirs[0]) == 3:
+        ours = [row[:3] for row in ours]
+    assert ours == theirs
