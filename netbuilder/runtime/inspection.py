@@ -50,10 +50,35 @@ def _shape(tensor: Any) -> list[int | None]:
     return [None if v is None else int(v) for v in tensor.shape]
 
 
-def layer_outputs(layer: Any) -> list[Any]:
-    """The layer's symbolic output tensors (a list, also for one output)."""
-    out = layer.output
+def layer_outputs(layer: Any, call: int = 0) -> list[Any]:
+    """The symbolic output tensors (a list, also for one output) of the layer's call ``call``
+    (from 0): a shared layer, called several times, has one output per call (one of Keras'
+    inbound nodes each; ``layer.output`` is the first call's)."""
+    nodes = getattr(layer, "_inbound_nodes", None) or []
+    out = nodes[call].output_tensors if call < len(nodes) else layer.output
     return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def call_names(graph: Any) -> dict[str, tuple[str, int]]:
+    """For a graph built by ``keras_build.build_model``: the name of every node that calls a
+    shared layer or a nested model placed several times (the first node included) -> (the
+    Keras layer's name, the node's call index). The build calls the layers in the graph's
+    topological order and names a shared layer after its owner, a nested model after its first
+    instance; so a call node (``tower_conv_call2``), which is no layer of the model, and the
+    owner, whose call need not be the first, each name their own call's output."""
+    order = {nid: i for i, nid in enumerate(graph.topological_order())}
+    groups: dict[str, list[str]] = {}
+    for nid, key in graph.inference.shared_instances().items():
+        groups.setdefault(key, []).append(nid)
+    names: dict[str, tuple[str, int]] = {}
+    for key, group in groups.items():
+        group.sort(key=order.__getitem__)
+        layer = graph.nodes[graph.owner_of(group[0])].name if key.startswith("layer:") else (
+            graph.nodes[group[0]].name)
+        if len(group) > 1:
+            for k, nid in enumerate(group):
+                names[graph.nodes[nid].name] = (layer, k)
+    return names
 
 
 def _model_inputs(model: Any) -> Any:
@@ -62,12 +87,19 @@ def _model_inputs(model: Any) -> Any:
     return model.inputs[0] if len(model.inputs) == 1 else list(model.inputs)
 
 
-def call_model(model: Any, x: np.ndarray) -> Any:
-    """``model(x, training=False)`` for a one-input model, with ``x`` in the structure the
-    model was built with (a list of one when it was given a list of inputs)."""
+def feed(model: Any, x: Any) -> Any:
+    """``x`` in the structure ``model`` takes: a list of one for a model built with a list of
+    one input; for a model with several inputs (of one shape, see ``_input_shape``) the same
+    batch on each, unless ``x`` is a list already."""
+    if len(model.inputs) > 1:
+        return list(x) if isinstance(x, (list, tuple)) else [x] * len(model.inputs)
     struct = getattr(model, "_inputs_struct", None)
-    arg = [x] if isinstance(struct, (list, tuple)) and len(model.inputs) == 1 else x
-    return model(arg, training=False)
+    return [x] if isinstance(struct, (list, tuple)) and not isinstance(x, list) else x
+
+
+def call_model(model: Any, x: Any) -> Any:
+    """``model(x, training=False)``, with ``x`` in the structure the model takes (``feed``)."""
+    return model(feed(model, x), training=False)
 
 
 def layer_kernel(layer: Any) -> Any:
@@ -87,34 +119,70 @@ def is_conv(layer: Any) -> bool:
     return "Conv" in type(layer).__name__
 
 
-def describe_layers(model: Any) -> list[dict[str, Any]]:
+Calls = dict[str, tuple[str, int]]
+"""Names of the calls of shared layers -> (layer name, call index): see ``call_names``."""
+
+
+def describe_layers(model: Any, calls: Calls | None = None) -> list[dict[str, Any]]:
     """One row per layer of ``model`` (in Keras' order): name, type, output shape (a list of
-    shapes for a layer with several outputs), whether it is a convolution and has a kernel."""
+    shapes for a layer with several outputs), whether it is a convolution and has a kernel.
+    A layer called several times also gives a row per named call in ``calls`` (after its own
+    row), each with that call's output shape, the ``layer`` and the ``call`` index (from 0)."""
+    calls = calls or {}
+    by_layer: dict[str, list[tuple[str, int]]] = {}
+    for name, (layer_name, k) in calls.items():
+        by_layer.setdefault(layer_name, []).append((name, k))
     rows = []
     for layer in model.layers:
-        outs = layer_outputs(layer)
-        shape: Any = _shape(outs[0]) if len(outs) == 1 else [_shape(t) for t in outs]
-        rows.append({"name": layer.name, "type": type(layer).__name__, "output_shape": shape,
-                     "conv": is_conv(layer), "has_kernel": layer_kernel(layer) is not None})
+        named = sorted(by_layer.get(layer.name, []), key=lambda item: item[1])
+        if layer.name not in calls:
+            named.insert(0, (layer.name, 0))
+        for name, k in named:
+            outs = layer_outputs(layer, k)
+            shape: Any = _shape(outs[0]) if len(outs) == 1 else [_shape(t) for t in outs]
+            row = {"name": name, "type": type(layer).__name__, "output_shape": shape,
+                   "conv": is_conv(layer), "has_kernel": layer_kernel(layer) is not None}
+            if len(getattr(layer, "_inbound_nodes", [])) > 1 and name in calls:
+                row.update(layer=layer.name, call=k, calls=len(layer._inbound_nodes))
+            rows.append(row)
     return rows
 
 
-def model_summary(model: Any) -> dict[str, Any]:
-    return {"name": model.name, "layers": describe_layers(model),
+def model_summary(model: Any, calls: Calls | None = None) -> dict[str, Any]:
+    return {"name": model.name, "layers": describe_layers(model, calls),
             "inputs": [_shape(t) for t in model.inputs],
             "outputs": [_shape(t) for t in model.outputs],
             "params": int(model.count_params())}
 
 
-def get_layer(model: Any, name: Any) -> Any:
+def get_layer(model: Any, name: Any, calls: Calls | None = None) -> Any:
+    """The layer ``name`` names: a layer of the model, or (with ``calls``) a call of one."""
+    return resolve(model, name, calls)[0]
+
+
+def resolve(model: Any, name: Any, calls: Calls | None = None) -> tuple[Any, int]:
+    """The layer ``name`` names and which of its calls (from 0): a call of a shared layer by
+    its node's name (``calls``), else a layer of the model by its name (its first call)."""
     if not isinstance(name, str) or not name:
         raise InspectError("request", f"a layer must be named by a string, found {name!r}")
+    layer_name, call = (calls or {}).get(name, (name, 0))
     for layer in model.layers:
-        if layer.name == name:
-            return layer
+        if layer.name == layer_name:
+            if call >= len(getattr(layer, "_inbound_nodes", None) or [None]):
+                raise InspectError("layer", f"{name!r} is call {call + 1} of layer "
+                                            f"{layer_name!r}, which the model calls "
+                                            f"{len(layer._inbound_nodes)} times")
+            return layer, call
     names = [layer.name for layer in model.layers]
     shown = ", ".join(names[:12]) + (f", … ({len(names)} in all)" if len(names) > 12 else "")
     raise InspectError("layer", f"the model has no layer named {name!r} (its layers: {shown})")
+
+
+def output_of(model: Any, name: str, calls: Calls | None = None) -> Any:
+    """The (first) symbolic output of what ``name`` names (``resolve``): for a call of a
+    shared layer, that call's output."""
+    layer, call = resolve(model, name, calls)
+    return layer_outputs(layer, call)[0]
 
 
 # layers after a convolution that keep its feature maps (Grad-CAM's default layer may be one)
@@ -185,10 +253,14 @@ class DatasetCache:
 
 
 def _input_shape(model: Any) -> tuple[int | None, ...]:
-    if len(model.inputs) != 1:
-        raise InspectError("input", f"this model has {len(model.inputs)} inputs; inspection "
-                                    "feeds one input (a model with one Input layer)")
-    return tuple(None if v is None else int(v) for v in model.inputs[0].shape[1:])
+    """The shape of one sample of the model's input; a model with several inputs (a Siamese
+    pair) takes the same input on each, so they must have one shape (``feed``)."""
+    shapes = {tuple(None if v is None else int(v) for v in t.shape[1:]) for t in model.inputs}
+    if len(shapes) != 1:
+        raise InspectError("input", f"this model has {len(model.inputs)} inputs of different "
+                                    "shapes; inspection feeds one input (to every Input when "
+                                    "they take the same shape)")
+    return shapes.pop()
 
 
 def _value_range(x: np.ndarray) -> str:
@@ -255,6 +327,10 @@ def _fit(model: Any, samples: np.ndarray, sample_shape: tuple[int, ...],
         x = data_mod.apply_transform(data_mod.make_transform(steps), samples)
     except data_mod.DataError as err:
         raise InspectError("input", str(err)) from None
+    if len(model.inputs) > 1:
+        names = ", ".join(t._keras_history[0].name for t in model.inputs)
+        notes = [*notes, f"the model has {len(model.inputs)} inputs ({names}): each gets this "
+                         "input"]
     if value_range is None:
         return x, None, notes
     shown_range = value_range if (value_range != "0-255" or rescales) else "0-1"
@@ -411,11 +487,13 @@ def sample_image(name: Any) -> np.ndarray:
 
 
 class SubModels:
-    """``keras.Model(model.inputs, [layer.output, ...])`` per set of layers, built once."""
+    """``keras.Model(model.inputs, [layer.output, ...])`` per set of layers, built once; a
+    name in ``calls`` (a call of a shared layer) stands for that call's output."""
 
-    def __init__(self, model: Any, limit: int = 32) -> None:
+    def __init__(self, model: Any, limit: int = 32, calls: Calls | None = None) -> None:
         self.model = model
         self.limit = limit
+        self.calls = dict(calls or {})
         self._cache: dict[tuple[str, ...], Any] = {}
 
     def get(self, names: Sequence[str]) -> Any:
@@ -424,7 +502,7 @@ class SubModels:
         if sub is None:
             import keras
 
-            tensors = [layer_outputs(get_layer(self.model, n))[0] for n in key]
+            tensors = [output_of(self.model, n, self.calls) for n in key]
             sub = keras.Model(_model_inputs(self.model), tensors,
                               name="inspect_" + str(len(self._cache)))
             if len(self._cache) >= self.limit:
@@ -448,17 +526,22 @@ def output_kind(shape: Sequence[int]) -> str:
     return "other"
 
 
-def activations(model: Any, layers: Sequence[str], x: np.ndarray,
-                submodels: SubModels | None = None) -> dict[str, np.ndarray]:
+def activations(model: Any, layers: Sequence[str], x: Any,
+                submodels: SubModels | None = None,
+                calls: Calls | None = None) -> dict[str, np.ndarray]:
     """Each named layer's output for the batch ``x`` (batch axis kept), equal to Keras' own
-    intermediate output (a sub-model of the model's inputs and those layers' outputs)."""
+    intermediate output (a sub-model of the model's inputs and those layers' outputs). A name
+    in ``calls`` (or the sub-models' ``calls``) is one call of a shared layer: that call's
+    output. ``x``: one batch (fed to every input) or a list, one batch per input."""
     if isinstance(layers, str) or not isinstance(layers, Sequence) or not layers:
         raise InspectError("request", "\"layers\" must be a non-empty list of layer names")
     names = list(dict.fromkeys(layers))
+    if submodels is None or submodels.model is not model or (
+            calls is not None and calls != submodels.calls):
+        submodels = SubModels(model, calls=calls if calls is not None else (
+            submodels.calls if submodels is not None and submodels.model is model else None))
     for n in names:
-        get_layer(model, n)
-    submodels = submodels if submodels is not None and submodels.model is model else (
-        SubModels(model))
+        resolve(model, n, submodels.calls)
     arrays = submodels.run(names, x)
     return dict(zip(names, arrays))
 
@@ -466,10 +549,11 @@ def activations(model: Any, layers: Sequence[str], x: np.ndarray,
 # --- filters ---------------------------------------------------------------------------------
 
 
-def filters(model: Any, name: str) -> tuple[np.ndarray, bool]:
+def filters(model: Any, name: str, calls: Calls | None = None) -> tuple[np.ndarray, bool]:
     """The layer's kernel as a float32 array (for convolutions ``[kh, kw, cin, cout]``) and
-    whether to show it as colour images (three input channels)."""
-    layer = get_layer(model, name)
+    whether to show it as colour images (three input channels); every call of a shared layer
+    has the same."""
+    layer = get_layer(model, name, calls)
     kernel = layer_kernel(layer)
     if kernel is None:
         raise InspectError("layer", f"layer {name!r} ({type(layer).__name__}) has no kernel: "
@@ -613,7 +697,8 @@ def _score_tensor(model: Any) -> tuple[Any, Any, str | None]:
 
 def gradcam(model: Any, x: np.ndarray, class_index: int | None = None,
             layer_name: str | None = None, names: Sequence[str] | None = None,
-            cache: dict[Any, Any] | None = None) -> dict[str, Any]:
+            cache: dict[Any, Any] | None = None,
+            calls: Calls | None = None) -> dict[str, Any]:
     """Grad-CAM (Selvaraju et al.) for the first sample of ``x``: the chosen layer's feature
     maps weighted by the spatial mean of the class score's gradient, ReLU, scaled to 0..1 and
     resized to the input's height and width. ``heatmap`` is float32 H×W."""
@@ -621,18 +706,19 @@ def gradcam(model: Any, x: np.ndarray, class_index: int | None = None,
     import tensorflow as tf
 
     convs = conv_like_layers(model)
+    call = 0
     if layer_name is None:
         layer = default_gradcam_layer(model)
         if layer is None:
             raise InspectError("layer", "Grad-CAM needs a convolution layer with 2-D feature "
                                         "maps (a 4-D output); this model has none")
     else:
-        layer = get_layer(model, layer_name)
+        layer, call = resolve(model, layer_name, calls)
         if layer not in convs:
-            shapes = [_shape(t)[1:] for t in layer_outputs(layer)]
+            shapes = [_shape(t)[1:] for t in layer_outputs(layer, call)]
             gives = shapes[0] if len(shapes) == 1 else shapes
             raise InspectError("layer", f"Grad-CAM needs a layer with 2-D feature maps (a 4-D "
-                                        f"output); {layer.name!r} gives {gives} per sample")
+                                        f"output); {layer_name!r} gives {gives} per sample")
     if len(x.shape) != 4:
         raise InspectError("input", "Grad-CAM shows a heat map over an image; this model's "
                                     f"input has shape {list(x.shape[1:])}")
@@ -646,15 +732,16 @@ def gradcam(model: Any, x: np.ndarray, class_index: int | None = None,
         raise InspectError("request", f"class_index must be a class from 0 to {count - 1}, "
                                       f"found {class_index!r}")
     score_tensor, dense, note = _score_tensor(model)
-    key = ("gradcam", layer.name)
+    key = ("gradcam", layer.name, call)
     grad_model = cache.get(key) if cache is not None else None
     if grad_model is None:
-        grad_model = keras.Model(_model_inputs(model), [layer_outputs(layer)[0], score_tensor])
+        grad_model = keras.Model(_model_inputs(model),
+                                 [layer_outputs(layer, call)[0], score_tensor])
         if cache is not None:
             cache[key] = grad_model
     xt = tf.convert_to_tensor(x[:1], dtype=tf.float32)
     with tf.GradientTape() as tape:
-        maps, scores = grad_model(xt, training=False)
+        maps, scores = grad_model(feed(grad_model, xt), training=False)
         tape.watch(maps)
         if dense is not None:
             scores = tf.matmul(scores, dense.kernel)
@@ -684,7 +771,7 @@ def gradcam(model: Any, x: np.ndarray, class_index: int | None = None,
     if heat.size and float(heat.max()) > 0:       # resizing smooths the peak: 1 again
         heat = np.clip(heat / float(heat.max()), 0.0, 1.0)
     all_names, _source, name_notes = class_names_for(count, names)
-    return {"heatmap": heat, "layer": layer.name, "class_index": int(class_index),
+    return {"heatmap": heat, "layer": layer_name or layer.name, "class_index": int(class_index),
             "class_name": all_names[class_index], "probability": float(p[class_index]),
             "notes": notes + name_notes}
 

@@ -300,3 +300,145 @@ def test_example_projects_print_as_keras(name, monkeypatch):
     if theirs and len(theirs[0]) == 3:
         ours = [row[:3] for row in ours]
     assert ours == theirs
+
+
+# -- Inspect: each call of a shared layer shows its own output ------------------------------------
+
+
+def siamese_graph(owner_first: bool = True):
+    """Two 8×8 images through one shared Conv2D ("tower"), the right one doubled first (so the
+    two calls differ even on the same image), pooled, subtracted, one sigmoid unit. With
+    ``owner_first=False`` the node that owns the layer is the one the build calls second."""
+    from netbuilder.core.graph import Graph
+
+    g = Graph()
+    left = g.add_node("Input", {"shape": [8, 8, 1]}, name="left")
+    right = g.add_node("Input", {"shape": [8, 8, 1]}, name="right")
+    double = g.add_node("Rescaling", {"scale": 2.0}, name="double")
+    g.connect(right.id, double.id)
+    conv = {"filters": 3, "kernel_size": 3, "activation": "relu"}
+    if owner_first:
+        tower = g.add_node("Conv2D", conv, name="tower")
+        call = g.add_node("Conv2D", name="tower_call2", shares=tower.id)
+        g.connect(left.id, tower.id)
+        g.connect(double.id, call.id)
+    else:  # the owner takes the doubled image: the build reaches it after the plain call
+        tower = g.add_node("Conv2D", conv, name="tower")
+        call = g.add_node("Conv2D", name="tower_call2", shares=tower.id)
+        g.connect(double.id, tower.id)
+        g.connect(left.id, call.id)
+        g.reorder([left.id, right.id, call.id, double.id, tower.id])
+    pools = []
+    for node in (tower, call):
+        pool = g.add_node("GlobalAveragePooling2D", {}, name=f"pool_{node.name}")
+        g.connect(node.id, pool.id)
+        pools.append(pool)
+    diff = g.add_node("Subtract", {}, name="diff")
+    for pool in pools:
+        g.connect(pool.id, diff.id)
+    g.connect(diff.id, g.add_node("Dense", {"units": 1, "activation": "sigmoid"},
+                                  name="same").id)
+    assert g.inference.errors() == []
+    return g
+
+
+def random_weights(model, seed=0):
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype("float32")
+                       for w in model.get_weights()])
+    return model
+
+
+@pytest.mark.parametrize("owner_first", [True, False])
+def test_inspecting_each_call_gives_that_calls_output(owner_first):
+    from netbuilder.runtime import inspection as insp
+
+    graph = siamese_graph(owner_first)
+    model = random_weights(build_model(graph, "pair"))
+    tower = model.get_layer("tower")
+    assert len(tower._inbound_nodes) == 2
+    calls = insp.call_names(graph)
+    owner_call = 0 if owner_first else 1
+    assert calls == {"tower": ("tower", owner_call), "tower_call2": ("tower", 1 - owner_call)}
+    rng = np.random.default_rng(3)
+    xl, xr = (rng.uniform(0, 1, (2, 8, 8, 1)).astype("float32") for _ in range(2))
+    got = insp.activations(model, ["tower", "tower_call2"], [xl, xr], calls=calls)
+    # the oracle: a Keras sub-model to each call's output tensor, and the layer applied by hand
+    for name in ("tower", "tower_call2"):
+        _, k = calls[name]
+        sub = keras.Model(model.inputs, tower._inbound_nodes[k].output_tensors[0])
+        np.testing.assert_allclose(got[name], sub.predict([xl, xr], verbose=0), rtol=1e-5,
+                                   atol=1e-6, err_msg=name)
+    left_node = "tower" if owner_first else "tower_call2"
+    right_node = "tower_call2" if owner_first else "tower"
+    np.testing.assert_allclose(got[left_node], np.asarray(tower(xl)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[right_node], np.asarray(tower(2 * xr)), rtol=1e-5,
+                               atol=1e-6)
+    # the layer's kernel is the same for each call
+    np.testing.assert_array_equal(insp.filters(model, "tower_call2", calls)[0],
+                                  insp.filters(model, "tower", calls)[0])
+    with pytest.raises(insp.InspectError, match="no layer named 'tower_call2'"):
+        insp.activations(model, ["tower_call2"], [xl, xr])   # without the graph's call names
+
+
+def test_the_inspect_worker_shows_each_calls_maps():
+    """The Inspect dock's worker: the model it describes lists each call (what the canvas
+    selects by the node's name), one image goes to both Inputs, and each call's maps are that
+    call's: equal to a Keras sub-model to that call's tensor."""
+    from netbuilder.core.project import project_to_dict
+    from netbuilder.runtime.workers.inspection import Session
+    from netbuilder.runtime.workers.protocol import decode_array, encode_array
+
+    session = Session()
+    info = session.handle({"action": "load", "project": project_to_dict(
+        Project(siamese_graph(), "pair")), "weights": None})
+    rows = {row["name"]: row for row in info["layers"]}
+    assert rows["tower_call2"]["output_shape"] == [None, 6, 6, 3]
+    assert (rows["tower_call2"]["layer"], rows["tower_call2"]["call"]) == ("tower", 1)
+    assert rows["tower"]["call"] == 0 and rows["tower_call2"]["conv"]
+    model = random_weights(session.model, 5)
+    image = np.random.default_rng(4).uniform(0, 1, (8, 8, 1)).astype("float32")
+    reply = session.handle({"action": "activations", "layers": ["tower", "tower_call2"],
+                            "input": {"kind": "array", "array": encode_array(image)}})
+    assert any("2 inputs (left, right): each gets this input" in n for n in reply["notes"])
+    assert any("'tower_call2' is call 2 of 2 of the shared layer 'tower'" in n
+               for n in reply["notes"])
+    tower = model.get_layer("tower")
+    maps = {}
+    for k, name in enumerate(("tower", "tower_call2")):
+        entry = reply["layers"][name]
+        sub = keras.Model(model.inputs, tower._inbound_nodes[k].output_tensors[0])
+        want = sub.predict([image[None], image[None]], verbose=0)[0]
+        assert entry["kind"] == "maps" and entry["shape"] == [6, 6, 3]
+        maps[name] = decode_array(entry["array"])
+        np.testing.assert_allclose(maps[name], want, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(maps["tower"], maps["tower_call2"])  # the right image is doubled
+    # Grad-CAM on a call, and predictions, take the pair too
+    cam = session.handle({"action": "gradcam", "layer": "tower_call2",
+                          "input": {"kind": "array", "array": encode_array(image)}})
+    assert cam["layer"] == "tower_call2" and decode_array(cam["heatmap"]).shape == (8, 8)
+    pred = session.handle({"action": "predict", "top": 2,
+                           "input": {"kind": "array", "array": encode_array(image)}})
+    want = float(model.predict([image[None], image[None]], verbose=0)[0, 0])
+    assert {t["index"]: t["probability"] for t in pred["top"]}[1] == pytest.approx(want,
+                                                                                 rel=1e-5)
+
+
+def test_each_instance_of_a_nested_model_placed_twice_is_inspected():
+    from netbuilder.runtime import inspection as insp
+
+    inner_in = keras.Input((4,))
+    encoder = keras.Model(inner_in, keras.layers.Dense(3)(inner_in), name="encoder")
+    a, b = keras.Input((4,), name="a"), keras.Input((4,), name="b")
+    model = keras.Model([a, b], keras.layers.Subtract()([encoder(a), encoder(b)]),
+                        name="outer")
+    graph = graph_from_keras(model)
+    calls = insp.call_names(graph)
+    second = next(name for name, (layer, k) in calls.items() if k == 1)
+    assert calls["encoder"] == ("encoder", 0) and calls[second] == ("encoder", 1)
+    built = build_model(graph, "outer")
+    built.set_weights(model.get_weights())
+    xa, xb = np.ones((1, 4), "float32"), np.arange(4, dtype="float32")[None]
+    got = insp.activations(built, ["encoder", second], [xa, xb], calls=calls)
+    np.testing.assert_allclose(got["encoder"], encoder.predict(xa, verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(got[second], encoder.predict(xb, verbose=0), rtol=1e-6)

@@ -52,6 +52,8 @@ class Session:
         self.model: Any = None
         self.weights: str | None = None
         self.submodels: insp.SubModels | None = None
+        self.calls: insp.Calls = {}
+        """The calls of shared layers by their nodes' names (``inspection.call_names``)."""
         self.datasets = insp.DatasetCache()
         self.cache: dict[Any, Any] = {}
         self._keras_ready = False
@@ -121,9 +123,10 @@ class Session:
             _load_weights(model, weights)
         self.model = model
         self.weights = weights
-        self.submodels = insp.SubModels(model)
+        self.calls = insp.call_names(project.graph)
+        self.submodels = insp.SubModels(model, calls=self.calls)
         self.cache = {}
-        return {**insp.model_summary(model), "weights": weights or "untrained"}
+        return {**insp.model_summary(model, self.calls), "weights": weights or "untrained"}
 
     def do_reload_weights(self, req: Mapping[str, Any]) -> dict[str, Any]:
         weights = req.get("weights")
@@ -155,16 +158,20 @@ class Session:
                 isinstance(n, str) for n in layers):
             raise InspectError("request", "\"layers\" must be a non-empty list of layer names")
         for name in layers:
-            insp.get_layer(self.model, name)
+            insp.resolve(self.model, name, self.calls)
         prepared = self._input(req)
         arrays, ms = insp.timed(insp.activations, self.model, layers, prepared.x[:1],
-                                self.submodels)
+                                self.submodels, self.calls)
         out = {}
         notes = list(prepared.notes)
         for name in arrays:
-            count = len(insp.layer_outputs(insp.get_layer(self.model, name)))
+            layer, call = insp.resolve(self.model, name, self.calls)
+            count = len(insp.layer_outputs(layer, call))
             if count > 1:
                 notes.append(f"layer {name!r} has {count} outputs: showing the first")
+            if name in self.calls and len(layer._inbound_nodes) > 1:
+                notes.append(f"{name!r} is call {call + 1} of {len(layer._inbound_nodes)} of "
+                             f"the shared layer {layer.name!r}: this call's output")
         for name, arr in arrays.items():
             sample = arr[0]
             out[name] = {"shape": list(sample.shape), "array": encode_array(sample),
@@ -172,7 +179,7 @@ class Session:
         return {"layers": out, **self._input_fields(prepared), "notes": notes, "ms": ms}
 
     def do_filters(self, req: Mapping[str, Any]) -> dict[str, Any]:
-        kernel, rgb = insp.filters(self.model, req.get("layer"))
+        kernel, rgb = insp.filters(self.model, req.get("layer"), self.calls)
         return {"shape": list(kernel.shape), "array": encode_array(kernel), "rgb": rgb}
 
     def do_predict(self, req: Mapping[str, Any]) -> dict[str, Any]:
@@ -193,10 +200,10 @@ class Session:
     def do_gradcam(self, req: Mapping[str, Any]) -> dict[str, Any]:
         layer = req.get("layer")
         if layer is not None:
-            insp.get_layer(self.model, layer)
+            insp.resolve(self.model, layer, self.calls)
         prepared = self._input(req)
         result = insp.gradcam(self.model, prepared.x[:1], req.get("class_index"), layer,
-                              prepared.class_names, self.cache)
+                              prepared.class_names, self.cache, self.calls)
         fields = self._input_fields(prepared)
         return {"heatmap": encode_array(result["heatmap"]), "layer": result["layer"],
                 "class_index": result["class_index"], "class_name": result["class_name"],
