@@ -26,7 +26,7 @@ from netbuilder.core.layout import V_SPACING, layered_layout
 from netbuilder.core.project import Project
 from netbuilder.core.quick_fixes import ParamFix, QuickFix, describe_fix
 from netbuilder.core.recipes import DEFAULT_DROPOUT, classifier_head
-from netbuilder.ui.canvas.clipboard import base_name
+from netbuilder.ui.canvas.clipboard import base_name, paste_plan
 from netbuilder.ui.commands import (
     AddNode,
     ApplyQuickFix,
@@ -445,7 +445,8 @@ class Document(QObject):
 
     def paste(self, data: dict, what: str = "Paste") -> list[str]:
         """Add copies of the layers in ``data`` (from ``clipboard.nodes_to_data``) and their
-        connections, with new names, beside the originals: one undo step. Returns the new ids."""
+        connections, with new names, beside the originals: one undo step. A copied call of a
+        shared layer is pasted as a call (``clipboard.paste_plan``). Returns the new ids."""
         graph = self.graph
         entries = [n for n in data["nodes"]
                    if catalog.has(n["type"]) or n["type"] == BLOCK_TYPE
@@ -466,16 +467,28 @@ class Document(QObject):
         count = len(entries)
         text = f"{what} {entries[0]['name']}" if count == 1 else f"{what} {count} layers"
         new_ids: dict[str, str] = {}
+        entries, shares, note = paste_plan(graph, data, entries)
         with self._macro(text):
             for entry in entries:
                 x, y = entry["position"]
-                add = AddNode(graph, entry["type"], entry.get("params") or {},
-                              position=(float(x) + offset, float(y) + offset),
-                              name=graph.unique_name(base_name(entry["name"])))
+                position = (float(x) + offset, float(y) + offset)
+                source, owner = shares.get(entry["id"], ("", ""))
+                if source == "copy" and owner not in new_ids:
+                    source = ""  # its layer's copy was refused: a layer of its own
+                add: AddNode | CallAgain
+                if source:  # another call of a shared layer: its weights, flag and params
+                    add = CallAgain(graph, new_ids[owner] if source == "copy" else owner,
+                                    position)
+                else:
+                    add = AddNode(graph, entry["type"], entry.get("params") or {},
+                                  position=position,
+                                  name=graph.unique_name(base_name(entry["name"])))
                 if not self._push(add):
                     continue
                 assert add.node_id is not None
                 new_ids[entry["id"]] = add.node_id
+                if source:
+                    continue
                 if entry.get("trainable") is False and entry["type"] != "Input":
                     self._push(SetTrainable(graph, add.node_id, False))
             for edge in data["edges"]:
@@ -483,6 +496,8 @@ class Document(QObject):
                 if src in new_ids and dst in new_ids:
                     self._push(Connect(graph, new_ids[src], new_ids[dst], int(src_port),
                                        int(dst_port)))
+        if note is not None and new_ids:
+            self.report(note)
         self.select(list(new_ids.values()))
         return list(new_ids.values())
 
