@@ -23,7 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("project", metavar="PROJECT")
     p.add_argument("--data", required=True, metavar="SOURCE",
                    help="digits, shapes, mnist, fashion_mnist, cifar10, or a path: a folder with "
-                        "one sub-folder per class, a .npz or a .csv file")
+                        "one sub-folder per class, a .npz or a .csv file; the data options saved "
+                        "in the project (Train ▸ Data…: augmentation, splits, image size...) "
+                        "apply to it too, whatever source they were saved with")
     p.add_argument("--epochs", type=int, metavar="N", help="epochs to train (default: the "
                    "project's setting, else 10)")
     p.add_argument("--batch-size", type=int, metavar="N")
@@ -39,7 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", metavar="FILE", help="start from these weights (.keras or "
                    ".weights.h5), e.g. the model.keras of an earlier run")
     p.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a data option, e.g. num_classes=4 or image_size=[64,64] (repeatable)")
+                   help="a data option over the project's saved one, e.g. num_classes=4, "
+                        "image_size=[64,64] or augmentation='{\"flip\": \"horizontal\"}' "
+                        "(augmentation=null: none); repeatable")
     p.add_argument("--fine-tune-from", metavar="LAYER", help="after the epochs, fine-tune: "
                    "unfreeze this layer (top-level or inside a nested model) and the layers "
                    "after it")
@@ -74,6 +78,48 @@ def _data_options(pairs: list[str], error: type[Exception]) -> dict[str, Any]:
     return options
 
 
+def saved_data_options(project: Any) -> dict[str, Any]:
+    """The data options the editor saved with the project (``settings["data"]``: a source
+    name, or ``{"source", "options"}``); empty when there are none, as the editor reads them."""
+    data = project.settings.get("data")
+    options = data.get("options") if isinstance(data, dict) else None
+    return dict(options) if isinstance(options, dict) else {}
+
+
+def data_options(saved: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """The job's data options: the project's ``saved`` ones with the command line's ``given``
+    over them key by key (``None`` given: the default, e.g. no augmentation). ``DataError``
+    when they cannot work, saying where a bad saved one comes from."""
+    from netbuilder.runtime.data import DataError, resolve_options
+
+    resolve_options(given)
+    options = {**saved, **given}
+    try:
+        resolve_options(options)
+    except DataError as err:
+        raise DataError(f"the data options saved in the project: {err}; change them in Train ▸ "
+                        "Data… or override them with --data-option KEY=VALUE") from None
+    return options
+
+
+def _options_lines(saved: dict[str, Any], given: dict[str, Any], describe: Any) -> list[str]:
+    """What the saved and given data options change, for the lines under ``Training ...``."""
+    lines = []
+    aug = given["augmentation"] if "augmentation" in given else saved.get("augmentation")
+    saved_aug = saved.get("augmentation")
+    if aug and any(aug.values()):
+        where = "--data-option" if "augmentation" in given else "saved in the project"
+        lines.append(f"augmentation of the training data: {describe(aug)} ({where})")
+    elif saved_aug and any(saved_aug.values()):
+        lines.append(f"augmentation of the training data: none (--data-option over the "
+                     f"project's {describe(saved_aug)})")
+    kept = {k: v for k, v in saved.items() if k not in given and k != "augmentation"}
+    if kept:
+        lines.append("data options saved in the project: "
+                     + ", ".join(f"{k} {json.dumps(v)}" for k, v in kept.items()))
+    return lines
+
+
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from netbuilder.core.project import ProjectError, load
     from netbuilder.core.summary import training_memory_warning
@@ -94,9 +140,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             changes[name] = value
     try:
         settings = load_settings(project).updated(changes)
-        options = _data_options(args.data_option, data_mod.DataError)
+        given = _data_options(args.data_option, data_mod.DataError)
         if args.validation_split is not None:
-            options["validation_split"] = args.validation_split
+            given["validation_split"] = args.validation_split
+        saved = saved_data_options(project)
+        options = data_options(saved, given)
         augmentation = data_mod.resolve_options(options)["augmentation"]
     except (SettingsError, data_mod.DataError) as err:
         return fail(str(err))
@@ -126,6 +174,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                    f"{settings.fine_tune_from}")
     printer.line(f"Training {project.name} on {args.data} for {epochs} "
                  f"(batch size {settings.batch_size}) -> {out_dir}")
+    if not args.quiet:
+        for line in _options_lines(saved, given, data_mod.describe_augmentation):
+            printer.line(f"  {line}")
     memory = training_memory_warning(project.graph, {
         **(project.settings.get("training") or {}), **changes})
     if memory:  # training goes on: the estimate may be pessimistic, swap may do

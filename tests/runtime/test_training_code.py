@@ -44,6 +44,30 @@ def test_code_is_valid_and_black_formatted(settings, data):
     assert code.count("model.fit(") == 1 + fine_tune
 
 
+@pytest.mark.parametrize("settings", SETTINGS + [{"shuffle": False, "tta": 2}])
+def test_code_with_augmentation_trains_on_augmented_batches(settings):
+    """The project's augmentation (its data options) trains as the worker trains: a tf.data
+    pipeline through the random layers; validation on the held-out part as it is."""
+    project = proj.load(EXAMPLES / "mnist_cnn.nbproj")
+    aug = {"flip": "horizontal", "zoom": 0.1, "brightness": 0.2}
+    code = with_training(generate_code(project), project.graph, settings, "mnist", aug)
+    ast.parse(code)
+    black = pytest.importorskip("black")
+    assert black.format_str(code, mode=black.Mode(line_length=99)) == code
+    assert "keras.layers.RandomZoom(height_factor=0.1)" in code
+    assert code.count("augment(xb, training=True)") == 1
+    assert "validation_split=" not in code and "held_out = int(len(x) * (1 - " in code
+    fits = code.count("model.fit(")
+    assert fits == 1 + bool(settings.get("fine_tune_epochs"))
+    assert code.count("        train_batches,\n") == fits
+    assert code.count("        validation_data=validation,\n") == fits
+    shuffled = settings.get("shuffle", True)
+    assert ("batches.shuffle(len(x)" in code) == shuffled
+    assert code.count("shuffle=False,  # augmented_batches shuffled them") == fits * shuffled
+    assert ("steps = int(np.ceil(held_out / BATCH_SIZE)) * EPOCHS" in code) == (
+        settings.get("schedule") == "cosine")
+
+
 def test_what_cannot_be_exported_is_refused_clearly():
     project = proj.load(EXAMPLES / "two_headed.nbproj")
     with pytest.raises(TrainingCodeError, match="one output; this one has 2"):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import inspect
 import json
+import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -211,9 +213,11 @@ def callbacks_code(s: TrainingSettings, writers: bool | None = None) -> list[str
     return [c for c in out if c not in checkpoint]
 
 
-def _fine_tune_code(s: TrainingSettings, loss: str, metrics: str) -> str:
+def _fine_tune_code(s: TrainingSettings, loss: str, metrics: str,
+                    data: FitData | None = None) -> str:
     """Stage 2 of ``train()``: unfreeze, recompile at the fine-tuning rate, fit on from the
-    epoch reached (as NetBuilder's worker does)."""
+    epoch reached (as NetBuilder's worker does), on stage 1's ``data``."""
+    data = data or fit_data(s, augmented=False, prepare=False)
     stage2 = s.updated({"schedule": "constant"})
     lines = [
         "    # stage 2: fine-tuning from FINE_TUNE_FROM at a low rate, epochs counted on",
@@ -238,13 +242,10 @@ def _fine_tune_code(s: TrainingSettings, loss: str, metrics: str) -> str:
     lines += [
         "    done = len(history.epoch)",
         "    stage2 = model.fit(",
-        "        x,",
-        "        y,",
+        *argument_lines(data.inputs).splitlines(),
         "        epochs=done + FINE_TUNE_EPOCHS,",
         "        initial_epoch=done,",
-        "        batch_size=BATCH_SIZE,",
-        "        validation_split=VALIDATION_SPLIT,",
-        f"        shuffle={s.shuffle!r},",
+        *argument_lines(data.batches).splitlines(),
         "        callbacks=callbacks,",
         "    )",
         "    for key, values in stage2.history.items():",
@@ -252,6 +253,81 @@ def _fine_tune_code(s: TrainingSettings, loss: str, metrics: str) -> str:
         "    history.epoch += stage2.epoch",
     ]
     return "\n".join(lines) + "\n"
+
+
+@dataclass
+class FitData:
+    """The data arguments of ``train()``'s ``model.fit`` calls: ``setup`` (lines of ``train()``
+    before them), ``inputs`` (the training data) and ``batches`` (batching and validation)."""
+
+    setup: str
+    inputs: list[str]
+    batches: list[str]
+
+
+def fit_data(s: TrainingSettings, augmented: bool, prepare: bool) -> FitData:
+    """The arrays as Keras takes them, or, with augmentation, batches augmented as
+    NetBuilder's worker augments them (``augmented_batches``) and the held-out part as
+    validation_split would hold it out; ``prepare``: pixels prepared after augmentation."""
+    if not augmented:
+        return FitData("", ["x", "y"], ["batch_size=BATCH_SIZE",
+                                        "validation_split=VALIDATION_SPLIT",
+                                        f"shuffle={s.shuffle!r}"])
+    validation = "prepare(x[held_out:])" if prepare else "x[held_out:]"
+    setup = (
+        "    # validation on the last VALIDATION_SPLIT (as validation_split takes it), "
+        "not augmented\n"
+        "    held_out = int(len(x) * (1 - VALIDATION_SPLIT))\n"
+        "    train_batches = augmented_batches(x[:held_out], y[:held_out])\n"
+        f"    validation = ({validation}, y[held_out:])\n")
+    return FitData(setup, ["train_batches"], [
+        "validation_data=validation", "validation_batch_size=BATCH_SIZE",
+        "shuffle=False" + ("  # augmented_batches shuffled them" if s.shuffle else "")])
+
+
+def argument_lines(args: list[str], indent: int = 8) -> str:
+    """Keyword arguments one a line, as black writes a call that does not fit on one; an
+    argument's ``  # comment`` stays after its comma."""
+    lines = []
+    for arg in args:
+        code, _, comment = arg.partition("  # ")
+        lines.append(" " * indent + code + "," + (f"  # {comment}" if comment else "") + "\n")
+    return "".join(lines)
+
+
+def augmented_batches_code(s: TrainingSettings, prepare: bool) -> str:
+    """``augmented_batches(x, y)``: the training data as NetBuilder's worker feeds it to
+    ``model.fit`` with augmentation (``data.fit_inputs``): a tf.data pipeline that shuffles,
+    batches, and calls the random layers with training=True on every batch (``prepare``: the
+    pixels prepared after them)."""
+    doc = textwrap.fill(
+        f"(x, y) in {'shuffled ' if s.shuffle else ''}batches of BATCH_SIZE, each batch through "
+        "the random augmentation layers (training=True: a new draw every epoch)"
+        f"{', then prepared' if prepare else ''}.", 92, subsequent_indent="    ")
+    shuffle = ("    batches = batches.shuffle(len(x), reshuffle_each_iteration=True)\n"
+               if s.shuffle else "")
+    after = ("    batches = batches.map(lambda xb, yb: (prepare(xb), yb))\n" if prepare else "")
+    return f'''def augmented_batches(x, y):
+    """{doc}"""
+    import tensorflow as tf
+
+    augment = augmentation()
+    batches = tf.data.Dataset.from_tensor_slices((x, y))
+{shuffle}    batches = batches.batch(BATCH_SIZE)
+    batches = batches.map(
+        lambda xb, yb: (augment(xb, training=True), yb), num_parallel_calls=tf.data.AUTOTUNE
+    )
+{after}    return batches.prefetch(tf.data.AUTOTUNE)
+'''
+
+
+def prepare_code(module: str, name: str) -> str:
+    """``prepare(pixels)``: load_data's 0-1 pixels prepared as the Keras Application ``name``
+    was trained, after augmentation (which works on the pixels)."""
+    return f'''def prepare(pixels):
+    """0-1 pixels prepared as {name} was trained (after augmentation, which works on pixels)."""
+    return keras.applications.{module}.preprocess_input(pixels * 255.0)
+'''
 
 
 TTA_CODE = '''def predict_with_tta(model, x, copies, prepare=None):
@@ -309,7 +385,8 @@ def augmentation_code(augmentation: dict[str, Any] | None) -> str:
 
 def tta_code(graph: Graph, s: TrainingSettings, augmentation: dict[str, Any] | None) -> str:
     """The end of ``train()`` with test-time augmentation: the held-out part (the last
-    VALIDATION_SPLIT, as Keras takes it) evaluated without and with TTA."""
+    VALIDATION_SPLIT, as Keras takes it: ``fit_data``'s ``held_out``) evaluated without and
+    with TTA."""
     from netbuilder.runtime.applications import preprocess_module, preprocessing_for
 
     if not augmentation or not any(augmentation.values()):
@@ -317,13 +394,22 @@ def tta_code(graph: Graph, s: TrainingSettings, augmentation: dict[str, Any] | N
                                 "options, e.g. augmentation={\"flip\": \"horizontal\"}; or set "
                                 "tta to 0")
     name = preprocessing_for(graph)
-    module = preprocess_module(name) if name else None
     args = ["model", "x[held_out:]", "y[held_out:]", "TTA_COPIES"]
-    if module is not None:
-        args[1] = "pixels[held_out:]"
-        args.append(f"prepare=lambda p: keras.applications.{module}.preprocess_input(p * 255.0)")
-    call = "    " + _call("evaluate_with_tta", args, 4)
-    return ("    held_out = int(len(x) * (1 - VALIDATION_SPLIT))\n" + call + "\n")
+    if name and preprocess_module(name) is not None:
+        args.append("prepare=prepare")
+    return "    " + _call("evaluate_with_tta", args, 4) + "\n"
+
+
+def is_augmented(graph: Graph, augmentation: dict[str, Any] | None) -> bool:
+    """Whether the training data is augmented; ``TrainingCodeError`` when the augmentation
+    cannot work on the model's input (as NetBuilder's worker refuses it)."""
+    if not augmentation or not any(augmentation.values()):
+        return False
+    shape = list(graph.inputs()[0].params["shape"])
+    if len(shape) != 3:
+        raise TrainingCodeError(f"augmentation works on images; this model's input is {shape}: "
+                                "turn the augmentation off in Train ▸ Data…")
+    return True
 
 
 def preprocess_code(graph: Graph) -> str:
@@ -377,15 +463,27 @@ def training_code(graph: Graph, settings_dict: dict[str, Any] | None, data: str,
     parts.append("\n\n" + DEVICES_CODE)
     preprocess = preprocess_code(graph)
     tail = tta_code(graph, s, augmentation) if s.tta else ""
-    if tail and preprocess:
-        preprocess = "    pixels = x  # 0-1 pixels: augmented before preprocess_input\n" + (
-            preprocess)
+    augmented = is_augmented(graph, augmentation)
+    prepare = augmented and bool(preprocess)    # the pixels augmented, then prepared
+    data_args = fit_data(s, augmented, prepare)
+    if augmented:
+        parts.append("\n\n" + augmentation_code(augmentation))
+        if prepare:
+            from netbuilder.runtime.applications import preprocess_module, preprocessing_for
+
+            name = preprocessing_for(graph)
+            parts.append("\n\n" + prepare_code(preprocess_module(name), name))
+            preprocess = ""
+        parts.append("\n\n" + augmented_batches_code(s, prepare))
+    fit_inputs = argument_lines(data_args.inputs)
+    fit_batches = argument_lines(data_args.batches)
     callbacks = callbacks_code(s)
     callback_lines = "".join(f"        {c},\n" for c in callbacks)
     schedule = ""
     if s.schedule == "cosine":
+        samples = "held_out" if augmented else "len(x) * (1 - VALIDATION_SPLIT)"
         schedule = (
-            "    steps = int(np.ceil(len(x) * (1 - VALIDATION_SPLIT) / BATCH_SIZE)) * EPOCHS\n"
+            f"    steps = int(np.ceil({samples} / BATCH_SIZE)) * EPOCHS\n"
             "    " + _call("schedule = keras.optimizers.schedules.CosineDecay",
                           [repr(s.learning_rate), "steps", f"alpha={s.cosine_alpha!r}"], 4)
             + "\n")
@@ -399,12 +497,11 @@ def training_code(graph: Graph, settings_dict: dict[str, Any] | None, data: str,
         constants = (f"FINE_TUNE_FROM = {quoted(s.fine_tune_from)}  # stage 2: fine-tuning\n"
                      f"FINE_TUNE_EPOCHS = {s.fine_tune_epochs}\n"
                      f"FINE_TUNE_LEARNING_RATE = {s.fine_tune_learning_rate!r}\n")
-        fine_tune = _fine_tune_code(s, loss_code(graph, s), quoted(metrics))
+        fine_tune = _fine_tune_code(s, loss_code(graph, s), quoted(metrics), data_args)
     if s.fine_tuning or tail:
         result = "history = model.fit("
         tail += "    return history\n"
     if s.tta:
-        parts.append("\n\n" + augmentation_code(augmentation))
         parts.append("\n\n" + TTA_CODE)
         constants += (f"TTA_COPIES = {s.tta}  # test-time augmentation: copies averaged\n"
                       f"LOSS = {loss_code(graph, s)}\n"
@@ -421,7 +518,7 @@ def train(model):
     """Train ``model`` on the data with the project's settings; returns Keras' History."""
     x, y = load_data()
     x = fit_to_model(x, model.input_shape[1:])
-{preprocess}{schedule}    model.compile(
+{preprocess}{data_args.setup}{schedule}    model.compile(
         {optimizer_code(s)}
         loss={loss_code(graph, s)},
         metrics={quoted(metrics)},
@@ -429,13 +526,8 @@ def train(model):
     callbacks = [
 {callback_lines}    ]
     {"return " if result == "model.fit(" else ""}{result}
-        x,
-        y,
-        epochs=EPOCHS,
-        batch_size=BATCH_SIZE,
-        validation_split=VALIDATION_SPLIT,
-        shuffle={s.shuffle!r},
-        callbacks=callbacks,
+{fit_inputs}        epochs=EPOCHS,
+{fit_batches}        callbacks=callbacks,
     )
 {fine_tune}{tail}
 
