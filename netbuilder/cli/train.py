@@ -37,7 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "layer and the labels), e.g. mean_squared_error for a regression on class "
                    "numbers")
     p.add_argument("--validation-split", type=float, metavar="F",
-                   help="fraction of the training data held out for validation (default 0.2)")
+                   help="fraction of the training data held out for validation (default: the "
+                        "project's data option, else 0.2)")
     p.add_argument("--weights", metavar="FILE", help="start from these weights (.keras or "
                    ".weights.h5), e.g. the model.keras of an earlier run")
     p.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE",
