@@ -15,12 +15,18 @@ Bad input is one line on stderr and exit status 1, before anything is written.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from netbuilder.cli.data_source import DataSourceError, resolve_source
+from netbuilder.cli.data_source import (
+    DataSourceError,
+    data_options,
+    resolve_source,
+    saved_data_options,
+)
 from netbuilder.cli.errors import fail
 from netbuilder.core.text import format_duration
 
@@ -64,15 +70,18 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         project = load(args.project)
     except ProjectError as err:
         return fail(str(err))
+    from netbuilder.runtime.data import DataError
+
     try:
         source = resolve_source(args.data)
-    except DataSourceError as err:
+        options = data_options(saved_data_options(project), {}, overridable=False)
+    except (DataSourceError, DataError) as err:
         return fail(str(err))
     out_dir = Path(args.out or f"{Path(args.project).stem}-search").resolve()
     trials = args.trials if args.trials is not None or args.timeout is not None else 10
     try:
         dims = space_for(project, [parse_dimension(text) for text in args.space])
-        config = SearchConfig(data={"source": source, "options": {}}, out_dir=out_dir,
+        config = SearchConfig(data={"source": source, "options": options}, out_dir=out_dir,
                               trials=trials, timeout=args.timeout, epochs=args.epochs,
                               objective=args.objective, direction=args.direction,
                               storage=args.storage, study=args.study)
@@ -90,6 +99,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
          f"{config.objective}, study {study.study_name!r} -> {out_dir}")
     for dim in dims:
         line(f"  {dim.text()}")
+    if options:      # the editor's data settings, as each trial's training uses them
+        line("  data options saved in the project: "
+             + ", ".join(f"{k} {json.dumps(v)}" for k, v in options.items()))
     interrupts = 0
 
     def on_sigint(*_: Any) -> None:

@@ -12,7 +12,12 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from netbuilder.cli.data_source import DataSourceError, resolve_source
+from netbuilder.cli.data_source import (
+    DataSourceError,
+    data_options,
+    resolve_source,
+    saved_data_options,
+)
 from netbuilder.cli.errors import fail
 from netbuilder.core.text import format_duration
 
@@ -76,30 +81,6 @@ def _data_options(pairs: list[str], error: type[Exception]) -> dict[str, Any]:
             options[key.strip()] = json.loads(value)
         except ValueError:
             options[key.strip()] = value
-    return options
-
-
-def saved_data_options(project: Any) -> dict[str, Any]:
-    """The data options the editor saved with the project (``settings["data"]``: a source
-    name, or ``{"source", "options"}``); empty when there are none, as the editor reads them."""
-    data = project.settings.get("data")
-    options = data.get("options") if isinstance(data, dict) else None
-    return dict(options) if isinstance(options, dict) else {}
-
-
-def data_options(saved: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-    """The job's data options: the project's ``saved`` ones with the command line's ``given``
-    over them key by key (``None`` given: the default, e.g. no augmentation). ``DataError``
-    when they cannot work, saying where a bad saved one comes from."""
-    from netbuilder.runtime.data import DataError, resolve_options
-
-    resolve_options(given)
-    options = {**saved, **given}
-    try:
-        resolve_options(options)
-    except DataError as err:
-        raise DataError(f"the data options saved in the project: {err}; change them in Train ▸ "
-                        "Data… or override them with --data-option KEY=VALUE") from None
     return options
 
 

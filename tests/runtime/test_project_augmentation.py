@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from training_helpers import chain_project, digits_cnn, digits_mlp, two_class_images
 
-from netbuilder.cli.train import data_options, saved_data_options
+from netbuilder.cli.data_source import data_options, saved_data_options
 from netbuilder.core import project as proj
 from netbuilder.core.codegen import generate_code
 from netbuilder.runtime import data as data_mod
@@ -283,3 +283,38 @@ def test_an_applications_pixels_are_augmented_then_prepared():
     np.testing.assert_allclose(
         ns["prepare"](pixels),
         keras.applications.mobilenet_v2.preprocess_input(pixels * 255.0), rtol=1e-6)
+
+
+# --- netbuilder search -------------------------------------------------------------------------
+
+
+def test_search_trials_train_with_the_projects_saved_data_options(tmp_path, monkeypatch, capsys):
+    from netbuilder.cli import main
+    from netbuilder.runtime import search as search_mod
+
+    jobs = []
+
+    def train(job, emit, stop):          # a stand-in for training: what each trial is given
+        jobs.append(job)
+        Path(job["output_dir"]).mkdir(parents=True, exist_ok=True)
+        emit({"event": "epoch", "epoch": 1, "logs": {"val_loss": 0.5}})
+        emit({"event": "finished", "reason": "completed", "history": {"val_loss": [0.5]},
+              "epochs_run": 1})
+
+    monkeypatch.setattr(search_mod, "_train_here", train)
+    name = _saved(tmp_path, {"augmentation": AUG, "validation_split": 0.3})
+    code = main(["search", str(tmp_path / name), "--data", "digits", "--trials", "1",
+                 "--epochs", "1", "--space", "training.learning_rate=0.001..0.01:log",
+                 "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert len(jobs) == 1
+    assert jobs[0]["data"]["options"] == {"augmentation": AUG, "validation_split": 0.3}
+    assert "data options saved in the project: augmentation" in out
+    # a bad saved option: one line, nothing run
+    bad = _saved(tmp_path, {"augmentation": {"flip": "sideways"}}, name="bad.nbproj")
+    assert main(["search", str(tmp_path / bad), "--data", "digits", "--space",
+                 "training.learning_rate=0.001..0.01:log", "--out", str(tmp_path / "o2")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "saved in the project" in err
+    assert len(jobs) == 1 and not (tmp_path / "o2").exists()
