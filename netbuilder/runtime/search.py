@@ -320,6 +320,8 @@ class Search:
         if existing != self.direction:
             raise SearchError(f"the study {name!r} in this storage is to {existing} its "
                               f"objective; give --direction {existing} or another --study")
+        if "objective" not in self.study.user_attrs:    # what the editor shows it by
+            self.study.set_user_attr("objective", self.config.objective)
         return self.study
 
     def stop(self) -> None:

@@ -300,3 +300,53 @@ def test_the_search_worker_puts_itself_on_its_gpu(monkeypatch):
                                    "logs": {"val_loss": 0.41}, "eta_s": 1.0})
     assert event == {"event": "trial_epoch", "number": 4, "epoch": 2, "epochs": 3,
                      "logs": {"val_loss": 0.41}}
+
+
+def test_the_search_worker_runs_and_reads_a_study_in_another_storage(tmp_path, monkeypatch):
+    """The editor's search worker given a storage URL (a journal file, as on a shared disk):
+    its trials go to that study (none in out_dir), a read job reads it back with its objective,
+    and a storage that is not there is one line, with no file made."""
+    import threading
+
+    from netbuilder.runtime.workers import search as worker
+
+    train, calls = _fake_training([[0.5], [0.3]])
+    monkeypatch.setattr(search_mod, "_train_here", train)
+    project = digits_mlp()
+    project.search = dimensions_to_plain([parse_dimension("dense.units=4..16")])
+    (tmp_path / "shared").mkdir()
+    url = f"journal:{tmp_path / 'shared' / 'search.log'}"
+    job = {"project": proj.project_to_dict(project), "data": {"source": "digits"},
+           "out_dir": str(tmp_path / "out"), "runs_dir": str(tmp_path / "runs"),
+           "storage": url, "config": {"trials": 2, "epochs": 1, "study": "together",
+                                      "objective": "val_loss", "seed": 0}}
+    events = []
+    assert worker.run(job, events.append, threading.Event()) == 0, events
+    assert events[-1]["event"] == "finished" and len(calls) == 2
+    assert not (tmp_path / "out" / "study.db").exists()
+    assert len(_rows(tmp_path / "out" / "trials.csv")) == 2
+    assert len(list((tmp_path / "runs").iterdir())) == 2        # the runs folder, as usual
+    read = []
+    assert worker.run({"read": True, "storage": url, "config": {"study": None}}, read.append,
+                      threading.Event()) == 0
+    study = read[0]
+    assert study["name"] == "together" and study["storage"] == url
+    assert study["studies"] == ["together"] and study["objective"] == "val_loss"
+    assert [t["value"] for t in study["trials"]] == [0.5, 0.3]
+    missing = tmp_path / "nowhere.db"
+    for bad, words in ((f"sqlite:///{missing}", "there is no file"),
+                       (url, "no study 'other'")):
+        errors = []
+        assert worker.run({"read": True, "storage": bad, "config": {"study": "other"}},
+                          errors.append, threading.Event()) == 1
+        [error] = errors
+        assert error["event"] == "error" and words in error["message"]
+        assert "\n" not in error["message"]
+    assert not missing.exists()
+    # a study made by netbuilder search keeps its objective: the editor shows it by that
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    Search(project, space_for(project), _config(tmp_path, objective="val_accuracy",
+                                                storage=db, study="cli")).open()
+    read = []
+    worker.run({"read": True, "storage": db}, read.append, threading.Event())
+    assert read[0]["objective"] == "val_accuracy" and read[0]["direction"] == "maximize"

@@ -1,8 +1,11 @@
 """Hyperparameter search in the editor: ⚲ marks in the Inspector and the Training dock (one undo
 step each, following renames and deletions, shown on the node cards), Train ▸ Search… running a
 real small search on the digits MLP in the Search dock, Apply Best as one undo step, a
-trial whose values break the graph failed with the inference error, and a study of an earlier
-session listed again when its project is reopened and resumed with the settings it kept."""
+trial whose values break the graph failed with the inference error, a study of an earlier
+session listed again when its project is reopened and resumed with the settings it kept, and
+Train ▸ Open Search Study…: a study in another storage (an SQLite or journal file, as
+``netbuilder search --storage`` makes on several machines) shown, switched, resumed in its
+storage and remembered for the project, a bad storage one line in the dock."""
 
 from __future__ import annotations
 
@@ -13,7 +16,10 @@ import pytest
 from PySide6.QtWidgets import QToolButton
 
 from netbuilder.core import project as proj
+from netbuilder.ui.dialogs.search import OpenStudyDialog, storage_url_for_file
+from netbuilder.ui.panels.search.feature import remembered_study
 from netbuilder.ui.panels.search.marks import SEARCH_ICON
+from netbuilder.ui.panels.search.panel import NO_SEARCH
 
 MLP = Path(__file__).parents[2] / "resources" / "examples" / "mlp.nbproj"
 
@@ -273,22 +279,30 @@ class _ReadingWorker(_FakeWorker):
             self.alive = False
 
 
-def _earlier_study(folder, name, settings):
-    """A study as an earlier session's search left it: two complete trials, the settings."""
+def _study_in(url, name, settings=None, values=((12, 0.6), (24, 0.4))):
+    """A study in the Optuna storage ``url`` as a search left it: complete trials with
+    ``values`` ((units, objective)…), and the editor's ``settings`` if given."""
     import optuna
 
+    from netbuilder.runtime.search import open_storage
     from netbuilder.runtime.workers import search as worker
 
-    folder.mkdir(parents=True)
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = optuna.create_study(storage=f"sqlite:///{folder / 'study.db'}", study_name=name,
+    study = optuna.create_study(storage=open_storage(url), study_name=name,
                                 direction="minimize")
     units = optuna.distributions.IntDistribution(8, 32)
-    for n, value in ((12, 0.6), (24, 0.4)):
+    for n, value in values:
         study.add_trial(optuna.trial.create_trial(
             params={"dense.units": n}, distributions={"dense.units": units}, value=value,
-            user_attrs={"output_dir": str(folder.parent / f"run-{n}")}))
-    worker.save_settings(study, settings, 0)
+            user_attrs={"output_dir": f"run-{n}"}))
+    if settings is not None:
+        worker.save_settings(study, settings, 0)
+
+
+def _earlier_study(folder, name, settings):
+    """A study as an earlier session's search left it in the runs folder: two complete trials,
+    the settings."""
+    folder.mkdir(parents=True)
+    _study_in(f"sqlite:///{folder / 'study.db'}", name, settings)
 
 
 def test_a_study_of_an_earlier_session_is_listed_and_resumed_with_its_settings(make_window,
@@ -359,3 +373,191 @@ def test_epochs_per_trial_is_greyed_out_when_training_epochs_is_searched(make_wi
     assert not dialog.epochs.isEnabled() and not dialog.epochs_note.isHidden()
     assert "training.epochs" in dialog.epochs_note.text()
     dialog.close()
+
+
+def _mlp_project(tmp_path):
+    project = proj.load(MLP)
+    project.search = {"dense.units": {"type": "int", "low": 8, "high": 32}}
+    path = tmp_path / "mlp.nbproj"
+    proj.save(project, path)
+    return path
+
+
+def _reading_window(make_window, path=None):
+    """A window whose search processes are ``_ReadingWorker``s (their jobs in ``jobs``)."""
+    window = make_window()
+    panel = window.search_feature.panel
+    jobs = []
+    panel._new_worker = lambda reader=False: _ReadingWorker(jobs, panel)
+    if path is not None:
+        window.open_file(path)
+    return window, panel, jobs
+
+
+SETTINGS = {"objective": "val_loss", "direction": None, "trials": 4, "epochs": 2,
+            "timeout": None, "sampler": "tpe", "pruner": "median", "at_once": 1}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_a_study_in_another_storage_is_shown_resumed_there_and_remembered(
+        make_window, qtbot, tmp_path, monkeypatch, kind):
+    from PySide6.QtWidgets import QFileDialog
+
+    path = _mlp_project(tmp_path)
+    (tmp_path / "shared").mkdir()
+    file = tmp_path / "shared" / ("search.db" if kind == "sqlite" else "search.log")
+    url = f"sqlite:///{file.resolve()}" if kind == "sqlite" else f"journal:{file.resolve()}"
+    _study_in(url, "cluster", SETTINGS)
+    window, panel, jobs = _reading_window(make_window, path)
+    feature = window.search_feature
+    assert jobs == [] and panel.status.text() == NO_SEARCH     # no study in the runs folder
+    # Train ▸ Open Search Study…, Browse… for the file: its URL
+    action = feature.open_study_action
+    assert action in window.train_menu.actions() and action.isEnabled()
+    dialog = feature.open_study_dialog(start=False)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(file), ""))
+    dialog.browse_button.click()
+    assert dialog.storage() == url and dialog.study() == ""
+    dialog.accept()
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 2)
+    assert jobs[-1] == {"read": True, "storage": url, "config": {"study": None}}
+    assert [panel.table.item(r, 2).text() for r in range(2)] == ["0.6000", "0.4000"]
+    assert panel.paths == ["dense.units"] and panel.study_name == "cluster"
+    assert panel.best["best_number"] == 1 and panel.apply_button.isEnabled()
+    assert panel.status.text().startswith(f"Study 'cluster' in {kind}:…/{file.name}: 2 trials")
+    assert url in panel.status.toolTip()
+    assert "Resume runs the 2 trials left with its settings" in panel.status.text()
+    assert not panel.study_combo.isVisibleTo(panel)           # one study: nothing to choose
+    # the plots and importances are drawn as for the runs folder's study
+    assert panel.tabs.count() == 3
+    # Resume continues it in its storage; the runs go to the project's runs folder
+    panel.resume_button.click()
+    job = jobs[-1]
+    runs = tmp_path / "mlp-runs"
+    assert job["storage"] == url and job["config"]["study"] == "cluster"
+    assert job["config"]["trials"] == 2 and job["config"]["epochs"] == 2
+    assert job["runs_dir"] == str(runs)
+    assert job["out_dir"] == str(runs / "search" / "shared" / "cluster")
+    assert not (runs / "search" / "study.db").exists()
+    # Apply Best sets trial 1's units, one undo step
+    panel.workers[0].alive = False
+    panel._worker_ended()
+    assert panel.apply_best()
+    assert _node(window, "dense").params["units"] == 24
+    # remembered for this project (the editor's settings, not the project file): reopening
+    # it shows that study again
+    assert remembered_study(path) == (url, "")
+    assert "shared" not in path.read_text()
+    again, other, other_jobs = _reading_window(make_window, path)
+    qtbot.waitUntil(lambda: other.table.rowCount() == 2)
+    assert other_jobs[0]["storage"] == url and other.storage == url
+    # no storage: back to the runs folder's study (none), forgotten
+    dialog = again.search_feature.open_study_dialog(start=False)
+    assert dialog.storage() == url
+    dialog.restore_defaults()
+    dialog.accept()
+    assert other.storage is None and other.table.rowCount() == 0
+    assert other.status.text() == NO_SEARCH and remembered_study(path) is None
+
+
+def test_a_storage_with_several_studies_offers_them(make_window, qtbot, tmp_path):
+    path = _mlp_project(tmp_path)
+    url = f"journal:{tmp_path / 'search.log'}"
+    _study_in(url, "first", values=((8, 0.7),))
+    _study_in(url, "second")                       # made later: the newest
+    window, panel, jobs = _reading_window(make_window, path)
+    feature = window.search_feature
+    assert feature.open_study(url)
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 2)
+    assert panel.study_name == "second"
+    combo = panel.study_combo
+    assert combo.isVisibleTo(panel) and panel.study_label.isVisibleTo(panel)
+    assert [combo.itemText(i) for i in range(combo.count())] == ["first", "second"]
+    assert combo.currentText() == "second"
+    # settings not kept (a study made by netbuilder search): Search… continues it
+    assert not panel.resume_button.isEnabled()
+    assert "Train ▸ Search… continues it" in panel.status.text()
+    combo.activated.emit(0)
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 1)
+    assert jobs[-1]["config"] == {"study": "first"} and panel.study_name == "first"
+    assert combo.currentText() == "first" and combo.isVisibleTo(panel)
+    assert remembered_study(path) == (url, "first")
+    # the dialog offers the storage's studies; Search… says where it goes and goes there
+    dialog = feature.open_study_dialog(start=False)
+    names = [dialog.study_combo.itemText(i) for i in range(dialog.study_combo.count())]
+    assert names == ["first", "second"] and dialog.study() == "first"
+    dialog.close()
+    search = feature.open_dialog(start=False)
+    target = search.findChild(type(panel.status), "searchTarget")
+    assert target is not None and "'first'" in target.text() and url in target.text()
+    search.trials.setValue(3)
+    search.accept()
+    assert jobs[-1]["storage"] == url and jobs[-1]["config"]["study"] == "first"
+    assert jobs[-1]["config"]["trials"] == 3
+
+
+@pytest.mark.parametrize("make_url, words", [
+    (lambda tmp: f"sqlite:///{tmp / 'missing.db'}", "there is no file"),
+    (lambda tmp: f"journal:{tmp / 'notes.txt'}", "is not an Optuna journal file"),
+    (lambda tmp: f"sqlite:///{tmp / 'notes.txt'}", "is not an SQLite database"),
+    (lambda tmp: "postgresql://me:secret@localhost/db", "cannot open the storage"),
+])
+def test_a_storage_that_cannot_be_read_is_one_line_in_the_dock(make_window, qtbot, tmp_path,
+                                                               make_url, words):
+    (tmp_path / "notes.txt").write_text("not a study\n")
+    window, panel, jobs = _reading_window(make_window, _mlp_project(tmp_path))
+    url = make_url(tmp_path)
+    assert window.search_feature.open_study(url)
+    qtbot.waitUntil(lambda: panel.status.text().startswith("Could not"))
+    text = panel.status.text()
+    assert text.startswith("Could not open the search study: ") and words in text, text
+    assert "\n" not in text and "Traceback" not in text and "secret" not in text
+    assert panel.table.rowCount() == 0 and not panel.resume_button.isEnabled()
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_no_such_study_in_the_storage_names_those_there(make_window, qtbot, tmp_path):
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    _study_in(url, "cluster")
+    window, panel, _jobs = _reading_window(make_window, _mlp_project(tmp_path))
+    assert window.search_feature.open_study(url, "clusterr")
+    qtbot.waitUntil(lambda: panel.status.text().startswith("Could not"))
+    assert panel.status.text() == (f"Could not open the search study: no study 'clusterr' in "
+                                   f"{url}: it has 'cluster'")
+
+
+def test_the_search_worker_process_reads_a_journal_study(make_window, qtbot, tmp_path):
+    """The real search worker (a process), as the editor starts it."""
+    url = f"journal:{tmp_path / 'search.log'}"
+    _study_in(url, "cluster", SETTINGS)
+    window = make_window()
+    window.open_file(_mlp_project(tmp_path))
+    panel = window.search_feature.panel
+    assert window.search_feature.open_study(url)
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 2 and panel.reader is None,
+                    timeout=60_000)
+    assert panel.resume_button.isEnabled(), panel.status.text()
+    assert panel.status.text().startswith("Study 'cluster' in journal:…/search.log: 2 trials")
+
+
+def test_the_open_study_dialog_turns_files_into_urls_and_refuses_what_is_not_one(qtbot,
+                                                                                tmp_path):
+    db = tmp_path / "a.db"
+    _study_in(f"sqlite:///{db}", "s")
+    journal = tmp_path / "a.log"
+    _study_in(f"journal:{journal}", "s")
+    assert storage_url_for_file(db) == f"sqlite:///{db.resolve()}"
+    assert storage_url_for_file(journal) == f"journal:{journal.resolve()}"
+    dialog = OpenStudyDialog()
+    qtbot.addWidget(dialog)
+    assert dialog.storage_edit.placeholderText().startswith("empty: the study in this project")
+    for bad, words in (("nonsense", "is not a storage URL"),
+                       (f"sqlite:///{tmp_path / 'gone.db'}", "there is no file")):
+        dialog.storage_edit.setText(bad)
+        dialog.accept()
+        assert dialog.result() == 0 and words in dialog.error_label.text()
+        assert dialog.error_label.isVisibleTo(dialog)
+    dialog.storage_edit.setText(str(journal))        # a path pasted: its URL
+    dialog.accept()
+    assert dialog.result() == 1 and dialog.storage() == f"journal:{journal.resolve()}"
+    assert not dialog.error_label.isVisibleTo(dialog)

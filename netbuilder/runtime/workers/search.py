@@ -6,6 +6,7 @@ search (``runtime/search.py``) in its own process, speaking ``workers/protocol.p
     {"project": {...project file contents...},
      "data": {"source": "digits", "options": {...}},
      "out_dir": "DIR",             # the study (study.db), trials.csv, best.nbproj
+     "storage": null,              # or an Optuna storage URL: the study is there instead
      "runs_dir": "DIR",            # each trial's run folder (<time>_trial-NNN): the Runs tab's
      "config": {"trials": 10, "timeout": null, "epochs": 3, "objective": "val_loss",
                 "direction": null, "sampler": "tpe", "pruner": "median", "study": "NAME"},
@@ -27,6 +28,15 @@ A job ``{"read": true, "out_dir": "DIR", "config": {"study": "NAME"}}`` only rea
 in ``out_dir`` (that name, else the newest one there) and answers ``study`` (with
 ``settings``: the saved settings, ``{}`` for a study made without them), ``importances`` when
 there are enough trials, then ``finished`` with reason ``read``; nothing is trained.
+``{"read": true, "storage": URL, "config": {"study": "NAME"}}`` reads a study in any Optuna
+storage instead (one made by ``netbuilder search --storage URL``, e.g. on several machines):
+that name (an error when the storage has no such study), or the newest one when the name is
+empty; the storage must exist (a missing SQLite or journal file is an error, never made).
+Its ``study`` event also has ``storage`` and ``studies`` (every study name the storage holds).
+
+A search job with ``"storage": URL`` runs its trials on the study in that storage (made there
+when missing, as ``netbuilder search --storage`` does); ``out_dir`` then gets only trials.csv
+and best.nbproj.
 
 **stdout**: ``status`` (message); ``study`` (name, direction, objective, paths, ``settings``
 (the saved settings) and ``trials``: the study's earlier trials, as ``trial`` events have
@@ -137,21 +147,99 @@ def finished_trials(study: Any) -> list[dict[str, Any]]:
     return [trial_record(t) for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
 
 
-def read(job: dict[str, Any], emit: Any) -> int:
-    """Answer a ``read`` job: the study in ``out_dir``, its trials and saved settings."""
-    from netbuilder.runtime.search import STUDY_FILE, SearchError, open_storage
+def _sqlite_file(url: str) -> Path | None:
+    """The file of an ``sqlite:///PATH`` URL (None for an in-memory database)."""
+    rest = url[len("sqlite:///"):].split("?", 1)[0]
+    return Path(rest) if rest and rest != ":memory:" else None
+
+
+def existing_storage(url: str) -> Any:
+    """The Optuna storage at ``url`` for reading: an SQLite or journal file must already be
+    there (Optuna would make an empty one) and be a study file. Raises ``SearchError``."""
+    import sqlite3
+
+    from netbuilder.runtime.search import SearchError, open_storage
+
+    url = url.strip()
+    if not url:
+        raise SearchError("no storage: give an Optuna storage URL such as sqlite:///study.db, "
+                          "journal:PATH or postgresql://user@host/db")
+    file: Path | None = None
+    if url.startswith("sqlite:///"):
+        file = _sqlite_file(url)
+    elif url.startswith("journal:"):
+        file = Path(url.removeprefix("journal:").removeprefix("//"))
+    if file is not None and not file.is_file():
+        raise SearchError(f"cannot open the storage {url}: there is no file {file}")
+    if file is not None and url.startswith("sqlite:"):
+        try:
+            with sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True) as db:
+                tables = {row[0] for row in db.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.Error as err:
+            raise SearchError(f"cannot open the storage {url}: {file} is not an SQLite "
+                              f"database ({err})") from None
+        if "studies" not in tables:
+            raise SearchError(f"cannot open the storage {url}: {file} holds no Optuna study")
+    elif file is not None and not _journal_like(file):
+        raise SearchError(f"cannot open the storage {url}: {file} is not an Optuna journal "
+                          "file")
+    return open_storage(url)
+
+
+def _journal_like(file: Path) -> bool:
+    """Whether ``file`` begins as an Optuna journal does (a JSON line with an ``op_code``), or
+    is empty."""
+    try:
+        with file.open("rb") as handle:
+            first = handle.readline(1 << 16).strip()
+        return not first or "op_code" in json.loads(first)
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def _study_names(storage: Any, where: str) -> list[str]:
+    import optuna
+
+    from netbuilder.runtime.search import SearchError
 
     try:
-        path = Path(job["out_dir"]) / STUDY_FILE
-        if not path.is_file():
-            raise SearchError(f"no study in {path.parent}")
-        storage = open_storage(f"sqlite:///{path.resolve()}")   # Optuna, quietened
+        return list(optuna.study.get_all_study_names(storage))
+    except Exception as err:  # noqa: BLE001 - a journal that is not one, a server refusing
+        text = str(err).strip().splitlines()
+        raise SearchError(f"cannot read the storage {where}: "
+                          f"{text[0] if text else type(err).__name__} (is it an Optuna "
+                          "study storage?)") from None
+
+
+def read(job: dict[str, Any], emit: Any) -> int:
+    """Answer a ``read`` job: the study in ``out_dir`` (or ``storage``), its trials and saved
+    settings."""
+    from netbuilder.runtime.search import STUDY_FILE, SearchError, open_storage
+
+    url = job.get("storage") or None
+    path: Path | None = None
+    try:
+        wanted = (job.get("config") or {}).get("study") or None
+        if url is not None:
+            if not isinstance(url, str):
+                raise SearchError(f"the storage must be a URL, found {url!r}")
+            where = url
+            storage = existing_storage(url)
+        else:
+            path = Path(job["out_dir"]) / STUDY_FILE
+            if not path.is_file():
+                raise SearchError(f"no study in {path.parent}")
+            where = str(path)
+            storage = open_storage(f"sqlite:///{path.resolve()}")   # Optuna, quietened
         import optuna
 
-        names = optuna.study.get_all_study_names(storage)
-        wanted = (job.get("config") or {}).get("study")
+        names = _study_names(storage, where)
         if not names:
-            raise SearchError(f"no study in {path}")
+            raise SearchError(f"no study in {where}")
+        if url is not None and wanted is not None and wanted not in names:
+            raise SearchError(f"no study {wanted!r} in {where}: it has "
+                              + ", ".join(repr(n) for n in names))
         name = wanted if wanted in names else names[-1]
         study = optuna.load_study(study_name=name, storage=storage)
     except (SearchError, KeyError, TypeError) as err:
@@ -162,10 +250,12 @@ def read(job: dict[str, Any], emit: Any) -> int:
     paths: list[str] = []
     for trial in trials:
         paths += [p for p in trial["params"] if p not in paths]
+    objective = settings.get("objective") or study.user_attrs.get("objective") or "val_loss"
     emit({"event": "study", "name": study.study_name,
           "direction": study.direction.name.lower(),
-          "objective": settings.get("objective") or "val_loss", "paths": paths,
-          "out_dir": str(path.parent), "trials": trials, "settings": settings})
+          "objective": str(objective), "paths": paths,
+          "out_dir": None if path is None else str(path.parent), "storage": url,
+          "studies": names, "trials": trials, "settings": settings})
     found = importances(study)
     if found:
         emit({"event": "importances", "importances": found})
@@ -194,8 +284,11 @@ def run(job: dict[str, Any], emit: Any, stop: threading.Event) -> int:
         if unknown:
             raise SearchError(f"unknown search setting {unknown[0]!r}")
         gpu = job.get("gpu")
+        storage = job.get("storage") or None
+        if storage is not None and not isinstance(storage, str):
+            raise SearchError(f"the storage must be a URL, found {storage!r}")
         search = Search(project, space_for(project), SearchConfig(
-            data=dict(job.get("data") or {}), out_dir=Path(job["out_dir"]),
+            data=dict(job.get("data") or {}), out_dir=Path(job["out_dir"]), storage=storage,
             runs_dir=Path(job["runs_dir"]) if job.get("runs_dir") else None,
             # alone on its GPU (CUDA_VISIBLE_DEVICES, set in main): that one, whatever the
             # project's devices setting names
@@ -214,7 +307,8 @@ def run(job: dict[str, Any], emit: Any, stop: threading.Event) -> int:
                 else saved_settings(study))
     emit({"event": "study", "name": study.study_name, "direction": search.direction,
           "objective": search.config.objective, "paths": [d.path for d in search.dims],
-          "out_dir": str(search.config.out_dir), "trials": earlier, "settings": settings})
+          "out_dir": str(search.config.out_dir), "storage": storage, "trials": earlier,
+          "settings": settings})
     threading.Thread(target=lambda: (stop.wait(), search.stop()), daemon=True).start()
     ran = 0
     try:

@@ -1,12 +1,16 @@
 """Train ▸ Search…: what a hyperparameter search optimises and how (objective, direction, trials,
 epochs per trial, time budget, sampler, pruning, trials at once), over the parameters marked ⚲
 for search. The Search dock (``ui/panels/search/panel.py``) runs it: trials at once are that
-many search processes on one study, and with several GPUs worker k trains on GPU k mod count."""
+many search processes on one study, and with several GPUs worker k trains on GPU k mod count.
+
+Train ▸ Open Search Study…: an Optuna storage (a URL, or an SQLite or journal file chosen with
+Browse…) and, optionally, a study name, whose study the Search dock then shows and resumes."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -15,14 +19,19 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from netbuilder.runtime.search import worker_gpus
+from netbuilder.ui.dialogs.common import FormDialog, add_rows
 
 OBJECTIVES = ("val_loss", "val_accuracy", "loss", "accuracy")
 SAMPLERS = (("tpe", "TPE (Bayesian, tree-structured)"), ("random", "Random"),
@@ -47,11 +56,14 @@ class SearchDialog(QDialog):
     None). ``space`` is the marked parameters as text (``dense.units=16..128``); ``problem``
     says why there is nothing to search (then Start is off); ``gpus`` the GPUs the workers take
     turns on (``runtime.search.search_gpus``; none on a CPU-only machine); ``epochs_searched``:
-    training.epochs is marked ⚲, which wins over epochs per trial (greyed out then)."""
+    training.epochs is marked ⚲, which wins over epochs per trial (greyed out then);
+    ``target``: where the search goes when that is not the runs folder (a line above the
+    form)."""
 
     def __init__(self, space: Sequence[str], problem: str | None, epochs: int,
                  previous: dict[str, Any] | None = None, parent: QWidget | None = None,
-                 gpus: Sequence[int] = (), epochs_searched: bool = False) -> None:
+                 gpus: Sequence[int] = (), epochs_searched: bool = False,
+                 target: str | None = None) -> None:
         super().__init__(parent)
         self.gpu_list = list(gpus)
         self.setWindowTitle("Hyperparameter Search")
@@ -67,6 +79,12 @@ class SearchDialog(QDialog):
             what.setText("<b>Searched</b> (⚲ in the Inspector and the Training dock):<br>"
                          + "<br>".join(f"&nbsp;&nbsp;{escape(s)}" for s in space))
         layout.addWidget(what)
+        if target:
+            where = QLabel(target)
+            where.setObjectName("searchTarget")
+            where.setWordWrap(True)
+            where.setStyleSheet("color: #5f6873;")
+            layout.addWidget(where)
         form = QFormLayout()
         self.objective = QComboBox()
         self.objective.setEditable(True)
@@ -169,3 +187,136 @@ class SearchDialog(QDialog):
         self.sampler.setCurrentIndex(max(0, self.sampler.findData(config.get("sampler"))))
         self.pruner.setCurrentIndex(max(0, self.pruner.findData(config.get("pruner"))))
         self.at_once.setValue(int(config.get("at_once") or 1))
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+STORAGE_SCHEMES = ("sqlite:", "journal:", "postgresql", "mysql", "oracle", "mssql")
+NEWEST = "newest study in the storage"
+STUDY_FILES = ("Optuna studies (*.db *.sqlite *.sqlite3 *.db3 *.log *.journal *.jsonl);;"
+               "All files (*)")
+
+
+def storage_url_for_file(path: str | Path) -> str:
+    """The Optuna storage URL of a study file: ``sqlite:///PATH`` for an SQLite database (by
+    its first bytes), ``journal:PATH`` for anything else (a journal file); PATH absolute."""
+    file = Path(path).expanduser().resolve()
+    try:
+        with file.open("rb") as handle:
+            head = handle.read(len(SQLITE_HEADER))
+    except OSError:
+        head = b""
+    if head == SQLITE_HEADER or (not head and file.suffix.lower() in
+                                 (".db", ".sqlite", ".sqlite3", ".db3")):
+        return f"sqlite:///{file}"
+    return f"journal:{file}"
+
+
+def storage_problem(url: str) -> str | None:
+    """Why ``url`` is not an Optuna storage URL this dialog can take (None: it may be one;
+    whether it opens, the search worker finds out)."""
+    if not url.startswith(STORAGE_SCHEMES):
+        return (f"{url!r} is not a storage URL: give sqlite:///PATH.db, journal:PATH or "
+                "postgresql://user@host/db, or Browse… for a study file")
+    if url.startswith("sqlite:///") or url.startswith("journal:"):
+        rest = (url[len("sqlite:///"):].split("?", 1)[0] if url.startswith("sqlite:")
+                else url.removeprefix("journal:").removeprefix("//"))
+        if not rest:
+            return f"{url!r} names no file: Browse… for the study file"
+        if not Path(rest).expanduser().is_file():
+            return f"there is no file {rest}: Browse… for the study file"
+    return None
+
+
+class OpenStudyDialog(FormDialog):
+    """Train ▸ Open Search Study…: ``storage()`` (a URL; "" for the study in the project's runs
+    folder) and ``study()`` (a name; "" for the storage's newest study). ``studies`` are names
+    to offer (those the last read of ``storage`` found); OK refuses a URL that is not one or
+    a study file that is not there, with the reason."""
+
+    def __init__(self, storage: str = "", study: str = "", studies: Sequence[str] = (),
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Open Search Study")
+        layout = QVBoxLayout(self)
+        intro = QLabel("Show a study made by <tt>netbuilder search --storage URL --study "
+                       "NAME</tt> (on this machine, or shared by several) in the Search dock. "
+                       "Resume continues it in the same storage; its trials' runs go to this "
+                       "project's runs folder.")
+        intro.setWordWrap(True)
+        intro.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(intro)
+        form = QFormLayout()
+        self.storage_edit = QLineEdit(storage)
+        self.storage_edit.setObjectName("storageEdit")
+        self.storage_edit.setPlaceholderText("empty: the study in this project's runs folder")
+        self.storage_edit.setToolTip("An Optuna storage URL: sqlite:///PATH.db, journal:PATH "
+                                     "(a journal file, e.g. on a shared disk), "
+                                     "postgresql://user@host/db, mysql://…")
+        self.storage_edit.setMinimumWidth(380)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.setToolTip("Choose an SQLite (.db) or journal file: it becomes "
+                                      "its storage URL")
+        self.browse_button.clicked.connect(self.browse)
+        row = QHBoxLayout()
+        row.addWidget(self.storage_edit, 1)
+        row.addWidget(self.browse_button)
+        self.study_combo = QComboBox()
+        self.study_combo.setObjectName("studyCombo")
+        self.study_combo.setEditable(True)
+        self.study_combo.addItems([s for s in studies if s])
+        self.study_combo.setCurrentText(study)
+        line = self.study_combo.lineEdit()
+        line.setPlaceholderText(NEWEST)
+        self.study_combo.setToolTip("The study's name (--study); empty: the newest one. When "
+                                    "the storage holds several, the Search dock offers them "
+                                    "once it has read it.")
+        note = QLabel("Several machines searching one study: run netbuilder search on each with "
+                      "the same --storage and --study.")
+        note.setWordWrap(True)
+        note.setStyleSheet("color: #5f6873;")
+        add_rows(form, ("Storage", row), ("Study", self.study_combo), ("", note))
+        layout.addLayout(form)
+        self.add_footer(layout, self.restore_defaults, "openStudyError")
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setText("Open")
+        self.buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).setToolTip(
+            "Empty both fields: the study in this project's runs folder")
+
+    def storage(self) -> str:
+        return self.storage_edit.text().strip()
+
+    def study(self) -> str:
+        return self.study_combo.currentText().strip()
+
+    def restore_defaults(self) -> None:
+        self.storage_edit.clear()
+        self.study_combo.setCurrentText("")
+        self.show_error(None)
+
+    def browse(self) -> None:
+        """Ask for a study file and put its storage URL in the field."""
+        start = self.storage_edit.text().strip()
+        folder = ""
+        for prefix in ("sqlite:///", "journal:"):
+            if start.startswith(prefix):
+                folder = str(Path(start.removeprefix(prefix).split("?", 1)[0]).parent)
+        path, _ = QFileDialog.getOpenFileName(self, "Open a Search Study File", folder,
+                                              STUDY_FILES)
+        if path:
+            self.storage_edit.setText(storage_url_for_file(path))
+            self.show_error(None)
+
+    def accept(self) -> None:
+        url = self.storage()
+        if url and not url.startswith(STORAGE_SCHEMES) and Path(url).expanduser().is_file():
+            url = storage_url_for_file(url)          # a path typed or pasted: its URL
+            self.storage_edit.setText(url)
+        problem = storage_problem(url) if url else None
+        if problem:
+            self.show_error(problem)
+            self.layout().activate()                 # room for the error line
+            hint = self.sizeHint()
+            self.resize(max(self.width(), hint.width()), max(self.height(), hint.height()))
+            return
+        self.show_error(None)
+        super().accept()

@@ -17,11 +17,20 @@ folder has a study, the dock reads it (a search worker's ``read`` job: Optuna ne
 editor's process), lists its trials and offers Resume with the settings it was made with. Every
 trial is a run in the runs folder, so the Training dock's Runs tab lists it. Apply Best sets the
 best trial's values on the graph and settings in one undo step.
+
+``open_storage`` shows a study kept elsewhere instead: one in any Optuna storage (an SQLite or
+journal file, a database URL), e.g. made by ``netbuilder search --storage URL`` on several
+machines (Train ▸ Open Search Study…). It is read the same way (the ``read`` job with
+``storage``) and shown the same; when the storage holds several studies, a Study list in the
+dock's bar switches between them. Resume and Search… then continue that study in that storage
+(the job's ``storage``); its trials' runs still go to the project's runs folder, and its
+trials.csv and best.nbproj to ``search/shared/<study>`` there.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -51,6 +60,9 @@ from netbuilder.ui.workers import WorkerClient
 SEARCH_WORKER = "netbuilder.runtime.workers.search"
 SEARCH_FOLDER = "search"
 """The study's folder in the project's runs folder (study.db, trials.csv, best.nbproj)."""
+SHARED_FOLDER = "shared"
+"""Under SEARCH_FOLDER: a study opened from another storage gets its trials.csv and best.nbproj
+in ``shared/<study>``."""
 NO_SEARCH = "No search yet: mark values with ⚲ in the Inspector, then Train ▸ Search…."
 STATE_COLORS = {"complete": "#1e7e34", "pruned": "#8a6d00", "failed": "#d93025",
                 "running": "#1a73e8"}
@@ -62,6 +74,26 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
+def shown_url(url: str) -> str:
+    """A storage URL as the dock shows it: a database password hidden."""
+    return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", url)
+
+
+def short_url(url: str) -> str:
+    """A storage URL in a few words: an SQLite or journal file by its name (the status's
+    tooltip has the whole URL), a database URL without its password."""
+    for prefix in ("sqlite:///", "journal:"):
+        if url.startswith(prefix):
+            name = Path(url[len(prefix):].split("?", 1)[0]).name
+            return f"{prefix.rstrip('/')}…/{name}" if name else url
+    return shown_url(url)
+
+
+def folder_name(study: str) -> str:
+    """A study's name as a folder name."""
+    return re.sub(r"[^\w.-]+", "_", study).strip("._") or "study"
+
+
 class SearchPanel(QWidget):
     """Runs and shows one search at a time. ``runs_folder(create=True)`` is where the
     project's runs go (made if ``create``); ``job_base()`` the project dict and data the trials
@@ -69,6 +101,7 @@ class SearchPanel(QWidget):
 
     running_changed = Signal(bool)
     trial_finished = Signal(dict)       # a ``trial`` event (the Runs tab reads its folder)
+    storage_opened = Signal(str, str)   # open_storage(url, study): "" for the newest study
 
     def __init__(self, document: Document, runs_folder: Callable[..., Path | None],
                  job_base: Callable[[], dict[str, Any]], parent: QWidget | None = None,
@@ -85,6 +118,8 @@ class SearchPanel(QWidget):
                                                   # first has opened (made) the study
         self.config: dict[str, Any] = {}     # the dialog's settings, or those the study kept
         self.study_name: str | None = None
+        self.storage: str | None = None      # the shown study's storage URL; None: runs folder
+        self.studies: list[str] = []         # the studies that storage holds
         self.trials: dict[int, dict[str, Any]] = {}
         self.paths: list[str] = []
         self.objective = "val_loss"
@@ -115,6 +150,15 @@ class SearchPanel(QWidget):
         self.resume_button.clicked.connect(self.resume)
         self.apply_button.clicked.connect(self.apply_best)
         bar.addWidget(self.status, 1)
+        self.study_label = QLabel("Study")
+        self.study_combo = QComboBox()
+        self.study_combo.setObjectName("searchStudyCombo")
+        self.study_combo.setToolTip("The studies in this storage: choose one to show it")
+        self.study_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.study_combo.activated.connect(self._study_chosen)
+        bar.addWidget(self.study_label)
+        bar.addWidget(self.study_combo)
+        self._show_studies()
         for b in (self.search_button, self.stop_button, self.resume_button, self.apply_button):
             bar.addWidget(b)
         layout.addLayout(bar)
@@ -189,8 +233,7 @@ class SearchPanel(QWidget):
         if reader:
             worker.event.connect(self._read_event)
             worker.crashed.connect(lambda why: (self.show_status(
-                f"Could not read the earlier search: {why}", "#d93025"),
-                self._forget_reader(worker)))
+                f"{self._unread()}: {why}", "#d93025"), self._forget_reader(worker)))
             worker.finished.connect(lambda: self._forget_reader(worker))
             return worker
         worker.event.connect(self.handle_event)
@@ -204,9 +247,7 @@ class SearchPanel(QWidget):
         search runs."""
         if self.is_running():
             return False
-        self._close_reader()
-        self.config, self.study_name, self.stopped, self.error = {}, None, False, None
-        self.clear()
+        self._forget_study(None)
         self.show_status(NO_SEARCH)
         base = self.runs_folder(create=False)
         if base is None or not (base / SEARCH_FOLDER / STUDY_FILE).is_file():
@@ -217,9 +258,56 @@ class SearchPanel(QWidget):
                            "config": {"study": self.study_default()}})
         return True
 
+    def open_storage(self, url: str, study: str = "") -> bool:
+        """Show the study ``study`` ("": the newest) of the Optuna storage ``url`` instead of
+        the runs folder's, read by a search worker; False while a search runs. A storage that
+        cannot be opened, or without that study, is one line in the status."""
+        if self.is_running():
+            return False
+        self._forget_study(url)
+        self.storage_opened.emit(url, study)
+        self.show_status(f"Reading {'study ' + repr(study) if study else 'the newest study'} "
+                         f"in {short_url(url)}…")
+        self.reader = self._new_worker(reader=True)
+        self.reader.start({"read": True, "storage": url, "config": {"study": study or None}})
+        return True
+
+    def _forget_study(self, storage: str | None) -> None:
+        """Show nothing until the study in ``storage`` (None: the runs folder) is read."""
+        self._close_reader()
+        self.config, self.study_name, self.stopped, self.error = {}, None, False, None
+        if storage != self.storage:
+            self.studies = []
+        self.storage = storage
+        self.clear()
+        self._show_studies()
+
+    def _show_studies(self) -> None:
+        """The Study list in the bar: the storage's studies, when it holds several."""
+        combo = self.study_combo
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItems(self.studies)
+        if self.study_name in self.studies:
+            combo.setCurrentIndex(self.studies.index(self.study_name))
+        combo.blockSignals(False)
+        several = self.storage is not None and len(self.studies) > 1
+        combo.setVisible(several)
+        self.study_label.setVisible(several)
+        combo.setEnabled(not self.is_running())
+
+    def _study_chosen(self, index: int) -> None:
+        name = self.study_combo.itemText(index)
+        if self.storage is not None and name and name != self.study_name:
+            self.open_storage(self.storage, name)
+
+    def _unread(self) -> str:
+        return ("Could not read the earlier search" if self.storage is None else
+                "Could not open the search study")
+
     def _read_event(self, event: dict[str, Any]) -> None:
         if event.get("event") == "error":
-            self.show_status(f"Could not read the earlier search: {event.get('message')}",
+            self.show_status(f"{self._unread()}: {shown_url(str(event.get('message')))}",
                              "#d93025")
         else:
             self.handle_event(event)
@@ -248,8 +336,14 @@ class SearchPanel(QWidget):
         return max(0, int(self.config.get("trials") or 0) - ran)
 
     def study_folder(self) -> Path | None:
+        """Where the shown study's trials.csv and best.nbproj go (the study itself too, unless
+        it is in another storage)."""
         base = self.runs_folder()
-        return None if base is None else base / SEARCH_FOLDER
+        if base is None:
+            return None
+        if self.storage is not None:
+            return base / SEARCH_FOLDER / SHARED_FOLDER / folder_name(self.study_name or "study")
+        return base / SEARCH_FOLDER
 
     def start(self, config: dict[str, Any], resume: bool = False) -> bool:
         """Start the search worker on the project as it is now; False when it runs already."""
@@ -275,11 +369,17 @@ class SearchPanel(QWidget):
         gpus = list(config.pop("gpus", None) or [])
         if resume and not gpus:             # settings from an earlier session: this machine's
             gpus = worker_gpus(at_once, self.gpus())
+        if self.storage is not None and self.study_name:
+            config["study"] = self.study_name       # the shown study, in its storage
         config.setdefault("study", self.study_default())
         saved = {**config, "at_once": at_once}       # kept in the study for a later Resume
         config.pop("begun", None)
         base_job = self.job_base()
-        base_job.update({"out_dir": str(base / SEARCH_FOLDER), "runs_dir": str(base)})
+        out_dir = base / SEARCH_FOLDER
+        if self.storage is not None:
+            out_dir = out_dir / SHARED_FOLDER / folder_name(config["study"])
+            base_job["storage"] = self.storage
+        base_job.update({"out_dir": str(out_dir), "runs_dir": str(base)})
         self.stopped = False
         self.error = None
         for worker in self.workers:
@@ -338,6 +438,7 @@ class SearchPanel(QWidget):
         self._set_running(False)
 
     def _set_running(self, running: bool) -> None:
+        self.study_combo.setEnabled(not running)
         self.stop_button.setEnabled(running)
         self.search_button.setEnabled(not running)
         self.resume_button.setEnabled(not running and bool(self.config))
@@ -357,6 +458,8 @@ class SearchPanel(QWidget):
 
     def show_status(self, text: str, color: str | None = None) -> None:
         self.status.setText(text)
+        self.status.setToolTip("" if self.storage is None else
+                               f"The study's storage: {shown_url(self.storage)}")
         self.status.setStyleSheet(f"color: {color};" if color else "")
 
     # -- events ----------------------------------------------------------------------------------
@@ -370,6 +473,12 @@ class SearchPanel(QWidget):
             self.objective = str(event.get("objective") or "val_loss")
             self.direction = str(event.get("direction") or "minimize")
             self.study_name = str(event.get("name") or "")
+            if self.storage is not None:
+                self.studies = [str(n) for n in event.get("studies") or self.studies
+                                or [self.study_name]]
+                if self.study_name not in self.studies:
+                    self.studies.append(self.study_name)
+                self._show_studies()
             self.config.update(event.get("settings") or {})
             for trial in event.get("trials") or []:
                 self.trials[int(trial["number"])] = trial
@@ -422,7 +531,9 @@ class SearchPanel(QWidget):
 
     def _study_read(self) -> None:
         """An earlier session's study has been read: what it holds and what Resume does."""
-        text = f"Earlier search, study {self.study_name!r}: {self._progress_text()}. "
+        text = (f"Earlier search, study {self.study_name!r}: " if self.storage is None else
+                f"Study {self.study_name!r} in {short_url(self.storage)}: ")
+        text += f"{self._progress_text()}. "
         if self.config:
             left = self.trials_left()
             text += (f"Resume runs the {left} trials left" if left else
