@@ -31,6 +31,7 @@ from netbuilder.runtime.training.code import (
     optimizer_code,
     preprocess_code,
     quoted,
+    rescales_itself,
 )
 from netbuilder.runtime.training.settings import SettingsError, TrainingSettings
 
@@ -141,8 +142,8 @@ def search_script(project: Any, data: str, trials: int = 20, objective: str = "v
     batch = 'params["training.batch_size"]' if "batch_size" in training else "BATCH_SIZE"
     metrics = s.metrics if s.metrics is not None else ["accuracy"]
     study = model_name(project.name)
-    parts = [model, load_data_code(data), "\n\n", FIT_TO_MODEL, "\n\n", _REPORTER, "\n\n",
-             _optimizer_function(s, training)]
+    parts = [model, load_data_code(data, rescales_itself(graph)), "\n\n", FIT_TO_MODEL, "\n\n",
+             _REPORTER, "\n\n", _optimizer_function(s, training)]
     parts.append(f'''
 
 OBJECTIVE = {quoted(objective)}  # reported after every epoch, for pruning (--objective)

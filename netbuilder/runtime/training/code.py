@@ -29,8 +29,28 @@ class TrainingCodeError(Exception):
     """The training cannot be written as code; ``str(err)`` says why."""
 
 
-def load_data_code(data: str) -> str:
-    """``load_data()`` for ``data``: returns (x, y) of the training data."""
+def rescales_itself(graph: Graph) -> bool:
+    """Whether the model scales its own pixels: a Rescaling layer among its first layers (as
+    ``data.model_rescales`` finds it in the built model) and no Keras Application's
+    preprocessing. NetBuilder then feeds it 0-255 pixels, and so does the exported code."""
+    if preprocessing_applies(graph):
+        return False
+    return any(graph.nodes[nid].type == "Rescaling" for nid in graph.topological_order()[:4])
+
+
+def preprocessing_applies(graph: Graph) -> bool:
+    from netbuilder.runtime.applications import preprocess_module, preprocessing_for
+
+    name = preprocessing_for(graph)
+    return bool(name and preprocess_module(name))
+
+
+def load_data_code(data: str, keep_pixels: bool = False) -> str:
+    """``load_data()`` for ``data``: returns (x, y) of the training data, images scaled to 0-1,
+    or with ``keep_pixels`` (a model that rescales them itself: ``rescales_itself``) as 0-255
+    pixels."""
+    if keep_pixels and data != "digits":
+        return _load_pixels_code(data)
     if data == "digits":
         return '''def load_data():
     """scikit-learn's bundled 8x8 digits (no download), pixel values scaled to 0-1."""
@@ -366,13 +386,45 @@ def evaluate_with_tta(model, x, y, copies, prepare=None):
 '''
 
 
-def augmentation_code(augmentation: dict[str, Any] | None) -> str:
+def _load_pixels_code(data: str) -> str:
+    """``load_data()`` keeping 0-255 pixels, for a model whose Rescaling layer scales them."""
+    note = "pixel values kept at 0-255: the model's Rescaling layer scales them"
+    if data in KERAS_DATASETS:
+        return f'''def load_data():
+    """keras.datasets.{data}: the training images (from Keras' cache, or downloaded); {note}."""
+    (x, y), _ = keras.datasets.{data}.load_data()
+    return x.astype("float32"), y.reshape(len(y))
+'''
+    path = Path(data)
+    if path.suffix == ".npz":
+        return f'''def load_data():
+    """Arrays from {path.name}: x_train/y_train (or x/y), values as stored ({note})."""
+    with np.load({quoted(str(path))}) as arrays:
+        x = arrays["x_train"] if "x_train" in arrays else arrays["x"]
+        y = arrays["y_train"] if "y_train" in arrays else arrays["y"]
+    return x.astype("float32"), y
+'''
+    if path.is_dir() or not path.suffix:
+        return f'''def load_data():
+    """Images from {path.name}/, one sub-folder per class; {note}."""
+    images = keras.utils.image_dataset_from_directory(
+        {quoted(str(path))}, batch_size=None, shuffle=False, image_size=IMAGE_SIZE
+    )
+    x = np.stack([image for image, _ in images.as_numpy_iterator()]).astype("float32")
+    y = np.array([label for _, label in images.as_numpy_iterator()])
+    return x, y
+'''
+    return load_data_code(data)     # its own error for what cannot be loaded
+
+
+def augmentation_code(augmentation: dict[str, Any] | None, value_range: str = "0-1") -> str:
     """``augmentation()``: the project's random layers, written from the same table that
-    builds them for training (``data.augmentation_layers``), for load_data's 0-1 values."""
+    builds them for training (``data.augmentation_layers``), for load_data's values (0-1, or
+    0-255 pixels for a model that rescales them itself)."""
     from netbuilder.runtime.data import augmentation_layers
 
     layers = [_call(f"keras.layers.{name}", [f"{k}={quoted(v)}" for k, v in kwargs.items()], 12)
-              for name, kwargs in augmentation_layers(augmentation, "0-1")]
+              for name, kwargs in augmentation_layers(augmentation, value_range)]
     body = "".join(f"            {layer},\n" for layer in layers)
     return f'''def augmentation():
     """The project's augmentation: random Keras layers, active when called with training=True."""
@@ -458,7 +510,8 @@ def training_code(graph: Graph, settings_dict: dict[str, Any] | None, data: str,
     problem = data_problems(graph, s, data)
     if problem:
         raise TrainingCodeError(problem)
-    parts = [load_data_code(data)]
+    keep_pixels = rescales_itself(graph)
+    parts = [load_data_code(data, keep_pixels)]
     parts.append("\n\n" + FIT_TO_MODEL)
     parts.append("\n\n" + DEVICES_CODE)
     preprocess = preprocess_code(graph)
@@ -467,7 +520,8 @@ def training_code(graph: Graph, settings_dict: dict[str, Any] | None, data: str,
     prepare = augmented and bool(preprocess)    # the pixels augmented, then prepared
     data_args = fit_data(s, augmented, prepare)
     if augmented:
-        parts.append("\n\n" + augmentation_code(augmentation))
+        parts.append("\n\n" + augmentation_code(
+            augmentation, "0-255" if keep_pixels and data != "digits" else "0-1"))
         if prepare:
             from netbuilder.runtime.applications import preprocess_module, preprocessing_for
 
