@@ -167,7 +167,8 @@ class Peers:
         self.coordinator = args.coordinator
         now = time.monotonic()
         self.answered = now  # when the coordinator last answered
-        self.heard = {k: ("", now) for k in range(processes) if k != process}
+        # for each other process: its last count, when it changed, and when it changed before
+        self.heard = {k: ("", now, now) for k in range(processes) if k != process}
         self.watching = False
 
     def start(self):
@@ -187,9 +188,9 @@ class Peers:
                 continue
             now = time.monotonic()
             self.answered = now
-            for k, (last, _) in list(self.heard.items()):
+            for k, (last, when, _) in list(self.heard.items()):
                 if beats.get(f"beats/{k}", "") != last:
-                    self.heard[k] = (beats.get(f"beats/{k}", ""), now)
+                    self.heard[k] = (beats.get(f"beats/{k}", ""), now, when)
             time.sleep(1)
 
     def lost(self):
@@ -198,7 +199,7 @@ class Peers:
         now = time.monotonic()
         if now - self.answered > self.timeout:
             return [0]
-        return [k for k, (_, when) in sorted(self.heard.items()) if now - when > self.timeout]
+        return [k for k, (_, when, _) in sorted(self.heard.items()) if now - when > self.timeout]
 
     def check(self):
         while True:
@@ -220,16 +221,28 @@ class Peers:
                 )
                 os._exit(1)
 
+    def heard_since(self, moment):
+        """Whether the coordinator and every other process have given signs of life since: two
+        new counts from each (one may have been written before, and read only after)."""
+        return self.answered > moment and all(
+            before > moment for _, _, before in self.heard.values()
+        )
+
     @contextlib.contextmanager
     def watch(self):
-        """Watch the others during the block. An error in it (a collective whose peer went
-        away) waits for check() to name the lost process and exit; other errors go on."""
+        """Watch the others during the block. An error in it waits for a sign of life from
+        every other process: a collective whose peer went away fails, and check() then names
+        the lost process and exits; errors of another kind go on once the others are heard."""
         self.watching = True
         try:
             yield
         except Exception:
-            if self.client is not None and self.processes > 1:
-                time.sleep(self.timeout + 5)
+            failed = time.monotonic()
+            deadline = failed + self.timeout + 5
+            while self.client is not None and self.processes > 1:
+                if self.heard_since(failed) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
             raise
         finally:
             self.watching = False
