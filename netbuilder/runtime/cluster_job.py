@@ -160,9 +160,12 @@ class Peers:
     (later: see join) would abort it with a page of log lines."""
 
     def __init__(self, args, process, processes):
-        from jax._src import distributed  # the coordination client JAX joined with
+        try:  # the coordination client JAX joined with
+            from jax._src.distributed import global_state
 
-        self.client = getattr(distributed.global_state, "client", None)
+            self.client = global_state.client
+        except (ImportError, AttributeError):  # another JAX: only its own heartbeat check
+            self.client = None
         self.process, self.processes, self.timeout = process, processes, args.timeout
         self.coordinator = args.coordinator
         now = time.monotonic()
