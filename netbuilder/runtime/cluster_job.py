@@ -39,6 +39,7 @@ from netbuilder.runtime.training.code import (
     loss_code,
     optimizer_code,
     quoted,
+    rescales_itself,
 )
 from netbuilder.runtime.training.fine_tune import find_layer_path, unfreeze_from
 from netbuilder.runtime.training.settings import SettingsError, TrainingSettings
@@ -425,7 +426,7 @@ def cluster_job(model_code: str, graph: Graph, settings_dict: dict[str, Any] | N
                     f"{s.learning_rate!r}, steps, alpha={s.cosine_alpha!r})\n")
     metrics = s.metrics if s.metrics is not None else ["accuracy"]
     keep, writers = callbacks_code(s, writers=False), callbacks_code(s, writers=True)
-    parts = [code, load_data_code(data), "\n\n" + FIT_TO_MODEL]
+    parts = [code, load_data_code(data, rescales_itself(graph)), "\n\n" + FIT_TO_MODEL]
     parts.append(f"""
 
 EPOCHS = {s.epochs}

@@ -63,3 +63,20 @@ def test_the_exported_code_feeds_what_the_worker_feeds(tmp_path, rescaling):
         code, _ = _exported_inputs(tmp_path, project, tmp_path / "pixels.npz",
                                    {"brightness": 0.2})
         assert "value_range=(0, 255)" in code
+
+
+def test_the_search_and_cluster_scripts_load_pixels_the_same_way(tmp_path):
+    from netbuilder.core.search_space import dimensions_to_plain, parse_dimension
+    from netbuilder.runtime.cluster_job import cluster_job
+    from netbuilder.runtime.search_code import search_script
+
+    np.savez(tmp_path / "pixels.npz", x=np.zeros((4, 16, 16, 3), "uint8"), y=np.arange(4) % 2)
+    data = str(tmp_path / "pixels.npz")
+    for rescaling in (True, False):
+        project = _project(rescaling)
+        project.search = dimensions_to_plain([parse_dimension("conv2d.filters=2..8")])
+        job = cluster_job(generate_code(project), project.graph, {"epochs": 1}, data)
+        search = search_script(project, data)
+        for code in (job, search):
+            assert ("pixel values kept at 0-255" in code) == rescaling
+            assert ("x / 255.0 if x.max() > 1.0 else x" in code) != rescaling
