@@ -231,8 +231,13 @@ def _window(p: dict[str, Any]) -> _Window:
 def _conv_spatial(layer: str, shape: Shape, spatial: Sequence[Dim], rank: int,
                   p: dict[str, Any], window: _Window) -> list[Dim]:
     """Output lengths of a forward convolution; refuses empty outputs of 'valid' padding."""
-    out = [None if n is None else (n - r) // s + 1
-           for n, r, s in zip(spatial, window.reach, p["strides"])]
+    reach, strides = window.reach, p["strides"]
+    if len(spatial) == 2 == len(reach) == len(strides):   # images: without a comprehension
+        (n0, n1), (r0, r1), (s0, s1) = spatial, reach, strides
+        out = [None if n0 is None else (n0 - r0) // s0 + 1,
+               None if n1 is None else (n1 - r1) // s1 + 1]
+    else:
+        out = [None if n is None else (n - r) // s + 1 for n, r, s in zip(spatial, reach, strides)]
     if p["padding"] == "valid":
         for axis, (n, o) in enumerate(zip(spatial, out)):
             if o is not None and o <= 0:
@@ -321,7 +326,9 @@ def _conv_infer(rank: int) -> Callable[[dict[str, Any], list[Shape]], Inferred]:
         out = (shape[0], filters, *out_spatial) if channels_first else (
             shape[0], *out_spatial, filters)
         flops = (2 * kernel + bias) * _positions(out_spatial)
-        return Inferred([out], trainable, frozen, flops, _notes(layer, out, window))
+        notes = ([] if window.stride_note is None and filters and 0 not in out_spatial
+                 else _notes(layer, out, window))    # the usual case, without building them
+        return Inferred([out], trainable, frozen, flops, notes)
 
     return infer
 

@@ -134,13 +134,17 @@ def _infer_batch_norm(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
     if p["renorm"]:
         _check_renorm_clipping(p["renorm_clipping"])
     axis = p["axis"]
-    dim = shape[axis] if -len(shape) <= axis < len(shape) else None
+    rank = len(shape)
+    dim = shape[axis] if -rank <= axis < rank else None
     if dim is None:  # refused there
         dim = _axis_size("BatchNormalization", axis, shape)
     trainable = dim * (int(p["scale"]) + int(p["center"]))
     # moving_mean and moving_variance; renorm adds moving_stddev, renorm_mean, renorm_stddev
     non_trainable = dim * (5 if p["renorm"] else 2)
-    notes = _batch_axis_notes("BatchNormalization", axis, shape) + _momentum_notes(p)
+    if axis % rank and 0.0 <= p["momentum"] <= 1.0 and p["epsilon"] > 0:
+        notes: list[str] = []           # the usual case, without building the notes
+    else:
+        notes = _batch_axis_notes("BatchNormalization", axis, shape) + _momentum_notes(p)
     return Inferred([shape], trainable, non_trainable, 2 * numel(shape), notes)
 
 
