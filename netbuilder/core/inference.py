@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from math import prod
 from typing import TYPE_CHECKING, Any
 
-from netbuilder.core.catalog.base import CatalogError, LayerError, Shape, fmt_shape, numel, registry
+from netbuilder.core.catalog.base import (
+    CatalogError,
+    Inferred,
+    LayerError,
+    Shape,
+    fmt_shape,
+    numel,
+    registry,
+)
 
 if TYPE_CHECKING:
     from netbuilder.core.graph import Graph, Node
@@ -23,32 +32,9 @@ BYTES_PER_VALUE = 4  # activations estimated as float32
 _specs = registry()
 
 
-@dataclass(slots=True)
-class NodeResult:
-    """What inference knows about one node.
-
-    A node is either valid (``outputs`` set), invalid itself (``error`` names the node, the shapes
-    and a ``fix``), or blocked by an invalid node upstream (``blocked_by`` is that node's id).
-    ``memory`` is the bytes of its outputs for one sample; ``flops`` the operations for one sample.
-    """
-
-    outputs: list[Shape] | None = None
-    trainable: int = 0
-    non_trainable: int = 0
-    flops: int = 0
-    memory: int = 0
-    error: str | None = None
-    fix: str | None = None
-    blocked_by: str | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.outputs is not None
-
-    @property
-    def params(self) -> int:
-        return self.trainable + self.non_trainable
+NodeResult = Inferred
+"""What inference knows about one node: a spec's ``Inferred``, completed by the engine (memory,
+frozen weights), or an error / blocked result (``catalog.base.Inferred`` says which fields)."""
 
 
 @dataclass
@@ -251,12 +237,16 @@ class InferenceEngine:
                 if count < spec.min_inputs or (spec.max_inputs is not None
                                                and count > spec.max_inputs):
                     spec.check_arity(count)
-                inferred = spec.infer(node.params, shapes)
-                outputs = inferred.outputs
-                memory = numel(outputs[0]) if len(outputs) == 1 else sum(map(numel, outputs))
-                result = NodeResult(outputs, inferred.trainable, inferred.non_trainable,
-                                    inferred.flops, memory * BYTES_PER_VALUE, None, None, None,
-                                    inferred.notes)
+                result = spec.infer(node.params, shapes)     # a new object: completed here
+                outputs = result.outputs
+                if len(outputs) == 1:
+                    try:
+                        memory = prod(outputs[0][1:])
+                    except TypeError:                          # an unknown dim: counts 1
+                        memory = numel(outputs[0])
+                else:
+                    memory = sum(map(numel, outputs))
+                result.memory = memory * BYTES_PER_VALUE
                 if kind == "Dense" and self.model_outputs and not graph.out_edges(node.id):
                     _check_dense_output(graph, node, shapes[0])
         except LayerError as err:
@@ -304,7 +294,7 @@ class InferenceEngine:
             cached = block.evaluate(shapes)
             self._block_cache[key] = cached
         return NodeResult(list(cached.outputs or []), cached.trainable, cached.non_trainable,
-                          cached.flops, cached.memory)
+                          cached.flops, memory=cached.memory)
 
 
 def _shared_mismatch(graph: Graph, node: Node, owner: NodeResult,

@@ -56,3 +56,19 @@ def test_conv1d_and_3d_take_the_general_path():
 def test_batch_normalization_notes(params, note):
     notes = infer("BatchNormalization", params, (4, 8, 8, 3)).notes
     assert (notes == []) if note is None else any(note in n for n in notes), notes
+
+
+def test_a_transposed_convolution_that_would_output_a_negative_size_is_refused():
+    """Found by the catalog oracle: Keras refuses a negative output size ("Negative dimensions
+    are not allowed"); an empty input gives one with 'same' padding and strides 2."""
+    keras = pytest.importorskip("keras")
+    g = Graph()
+    x = g.add_node("Input", {"shape": [0, 0, 3]})
+    node = g.add_node("Conv2DTranspose", {"filters": 4, "kernel_size": 3, "strides": 2,
+                                          "padding": "same", "output_padding": 0})
+    g.connect(x.id, node.id)
+    result = g.inference.result(node.id)
+    assert result.error is not None and "negative size" in result.error
+    with pytest.raises(ValueError, match="[Nn]egative"):
+        keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same", output_padding=0)(
+            keras.Input((0, 0, 3)))

@@ -49,19 +49,38 @@ class LayerError(CatalogError):
 
 @dataclass(slots=True)
 class Inferred:
-    """What a layer produces for given inputs: output shapes and weight counts.
+    """What a layer produces for given inputs: output shapes and weight counts; also what the
+    inference engine knows about a node (``core.inference.NodeResult`` is this class: a spec's
+    result becomes the node's result without a copy, one object per node and edit).
 
     ``trainable`` and ``non_trainable`` count the weights as Keras does for a trainable layer;
     the inference engine moves them all to non-trainable when the node is frozen.
     ``flops`` estimates floating-point operations for one sample (a multiply-add counts 2).
     ``notes`` are hints that are not errors (Keras accepts the layer, but it is rarely meant).
+
+    The engine fills in the rest: a node is either valid (``outputs`` set), invalid itself
+    (``error`` names the node, the shapes and a ``fix``), or blocked by an invalid node upstream
+    (``blocked_by`` is that node's id); ``memory`` is the bytes of its outputs for one sample.
+    A spec returns a new object on every call (the engine completes it in place).
     """
 
-    outputs: list[Shape]
+    outputs: list[Shape] | None = None
     trainable: int = 0
     non_trainable: int = 0
     flops: int = 0
     notes: list[str] = field(default_factory=list)
+    memory: int = 0
+    error: str | None = None
+    fix: str | None = None
+    blocked_by: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outputs is not None
+
+    @property
+    def params(self) -> int:
+        return self.trainable + self.non_trainable
 
 
 # --- parameter kinds -------------------------------------------------------------------------

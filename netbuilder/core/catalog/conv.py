@@ -307,7 +307,10 @@ def _conv_infer(rank: int) -> Callable[[dict[str, Any], list[Shape]], Inferred]:
         if p["lora_rank"] and p["kernel_constraint"] is not None:
             raise LayerError(f"{layer}: LoRA (lora_rank={p['lora_rank']}) cannot be used with a "
                              "kernel_constraint", "remove kernel_constraint or lora_rank")
-        spatial, channels, channels_first = _split(layer, rank, p, shape, _conv_name)
+        if len(shape) == rank + 2 and p["data_format"] != "channels_first" and shape[-1]:
+            spatial, channels, channels_first = shape[1:-1], shape[-1], False   # the usual
+        else:
+            spatial, channels, channels_first = _split(layer, rank, p, shape, _conv_name)
         if channels % groups:
             divisors = [g for g in range(1, channels + 1) if channels % g == 0][:6]
             raise LayerError(
@@ -381,6 +384,10 @@ def _transpose_infer(rank: int) -> Callable[[dict[str, Any], list[Shape]], Infer
         pads = output_padding if output_padding is not None else (None,) * rank
         out_spatial = [deconv_length(n, k, p["padding"], s, o, d) for n, k, s, o, d in
                        zip(spatial, p["kernel_size"], p["strides"], pads, p["dilation_rate"])]
+        if any(o is not None and o < 0 for o in out_spatial):   # from an empty input
+            raise LayerError(
+                f"{layer} output would have a negative size: {fmt_shape(out_spatial)} from "
+                f"input {fmt_shape(shape)}", "give the layer an input that is not empty")
         filters = p["filters"]
         window = math.prod(p["kernel_size"])
         bias = filters if p["use_bias"] else 0
