@@ -105,6 +105,23 @@ def test_new_batches_alone_redraw_the_plots_at_most_once_a_second(window, monkey
     assert len(panel.curve_data("loss")[0]) == 2
 
 
+def test_a_new_runs_first_batch_is_drawn_at_once(window, monkeypatch):
+    """Found under Xvfb: the throttle kept a new run's first point off the curve for a second
+    (the run's clear() had just redrawn the empty plots)."""
+    from netbuilder.ui.panels.training import panel as tp
+
+    panel = window.training_panel
+    panel.ensure_plots()
+    now = [1000.0]
+    monkeypatch.setattr(tp.time, "monotonic", lambda: now[0])
+    panel.clear()                                  # what starting a run does
+    first = next(e for e in recorded_events() if e["event"] == "batch")
+    panel.handle_event(first)
+    now[0] += 0.1                                  # the plot timer's next tick
+    panel._refresh_if_dirty()
+    assert len(panel.curve_data("batch_loss")[0]) == 1
+
+
 def test_recorded_events_drive_status_progress_curves_and_results(window, qtbot):
     panel = window.training_panel
     events = recorded_events()

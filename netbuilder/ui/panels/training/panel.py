@@ -661,6 +661,7 @@ class TrainingPanel(ProjectRuns, QWidget):
         self._info = ""
         self._dirty = True
         self.refresh_plots()
+        self._last_redraw = 0.0       # a new run's first batch is drawn at once, not 1 s later
 
     def _refresh_if_dirty(self) -> None:
         if self._dirty or (self._batch_dirty
