@@ -58,7 +58,7 @@ def test_the_exported_code_feeds_what_the_worker_feeds(tmp_path, rescaling):
     np.testing.assert_allclose(np.asarray(ours), np.asarray(worker), rtol=1e-6)
     assert float(np.max(ours)) > (200 if rescaling else 0) and float(np.max(ours)) <= (
         255 if rescaling else 1)
-    assert ("pixel values kept at 0-255" in code) == rescaling
+    assert ("Pixel values kept at 0-255" in code) == rescaling
     if rescaling:                       # augmentation works on the same 0-255 pixels
         code, _ = _exported_inputs(tmp_path, project, tmp_path / "pixels.npz",
                                    {"brightness": 0.2})
@@ -78,5 +78,5 @@ def test_the_search_and_cluster_scripts_load_pixels_the_same_way(tmp_path):
         job = cluster_job(generate_code(project), project.graph, {"epochs": 1}, data)
         search = search_script(project, data)
         for code in (job, search):
-            assert ("pixel values kept at 0-255" in code) == rescaling
+            assert ("Pixel values kept at 0-255" in code) == rescaling
             assert ("x / 255.0 if x.max() > 1.0 else x" in code) != rescaling

@@ -48,9 +48,9 @@ def preprocessing_applies(graph: Graph) -> bool:
 def load_data_code(data: str, keep_pixels: bool = False) -> str:
     """``load_data()`` for ``data``: returns (x, y) of the training data, images scaled to 0-1,
     or with ``keep_pixels`` (a model that rescales them itself: ``rescales_itself``) as 0-255
-    pixels."""
-    if keep_pixels and data != "digits":
-        return _load_pixels_code(data)
+    pixels (the digits are 0-1 either way, as the worker loads them)."""
+    # a docstring's second line, for a model that scales its own pixels
+    kept = ".\n\n    Pixel values kept at 0-255: the model's Rescaling layer scales them.\n    "
     if data == "digits":
         return '''def load_data():
     """scikit-learn's bundled 8x8 digits (no download), pixel values scaled to 0-1."""
@@ -60,10 +60,11 @@ def load_data_code(data: str, keep_pixels: bool = False) -> str:
     return digits.images.astype("float32") / 16.0, digits.target
 '''
     if data in KERAS_DATASETS:
+        note, scale = (kept, "") if keep_pixels else (".", " / 255.0")
         return f'''def load_data():
-    """keras.datasets.{data}: the training images (from Keras' cache, or downloaded)."""
+    """keras.datasets.{data}: the training images (from Keras' cache, or downloaded){note}"""
     (x, y), _ = keras.datasets.{data}.load_data()
-    return x.astype("float32") / 255.0, y.reshape(len(y))
+    return x.astype("float32"){scale}, y.reshape(len(y))
 '''
     if data == "shapes":
         raise TrainingCodeError(
@@ -71,23 +72,27 @@ def load_data_code(data: str, keep_pixels: bool = False) -> str:
             "mnist, fashion_mnist, cifar10, a folder of images or an .npz file")
     path = Path(data)
     if path.suffix == ".npz":
+        note, ending = ((kept, '    return x.astype("float32"), y\n')
+                        if keep_pixels else
+                        (".", '    x = x.astype("float32")\n'
+                             "    return (x / 255.0 if x.max() > 1.0 else x), y\n"))
         return f'''def load_data():
-    """Arrays from {path.name}: x_train/y_train (or x/y)."""
+    """Arrays from {path.name}: x_train/y_train (or x/y){note}"""
     with np.load({quoted(str(path))}) as arrays:
         x = arrays["x_train"] if "x_train" in arrays else arrays["x"]
         y = arrays["y_train"] if "y_train" in arrays else arrays["y"]
-    x = x.astype("float32")
-    return (x / 255.0 if x.max() > 1.0 else x), y
-'''
+{ending}'''
     if path.is_dir() or not path.suffix:
+        note, scale = ((kept, "") if keep_pixels else
+                       (", pixel values scaled to 0-1.", " / 255.0"))
         return f'''def load_data():
-    """Images from {path.name}/, one sub-folder per class, pixel values scaled to 0-1."""
+    """Images from {path.name}/, one sub-folder per class{note}"""
     images = keras.utils.image_dataset_from_directory(
         {quoted(str(path))}, batch_size=None, shuffle=False, image_size=IMAGE_SIZE
     )
     x = np.stack([image for image, _ in images.as_numpy_iterator()]).astype("float32")
     y = np.array([label for _, label in images.as_numpy_iterator()])
-    return x / 255.0, y
+    return x{scale}, y
 '''
     raise TrainingCodeError(f"cannot write loading code for {data!r}: use digits, mnist, "
                             "fashion_mnist, cifar10, a folder of images or an .npz file")
@@ -384,37 +389,6 @@ def evaluate_with_tta(model, x, y, copies, prepare=None):
     print("  ".join(pairs) + f" with TTA ×{copies}")
     return plain, tta
 '''
-
-
-def _load_pixels_code(data: str) -> str:
-    """``load_data()`` keeping 0-255 pixels, for a model whose Rescaling layer scales them."""
-    note = "pixel values kept at 0-255: the model's Rescaling layer scales them"
-    if data in KERAS_DATASETS:
-        return f'''def load_data():
-    """keras.datasets.{data}: the training images (from Keras' cache, or downloaded); {note}."""
-    (x, y), _ = keras.datasets.{data}.load_data()
-    return x.astype("float32"), y.reshape(len(y))
-'''
-    path = Path(data)
-    if path.suffix == ".npz":
-        return f'''def load_data():
-    """Arrays from {path.name}: x_train/y_train (or x/y), values as stored ({note})."""
-    with np.load({quoted(str(path))}) as arrays:
-        x = arrays["x_train"] if "x_train" in arrays else arrays["x"]
-        y = arrays["y_train"] if "y_train" in arrays else arrays["y"]
-    return x.astype("float32"), y
-'''
-    if path.is_dir() or not path.suffix:
-        return f'''def load_data():
-    """Images from {path.name}/, one sub-folder per class; {note}."""
-    images = keras.utils.image_dataset_from_directory(
-        {quoted(str(path))}, batch_size=None, shuffle=False, image_size=IMAGE_SIZE
-    )
-    x = np.stack([image for image, _ in images.as_numpy_iterator()]).astype("float32")
-    y = np.array([label for _, label in images.as_numpy_iterator()])
-    return x, y
-'''
-    return load_data_code(data)     # its own error for what cannot be loaded
 
 
 def augmentation_code(augmentation: dict[str, Any] | None, value_range: str = "0-1") -> str:
