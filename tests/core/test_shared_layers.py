@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import late_owner
 
 from netbuilder.core.graph import Graph, GraphError
 from netbuilder.core.project import Project, dumps, loads
@@ -130,17 +131,7 @@ def test_the_call_built_first_is_call_0_and_the_last_calls_shape_shows():
     Keras' node 0; the deepest call sets the row's place (Keras' ``map_graph``); the shape is
     the last call's (what ``model.summary()`` prints for this model, checked against Keras in
     tests/runtime/test_shared_layers_keras.py)."""
-    g = Graph()
-    vec = g.add_node("Input", {"shape": [6]}, name="vec")
-    seq = g.add_node("Input", {"shape": [3, 6]}, name="seq")
-    early = g.add_node("Dense", {"units": 4}, name="early")
-    deep = g.add_node("Dense", {"units": 6}, name="deep")
-    owner = g.add_node("Dense", {"units": 4}, name="twin")
-    g.connect(vec.id, early.id)
-    g.connect(seq.id, deep.id)
-    g.connect(deep.id, owner.id)
-    g.share(early.id, owner.id)
-    g.connect(owner.id, g.add_node("GlobalAveragePooling1D", {}, name="pool").id)
+    g, _, _ = late_owner()
     rows = table(g)
     # Keras' order: deepest first; a call takes its layer's depth, which lifts vec above deep
     assert list(rows) == ["seq (InputLayer)", "vec (InputLayer)", "deep (Dense)",

@@ -267,19 +267,9 @@ def test_generated_shared_layers_print_as_keras(seed, monkeypatch):
 def test_a_call_built_before_its_owner_is_call_0(monkeypatch):
     """The call that the build makes first is Keras' node 0, whichever node owns the layer; the
     shape printed is the last call's, as Keras prints it."""
-    from netbuilder.core.graph import Graph
+    from tests.core.helpers import late_owner
 
-    g = Graph()
-    vec = g.add_node("Input", {"shape": [6]}, name="vec")
-    seq = g.add_node("Input", {"shape": [3, 6]}, name="seq")
-    early = g.add_node("Dense", {"units": 4}, name="early")
-    deep = g.add_node("Dense", {"units": 6}, name="deep")
-    owner = g.add_node("Dense", {"units": 4}, name="twin")
-    g.connect(vec.id, early.id)
-    g.connect(seq.id, deep.id)
-    g.connect(deep.id, owner.id)
-    g.share(early.id, owner.id)
-    g.connect(owner.id, g.add_node("GlobalAveragePooling1D", {}, name="pool").id)
+    g, early, owner = late_owner()
     assert g.topological_order().index(early.id) < g.topological_order().index(owner.id)
     rows = {row[0]: row for row in assert_prints_as_keras(g, "late_owner", monkeypatch)}
     assert rows["twin (Dense)"][1:] == ("(None, 3, 4)", "28", "vec[0][0], deep[0][0]")
