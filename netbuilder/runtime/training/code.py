@@ -33,16 +33,19 @@ def rescales_itself(graph: Graph) -> bool:
     """Whether the model scales its own pixels: a Rescaling layer among its first layers (as
     ``data.model_rescales`` finds it in the built model) and no Keras Application's
     preprocessing. NetBuilder then feeds it 0-255 pixels, and so does the exported code."""
-    if preprocessing_applies(graph):
+    if application_preprocessing(graph) is not None:
         return False
     return any(graph.nodes[nid].type == "Rescaling" for nid in graph.topological_order()[:4])
 
 
-def preprocessing_applies(graph: Graph) -> bool:
+def application_preprocessing(graph: Graph) -> tuple[str, str] | None:
+    """``(application, module)`` when the Input feeds a Keras Application whose
+    ``keras.applications.<module>.preprocess_input`` prepares the pixels; None otherwise."""
     from netbuilder.runtime.applications import preprocess_module, preprocessing_for
 
     name = preprocessing_for(graph)
-    return bool(name and preprocess_module(name))
+    module = preprocess_module(name) if name else None
+    return (name, module) if name and module is not None else None
 
 
 def load_data_code(data: str, keep_pixels: bool = False) -> str:
@@ -413,15 +416,12 @@ def tta_code(graph: Graph, s: TrainingSettings, augmentation: dict[str, Any] | N
     """The end of ``train()`` with test-time augmentation: the held-out part (the last
     VALIDATION_SPLIT, as Keras takes it: ``fit_data``'s ``held_out``) evaluated without and
     with TTA."""
-    from netbuilder.runtime.applications import preprocess_module, preprocessing_for
-
     if not augmentation or not any(augmentation.values()):
         raise TrainingCodeError("test-time augmentation (tta) needs augmentation in the data "
                                 "options, e.g. augmentation={\"flip\": \"horizontal\"}; or set "
                                 "tta to 0")
-    name = preprocessing_for(graph)
     args = ["model", "x[held_out:]", "y[held_out:]", "TTA_COPIES"]
-    if name and preprocess_module(name) is not None:
+    if application_preprocessing(graph) is not None:
         args.append("prepare=prepare")
     return "    " + _call("evaluate_with_tta", args, 4) + "\n"
 
@@ -441,12 +441,10 @@ def is_augmented(graph: Graph, augmentation: dict[str, Any] | None) -> bool:
 def preprocess_code(graph: Graph) -> str:
     """The line of ``train()`` that prepares the pixels as the Keras Application the Input feeds
     was trained (``load_data`` gives 0-1 values); empty for other models."""
-    from netbuilder.runtime.applications import preprocess_module, preprocessing_for
-
-    name = preprocessing_for(graph)
-    module = preprocess_module(name) if name else None
-    if module is None:
+    found = application_preprocessing(graph)
+    if found is None:
         return ""
+    name, module = found
     return (f"    # pixels prepared as {name} was trained\n"
             f"    x = keras.applications.{module}.preprocess_input(x * 255.0)\n")
 
@@ -497,10 +495,9 @@ def training_code(graph: Graph, settings_dict: dict[str, Any] | None, data: str,
         parts.append("\n\n" + augmentation_code(
             augmentation, "0-255" if keep_pixels and data != "digits" else "0-1"))
         if prepare:
-            from netbuilder.runtime.applications import preprocess_module, preprocessing_for
-
-            name = preprocessing_for(graph)
-            parts.append("\n\n" + prepare_code(preprocess_module(name), name))
+            found = application_preprocessing(graph)
+            assert found is not None                 # preprocess_code wrote its line
+            parts.append("\n\n" + prepare_code(found[1], found[0]))
             preprocess = ""
         parts.append("\n\n" + augmented_batches_code(s, prepare))
     fit_inputs = argument_lines(data_args.inputs)
