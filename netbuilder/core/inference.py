@@ -10,10 +10,11 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from math import prod
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from netbuilder.core.catalog.base import (
     CatalogError,
+    InferFn,
     Inferred,
     LayerError,
     Shape,
@@ -64,8 +65,9 @@ class InferenceEngine:
         self._block_cache: dict[tuple[Any, ...], NodeResult] = {}
         self._order_seen: list[str] | None = None
         self._index: dict[str, int] = {}
-        self._consumers: list[tuple[int, ...]] = []
-        """Per position in the topological order: the positions of its consumers, sorted."""
+        self._plan: list[Step] = []
+        """One ``Step`` per position in the topological order, made again whenever the graph's
+        structure changes (a new topological order)."""
 
     # -- incremental updates (called by Graph) ------------------------------------------------
 
@@ -75,13 +77,9 @@ class InferenceEngine:
         graph = self.graph
         order = graph.topological_order()
         if order is not self._order_seen:
-            self._order_seen = order
-            self._index = index = {nid: i for i, nid in enumerate(order)}
-            out_edges = graph.out_edges
-            self._consumers = [tuple(sorted({index[e.dst] for e in out_edges(nid)}))
-                               for nid in order]
+            self._relink(order)
         index = self._index
-        consumers = self._consumers
+        plan = self._plan
         # positions in the topological order still to compute, scanned in order: every
         # consumer sits after its producer, so one pass from the first to the last marked does
         marked = bytearray(len(order))
@@ -98,29 +96,70 @@ class InferenceEngine:
         if first < 0:
             return changed
         results = self.results
-        nodes = graph.nodes
-        compute = self._compute
-        for position in range(first, len(order)):
-            if position > last:
-                break
+        get = results.get
+        compute, complete, output_bytes = self._compute, self._complete, _output_bytes
+        position = first - 1
+        while position < last:
+            position += 1
             if not marked[position]:
                 continue
-            nid = order[position]
-            new = compute(graph, nodes[nid], results)
-            old = results.get(nid)
+            nid, node, sources, downstream, infer = plan[position]
+            # the inputs' shapes; any doubt (an input without a result or without that
+            # output) goes the whole way through _compute, which says what is wrong
+            shapes: list[Shape] | None = []
+            for src, port in sources:
+                upstream = get(src)
+                if upstream is None or (outs := upstream.outputs) is None or port >= len(outs):
+                    shapes = None
+                    break
+                shapes.append(outs[port])
+            if shapes is None:
+                new = compute(graph, node, results)
+            elif infer is None or node.shares is not None or not node.trainable:
+                new = complete(graph, node, shapes, results)
+            else:  # the usual layer: _complete's work, inline (the loop's cost is per node)
+                try:
+                    new = infer(node.params, shapes)
+                except Exception:  # _complete says it, with the node's name and the fix
+                    new = complete(graph, node, shapes, results)
+                else:
+                    outs = new.outputs
+                    if len(outs) == 1:
+                        try:
+                            new.memory = prod(outs[0][1:]) * BYTES_PER_VALUE
+                        except TypeError:
+                            new.memory = output_bytes(outs)
+                    else:
+                        new.memory = output_bytes(outs)
+            old = get(nid)
             results[nid] = new
             if old is not None and old.outputs == new.outputs:
                 if not _same_result(old, new):
                     changed.add(nid)
                 continue  # consumers see the same shapes: stop here
             changed.add(nid)
-            downstream = consumers[position]
             if downstream:
                 for c in downstream:
                     marked[c] = 1
                 if downstream[-1] > last:
                     last = downstream[-1]
         return changed
+
+    def _relink(self, order: list[str]) -> None:
+        """Index a new topological order and make its plan (``_plan``)."""
+        graph = self.graph
+        self._order_seen = order
+        self._index = index = {nid: i for i, nid in enumerate(order)}
+        plan = self._plan = []
+        for nid in order:
+            node = graph.nodes[nid]
+            sources = tuple((e.src, e.src_port) for e in graph._in[nid])
+            consumers = tuple(sorted({index[e.dst] for e in graph._out[nid]}))
+            spec = _specs.get(node.type)
+            usual = (spec is not None and len(sources) >= spec.min_inputs
+                     and (spec.max_inputs is None or len(sources) <= spec.max_inputs)
+                     and not (node.type == "Dense" and not consumers))   # a model's output?
+            plan.append(Step(nid, node, sources, consumers, spec.infer if usual else None))
 
     def not_a_model(self) -> None:
         """The graph is a block's subgraph: its outputs are not checked as a model's."""
@@ -227,6 +266,11 @@ class InferenceEngine:
                           f"{'s' if count != 1 else ''}; its output {port} does not exist",
                     fix=f"connect one of the outputs 0..{count - 1}")
             shapes.append(outs[port])
+        return self._complete(graph, node, shapes, results)
+
+    def _complete(self, graph: Graph, node: Node, shapes: list[Shape],
+                  results: Mapping[str, NodeResult]) -> NodeResult:
+        """``node``'s result from its inputs' shapes (every input has one)."""
         kind = node.type
         try:
             if kind == "Block":
@@ -238,15 +282,7 @@ class InferenceEngine:
                                                and count > spec.max_inputs):
                     spec.check_arity(count)
                 result = spec.infer(node.params, shapes)     # a new object: completed here
-                outputs = result.outputs
-                if len(outputs) == 1:
-                    try:
-                        memory = prod(outputs[0][1:])
-                    except TypeError:                          # an unknown dim: counts 1
-                        memory = numel(outputs[0])
-                else:
-                    memory = sum(map(numel, outputs))
-                result.memory = memory * BYTES_PER_VALUE
+                result.memory = _output_bytes(result.outputs)
                 if kind == "Dense" and self.model_outputs and not graph.out_edges(node.id):
                     _check_dense_output(graph, node, shapes[0])
         except LayerError as err:
@@ -295,6 +331,25 @@ class InferenceEngine:
             self._block_cache[key] = cached
         return NodeResult(list(cached.outputs or []), cached.trainable, cached.non_trainable,
                           cached.flops, memory=cached.memory)
+
+
+class Step(NamedTuple):
+    """One node's place in ``InferenceEngine.update``'s pass over the topological order."""
+
+    id: str
+    node: Node
+    sources: tuple[tuple[str, int], ...]
+    """Its inputs in port order: (source id, the source's output port)."""
+    consumers: tuple[int, ...]
+    """The positions of the nodes it feeds, sorted."""
+    infer: InferFn | None
+    """Its spec's ``infer`` where nothing but the spec has a say (a layer of the catalog with
+    an allowed number of inputs, not a Dense ending the model); None: ``_complete`` decides."""
+
+
+def _output_bytes(outputs: list[Shape]) -> int:
+    """Bytes of one sample's outputs (unknown dims count 1)."""
+    return sum(map(numel, outputs)) * BYTES_PER_VALUE
 
 
 def _shared_mismatch(graph: Graph, node: Node, owner: NodeResult,

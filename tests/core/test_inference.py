@@ -50,28 +50,31 @@ def test_dense_on_images_is_allowed_with_a_note():
     assert "insert Flatten" in r.notes[0]
 
 
-def test_an_edit_recomputes_only_what_changes(monkeypatch):
+def test_an_edit_recomputes_only_what_changes():
     layers = [("Input", {"shape": [16]})] + [("Dense", {"units": 16})] * 200
     g, nodes = chain(*layers)
-    calls = []
     engine = g.inference
-    original = engine._compute
-    monkeypatch.setattr(engine, "_compute",
-                        lambda *a, **k: calls.append(a[1].id) or original(*a, **k))
-    g.set_param(nodes[100].id, "activation", "relu")  # same shape: only the node itself
-    assert calls == [nodes[100].id]
-    calls.clear()
-    g.set_param(nodes[100].id, "units", 8)  # the next layer's params change, its shape does not
-    assert calls == [nodes[100].id, nodes[101].id]
+
+    def recomputed(edit):
+        """The nodes that got a new result (every computation makes a new object)."""
+        before = dict(engine.results)
+        edit()
+        return [n.id for n in nodes if engine.results[n.id] is not before[n.id]]
+
+    # same shape: only the node itself
+    assert recomputed(lambda: g.set_param(nodes[100].id, "activation", "relu")) == [
+        nodes[100].id]
+    # the next layer's params change, its shape does not
+    assert recomputed(lambda: g.set_param(nodes[100].id, "units", 8)) == [
+        nodes[100].id, nodes[101].id]
     assert engine.result(nodes[101].id).params == 8 * 16 + 16
-    calls.clear()
-    g.set_param(nodes[0].id, "shape", [4])
-    assert calls == [nodes[0].id, nodes[1].id]
+    assert recomputed(lambda: g.set_param(nodes[0].id, "shape", [4])) == [
+        nodes[0].id, nodes[1].id]
 
 
 def _random_edit(g: Graph, rng: random.Random) -> None:
     ids = list(g.nodes)
-    choice = rng.randrange(5)
+    choice = rng.randrange(8)
     try:
         if choice == 0 or len(ids) < 3:
             g.add_node("Dense", {"units": rng.randint(1, 9)})
@@ -87,10 +90,20 @@ def _random_edit(g: Graph, rng: random.Random) -> None:
                 g.set_param(node.id, "units", rng.randint(1, 9))
             elif node.type == "Input":
                 g.set_param(node.id, "shape", [rng.choice([None, 3, 5])])
-        else:
+        elif choice == 4:
             node = g.nodes[rng.choice(ids)]
             if node.type != "Input":
                 g.remove_node(node.id)
+        elif choice == 5:
+            g.set_trainable(rng.choice(ids), rng.random() < 0.5)
+        elif choice == 6:
+            dense = [n for n in ids if g.nodes[n].type == "Dense"]
+            if len(dense) >= 2:
+                g.share(*rng.sample(dense, 2))
+        else:
+            calls = [n for n in ids if g.nodes[n].shares is not None]
+            if calls:
+                g.unshare(rng.choice(calls))
     except GraphError:
         pass
 
@@ -104,6 +117,8 @@ def test_incremental_inference_equals_full_recompute(seed):
     for _ in range(60):
         _random_edit(g, rng)
     incremental = dict(g.inference.results)
+    # every node through _compute in topological order: update's inline path must agree
+    assert g.inference.results_for({}) == incremental
     g.inference.full_recompute()
     assert g.inference.results == incremental
 

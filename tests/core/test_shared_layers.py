@@ -63,6 +63,15 @@ def test_a_call_whose_input_needs_other_weights_is_an_error():
                      "where twin has 36")
 
 
+def test_a_call_whose_input_shape_changes_to_need_other_weights_is_an_error():
+    g, owner, call = twin_graph()
+    g.set_param(g.node_by_name("b").id, "shape", [3])  # no new connection: the same plan
+    assert g.inference.result(call).error == (
+        "twin_call2: calls twin's layer again, but its input needs 16 weights where twin has 36")
+    g.set_param(g.node_by_name("b").id, "shape", [8])
+    assert g.inference.result(call).error is None
+
+
 def test_unshare_and_removing_the_owner_hand_the_layer_over():
     g, owner, call = twin_graph()
     third = g.add_node("Dense", name="twin_call3", shares=call).id  # shares the owner's layer
