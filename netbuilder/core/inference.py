@@ -98,6 +98,10 @@ class InferenceEngine:
         results = self.results
         get = results.get
         compute, complete, output_bytes = self._compute, self._complete, _output_bytes
+        # a layer that keeps its input's shape (an activation, a normalization, a sum) returns
+        # the very tuple it was given: its bytes are those worked out for that tuple just before
+        last_shape: Shape | None = None
+        last_bytes = 0
         position = first - 1
         while position < last:
             position += 1
@@ -124,13 +128,16 @@ class InferenceEngine:
                     new = complete(graph, node, shapes, results)
                 else:
                     outs = new.outputs
-                    if len(outs) == 1:
-                        try:
-                            new.memory = prod(outs[0][1:]) * BYTES_PER_VALUE
-                        except TypeError:
-                            new.memory = output_bytes(outs)
-                    else:
+                    if len(outs) != 1:
                         new.memory = output_bytes(outs)
+                    elif (out := outs[0]) is last_shape:    # the same tuple: the same bytes
+                        new.memory = last_bytes
+                    else:
+                        try:
+                            new.memory = last_bytes = prod(out[1:]) * BYTES_PER_VALUE
+                        except TypeError:                   # an unknown dim: counts 1
+                            new.memory = last_bytes = output_bytes(outs)
+                        last_shape = out
             old = get(nid)
             results[nid] = new
             if old is not None and old.outputs == new.outputs:

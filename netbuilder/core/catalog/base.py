@@ -486,10 +486,13 @@ def registry() -> dict[str, LayerSpec]:
 # --- small shared helpers for infer functions ------------------------------------------------
 
 
+_prod = math.prod  # one global lookup, not two: numel runs for most nodes of an edit
+
+
 def numel(shape: Sequence[Dim]) -> int:
     """Elements of one sample (batch dimension excluded); unknown dims count as 1."""
     try:
-        return math.prod(shape[1:])
+        return _prod(shape[1:])
     except TypeError:  # an unknown dim
         return known_product(shape[1:])
 

@@ -307,6 +307,23 @@ def _conv_infer(rank: int) -> Callable[[dict[str, Any], list[Shape]], Inferred]:
         if p["lora_rank"] and p["kernel_constraint"] is not None:
             raise LayerError(f"{layer}: LoRA (lora_rank={p['lora_rank']}) cannot be used with a "
                              "kernel_constraint", "remove kernel_constraint or lora_rank")
+        if (rank == 2 and len(shape) == 4 and shape[3] and p["data_format"] != "channels_first"
+                and not p["lora_rank"]):
+            # images, channels last: the usual case, worked out without the general path's
+            # calls and slices (an edit of the input infers every such layer of a model)
+            batch, n0, n1, channels = shape
+            (r0, r1), (s0, s1) = window.reach, p["strides"]
+            o0 = None if n0 is None else (n0 - r0) // s0 + 1
+            o1 = None if n1 is None else (n1 - r1) // s1 + 1
+            if (o0 is None or o0 > 0) and (o1 is None or o1 > 0) and not channels % groups:
+                kernel = window.size * (channels // groups) * filters
+                bias = filters if p["use_bias"] else 0
+                out = (batch, o0, o1, filters)
+                positions = (1 if o0 is None else o0) * (1 if o1 is None else o1)
+                notes = ([] if window.stride_note is None and filters
+                         else _notes(layer, out, window))
+                return Inferred([out], kernel + bias, 0, (2 * kernel + bias) * positions, notes)
+            # else an empty output or a groups mismatch: the general path says which
         if len(shape) == rank + 2 and p["data_format"] != "channels_first" and shape[-1]:
             spatial, channels, channels_first = shape[1:-1], shape[-1], False   # the usual
         else:

@@ -138,7 +138,7 @@ def _infer_batch_norm(p: dict[str, Any], inputs: list[Shape]) -> Inferred:
     dim = shape[axis] if -rank <= axis < rank else None
     if dim is None:  # refused there
         dim = _axis_size("BatchNormalization", axis, shape)
-    trainable = dim * (int(p["scale"]) + int(p["center"]))
+    trainable = dim * (p["scale"] + p["center"])                    # bools: 0 to 2 vectors
     # moving_mean and moving_variance; renorm adds moving_stddev, renorm_mean, renorm_stddev
     non_trainable = dim * (5 if p["renorm"] else 2)
     if axis % rank and 0.0 <= p["momentum"] <= 1.0 and p["epsilon"] > 0:
