@@ -47,7 +47,7 @@ class LayerError(CatalogError):
         return f"{self.message}; {self.fix}" if self.fix else self.message
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Inferred:
     """What a layer produces for given inputs: output shapes and weight counts; also what the
     inference engine knows about a node (``core.inference.NodeResult`` is this class: a spec's
@@ -73,6 +73,21 @@ class Inferred:
     error: str | None = None
     fix: str | None = None
     blocked_by: str | None = None
+
+    def __init__(self, outputs: list[Shape] | None = None, trainable: int = 0,
+                 non_trainable: int = 0, flops: int = 0, notes: list[str] | None = None,
+                 memory: int = 0, error: str | None = None, fix: str | None = None,
+                 blocked_by: str | None = None) -> None:
+        # by hand: the dataclass's own __init__ takes a third longer, once per node and edit
+        self.outputs = outputs
+        self.trainable = trainable
+        self.non_trainable = non_trainable
+        self.flops = flops
+        self.notes = [] if notes is None else notes
+        self.memory = memory
+        self.error = error
+        self.fix = fix
+        self.blocked_by = blocked_by
 
     @property
     def ok(self) -> bool:
