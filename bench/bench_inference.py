@@ -8,7 +8,8 @@ Graphs: residual CNNs (Conv2D-BN-ReLU-Conv2D-BN-Add-ReLU units, 7 layers each). 
   local     change one mid-graph activation (nothing downstream changes)
   worst     change the Input's shape (every layer's shape changes)
 Prints milliseconds per edit and the ratio Keras / NetBuilder (target >= 1000x): the median
-over --keras-repeat paired rounds, each one Keras rebuild followed by every edit's median.
+over --keras-repeat paired rounds, each one Keras rebuild followed by every edit's median
+(--repeat runs; WORST_EDITS for the worst).
 """
 
 from __future__ import annotations
@@ -50,6 +51,12 @@ def residual_cnn(layers: int, size: int = 32, channels: int = 16) -> tuple[Graph
                 marks["conv"] = a.id
                 marks["act"] = c.id
     return g, marks
+
+
+WORST_EDITS = 201
+"""Worst edits timed per round (bench_feedback's too): a few hundred ms of them. A median over
+20 (30 ms) met the shared machine's short slow spells, which Keras' 2 s rebuild averages out
+(measured: 1.3 ms, then 2.1 ms a second later). Odd: each round's first edit reshapes again."""
 
 
 def per_call(fn, repeat: int) -> float:
@@ -134,11 +141,7 @@ def main() -> None:
         for _ in range(args.keras_repeat):
             keras_s = keras_side.time()
             for name, edit in edits.items():
-                # as many worst edits as the others (a few hundred ms of them): a median over
-                # 20 of them (30 ms) met the shared machine's short slow spells, which Keras'
-                # 2 s rebuild averages out (measured: 1.3 ms, then 2.1 ms a second later).
-                # Odd counts: every round's first worst edit changes the shape again
-                count = args.repeat if name != "worst" else args.repeat | 1
+                count = args.repeat if name != "worst" else WORST_EDITS
                 rounds[name].append((per_call(edit, count), keras_s))
         keras_side.close()
         for name, pairs in rounds.items():
