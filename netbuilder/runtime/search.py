@@ -150,9 +150,33 @@ def open_storage(url: str) -> Any:
     except SearchError:
         raise
     except Exception as err:  # noqa: BLE001 - a driver, a URL or a server refusing
+        driver = _missing_module(err)
+        if driver is not None:
+            raise SearchError(
+                f"cannot open the storage {url}: its database driver, the Python module "
+                f"{driver}, is not installed; install it with: pip install "
+                f"{DRIVER_PACKAGES.get(driver, driver)}") from None
         raise SearchError(f"cannot open the storage {url}: {_first_line(err)} (give an Optuna "
                           "storage URL such as sqlite:///study.db, postgresql://user@host/db or "
                           "journal:PATH)") from None
+
+
+DRIVER_PACKAGES = {"psycopg2": "psycopg2-binary", "psycopg": "'psycopg[binary]'",
+                   "MySQLdb": "mysqlclient", "pymysql": "PyMySQL", "oracledb": "oracledb",
+                   "pyodbc": "pyodbc", "asyncpg": "asyncpg"}
+"""The package on PyPI that gives a database driver's module, where the names differ."""
+
+
+def _missing_module(err: BaseException) -> str | None:
+    """The top-level module whose absence caused ``err`` (SQLAlchemy's dialect importing its
+    driver, reported by Optuna as "Failed to import DB access module"), or None."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, ModuleNotFoundError) and err.name:
+            return err.name.split(".")[0]
+        err = err.__cause__ or err.__context__
+    return None
 
 
 _CREATION_RACE = ("already exists", "UNIQUE constraint failed", "database is locked")

@@ -2,6 +2,7 @@
 a study shared by two processes."""
 
 import csv
+import importlib.util
 import json
 import os
 import subprocess
@@ -170,6 +171,10 @@ def test_marks_saved_in_the_project_are_searched(tmp_path):
     (["--space", "dense.units=0..4"], "0 is not an integer >= 1"),
     (["--space", "dense.units=1..4", "--storage", "sqlite:////no/such/folder/s.db"],
      "cannot open the storage"),
+    pytest.param(["--space", "dense.units=1..4", "--storage", "mysql+pymysql://me@localhost/db"],
+                 "the Python module pymysql, is not installed; install it with: pip install "
+                 "PyMySQL", marks=pytest.mark.skipif(importlib.util.find_spec("pymysql")
+                                                     is not None, reason="PyMySQL is here")),
     ([], "nothing to search"),
 ])
 def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, args, words):

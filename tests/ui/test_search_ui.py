@@ -500,7 +500,8 @@ def test_a_storage_with_several_studies_offers_them(make_window, qtbot, tmp_path
     (lambda tmp: f"sqlite:///{tmp / 'missing.db'}", "there is no file"),
     (lambda tmp: f"journal:{tmp / 'notes.txt'}", "is not an Optuna journal file"),
     (lambda tmp: f"sqlite:///{tmp / 'notes.txt'}", "is not an SQLite database"),
-    (lambda tmp: "postgresql://me:secret@localhost/db", "cannot open the storage"),
+    (lambda tmp: "postgresql://me:secret@localhost/db", "is not installed; install it with: "
+                                                        "pip install"),   # its driver
 ])
 def test_a_storage_that_cannot_be_read_is_one_line_in_the_dock(make_window, qtbot, tmp_path,
                                                                make_url, words):
