@@ -818,19 +818,31 @@ def stats(model: Any, x: np.ndarray, submodels: SubModels | None = None,
           chunk: int | None = None, memory_mb: float = 256) -> list[dict[str, Any]]:
     """Per layer (inputs excepted): mean and standard deviation of its output over the batch
     ``x``, and for ReLU layers (or layers feeding only ReLUs) the fraction of units (channels
-    for feature maps) whose output is ≤ 0 for every sample and position."""
+    for feature maps) whose output is ≤ 0 for every sample and position. A shared layer's
+    other calls named in the sub-models' ``calls`` get a row each, after the layer's own (the
+    layer's name is the call its owner node makes)."""
+    submodels = submodels if submodels is not None and submodels.model is model else (
+        SubModels(model))
+    calls = submodels.calls
     layers = [lay for lay in model.layers if type(lay).__name__ != "InputLayer"
               and len(layer_outputs(lay)) == 1]
     if not layers:
         return []
-    names = [lay.name for lay in layers]
-    if chunk is None:   # samples per pass: every layer's outputs of a pass within memory_mb
-        per_sample = sum(math.prod(v or 1 for v in layer_outputs(lay)[0].shape[1:])
-                         for lay in layers)
+    names: list[str] = []
+    outputs: list[Any] = []   # each name's symbolic output (for the chunk size)
+    of_layer: dict[str, str] = {}
+    for lay in layers:
+        mine = [lay.name] + [n for n, (owner, _) in calls.items()
+                             if owner == lay.name and n != lay.name and n not in of_layer]
+        for name in mine:
+            names.append(name)
+            outputs.append(output_of(model, name, calls))
+            of_layer[name] = lay.name
+    if chunk is None:   # samples per pass: every output of a pass within memory_mb
+        per_sample = sum(math.prod(v or 1 for v in out.shape[1:]) for out in outputs)
         chunk = int(max(1, min(64, memory_mb * 2**20 // max(1, per_sample * 4))))
-    relu = relu_layers(model)
-    submodels = submodels if submodels is not None and submodels.model is model else (
-        SubModels(model))
+    relu_named = relu_layers(model)
+    relu = {name for name in names if of_layer[name] in relu_named}
     count = np.zeros(len(names))
     sums = np.zeros(len(names))
     squares = np.zeros(len(names))

@@ -371,6 +371,29 @@ def test_inspecting_each_call_gives_that_calls_output(owner_first):
         insp.activations(model, ["tower_call2"], [xl, xr])   # without the graph's call names
 
 
+@pytest.mark.parametrize("owner_first", [True, False])
+def test_statistics_have_a_row_per_call_of_a_shared_layer(owner_first):
+    from netbuilder.runtime import inspection as insp
+
+    graph = siamese_graph(owner_first)
+    model = random_weights(build_model(graph, "pair"))
+    calls = insp.call_names(graph)
+    x = np.random.default_rng(4).uniform(0, 1, (9, 8, 8, 1)).astype("float32")
+    rows = insp.stats(model, x, insp.SubModels(model, calls=calls), chunk=4)
+    names = [r["name"] for r in rows]
+    assert names.index("tower_call2") == names.index("tower") + 1   # after the layer's row
+    tower = model.get_layer("tower")
+    for name in ("tower", "tower_call2"):   # the oracle: a sub-model to that call's tensor
+        sub = keras.Model(model.inputs, tower._inbound_nodes[calls[name][1]].output_tensors[0])
+        out = sub.predict([x, x], verbose=0).astype(np.float64)
+        row = rows[names.index(name)]
+        assert row["mean"] == pytest.approx(out.mean(), rel=1e-5), name
+        assert row["std"] == pytest.approx(out.std(), rel=1e-5), name
+    means = {r["name"]: r["mean"] for r in rows}
+    assert means["tower"] != pytest.approx(means["tower_call2"])   # the calls differ
+    assert len(rows) == len(set(names)) == len(model.layers) - 2 + 1   # inputs out, a call in
+
+
 def test_the_inspect_worker_shows_each_calls_maps():
     """The Inspect dock's worker: the model it describes lists each call (what the canvas
     selects by the node's name), one image goes to both Inputs, and each call's maps are that
