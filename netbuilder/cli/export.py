@@ -110,9 +110,9 @@ def _run(args: argparse.Namespace) -> int:
             if not data:
                 return fail(f"{flag} needs --data SOURCE (the project names none)")
             try:
-                extra = {} if args.cluster else {"augmentation": _project_augmentation(project)}
                 text = (cluster_job if args.cluster else with_training)(
-                    text, project.graph, project.settings.get("training"), data, **extra)
+                    text, project.graph, project.settings.get("training"), data,
+                    augmentation=_project_augmentation(project))
             except TrainingCodeError as err:
                 return fail(f"cannot export the training: {err}")
         code = text.encode("utf-8")
@@ -150,7 +150,7 @@ def _project_data(project: Any) -> str | None:
 
 
 def _project_augmentation(project: Any) -> dict[str, Any] | None:
-    """The augmentation of the project's data options (for test-time augmentation), if any."""
+    """The augmentation of the project's data options, if any."""
     data = project.settings.get("data")
     options = data.get("options") if isinstance(data, dict) else None
     aug = options.get("augmentation") if isinstance(options, dict) else None

@@ -32,8 +32,10 @@ from netbuilder.core.graph import Graph
 from netbuilder.runtime.training.code import (
     FIT_TO_MODEL,
     MAIN_BLOCK,
+    FitData,
     TrainingCodeError,
     _fine_tune_code,
+    argument_lines,
     callbacks_code,
     load_data_code,
     loss_code,
@@ -279,7 +281,7 @@ class EpochLine(keras.callbacks.Callback):
 def train(args, process, processes):
     """Train in step with the other processes and save the model; returns Keras' History and
     the folder the model went to."""
-    keras.utils.set_random_seed(SEED)  # the same initial weights in every process
+@AUGMENT@    keras.utils.set_random_seed(SEED)  # the same initial weights in every process
     devices = keras.distribution.list_devices()
     keras.distribution.set_distribution(
         keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False)
@@ -292,7 +294,7 @@ def train(args, process, processes):
 @PREPROCESS@    held_out = int(len(x) * VALIDATION_SPLIT)
     x_val, y_val = shard(x[len(x) - held_out :], y[len(x) - held_out :], process, processes)
     x, y = shard(x[: len(x) - held_out], y[: len(x) - held_out], process, processes)
-    print(
+@BATCHES@    print(
         f"process {process} of {processes} on {len(devices)} devices (DataParallel), "
         f"global batch {BATCH_SIZE}, {len(x)} samples here",
         flush=True,
@@ -314,13 +316,8 @@ def train(args, process, processes):
     callbacks += [
 @WRITERS@    ]
     history = model.fit(
-        x,
-        y,
-        epochs=EPOCHS,
-        batch_size=BATCH_SIZE // processes,  # this process's part of the global batch
-        validation_data=(x_val, y_val),
-        shuffle=@SHUFFLE@,
-        callbacks=callbacks,
+@FIT_INPUTS@        epochs=EPOCHS,
+@FIT_BATCHES@        callbacks=callbacks,
         verbose=0,
     )
 @FINE_TUNE@    model.save(os.path.join(out, "model.keras"))
@@ -367,19 +364,16 @@ CHECK_LAYER = """    if find_layer_path(model, FINE_TUNE_FROM) is None:
 """
 
 
-def stage2_code(s: TrainingSettings, loss: str, metrics: str) -> str:
+def stage2_code(s: TrainingSettings, loss: str, metrics: str, data: FitData) -> str:
     """Stage 2 of ``train()``, as ``export --with-training`` writes it (``_fine_tune_code``),
-    fitted on this process's shard of the global batch with the held-out shard, quietly (the
-    epoch lines go on), and the stage announced as ``netbuilder train`` announces it."""
-    code = _fine_tune_code(s, loss, metrics)
+    fitted on this process's ``data`` (``fit_data``), quietly (the epoch lines go on), and the
+    stage announced as ``netbuilder train`` announces it."""
+    code = _fine_tune_code(s, loss, metrics, data)
     edits = [
         ('    print(f"fine-tuning from {FINE_TUNE_FROM} at lr {rate:g}: {trainable:,} trainable '
          'params")\n',  # as black wraps the longer line
          '    print(\n        f"Stage 2: fine-tuning from {FINE_TUNE_FROM} at lr {rate:g}: '
          '{trainable:,} trainable params"\n    )\n'),
-        ("        batch_size=BATCH_SIZE,\n        validation_split=VALIDATION_SPLIT,\n",
-         "        batch_size=BATCH_SIZE // processes,\n"
-         "        validation_data=(x_val, y_val),\n"),
         ("        callbacks=callbacks,\n    )\n",
          "        callbacks=callbacks,\n        verbose=0,\n    )\n"),
         ("    done = len(history.epoch)\n",
@@ -393,10 +387,76 @@ def stage2_code(s: TrainingSettings, loss: str, metrics: str) -> str:
     return code
 
 
+AUGMENTED_BATCHES = '''class AugmentedBatches(keras.utils.PyDataset):
+    """This process's (x, y) in @SHUFFLED@batches, each batch through the random augmentation
+    layers (training=True: a new draw every epoch)@PREPARED@, as NetBuilder's worker feeds them."""
+
+    def __init__(self, x, y, batch_size, augment, seed):
+        super().__init__()
+        self.x, self.y, self.batch_size, self.augment = x, y, batch_size, augment
+        self.order = np.arange(len(x))
+        self.rng = np.random.default_rng(seed)
+        self.on_epoch_end()
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)  # the last batch may be smaller
+
+    def __getitem__(self, index):
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        xb = np.asarray(self.augment(self.x[rows], training=True))
+        return @BATCH@, self.y[rows]
+
+    def on_epoch_end(self):
+        @ON_EPOCH_END@
+'''
+
+
+def fit_data(s: TrainingSettings, augmented: bool) -> FitData:
+    """The data arguments of the job's ``model.fit`` calls: this process's shard of the
+    global batch, or its augmented batches (``AugmentedBatches``), with the held-out shard."""
+    if not augmented:
+        return FitData("", ["x", "y"], [
+            "batch_size=BATCH_SIZE // processes  # this process's part of the global batch",
+            "validation_data=(x_val, y_val)", f"shuffle={s.shuffle!r}"])
+    return FitData("", ["train_batches"], [
+        "validation_data=(x_val, y_val)",
+        "validation_batch_size=BATCH_SIZE // processes"])
+
+
+def augmented_batches_code(s: TrainingSettings, prepare: bool) -> str:
+    """``AugmentedBatches``: the training data as NetBuilder's worker feeds it with
+    augmentation (``training/code.augmented_batches_code`` in tf.data), in plain Keras (the
+    job runs on JAX): this process's shard, shuffled every epoch."""
+    filled = {"SHUFFLED": "shuffled " if s.shuffle else "",
+              "PREPARED": ", then prepared" if prepare else "",
+              "BATCH": "prepare(xb)" if prepare else "xb",
+              "ON_EPOCH_END": "self.rng.shuffle(self.order)" if s.shuffle else "pass"}
+    code = AUGMENTED_BATCHES
+    for key, value in filled.items():
+        code = code.replace(f"@{key}@", value)
+    return code
+
+
+AUGMENT_CODE = (
+    "    # the random layers, made before the distribution (their random state stays in this\n"
+    "    # process) and seeded apart: each process draws its own augmentation\n"
+    "    keras.utils.set_random_seed(SEED + 1 + process)\n"
+    "    augment = augmentation()\n")
+
+
+def batches_code(prepare: bool) -> str:
+    """The lines of ``train()`` after the shards are cut: the augmented training batches, and
+    the held-out shard prepared (``prepare``) as the batches are."""
+    return ("    train_batches = AugmentedBatches(x, y, BATCH_SIZE // processes, augment, "
+            "SEED + process)\n" + ("    x_val = prepare(x_val)\n" if prepare else ""))
+
+
 def cluster_job(model_code: str, graph: Graph, settings_dict: dict[str, Any] | None,
-                data: str, timeout: int = 120) -> str:
+                data: str, timeout: int = 120,
+                augmentation: dict[str, Any] | None = None) -> str:
     """The job for ``graph`` (``model_code`` from ``core.codegen``) trained on ``data`` with
-    the project's training settings; ``TrainingCodeError`` for what it cannot train."""
+    the project's training settings and ``augmentation`` (the data options');
+    ``TrainingCodeError`` for what it cannot train."""
     try:
         s = TrainingSettings.from_dict(settings_dict)
     except SettingsError as err:
@@ -410,11 +470,22 @@ def cluster_job(model_code: str, graph: Graph, settings_dict: dict[str, Any] | N
                                 f"{outputs} (netbuilder train trains several outputs)")
     if not model_code.endswith(MAIN_BLOCK) or "\nimport keras\n" not in model_code:
         raise TrainingCodeError("the model code does not look as expected")  # a codegen change
-    from netbuilder.runtime.training.code import data_problems, image_size_code, preprocess_code
+    from netbuilder.runtime.training.code import (
+        application_preprocessing,
+        augmentation_code,
+        data_problems,
+        image_size_code,
+        is_augmented,
+        prepare_code,
+        preprocess_code,
+    )
 
     problem = data_problems(graph, s, data)
     if problem:
         raise TrainingCodeError(problem)
+    augmented = is_augmented(graph, augmentation)
+    preprocess = preprocess_code(graph)
+    prepare = augmented and bool(preprocess)    # the pixels augmented, then prepared
     head, _, rest = model_code.partition("\nimport keras\n")
     code = head + PREAMBLE + rest[: -len(MAIN_BLOCK)]
     code = code.replace("\nfrom keras import layers\n",
@@ -426,7 +497,18 @@ def cluster_job(model_code: str, graph: Graph, settings_dict: dict[str, Any] | N
                     f"{s.learning_rate!r}, steps, alpha={s.cosine_alpha!r})\n")
     metrics = s.metrics if s.metrics is not None else ["accuracy"]
     keep, writers = callbacks_code(s, writers=False), callbacks_code(s, writers=True)
-    parts = [code, load_data_code(data, rescales_itself(graph)), "\n\n" + FIT_TO_MODEL]
+    keep_pixels = rescales_itself(graph)
+    parts = [code, load_data_code(data, keep_pixels), "\n\n" + FIT_TO_MODEL]
+    if augmented:
+        parts.append("\n\n" + augmentation_code(
+            augmentation, "0-255" if keep_pixels and data != "digits" else "0-1"))
+        if prepare:
+            found = application_preprocessing(graph)
+            assert found is not None                 # preprocess_code wrote its line
+            parts.append("\n\n" + prepare_code(found[1], found[0]))
+            preprocess = ""
+        parts.append("\n\n" + augmented_batches_code(s, prepare))
+    data_args = fit_data(s, augmented)
     parts.append(f"""
 
 EPOCHS = {s.epochs}
@@ -446,11 +528,15 @@ FINE_TUNE_EPOCHS = {s.fine_tune_epochs}
 FINE_TUNE_LEARNING_RATE = {s.fine_tune_learning_rate!r}
 """)
         total, check_layer = "EPOCHS + FINE_TUNE_EPOCHS", CHECK_LAYER
-        fine_tune = stage2_code(s, loss, quoted(metrics))
-    filled = {"PREPROCESS": preprocess_code(graph), "SCHEDULE": schedule,
+        fine_tune = stage2_code(s, loss, quoted(metrics), data_args)
+    filled = {"PREPROCESS": preprocess, "SCHEDULE": schedule,
+              "AUGMENT": AUGMENT_CODE if augmented else "",
+              "BATCHES": batches_code(prepare) if augmented else "",
+              "FIT_INPUTS": argument_lines(data_args.inputs),
+              "FIT_BATCHES": argument_lines(data_args.batches),
               "OPTIMIZER": optimizer_code(s), "LOSS": loss, "TOTAL": total,
               "CHECK_LAYER": check_layer, "FINE_TUNE": fine_tune,
-              "METRICS": quoted(metrics), "SHUFFLE": repr(s.shuffle),
+              "METRICS": quoted(metrics),
               "CALLBACKS": "".join(f"        {c},\n" for c in keep),
               "WRITERS": "".join(f"        {_into_out(c)},\n" for c in writers)}
     job = JOB_CODE

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from training_helpers import digits_mlp, two_heads
+from training_helpers import digits_cnn, digits_mlp, two_heads
 
 from netbuilder.core.codegen import generate_code
 from netbuilder.core.graph import Graph
@@ -42,6 +42,64 @@ def test_the_job_sets_its_backend_before_keras_and_refuses_what_it_cannot_do():
     heads = two_heads()
     with pytest.raises(TrainingCodeError, match="one output; this one has 2"):
         cluster_job(generate_code(heads), heads.graph, {}, "digits")
+
+
+FLIP = {"flip": "horizontal", "rotation": 0.1}
+
+
+def test_the_augmented_job_feeds_augmented_batches_from_random_layers_of_its_own():
+    project = digits_cnn()
+    settings = {"epochs": 2, "fine_tune_from": "dense", "fine_tune_epochs": 1}
+    code = cluster_job(generate_code(project), project.graph, settings, "digits",
+                       augmentation=FLIP)
+    ast.parse(code)
+    black = pytest.importorskip("black")
+    assert black.format_str(code, mode=black.Mode(line_length=99)) == code
+    assert "class AugmentedBatches(keras.utils.PyDataset):" in code
+    assert "keras.layers.RandomFlip(" in code and "keras.layers.RandomRotation(" in code
+    train = code[code.index("def train(args, process, processes):"):]
+    # the random layers are made before the distribution, seeded per process
+    assert (train.index("keras.utils.set_random_seed(SEED + 1 + process)")
+            < train.index("augment = augmentation()")
+            < train.index("keras.utils.set_random_seed(SEED)")
+            < train.index("keras.distribution.set_distribution("))
+    assert "AugmentedBatches(x, y, BATCH_SIZE // processes, augment, SEED + process)" in train
+    # both stages fit the augmented batches
+    assert train.count("        train_batches,\n") == 2 and "        x,\n        y,\n" not in train
+    plain = cluster_job(generate_code(project), project.graph, settings, "digits")
+    assert "AugmentedBatches" not in plain and "augmentation()" not in plain
+    mlp = digits_mlp()
+    with pytest.raises(TrainingCodeError, match="augmentation works on images"):
+        cluster_job(generate_code(mlp), mlp.graph, {}, "digits", augmentation=FLIP)
+
+
+@pytest.mark.slow
+def test_two_processes_train_on_the_projects_augmentation_in_step(tmp_path):
+    """``export --cluster`` takes the augmentation saved in the project's data options: both
+    processes report the same losses, and they differ from the same job without it."""
+    pytest.importorskip("jax")
+    training = {"epochs": 2, "batch_size": 64}
+    project = digits_cnn(settings={"training": training, "data": {
+        "source": "digits", "options": {"augmentation": FLIP}}})
+    save(project, tmp_path / "cnn.nbproj")
+    export = subprocess.run([sys.executable, "-m", "netbuilder", "export", "cnn.nbproj",
+                             "--cluster", "-o", "job.py"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert export.returncode == 0, export.stderr
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "job.py").write_text(
+        cluster_job(generate_code(project), project.graph, training, "digits"))
+    lines = {}
+    for folder in (tmp_path, tmp_path / "plain"):
+        port = free_port()
+        procs = [start(folder / "job.py", folder, i, 2, port) for i in range(2)]
+        outputs = [p.communicate(timeout=400) for p in procs]
+        for p, (_, err) in zip(procs, outputs):
+            assert p.returncode == 0, err[-3000:]
+        assert epoch_lines(outputs[0][0]) == epoch_lines(outputs[1][0])
+        assert (folder / "out" / "model.keras").is_file()
+        lines[folder] = epoch_lines(outputs[0][0])
+    assert len(lines[tmp_path]) == 2 and lines[tmp_path] != lines[tmp_path / "plain"]
 
 
 def two_inputs() -> Project:
