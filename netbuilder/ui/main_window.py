@@ -105,6 +105,8 @@ class MainWindow(QMainWindow):
         self.code_dock = self._dock("Code", "codeDock", self.code_view,
                                     Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.summary_dock, self.code_dock)
+        self.code_view.set_seen(False)
+        self.code_dock.visibilityChanged.connect(self.code_view.set_seen)
         self.training_panel = TrainingPanel(self.document)
         self.training_dock = self._dock("Training", "trainingDock", self.training_panel,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDropEvent, QImage, QPainter
 from PySide6.QtTest import QTest
@@ -175,6 +176,29 @@ def test_moving_a_node_is_one_undo_step(window):
     window.undo_stack.undo()
     assert graph.nodes["n4"].position == (0.0, 330.0)
     assert (item.pos().x(), item.pos().y()) == (0.0, 330.0)
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support (raise|propagateSizeHints)")  # tooltip
+def test_a_layers_tooltip_is_written_when_qt_asks_for_it_not_on_every_edit(make_window):
+    from PySide6.QtWidgets import QGraphicsItem, QGraphicsSceneHelpEvent, QToolTip
+
+    graph = Graph()
+    inp = graph.add_node("Input", {"shape": [8]}, position=(0, 0))
+    dense = graph.add_node("Dense", {"units": 3}, position=(0, 110))
+    graph.connect(inp.id, dense.id)
+    window = make_window(graph)
+    item = window.scene.node_items[dense.id]
+    assert "Output: (None, 3)" in item.toolTip()
+    window.document.set_param(dense.id, "units", 5)
+    stored = QGraphicsItem.toolTip(item)          # what Qt itself would read: not yet written
+    assert "Output: (None, 3)" in stored
+    event = QGraphicsSceneHelpEvent(QGraphicsSceneHelpEvent.Type.GraphicsSceneHelp)
+    event.setScenePos(item.scenePos())
+    window.scene.helpEvent(event)                  # the pointer rests on the layer
+    assert "Output: (None, 5)" in QGraphicsItem.toolTip(item)
+    QToolTip.hideText()
+    window.document.set_param(dense.id, "units", 7)
+    assert "Output: (None, 7)" in item.toolTip()   # and whoever asks in Python
 
 
 def test_invalid_node_is_red_with_its_reason_in_the_tooltip(make_window):

@@ -44,6 +44,26 @@ def test_the_code_follows_edits_debounced(document, qtbot):
     qtbot.waitUntil(lambda: "layers.Conv2D(32, 3" in view.editor.toPlainText(), timeout=3000)
 
 
+def test_the_code_behind_another_tab_is_written_when_its_tab_comes_to_front(
+        make_window, qtbot, monkeypatch):
+    from netbuilder.ui.panels import code as code_module
+
+    window = make_window()
+    window.summary_dock.raise_()
+    qtbot.waitUntil(lambda: window.code_view.seen is False)
+    writes = []
+    real = code_module.generate_code
+    monkeypatch.setattr(code_module, "generate_code",
+                        lambda project: writes.append(1) or real(project))
+    conv = next(n for n in window.graph.nodes.values() if n.type == "Conv2D")
+    window.document.set_param(conv.id, "filters", 40)
+    qtbot.wait(700)                    # past the refresh delay: a big model's code is not
+    assert writes == []                # written after every edit behind another tab
+    window.code_dock.raise_()
+    qtbot.waitUntil(lambda: "Conv2D(40," in window.code_view.editor.toPlainText(), timeout=3000)
+    assert writes == [1]
+
+
 def test_an_invalid_model_says_so_and_keeps_the_last_valid_code(document, qtbot):
     view = show_code(document, qtbot)
     valid = view.code

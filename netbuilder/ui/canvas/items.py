@@ -154,6 +154,7 @@ class NodeItem(QGraphicsItem):
         self.noted = False
         self.fixes: list[QuickFix] = []
         self.data_problem: DataProblem | None = None  # its output against the data (ui.data_check)
+        self._tip_stale = True
         self.refresh()
 
     # -- model -> item ----------------------------------------------------------------------
@@ -215,9 +216,19 @@ class NodeItem(QGraphicsItem):
             self.shape_line = (f"waits for {upstream.name}" if upstream is not None
                                else "waits for its input")
             self.count = ""
-        self.setToolTip(self._tooltip(node, result))
+        self._tip_stale = True   # written when asked for (toolTip): an edit may refresh 1,000
         self._sync_ports(node, spec, result)
         self.update()
+
+    def toolTip(self) -> str:  # noqa: N802 - Qt's name
+        """The tooltip, written afresh if the layer changed since (``GraphScene.helpEvent``
+        asks for it before Qt shows it)."""
+        if self._tip_stale:
+            self._tip_stale = False
+            graph = self.canvas.graph
+            self.setToolTip(self._tooltip(graph.node(self.node_id),
+                                          graph.inference.results.get(self.node_id)))
+        return super().toolTip()
 
     def _tooltip(self, node: Node, result: NodeResult | None) -> str:
         lines = [f"<b>{escape(node.name)}</b> ({escape(self.type_text)})"]

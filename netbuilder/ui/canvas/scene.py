@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QGraphicsScene,
     QGraphicsSceneContextMenuEvent,
+    QGraphicsSceneHelpEvent,
     QGraphicsSceneMouseEvent,
     QGraphicsView,
     QInputDialog,
@@ -63,6 +64,16 @@ class GraphScene(QGraphicsScene):
         self.selectionChanged.connect(self._selection_changed)
         document.select_requested.connect(self.select_nodes)
         document.data_check.changed.connect(self._data_problems_changed)
+
+    def helpEvent(self, event: QGraphicsSceneHelpEvent) -> None:  # noqa: N802 - Qt's name
+        """Qt shows the tooltip of the item under the pointer: a layer writes its own now
+        (``NodeItem.toolTip``), not after every edit."""
+        for item in self.items(event.scenePos()):
+            node = item if isinstance(item, NodeItem) else item.parentItem()
+            if isinstance(node, NodeItem):
+                node.toolTip()
+                break
+        super().helpEvent(event)
 
     def _data_problems_changed(self, node_ids: list[str]) -> None:
         for node_id in node_ids:

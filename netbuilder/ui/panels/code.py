@@ -197,6 +197,8 @@ class CodeView(QWidget):
         self._stale = True
         self._setting_text = False
         self._applying_to: Project | None = None
+        self.seen: bool | None = None
+        """Whether its dock is the tab in front (``set_seen``); None: not in a dock."""
 
         self.editor = CodeEditor()
         self.editor.setReadOnly(document is None)
@@ -263,7 +265,7 @@ class CodeView(QWidget):
         self.project = project
         if project is not None:
             self._unsubscribe = project.graph.subscribe(self._on_graph_event)
-        if self.isVisible() or project is None:
+        if self.is_seen() or project is None:
             self.refresh()
         else:
             self._stale = True  # regenerated when shown
@@ -276,12 +278,23 @@ class CodeView(QWidget):
         if event.kind == "node_moved":
             return  # positions are not in the code
         self._stale = True
-        if self.isVisible():
+        if self.is_seen():
             self._timer.start()
+
+    def set_seen(self, seen: bool) -> None:
+        """Whether the user can see the code (its dock's ``visibilityChanged``: a dock behind
+        another tab is still "visible" to Qt). A big model's code takes a tenth of a second to
+        write: it is written when seen, not after every edit behind another tab."""
+        self.seen = seen
+        if seen and self._stale and self.isVisible():
+            self.refresh()
+
+    def is_seen(self) -> bool:
+        return self.isVisible() if self.seen is None else self.seen and self.isVisible()
 
     def showEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         super().showEvent(event)
-        if self._stale:
+        if self._stale and self.is_seen():
             self.refresh()
 
     def refresh(self) -> None:
