@@ -124,6 +124,8 @@ class PortItem(HoverHighlight, QGraphicsItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < DETAIL_ZOOM:
+            return  # a dot under a pixel (overview, huge models): the box and lines say it
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         r = PORT_RADIUS + (1.5 if self.hovered else 0)
         painter.setPen(QPen(theme.EDGE, 1.2))
