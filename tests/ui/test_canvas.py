@@ -160,6 +160,31 @@ def test_deleting_a_selected_connection(window):
     assert edge in graph.edges and edge in scene.edge_items
 
 
+def test_edges_end_on_their_ports_when_a_merge_layer_gains_one(make_window):
+    graph = Graph()
+    a = graph.add_node("Input", {"shape": [4]}, position=(0, 0))
+    b = graph.add_node("Input", {"shape": [4]}, position=(300, 0))
+    add = graph.add_node("Add", {}, position=(150, 150))
+    graph.connect(a.id, add.id)
+    window = make_window(graph)
+    scene = window.scene
+    item = scene.node_items[add.id]
+    first = next(e for e in graph.edges if e.src == a.id)
+    before = scene.edge_items[first].path().pointAtPercent(1.0)
+    window.document.connect(b.id, add.id)   # Add makes a port more: the first one moves
+    assert len(item.inputs) == 3
+    for edge in graph.in_edges(add.id):
+        assert scene.edge_items[edge].path().pointAtPercent(1.0) == item.input_pos(
+            edge.dst_port)
+    assert scene.edge_items[first].path().pointAtPercent(1.0) != before
+    edge_item = scene.edge_items[first]
+    redrawn = []
+    real = edge_item.update_path
+    edge_item.update_path = lambda: redrawn.append(1) or real()
+    window.document.set_param(a.id, "shape", [6])    # shapes only: the ports stay, and the
+    assert redrawn == [1]                           # line is drawn again once (its label)
+
+
 def test_moving_a_node_is_one_undo_step(window):
     graph, scene = window.graph, window.scene
     item = scene.node_items["n4"]

@@ -47,6 +47,33 @@ def test_table_follows_edits(document, qtbot):
     assert "problem" in summary.totals.text()
 
 
+def test_cells_kept_across_edits_take_each_edits_text_colour_and_tip(document, qtbot):
+    summary = summary_of(document, qtbot)
+    table = summary.table
+    kept = table.item(1, 2)                         # conv2d's parameter count
+    default = kept.foreground().color().name()
+    document.graph.set_trainable("n2", False)
+    summary.refresh()
+    assert table.item(1, 2) is kept                 # the cell is kept, its look follows
+    assert kept.foreground().color().name() == "#1565c0" and kept.toolTip() == (
+        "frozen: not trained")
+    document.graph.set_param("n1", "shape", [784])  # conv2d cannot take it: red, with why
+    summary.refresh()
+    assert table.item(1, 1).text() == "?" and "Conv2D expects" in table.item(1, 0).toolTip()
+    assert table.item(1, 0).foreground().color().name() == "#d93025"
+    document.graph.set_param("n1", "shape", [28, 28, 1])
+    document.graph.set_trainable("n2", True)
+    summary.refresh()
+    for col in range(4):                            # all back to the table's own look
+        item = table.item(1, col)
+        assert item.foreground().color().name() == default and item.toolTip() == "", col
+    assert table.item(1, 1).text() == "(None, 26, 26, 32)"
+    document.delete(["n3"], [])                     # rows move up: each cell its new layer's
+    summary.refresh()
+    assert [table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in range(4)] == [
+        "n1", "n2", "n4", "n5"]
+
+
 def test_clicking_a_row_selects_the_layer(window, qtbot):
     window.summary.refresh()
     table = window.summary.table

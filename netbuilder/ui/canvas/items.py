@@ -157,6 +157,7 @@ class NodeItem(QGraphicsItem):
         self.fixes: list[QuickFix] = []
         self.data_problem: DataProblem | None = None  # its output against the data (ui.data_check)
         self._tip_stale = True
+        self.ports_changed = False
         self.refresh()
 
     # -- model -> item ----------------------------------------------------------------------
@@ -219,7 +220,7 @@ class NodeItem(QGraphicsItem):
                                else "waits for its input")
             self.count = ""
         self._tip_stale = True   # written when asked for (toolTip): an edit may refresh 1,000
-        self._sync_ports(node, spec, result)
+        self.ports_changed = self._sync_ports(node, spec, result)
         self.update()
 
     def toolTip(self) -> str:  # noqa: N802 - Qt's name
@@ -269,8 +270,10 @@ class NodeItem(QGraphicsItem):
         return "<br>".join(lines)
 
     def _sync_ports(self, node: Node, spec: LayerSpec | None, result: NodeResult | None
-                    ) -> None:
+                    ) -> bool:
+        """The ports the layer needs now; whether they changed (its edges then move)."""
         graph = self.canvas.graph
+        changed = False
         connected = len(graph.in_edges(self.node_id))
         names: list[str]
         if node.type == BLOCK_TYPE:
@@ -295,6 +298,7 @@ class NodeItem(QGraphicsItem):
                 if port.scene() is not None:
                     port.scene().removeItem(port)
             self.inputs = [PortItem(self, False, i, f"Input: {n}") for i, n in enumerate(names)]
+            changed = True
         if len(self.outputs) != outs:
             for port in self.outputs:
                 port.setParentItem(None)
@@ -302,9 +306,11 @@ class NodeItem(QGraphicsItem):
                     port.scene().removeItem(port)
             self.outputs = [PortItem(self, True, i, "Output — drag to a layer to connect")
                             for i in range(outs)]
+            changed = True
         for ports, y in ((self.inputs, -NODE_HEIGHT / 2), (self.outputs, NODE_HEIGHT / 2)):
             for i, port in enumerate(ports):
                 port.setPos(self._port_x(i, len(ports)), y)
+        return changed
 
     @staticmethod
     def _port_x(index: int, count: int) -> float:

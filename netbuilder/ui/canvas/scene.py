@@ -145,8 +145,9 @@ class GraphScene(QGraphicsScene):
         item = self.node_items.get(node_id)
         if item is not None and node_id in self.graph.nodes:
             item.refresh()
-            for edge in self._edges_of(node_id):
-                self.edge_items[edge].update_path()
+            if item.ports_changed:  # its ports moved: so do its edges' ends
+                for edge in self._edges_of(node_id):
+                    self.edge_items[edge].update_path()
 
     def _refresh_out_edges(self, node_id: str) -> None:
         if node_id in self.graph.nodes:

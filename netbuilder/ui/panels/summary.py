@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -34,6 +34,7 @@ from netbuilder.ui.formatting import outputs_text
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 COLUMNS = ("Layer (type)", "Output shape", "Param #", "Connected to")
+FROZEN_COLOR = QColor("#1565c0")
 
 
 class SummaryPanel(QWidget):
@@ -111,16 +112,14 @@ class SummaryPanel(QWidget):
         self._timer.stop()
         table = self.table
         selected = self.selected_node_id()
-        table.setRowCount(0)
         graph = self.graph
         if graph is None:
+            table.setRowCount(0)
             self.totals.setText("")
             return
         summary = summarize(graph, self.model_name, self.settings.get("training"))
         ids = graph.topological_order()
         table.setRowCount(len(summary.rows))
-        bold = QFont(table.font())
-        bold.setBold(True)
         for row, (node_id, info) in enumerate(zip(ids, summary.rows)):
             blocked = graph.inference.result(node_id).blocked_by is not None
             count = f"{info.params:,}" if info.outputs is not None else "?"
@@ -129,22 +128,15 @@ class SummaryPanel(QWidget):
             cells = (f"{info.name} ({info.type})", outputs_text(info.outputs), count,
                      ", ".join(info.connected_to) or "-")
             for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setData(ID_ROLE, node_id)
-                if col == 2:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
-                                          | Qt.AlignmentFlag.AlignVCenter)
+                color, tip = None, ""
                 if info.problem:
-                    item.setForeground(QBrush(theme.MUTED if blocked else theme.ERROR))
-                    item.setToolTip(info.problem)
+                    color, tip = (theme.MUTED if blocked else theme.ERROR), info.problem
                 elif info.shares and col == 2:
-                    item.setToolTip(f"the same Keras model as {info.shares}: its weights are "
-                                    "counted there")
-                    item.setForeground(QBrush(theme.MUTED))
+                    color = theme.MUTED
+                    tip = f"the same Keras model as {info.shares}: its weights are counted there"
                 elif info.params and info.trainable_params == 0 and col == 2:
-                    item.setToolTip("frozen: not trained")
-                    item.setForeground(QBrush(QColor("#1565c0")))
-                table.setItem(row, col, item)
+                    color, tip = FROZEN_COLOR, "frozen: not trained"
+                self._set_cell(row, col, text, node_id, color, tip)
         if not self._sized and summary.rows:
             table.resizeColumnsToContents()
             for col, limit in ((0, 320), (1, 200), (2, 110)):
@@ -177,6 +169,31 @@ class SummaryPanel(QWidget):
             f" &nbsp;&nbsp; activation memory {human_bytes(summary.memory)}</span>"
             + memory + problems)
         self.refreshed.emit(summary)
+
+    def _set_cell(self, row: int, col: int, text: str, node_id: str, color: QColor | None,
+                  tip: str) -> None:
+        """One cell as ``refresh`` wants it, changed only where it differs: a model of 800
+        layers keeps its 3,200 cells from one edit to the next instead of making them anew."""
+        item = self.table.item(row, col)
+        if item is None:
+            item = QTableWidgetItem(text)
+            if col == 2:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            item.setData(ID_ROLE, node_id)
+            self.table.setItem(row, col, item)
+        else:
+            if item.text() != text:
+                item.setText(text)
+            if item.data(ID_ROLE) != node_id:
+                item.setData(ID_ROLE, node_id)
+        if item.toolTip() != tip:
+            item.setToolTip(tip)
+        brush = item.data(Qt.ItemDataRole.ForegroundRole)
+        if color is None:
+            if brush is not None:
+                item.setData(Qt.ItemDataRole.ForegroundRole, None)   # the table's own colour
+        elif brush is None or QBrush(brush).color() != color:
+            item.setForeground(QBrush(color))
 
     def row_of(self, node_id: str) -> int | None:
         for row in range(self.table.rowCount()):
