@@ -7,6 +7,9 @@ Keras building the model, see bench_import.py). Then, in this process, times the
 that project: reading the file, inferring every shape, making the window and its canvas items,
 and the first paint (budget: <= 2 s). Then pans and zooms the canvas step by step, forcing a
 repaint each time, and prints the median and 95th-percentile frame times (smooth: under ~33 ms).
+Last, edits through the editor's document (undoable, as the Inspector makes them), each timed
+until the window has painted its answer (canvas, summary, overview): a Dropout's rate (nothing
+else changes) and the Input's size (every layer reshaped); medians of --edits.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="EfficientNetB7")
     parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--edits", type=int, default=9)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,7 +88,34 @@ def main() -> None:
             p95 = times[int(0.95 * (len(times) - 1))]
             print(f"  {kind}: median {statistics.median(times) * 1e3:.1f} ms, "
                   f"95th percentile {p95 * 1e3:.1f} ms per frame ({len(times)} frames)")
+        edit_latency(app, window, args.edits)
+        window.document.undo_stack.setClean()   # no "save changes?" on closing
         window.close()
+
+
+def edit_latency(app, window, count: int) -> None:
+    """Median seconds from an edit to the window painted after it, for two edits."""
+    graph = window.document.graph
+    source = graph.inputs()[0]
+    shape = list(source.params["shape"])
+    dropout = next((n for n in graph.nodes.values() if n.type == "Dropout"), None)
+    edits = {"one layer (a Dropout's rate)": None if dropout is None else (
+                 lambda i: window.document.set_param(dropout.id, "rate", 0.2 + 0.1 * (i % 2))),
+             "every layer reshaped (the Input's size)": lambda i: window.document.set_param(
+                 source.id, "shape", [shape[0] + 32 * ((i + 1) % 2), *shape[1:]])}
+    for name, edit in edits.items():
+        if edit is None:
+            continue
+        times = []
+        for i in range(count):
+            t = time.perf_counter()
+            problem = edit(i)
+            if problem:
+                raise SystemExit(f"the edit was refused: {problem}")
+            app.processEvents()
+            window.grab()     # everything the window shows, painted
+            times.append(time.perf_counter() - t)
+        print(f"  edit -> painted, {name}: median {statistics.median(times) * 1e3:.0f} ms")
 
 
 if __name__ == "__main__":
