@@ -471,12 +471,10 @@ def cluster_job(model_code: str, graph: Graph, settings_dict: dict[str, Any] | N
     if not model_code.endswith(MAIN_BLOCK) or "\nimport keras\n" not in model_code:
         raise TrainingCodeError("the model code does not look as expected")  # a codegen change
     from netbuilder.runtime.training.code import (
-        application_preprocessing,
-        augmentation_code,
+        augmentation_parts,
         data_problems,
         image_size_code,
         is_augmented,
-        prepare_code,
         preprocess_code,
     )
 
@@ -500,14 +498,10 @@ def cluster_job(model_code: str, graph: Graph, settings_dict: dict[str, Any] | N
     keep_pixels = rescales_itself(graph)
     parts = [code, load_data_code(data, keep_pixels), "\n\n" + FIT_TO_MODEL]
     if augmented:
-        parts.append("\n\n" + augmentation_code(
-            augmentation, "0-255" if keep_pixels and data != "digits" else "0-1"))
+        parts += augmentation_parts(graph, data, augmentation, keep_pixels, prepare,
+                                    augmented_batches_code(s, prepare))
         if prepare:
-            found = application_preprocessing(graph)
-            assert found is not None                 # preprocess_code wrote its line
-            parts.append("\n\n" + prepare_code(found[1], found[0]))
-            preprocess = ""
-        parts.append("\n\n" + augmented_batches_code(s, prepare))
+            preprocess = ""                           # prepare() does it, after augmentation
     data_args = fit_data(s, augmented)
     parts.append(f"""
 

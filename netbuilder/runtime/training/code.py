@@ -412,6 +412,20 @@ def augmentation_code(augmentation: dict[str, Any] | None, value_range: str = "0
 '''
 
 
+def augmentation_parts(graph: Graph, data: str, augmentation: dict[str, Any] | None,
+                       keep_pixels: bool, prepare: bool, batches: str) -> list[str]:
+    """What an augmented script adds: ``augmentation()`` for load_data's values,
+    ``prepare()`` where the pixels are prepared after it (the Application's
+    ``preprocess_input``), and ``batches``, the code that feeds the augmented batches."""
+    parts = ["\n\n" + augmentation_code(
+        augmentation, "0-255" if keep_pixels and data != "digits" else "0-1")]
+    if prepare:
+        found = application_preprocessing(graph)
+        assert found is not None                     # preprocess_code wrote its line
+        parts.append("\n\n" + prepare_code(found[1], found[0]))
+    return [*parts, "\n\n" + batches]
+
+
 def tta_code(graph: Graph, s: TrainingSettings, augmentation: dict[str, Any] | None) -> str:
     """The end of ``train()`` with test-time augmentation: the held-out part (the last
     VALIDATION_SPLIT, as Keras takes it: ``fit_data``'s ``held_out``) evaluated without and
@@ -492,14 +506,10 @@ def training_code(graph: Graph, settings_dict: dict[str, Any] | None, data: str,
     prepare = augmented and bool(preprocess)    # the pixels augmented, then prepared
     data_args = fit_data(s, augmented, prepare)
     if augmented:
-        parts.append("\n\n" + augmentation_code(
-            augmentation, "0-255" if keep_pixels and data != "digits" else "0-1"))
+        parts += augmentation_parts(graph, data, augmentation, keep_pixels, prepare,
+                                    augmented_batches_code(s, prepare))
         if prepare:
-            found = application_preprocessing(graph)
-            assert found is not None                 # preprocess_code wrote its line
-            parts.append("\n\n" + prepare_code(found[1], found[0]))
-            preprocess = ""
-        parts.append("\n\n" + augmented_batches_code(s, prepare))
+            preprocess = ""                           # prepare() does it, after augmentation
     fit_inputs = argument_lines(data_args.inputs)
     fit_batches = argument_lines(data_args.batches)
     callbacks = callbacks_code(s)
