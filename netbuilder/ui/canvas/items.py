@@ -532,22 +532,30 @@ class EdgeItem(HoverHighlight, QGraphicsPathItem):
             bend = max(bend, 80.0)
         path = QPainterPath(a)
         path.cubicTo(QPointF(a.x(), a.y() + bend), QPointF(b.x(), b.y() - bend), b)
+        if path == self.path():
+            return  # its ends stay (a new label, a refreshed layer): so does the line
         self.prepareGeometryChange()
         self.setPath(path)
         self._label_rect = None
+        self._label_at = None
         self._bounds = None
 
     _label_rect: QRectF | None = None
     _bounds: QRectF | None = None  # both cached: Qt asks for them for every item, every frame
+    _label_at: QPointF | None = None
+    """Where the label sits on the line: a walk along the curve, done once per line."""
 
     def label_rect(self) -> QRectF:
         if not self.show_label:
             return QRectF()
         if self._label_rect is None:
             fm = QFontMetricsF(fonts().label)
-            path = self.path()
-            length = path.length()
-            at = path.pointAtPercent(path.percentAtLength(min(LABEL_OFFSET, length / 2)))
+            at = self._label_at
+            if at is None:
+                path = self.path()
+                length = path.length()
+                at = self._label_at = path.pointAtPercent(
+                    path.percentAtLength(min(LABEL_OFFSET, length / 2)))
             w = fm.horizontalAdvance(self.label) + 10
             h = fm.height() + 2
             self._label_rect = QRectF(at.x() - w / 2, at.y() - h / 2, w, h)
