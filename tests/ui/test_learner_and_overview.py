@@ -80,6 +80,27 @@ def test_overview_shows_the_whole_model_and_the_visible_part(make_window, qtbot)
     assert overview.geometry().bottom() > area.center().y()
 
 
+def test_the_overview_is_drawn_again_only_when_its_picture_changes(make_window, qtbot):
+    window = make_window(big_chain())
+    overview = window.overview
+    qtbot.wait(300)                                 # the window laid out: the box's size
+    overview.grab()
+    picture = overview._picture
+    assert picture is not None
+    window.document.set_param("n1", "shape", [32])   # every layer reshaped, nothing moved
+    qtbot.wait(200)                                 # past the redraw delay
+    overview.grab()
+    assert overview._picture is picture
+    last = list(window.graph.nodes)[-1]
+    window.document.delete([last], [])              # one layer fewer
+    qtbot.waitUntil(lambda: overview._picture is not picture)
+    overview.grab()
+    picture = overview._picture
+    old = window.graph.nodes["n30"].position
+    window.document.move({"n30": (old, (old[0] + 400.0, old[1]))})
+    qtbot.waitUntil(lambda: overview._picture is not picture)
+
+
 def test_clicking_the_overview_moves_the_canvas_there(make_window, qtbot):
     window = make_window(big_chain())
     window.view.zoom_by(1.0 / window.view.zoom())

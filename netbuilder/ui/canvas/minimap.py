@@ -54,6 +54,7 @@ class Overview(QFrame):
         self._unsubscribe: Callable[[], None] | None = None
         self._model_rect: QRectF | None = None  # cached until the scene changes
         self._picture: QPixmap | None = None
+        self._picture_of: tuple[object, ...] | None = None  # what it was rendered from
         self._fit = QTransform()  # scene -> this widget
         self._dragging = False
         self._redraw_timer = QTimer(self)
@@ -71,7 +72,7 @@ class Overview(QFrame):
             self._unsubscribe = None
         self._scene = scene
         self._model_rect = None
-        self._picture = None
+        self._picture = self._picture_of = None
         if scene is not None:
             # the model's edits, not every repaint of the scene (hover, selection)
             self._unsubscribe = scene.graph.subscribe(self._graph_changed)
@@ -162,9 +163,22 @@ class Overview(QFrame):
         self._fit.translate(target.left(), target.top())
         self._fit.scale(scale, scale)
         self._fit.translate(-source.left(), -source.top())
-        self._picture = None
+        drawn = (target.size(), self._drawn())
+        if drawn != self._picture_of:   # shapes and counts alone change nothing drawn here
+            self._picture, self._picture_of = None, drawn
         self.update_visibility()
         self.update()
+
+    def _drawn(self) -> tuple[object, ...]:
+        """What the picture shows, at its scale: each layer's place, colour and ports (its
+        lines' ends), and the connections."""
+        scene = self._scene
+        if scene is None:
+            return ()
+        return (tuple((nid, item.pos().x(), item.pos().y(), item.family, item.error,
+                       len(item.inputs), len(item.outputs))
+                      for nid, item in scene.node_items.items()),
+                tuple(scene.edge_items))
 
     def _render(self) -> QPixmap:
         ratio = self.devicePixelRatioF()
