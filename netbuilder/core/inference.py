@@ -124,9 +124,6 @@ class InferenceEngine:
             else:  # the usual layer: _complete's work, inline (the loop's cost is per node)
                 try:
                     new = infer(node.params, shapes)
-                except Exception:  # _complete says it, with the node's name and the fix
-                    new = complete(graph, node, shapes, results)
-                else:
                     outs = new.outputs
                     if len(outs) != 1:
                         new.memory = output_bytes(outs)
@@ -138,6 +135,8 @@ class InferenceEngine:
                         except TypeError:                   # an unknown dim: counts 1
                             new.memory = last_bytes = output_bytes(outs)
                         last_shape = out
+                except Exception:  # _complete says it, with the node's name and the fix
+                    new = complete(graph, node, shapes, results)
             old = get(nid)
             results[nid] = new
             if old is not None and old.outputs == new.outputs:

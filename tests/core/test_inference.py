@@ -1,3 +1,4 @@
+import dataclasses
 import random
 
 import pytest
@@ -6,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netbuilder.core.blocks import Block
+from netbuilder.core.catalog.base import Inferred, registry
 from netbuilder.core.graph import Graph, GraphError
-from netbuilder.core.inference import NodeResult
+from netbuilder.core.inference import InferenceEngine, NodeResult
 
 
 def test_mlp_totals_match_the_course_notes():
@@ -48,6 +50,23 @@ def test_dense_on_images_is_allowed_with_a_note():
     r = g.inference.result(d.id)
     assert r.outputs == [(None, 28, 28, 10)] and r.error is None
     assert "insert Flatten" in r.notes[0]
+
+
+@pytest.mark.parametrize("bug", [lambda p, inputs: Inferred(None),       # no outputs
+                                 lambda p, inputs: 1 / 0])
+def test_a_bug_in_a_spec_marks_its_layer_and_takes_nothing_down(monkeypatch, bug):
+    monkeypatch.setattr(InferenceEngine, "raise_internal_errors", False)  # as the editor runs
+    spec = registry()["Dense"]
+    monkeypatch.setitem(registry(), "Dense", dataclasses.replace(spec, infer=bug))
+    g, (inp, hidden, out) = chain(("Input", {"shape": [4]}), ("Dense", {"units": 3}),
+                                  ("Dense", {"units": 2}))
+    g.set_param(inp.id, "shape", [5])    # the hidden Dense: on update's inline path
+    assert "dense: could not infer its shape (internal error:" in g.inference.result(
+        hidden.id).error
+    assert g.inference.result(out.id).blocked_by == hidden.id
+    monkeypatch.setitem(registry(), "Dense", spec)
+    g.inference.full_recompute()
+    assert g.inference.result(out.id).outputs == [(None, 2)]
 
 
 def test_an_edit_recomputes_only_what_changes():
