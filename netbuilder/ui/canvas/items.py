@@ -157,12 +157,13 @@ class NodeItem(QGraphicsItem):
         self.fixes: list[QuickFix] = []
         self.data_problem: DataProblem | None = None  # its output against the data (ui.data_check)
         self._tip_stale = True
-        self.ports_changed = False
         self.refresh()
 
     # -- model -> item ----------------------------------------------------------------------
 
-    def refresh(self) -> None:
+    def refresh(self) -> bool:
+        """Show the layer as the graph has it now; whether its ports changed (its edges' ends
+        then move)."""
         graph = self.canvas.graph
         node = graph.node(self.node_id)
         result = graph.inference.results.get(self.node_id)
@@ -220,8 +221,9 @@ class NodeItem(QGraphicsItem):
                                else "waits for its input")
             self.count = ""
         self._tip_stale = True   # written when asked for (toolTip): an edit may refresh 1,000
-        self.ports_changed = self._sync_ports(node, spec, result)
+        ports_changed = self._sync_ports(node, spec, result)
         self.update()
+        return ports_changed
 
     def toolTip(self) -> str:  # noqa: N802 - Qt's name
         """The tooltip, written afresh if the layer changed since (``GraphScene.helpEvent``

@@ -144,8 +144,7 @@ class GraphScene(QGraphicsScene):
     def _refresh_node(self, node_id: str) -> None:
         item = self.node_items.get(node_id)
         if item is not None and node_id in self.graph.nodes:
-            item.refresh()
-            if item.ports_changed:  # its ports moved: so do its edges' ends
+            if item.refresh():  # its ports moved: so do its edges' ends
                 for edge in self._edges_of(node_id):
                     self.edge_items[edge].update_path()
 
