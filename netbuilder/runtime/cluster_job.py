@@ -427,14 +427,18 @@ def augmented_batches_code(s: TrainingSettings, prepare: bool) -> str:
     """``AugmentedBatches``: the training data as NetBuilder's worker feeds it with
     augmentation (``training/code.augmented_batches_code`` in tf.data), in plain Keras (the
     job runs on JAX): this process's shard, shuffled every epoch."""
-    filled = {"SHUFFLED": "shuffled " if s.shuffle else "",
-              "PREPARED": ", then prepared" if prepare else "",
-              "BATCH": "prepare(xb)" if prepare else "xb",
-              "ON_EPOCH_END": "self.rng.shuffle(self.order)" if s.shuffle else "pass"}
-    code = AUGMENTED_BATCHES
-    for key, value in filled.items():
-        code = code.replace(f"@{key}@", value)
-    return code
+    return _filled(AUGMENTED_BATCHES, {
+        "SHUFFLED": "shuffled " if s.shuffle else "",
+        "PREPARED": ", then prepared" if prepare else "",
+        "BATCH": "prepare(xb)" if prepare else "xb",
+        "ON_EPOCH_END": "self.rng.shuffle(self.order)" if s.shuffle else "pass"})
+
+
+def _filled(template: str, values: dict[str, str]) -> str:
+    """``template`` with each ``@KEY@`` replaced by ``values[KEY]``."""
+    for key, value in values.items():
+        template = template.replace(f"@{key}@", value)
+    return template
 
 
 AUGMENT_CODE = (
@@ -533,8 +537,5 @@ FINE_TUNE_LEARNING_RATE = {s.fine_tune_learning_rate!r}
               "METRICS": quoted(metrics),
               "CALLBACKS": "".join(f"        {c},\n" for c in keep),
               "WRITERS": "".join(f"        {_into_out(c)},\n" for c in writers)}
-    job = JOB_CODE
-    for key, value in filled.items():
-        job = job.replace(f"@{key}@", value)
-    parts.append(job)
+    parts.append(_filled(JOB_CODE, filled))
     return "".join(parts)

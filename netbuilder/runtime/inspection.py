@@ -833,7 +833,7 @@ def stats(model: Any, x: np.ndarray, submodels: SubModels | None = None,
     of_layer: dict[str, str] = {}
     for lay in layers:
         mine = [lay.name] + [n for n, (owner, _) in calls.items()
-                             if owner == lay.name and n != lay.name and n not in of_layer]
+                             if owner == lay.name and n != lay.name]
         for name in mine:
             names.append(name)
             outputs.append(output_of(model, name, calls))

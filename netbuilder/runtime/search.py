@@ -162,9 +162,9 @@ def open_storage(url: str) -> Any:
 
 
 DRIVER_PACKAGES = {"psycopg2": "psycopg2-binary", "psycopg": "'psycopg[binary]'",
-                   "MySQLdb": "mysqlclient", "pymysql": "PyMySQL", "oracledb": "oracledb",
-                   "pyodbc": "pyodbc", "asyncpg": "asyncpg"}
-"""The package on PyPI that gives a database driver's module, where the names differ."""
+                   "MySQLdb": "mysqlclient", "pymysql": "PyMySQL"}
+"""The package on PyPI that gives a database driver's module, where the names differ (the
+module's own name otherwise)."""
 
 
 def _missing_module(err: BaseException) -> str | None:

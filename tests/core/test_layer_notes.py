@@ -8,11 +8,6 @@ import pytest
 from netbuilder.core.graph import Graph
 
 
-class _Result:
-    def __init__(self, outputs, notes):
-        self.outputs, self.notes = outputs, notes
-
-
 def infer(kind, params, shape):
     """The layer's inference result after an Input of ``shape`` (batch dimension first)."""
     g = Graph()
@@ -22,7 +17,7 @@ def infer(kind, params, shape):
     g.connect(x.id, node.id)
     result = g.inference.result(node.id)
     assert result.error is None, result.error
-    return _Result(result.outputs, list(result.notes))
+    return result
 
 
 @pytest.mark.parametrize("params, shape, note", [
